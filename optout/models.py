@@ -1,0 +1,1 @@
+# Curators' manifests, match jobs and matches arrive with the matching issue (#4).

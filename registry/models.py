@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class User(AbstractUser):
+    """An account. Roles: artist (has a RightsHolder), curator, admin (is_staff)."""
+
+    email = models.EmailField("email address", unique=True)
+    is_artist = models.BooleanField(default=False)
+    is_curator = models.BooleanField(default=False)
+
+    @property
+    def roles(self) -> list[str]:
+        roles = []
+        if self.is_artist:
+            roles.append("artist")
+        if self.is_curator:
+            roles.append("curator")
+        if self.is_staff:
+            roles.append("admin")
+        return roles
+
+
+class ApiToken(models.Model):
+    """A named API token. Only a SHA-256 of the secret is stored."""
+
+    PREFIX = "dnt_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @staticmethod
+    def new_key() -> str:
+        return ApiToken.PREFIX + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+class RightsHolder(models.Model):
+    """The artist's public face in the registry; one per artist account."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="rights_holder"
+    )
+    display_name = models.CharField(max_length=200)
+    contact_email = models.EmailField()
+    website = models.URLField(blank=True)
+    verified = models.BooleanField(default=False, help_text="Set by admins.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Work(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        WITHDRAWN = "withdrawn"
+
+    owner = models.ForeignKey(
+        RightsHolder, on_delete=models.CASCADE, related_name="works"
+    )
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    source_urls = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def _original_path(instance: Image, filename: str) -> str:
+    return f"originals/{secrets.token_hex(2)}/{secrets.token_hex(16)}"
+
+
+def _thumbnail_path(instance: Image, filename: str) -> str:
+    return f"thumbnails/{secrets.token_hex(2)}/{secrets.token_hex(16)}.jpg"
+
+
+class Image(models.Model):
+    """One registered image: an uploaded original, or hashes alone (StopNCII)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        HASHED = "hashed"
+        FAILED = "failed"
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload"
+        HASHES = "hashes", "hashes only"
+
+    work = models.ForeignKey(Work, on_delete=models.CASCADE, related_name="images")
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.UPLOAD
+    )
+    # Stored under a random name; the user's file name is kept only as text.
+    original = models.FileField(upload_to=_original_path, blank=True, max_length=200)
+    original_name = models.CharField(max_length=255, blank=True)
+    byte_size = models.BigIntegerField(null=True, blank=True)
+    format = models.CharField(max_length=16, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail = models.FileField(upload_to=_thumbnail_path, blank=True, max_length=200)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    failure_reason = models.TextField(blank=True)
+    fingerprinted_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.original_name or f"image {self.pk}"
+
+
+class Fingerprint(models.Model):
+    """One hash of one image, in an indexable column.
+
+    pHash is a signed 64-bit integer in `value_int`; SHA-256, MD5 and PDQ are raw
+    bytes in `value`. `variant` names a registry-side transform ("original" for
+    the image itself; flips, rotations and crops come with the matching work).
+    """
+
+    class Algorithm(models.TextChoices):
+        SHA256 = "sha256", "SHA-256"
+        MD5 = "md5", "MD5"
+        PHASH = "phash", "pHash"
+        PDQ = "pdq", "PDQ"
+
+    image = models.ForeignKey(
+        Image, on_delete=models.CASCADE, related_name="fingerprints"
+    )
+    algorithm = models.CharField(max_length=16, choices=Algorithm.choices)
+    variant = models.CharField(max_length=32, default="original")
+    version = models.CharField(max_length=64)
+    value = models.BinaryField(max_length=32, null=True, blank=True)
+    value_int = models.BigIntegerField(null=True, blank=True)
+    quality = models.SmallIntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "algorithm", "variant"], name="fingerprint_unique"
+            ),
+            models.CheckConstraint(
+                condition=(Q(algorithm="phash") & Q(value_int__isnull=False))
+                | (~Q(algorithm="phash") & Q(value__isnull=False)),
+                name="fingerprint_has_value",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["algorithm", "value_int"], name="fingerprint_int"),
+            models.Index(fields=["algorithm", "value"], name="fingerprint_bytes"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+    @property
+    def hex(self) -> str:
+        if self.algorithm == self.Algorithm.PHASH and self.value_int is not None:
+            return (self.value_int & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big").hex()
+        return bytes(self.value or b"").hex()
+
+
+class Claim(models.Model):
+    """Something a rights holder asks to be removed from training data."""
+
+    class Kind(models.TextChoices):
+        URL = "url", "exact URL"
+        PREFIX = "prefix", "URL prefix"
+        DOMAIN = "domain", "domain"
+        STYLE = "style", "style name"
+
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        UNVERIFIED = "unverified"  # domain claims until control is proven
+        PENDING_REVIEW = "pending_review", "pending review"  # style claims
+        REJECTED = "rejected"
+        WITHDRAWN = "withdrawn"
+
+    owner = models.ForeignKey(
+        RightsHolder, on_delete=models.CASCADE, related_name="claims"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(max_length=2048, help_text="As the artist entered it.")
+    normalized = models.CharField(max_length=2048)
+    aliases = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, db_index=True)
+    verification_token = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            # One live claim per (owner, kind, value); withdrawn ones may repeat.
+            models.UniqueConstraint(
+                fields=["owner", "kind", "normalized"],
+                condition=~Q(state__in=["withdrawn", "rejected"]),
+                name="claim_unique_live",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "state"], name="claim_kind_state")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+    @property
+    def is_enforced(self) -> bool:
+        return self.state == self.State.ACTIVE
+
+
+class RegistryRevision(models.Model):
+    """A single row: the counter bumped by every change to what is enforced."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    value = models.BigIntegerField(default=0)
+    changed = models.DateTimeField(auto_now=True)
+    last_reason = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"revision {self.value}"

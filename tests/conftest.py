@@ -1,0 +1,180 @@
+"""The cast (artist, other_artist, curator, admin), API clients and a real worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from registry import services
+from registry.models import RightsHolder, User
+
+PASSWORD = "correct horse battery"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI the suite runs against PostgreSQL and Redis; a missing one fails it."""
+    required = {s for s in os.environ.get("REQUIRE_SERVICES", "").split(",") if s}
+    if "postgres" in required:
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if "postgresql" not in engine:
+            raise pytest.UsageError(
+                f"REQUIRE_SERVICES has postgres but DATABASE_URL uses {engine}"
+            )
+        import psycopg
+
+        db = settings.DATABASES["default"]
+        try:
+            psycopg.connect(
+                host=db["HOST"],
+                port=db["PORT"] or 5432,
+                user=db["USER"],
+                dbname=db["NAME"],
+                password=db.get("PASSWORD") or None,
+                connect_timeout=5,
+            ).close()
+        except psycopg.Error as exc:
+            raise pytest.UsageError(
+                f"PostgreSQL is required but unreachable: {exc}"
+            ) from None
+    if "redis" in required:
+        if not settings.CELERY_BROKER_URL.startswith("redis"):
+            raise pytest.UsageError(
+                "REQUIRE_SERVICES has redis but the broker is not Redis"
+            )
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5).ping()
+        except redis.RedisError as exc:
+            raise pytest.UsageError(
+                f"Redis is required but unreachable: {exc}"
+            ) from None
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path_factory: pytest.TempPathFactory, settings) -> Iterator[None]:
+    media = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = str(media)
+    yield
+    shutil.rmtree(media, ignore_errors=True)
+
+
+def make_artist(username: str, *, is_curator: bool = False) -> User:
+    return services.user_signup(
+        username=username,
+        email=f"{username}@example.com",
+        password=PASSWORD,
+        is_artist=True,
+        is_curator=is_curator,
+        display_name=username.title(),
+    )
+
+
+@pytest.fixture
+def artist(db) -> User:
+    return make_artist("alice")
+
+
+@pytest.fixture
+def other_artist(db) -> User:
+    return make_artist("bob")
+
+
+@pytest.fixture
+def curator(db) -> User:
+    return services.user_signup(
+        username="carol",
+        email="carol@example.com",
+        password=PASSWORD,
+        is_artist=False,
+        is_curator=True,
+    )
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return User.objects.create_superuser("root", "root@example.com", PASSWORD)
+
+
+@pytest.fixture
+def holder(artist: User) -> RightsHolder:
+    return artist.rights_holder
+
+
+@pytest.fixture
+def other_holder(other_artist: User) -> RightsHolder:
+    return other_artist.rights_holder
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+def client_for(user: User) -> APIClient:
+    """An API client authenticated with a real API token of `user`."""
+    _, key = services.api_token_create(user=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def artist_client(artist: User) -> APIClient:
+    return client_for(artist)
+
+
+@pytest.fixture
+def other_client(other_artist: User) -> APIClient:
+    return client_for(other_artist)
+
+
+@pytest.fixture
+def curator_client(curator: User) -> APIClient:
+    return client_for(curator)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_app(tmp_path_factory: pytest.TempPathFactory):
+    """The project's Celery app, its broker emptied, ready for a test worker."""
+    from config.celery import app
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        broker = tmp_path_factory.mktemp("broker")
+        opts = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+        opts.update(
+            data_folder_in=str(broker),
+            data_folder_out=str(broker),
+            processed_folder=str(broker),
+        )
+        app.conf.broker_transport_options = opts
+    app.conf.task_always_eager = False
+    return app
+
+
+@pytest.fixture
+def celery_worker(celery_worker_app, transactional_db, settings):
+    """A real Celery worker (celery.contrib.testing) in a thread, on the real broker.
+
+    Uses the broker the settings name: Redis in CI, the filesystem broker locally.
+    Tests that use it see committed data only (transactional_db).
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    celery_worker_app.control.purge() if not settings.CELERY_BROKER_URL.startswith(
+        "filesystem://"
+    ) else None
+    with start_worker(
+        celery_worker_app,
+        pool="solo",
+        concurrency=1,
+        perform_ping_check=False,
+        queues=["images", "ingest", "match", "celery"],
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker

@@ -1,0 +1,1 @@
+"""The matching engine: plain Python, no Django. Usable alone (CLI, notebook)."""

@@ -1,0 +1,111 @@
+"""Fingerprints of one image: exact digests of its bytes and perceptual hashes.
+
+A fingerprint is computed from the original bytes (SHA-256, MD5) and from the
+decoded, upright RGB image (pHash via imagehash, PDQ via Meta's pdqhash). Each
+algorithm carries a version string; stored fingerprints whose version differs
+from `ALGORITHM_VERSIONS` are recomputed by `manage.py refingerprint`, so a
+better hash never needs a re-upload.
+
+Limits: perceptual hashes are only as good as the image is distinctive. PDQ
+reports a quality (0-100); below about 50 Meta advises its hashes match poorly,
+so callers keep them but flag them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image
+
+from .hashes import phash_to_int
+from .images import DEFAULT_MAX_PIXELS, decode_image, make_thumbnail
+
+# Bump an entry when its computation changes; refingerprint compares these.
+ALGORITHM_VERSIONS: dict[str, str] = {
+    "sha256": "1",
+    "md5": "1",
+    "phash": f"imagehash-{imagehash.__version__}:8x8",
+    "pdq": "pdqhash-0.2:1",
+}
+
+
+@dataclass(frozen=True)
+class ImageFingerprints:
+    sha256: bytes  # 32 bytes, of the original file
+    md5: bytes  # 16 bytes, of the original file
+    phash: bytes  # 8 bytes (imagehash's 64-bit pHash, as its hex reads)
+    pdq: bytes  # 32 bytes (Meta's PDQ hex order)
+    pdq_quality: int  # 0-100
+    width: int
+    height: int
+    format: str
+
+    @property
+    def phash_int(self) -> int:
+        return phash_to_int(self.phash)
+
+    def as_hex(self) -> dict[str, str | int]:
+        return {
+            "sha256": self.sha256.hex(),
+            "md5": self.md5.hex(),
+            "phash": self.phash.hex(),
+            "pdq": self.pdq.hex(),
+            "pdq_quality": self.pdq_quality,
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+        }
+
+
+@dataclass(frozen=True)
+class FingerprintResult:
+    fingerprints: ImageFingerprints
+    thumbnail: bytes  # JPEG
+
+
+def digests(data: bytes) -> tuple[bytes, bytes]:
+    """(SHA-256, MD5) of the bytes."""
+    return hashlib.sha256(data).digest(), hashlib.md5(
+        data, usedforsecurity=False
+    ).digest()
+
+
+def phash(image: Image.Image) -> bytes:
+    """imagehash's 64-bit pHash of an RGB image, as 8 bytes."""
+    return bytes.fromhex(str(imagehash.phash(image)))
+
+
+def pdq(image: Image.Image) -> tuple[bytes, int]:
+    """Meta's PDQ hash (32 bytes) and quality (0-100) of an RGB image."""
+    vector, quality = pdqhash.compute(np.asarray(image))
+    return np.packbits(vector.astype(np.uint8)).tobytes(), int(quality)
+
+
+def fingerprint_bytes(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, thumbnail_size: int = 256
+) -> FingerprintResult:
+    """Decode an image file and compute every fingerprint and a thumbnail.
+
+    Raises images.ImageRejected if the bytes are not an acceptable image.
+    """
+    decoded = decode_image(data, max_pixels=max_pixels)
+    sha256, md5 = digests(data)
+    pdq_hash, quality = pdq(decoded.image)
+    fingerprints = ImageFingerprints(
+        sha256=sha256,
+        md5=md5,
+        phash=phash(decoded.image),
+        pdq=pdq_hash,
+        pdq_quality=quality,
+        width=decoded.width,
+        height=decoded.height,
+        format=decoded.format,
+    )
+    return FingerprintResult(
+        fingerprints=fingerprints,
+        thumbnail=make_thumbnail(decoded.image, size=thumbnail_size),
+    )
