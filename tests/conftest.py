@@ -139,26 +139,32 @@ def curator_client(curator: User) -> APIClient:
     return client_for(curator)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def celery_worker_app(tmp_path_factory: pytest.TempPathFactory):
-    """The project's Celery app, its broker emptied, ready for a test worker."""
+    """The project's Celery app on a broker of its own for this test session.
+
+    The filesystem broker gets a fresh folder; on Redis the queues are purged, so
+    messages left by an earlier run never reach this run's worker.
+    """
     from config.celery import app
 
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        broker = tmp_path_factory.mktemp("broker")
-        opts = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
-        opts.update(
-            data_folder_in=str(broker),
-            data_folder_out=str(broker),
-            processed_folder=str(broker),
-        )
-        app.conf.broker_transport_options = opts
+        broker = str(tmp_path_factory.mktemp("broker"))
+        app.conf.broker_transport_options = {
+            **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            "data_folder_in": broker,
+            "data_folder_out": broker,
+            "processed_folder": broker,
+            "control_folder": broker,
+        }
+    else:
+        app.control.purge()
     app.conf.task_always_eager = False
     return app
 
 
 @pytest.fixture
-def celery_worker(celery_worker_app, transactional_db, settings):
+def celery_worker(celery_worker_app, transactional_db):
     """A real Celery worker (celery.contrib.testing) in a thread, on the real broker.
 
     Uses the broker the settings name: Redis in CI, the filesystem broker locally.
@@ -166,9 +172,6 @@ def celery_worker(celery_worker_app, transactional_db, settings):
     """
     from celery.contrib.testing.worker import start_worker
 
-    celery_worker_app.control.purge() if not settings.CELERY_BROKER_URL.startswith(
-        "filesystem://"
-    ) else None
     with start_worker(
         celery_worker_app,
         pool="solo",
