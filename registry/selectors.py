@@ -44,6 +44,9 @@ def work_list_for_owner(
                 queryset=Image.objects.order_by("id").prefetch_related("fingerprints"),
             )
         )
+        # Meta.ordering is dropped from GROUP BY queries (the counts above), and
+        # pages of an unordered list may repeat or skip rows.
+        .order_by("-created", "-id")
     )
     if status:
         qs = qs.filter(status=status)
