@@ -1,0 +1,479 @@
+"""Server-rendered pages for artists: sign-up, dashboard, uploads, works, claims.
+
+Views parse a form, call one service (writes) or selectors (reads) and render.
+A DomainError becomes an error on the form field it names, or a message; a
+NotFound (someone else's work, claim or token) becomes a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .errors import DomainError, NotFound
+from .forms import (
+    ROLE_ARTIST,
+    ROLE_CURATOR,
+    BecomeArtistForm,
+    ClaimForm,
+    HashesForm,
+    ProfileForm,
+    SignupForm,
+    TokenForm,
+    UploadForm,
+    add_domain_error,
+)
+from .models import Claim, Fingerprint, Image, RightsHolder, User, Work
+from .uploads import IncomingFile
+
+WORKS_PER_PAGE = 30
+# The works list shows this many images per work; the work's page shows them all.
+IMAGES_PER_WORK_IN_LIST = 12
+RECENT_WORKS = 6
+
+ArtistView = Callable[..., HttpResponse]
+
+
+def artist_required(view: ArtistView) -> Callable[..., HttpResponse]:
+    """Log-in required, and an artist profile: passed to the view as `holder`."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        holder = selectors.rights_holder_for_user(user=request.user)
+        if holder is None:
+            messages.info(
+                request,
+                "That page is for artists. You can become one from your dashboard.",
+            )
+            return redirect("dashboard")
+        return view(request, holder, *args, **kwargs)
+
+    return wrapper
+
+
+# --- image rows ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    """An image with its original fingerprints, ready for the templates."""
+
+    image: Image
+    sha256: Fingerprint | None
+    md5: Fingerprint | None
+    phash: Fingerprint | None
+    pdq: Fingerprint | None
+
+    @property
+    def pdq_low_quality(self) -> bool:
+        quality = self.pdq.quality if self.pdq else None
+        return quality is not None and quality < settings.PDQ_LOW_QUALITY
+
+
+def image_row(image: Image) -> ImageRow:
+    prints = selectors.fingerprints_by_algorithm(image)
+    return ImageRow(
+        image=image,
+        sha256=prints.get(Fingerprint.Algorithm.SHA256),
+        md5=prints.get(Fingerprint.Algorithm.MD5),
+        phash=prints.get(Fingerprint.Algorithm.PHASH),
+        pdq=prints.get(Fingerprint.Algorithm.PDQ),
+    )
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    work: Work
+    rows: list[ImageRow]
+    more: int  # images not shown in the list
+
+    @property
+    def thumbnail(self) -> Image | None:
+        return next((r.image for r in self.rows if r.image.thumbnail), None)
+
+
+def work_rows(works: list[Work], *, limit: int | None = None) -> list[WorkRow]:
+    out = []
+    for work in works:
+        images = list(work.images.all())
+        shown = images[:limit] if limit else images
+        out.append(
+            WorkRow(
+                work=work,
+                rows=[image_row(i) for i in shown],
+                more=len(images) - len(shown),
+            )
+        )
+    return out
+
+
+def _work_choices(holder: RightsHolder) -> list[tuple[int, str]]:
+    works = selectors.work_list_for_owner(
+        owner=holder, status=Work.Status.ACTIVE
+    ).prefetch_related(None)
+    return list(works.values_list("id", "title"))
+
+
+# --- public and accounts ---------------------------------------------------------
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "registry/home.html")
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = services.user_signup(
+                username=data["username"],
+                email=data["email"],
+                password=data["password1"],
+                is_artist=ROLE_ARTIST in data["roles"],
+                is_curator=ROLE_CURATOR in data["roles"],
+                display_name=data["display_name"],
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request, f"Welcome, {user.username}: your account is ready."
+            )
+            return redirect("dashboard")
+    status = 400 if form.errors else 200
+    return render(request, "registry/signup.html", {"form": form}, status=status)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]  # login_required
+    holder = selectors.rights_holder_for_user(user=user)
+    ctx: dict[str, Any] = {
+        "holder": holder,
+        "revision": selectors.registry_revision_current(),
+        "become_artist_form": BecomeArtistForm(
+            initial={"display_name": user.get_full_name() or user.username}
+        ),
+    }
+    if holder is not None:
+        works = selectors.work_list_for_owner(owner=holder)
+        image_counts = dict(
+            selectors.image_list_for_owner(owner=holder)
+            .prefetch_related(None)
+            .select_related(None)
+            .order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        claim_counts = dict(
+            selectors.claim_list_for_owner(owner=holder)
+            .order_by()
+            .values_list("state")
+            .annotate(n=Count("id"))
+        )
+        ctx.update(
+            work_count=works.count(),
+            image_counts={s.value: image_counts.get(s.value, 0) for s in Image.Status},
+            claim_counts=[(s.label, claim_counts.get(s.value, 0)) for s in Claim.State],
+            recent=work_rows(list(works[:RECENT_WORKS])),
+        )
+    return render(request, "registry/dashboard.html", ctx)
+
+
+@login_required
+@require_POST
+def become_artist(request: HttpRequest) -> HttpResponse:
+    form = BecomeArtistForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "display name may not be blank")
+        return redirect("dashboard")
+    services.rights_holder_create(
+        user=request.user,  # type: ignore[arg-type]  # login_required
+        display_name=form.cleaned_data["display_name"],
+    )
+    messages.success(request, "You are now an artist: upload your portfolio next.")
+    return redirect("dashboard")
+
+
+# --- uploads and works ------------------------------------------------------------
+
+
+def _upload_context(form: UploadForm, **extra: Any) -> dict[str, Any]:
+    return {
+        "form": form,
+        "max_files": settings.UPLOAD_MAX_FILES,
+        "max_file_mb": settings.UPLOAD_MAX_FILE_BYTES // (1024 * 1024),
+        **extra,
+    }
+
+
+@artist_required
+def upload(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
+    works = _work_choices(holder)
+    if request.method != "POST":
+        form = UploadForm(initial={"work": request.GET.get("work")}, works=works)
+        return render(request, "registry/upload.html", _upload_context(form))
+
+    form = UploadForm(request.POST, request.FILES, works=works)
+    if not form.is_valid():
+        return render(
+            request, "registry/upload.html", _upload_context(form), status=400
+        )
+    files = [
+        IncomingFile(name=f.name, size=f.size, stream=f)
+        for f in request.FILES.getlist("files")
+    ]
+    try:
+        result = services.portfolio_upload(
+            owner=holder, files=files, work_id=form.cleaned_data["work"]
+        )
+    except NotFound:
+        raise Http404("work not found") from None
+    except DomainError as exc:
+        add_domain_error(form, exc)
+        ctx = _upload_context(form, rejected=exc.extra.get("rejected", []))
+        return render(request, "registry/upload.html", ctx, status=400)
+
+    ctx = _upload_context(
+        UploadForm(works=_work_choices(holder)),
+        added=result.images,
+        rejected=[r.as_dict() for r in result.rejected],
+    )
+    return render(request, "registry/upload_done.html", ctx)
+
+
+def _works_page(request: HttpRequest, holder: RightsHolder) -> dict[str, Any]:
+    paginator = Paginator(selectors.work_list_for_owner(owner=holder), WORKS_PER_PAGE)
+    page: Page = paginator.get_page(request.GET.get("page"))
+    works = list(page.object_list)
+    return {
+        "page": page,
+        "works": work_rows(works, limit=IMAGES_PER_WORK_IN_LIST),
+        "pending": sum(w.pending_count for w in works),  # type: ignore[attr-defined]
+        "pdq_low_quality": settings.PDQ_LOW_QUALITY,
+    }
+
+
+@artist_required
+def works(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
+    return render(request, "registry/works.html", _works_page(request, holder))
+
+
+@artist_required
+def works_fragment(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
+    """The works list alone, polled by the works page while images are pending."""
+    response = render(
+        request, "registry/_works_list.html", _works_page(request, holder)
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@artist_required
+def work_detail(
+    request: HttpRequest, holder: RightsHolder, work_id: int
+) -> HttpResponse:
+    work = selectors.work_get_for_owner(owner=holder, work_id=work_id)
+    if work is None:
+        raise Http404("work not found")
+    ctx = {
+        "work": work,
+        "rows": [image_row(i) for i in work.images.all()],
+        "pdq_low_quality": settings.PDQ_LOW_QUALITY,
+    }
+    return render(request, "registry/work_detail.html", ctx)
+
+
+@artist_required
+@require_POST
+def work_withdraw(
+    request: HttpRequest, holder: RightsHolder, work_id: int
+) -> HttpResponse:
+    try:
+        work = services.work_withdraw(owner=holder, work_id=work_id)
+    except NotFound:
+        raise Http404("work not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"“{work.title}” was withdrawn: it is no longer enforced."
+        )
+    return redirect("work_detail", work_id=work_id)
+
+
+@artist_required
+def register_hashes(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
+    works = _work_choices(holder)
+    form = HashesForm(request.POST or None, works=works)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            image = services.image_register_hashes(
+                owner=holder,
+                hashes=form.hashes(),
+                title=data["title"],
+                work_id=data["work"],
+                pdq_quality=data["pdq_quality"],
+            )
+        except NotFound:
+            raise Http404("work not found") from None
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Hashes registered for “{image.work.title}”.")
+            return redirect("work_detail", work_id=image.work_id)
+    status = 400 if form.errors else 200
+    return render(request, "registry/hashes.html", {"form": form}, status=status)
+
+
+# --- claims -----------------------------------------------------------------------
+
+
+@artist_required
+def claims(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
+    form = ClaimForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            claim = services.claim_create(
+                owner=holder,
+                kind=data["kind"],
+                value=data["value"],
+                aliases=form.alias_list(),
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Claim added: {claim}.")
+            return redirect("claims")
+    ctx = {
+        "form": form,
+        "claims": selectors.claim_list_for_owner(owner=holder),
+        "live_states": {
+            Claim.State.ACTIVE,
+            Claim.State.UNVERIFIED,
+            Claim.State.PENDING_REVIEW,
+        },
+    }
+    status = 400 if form.errors else 200
+    return render(request, "registry/claims.html", ctx, status=status)
+
+
+@artist_required
+@require_POST
+def claim_withdraw(
+    request: HttpRequest, holder: RightsHolder, claim_id: int
+) -> HttpResponse:
+    try:
+        claim = services.claim_withdraw(owner=holder, claim_id=claim_id)
+    except NotFound:
+        raise Http404("claim not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Claim withdrawn: {claim}.")
+    return redirect("claims")
+
+
+# --- account ----------------------------------------------------------------------
+
+
+def _account_context(
+    user: User,
+    holder: RightsHolder | None,
+    *,
+    profile_form: ProfileForm | None = None,
+    token_form: TokenForm | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    if profile_form is None and holder is not None:
+        profile_form = ProfileForm(
+            initial={
+                "display_name": holder.display_name,
+                "contact_email": holder.contact_email,
+                "website": holder.website,
+            }
+        )
+    return {
+        "holder": holder,
+        "profile_form": profile_form,
+        "token_form": token_form or TokenForm(),
+        "tokens": selectors.api_token_list_for_user(user=user),
+        **extra,
+    }
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]  # login_required
+    holder = selectors.rights_holder_for_user(user=user)
+    if request.method != "POST":
+        return render(request, "registry/account.html", _account_context(user, holder))
+    if holder is None:
+        raise Http404("no artist profile")
+    form = ProfileForm(request.POST)
+    if form.is_valid():
+        try:
+            services.rights_holder_update(holder=holder, **form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("account")
+    ctx = _account_context(user, holder, profile_form=form)
+    return render(request, "registry/account.html", ctx, status=400)
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]  # login_required
+    holder = selectors.rights_holder_for_user(user=user)
+    form = TokenForm(request.POST)
+    if form.is_valid():
+        try:
+            token, key = services.api_token_create(
+                user=user, name=form.cleaned_data["name"]
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            # Rendered, not redirected: the raw key must not sit in the session
+            # store (the database) on its way to the next page.
+            ctx = _account_context(user, holder, new_token=token, new_key=key)
+            return render(request, "registry/account.html", ctx)
+    ctx = _account_context(user, holder, token_form=form)
+    return render(request, "registry/account.html", ctx, status=400)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        token = services.api_token_revoke(
+            user=request.user,  # type: ignore[arg-type]  # login_required
+            token_id=token_id,
+        )
+    except NotFound:
+        raise Http404("token not found") from None
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("account")
