@@ -1,0 +1,121 @@
+"""manage.py refingerprint: stored fingerprints follow an algorithm upgrade."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from django.core.management import call_command
+
+from registry import services
+from registry.models import Fingerprint, Image, RightsHolder
+from registry.uploads import bytes_file
+from tests.images import image_bytes
+from workers.engine.fingerprint import ALGORITHM_VERSIONS, fingerprint_bytes
+
+OLD_PHASH = "imagehash-0.1:8x8"
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("refingerprint", *args, stdout=out)
+    return out.getvalue()
+
+
+def hashed_images(holder: RightsHolder, seeds: list[int]) -> list[Image]:
+    result = services.portfolio_upload(
+        owner=holder,
+        files=[bytes_file(f"art-{s}.png", image_bytes(s)) for s in seeds],
+    )
+    # No worker here: fingerprint each image in-process, as the worker would.
+    return [services.image_fingerprint(image_id=i.pk) for i in result.images]
+
+
+def versions(image: Image) -> dict[str, str]:
+    return dict(image.fingerprints.values_list("algorithm", "version"))
+
+
+def age(image: Image, algorithm: str = "phash", version: str = OLD_PHASH) -> None:
+    """Pretend the image was hashed before an upgrade of `algorithm`."""
+    Fingerprint.objects.filter(image=image, algorithm=algorithm).update(version=version)
+
+
+@pytest.mark.django_db
+def test_sync_brings_outdated_images_up_to_the_current_versions(holder):
+    old, other_old, current = hashed_images(holder, [1, 2, 3])
+    age(old)
+    age(other_old, "pdq", "pdqhash-0.1:1")
+    Fingerprint.objects.filter(image=other_old, algorithm="md5").delete()
+    current_thumbnail = current.thumbnail.name
+    current_time = current.fingerprinted_at
+
+    out = run("--sync")
+
+    assert out == "Re-fingerprinted 2 images.\n"
+    for image, seed in ((old, 1), (other_old, 2)):
+        image.refresh_from_db()
+        assert versions(image) == ALGORITHM_VERSIONS
+        assert image.status == Image.Status.HASHED
+        want = fingerprint_bytes(image_bytes(seed)).fingerprints
+        assert image.fingerprints.get(algorithm="phash").hex == want.phash.hex()
+        assert image.fingerprints.get(algorithm="md5").hex == want.md5.hex()
+    current.refresh_from_db()
+    assert current.fingerprinted_at == current_time
+    assert current.thumbnail.name == current_thumbnail
+
+
+@pytest.mark.django_db
+def test_nothing_is_done_when_every_image_is_current(holder):
+    hashed_images(holder, [1])
+    assert run("--sync") == "Re-fingerprinted 0 images.\n"
+
+
+@pytest.mark.django_db
+def test_all_redoes_current_images_too(holder):
+    images = hashed_images(holder, [1, 2])
+    before = {i.pk: i.fingerprinted_at for i in images}
+
+    assert run("--all", "--sync") == "Re-fingerprinted 2 images.\n"
+
+    for image in images:
+        image.refresh_from_db()
+        assert image.fingerprinted_at > before[image.pk]
+        assert versions(image) == ALGORITHM_VERSIONS
+
+
+@pytest.mark.django_db
+def test_images_registered_by_hashes_alone_are_left_alone(holder):
+    services.image_register_hashes(
+        owner=holder, title="Hashes only", hashes={"phash": "879c69552c54cbe6"}
+    )
+    (image,) = hashed_images(holder, [1])
+    age(image)
+
+    assert run("--all", "--sync") == "Re-fingerprinted 1 image.\n"
+    assert Fingerprint.objects.get(version="submitted").hex == "879c69552c54cbe6"
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the worker"
+        time.sleep(0.1)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_without_sync_the_work_is_queued_for_a_real_worker(celery_worker, holder):
+    # The upload commits and queues the first fingerprinting; the worker does it.
+    result = services.portfolio_upload(
+        owner=holder, files=[bytes_file(f"art-{s}.png", image_bytes(s)) for s in (1, 2)]
+    )
+    ids = [image.pk for image in result.images]
+    wait_for(lambda: Image.objects.filter(pk__in=ids, status="hashed").count() == 2)
+    old, current = Image.objects.filter(pk__in=ids).order_by("pk")
+    age(old)
+
+    assert run() == "Queued 1 image for re-fingerprinting.\n"
+
+    wait_for(lambda: versions(old) == ALGORITHM_VERSIONS)
+    assert Image.objects.get(pk=current.pk).fingerprinted_at == current.fingerprinted_at

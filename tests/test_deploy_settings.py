@@ -1,0 +1,72 @@
+"""Production settings: `check --deploy` is clean, and a missing key stops start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def production_env(tmp_path) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SECRET_KEY", "SECURE_", "ALLOWED_HOSTS", "DEBUG"))
+    }
+    if not env.get("DATABASE_URL", "").startswith("postgres"):
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    env.update(
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="registry.example.org",
+        CSRF_TRUSTED_ORIGINS="https://registry.example.org",
+    )
+    return env
+
+
+def test_check_deploy_finds_no_issues_in_production_settings(production_env):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_warns_about_a_weak_secret_key(production_env):
+    production_env["SECRET_KEY"] = "too-short"
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env)
+    assert result.returncode == 1
+    assert "security.W009" in result.stderr
+
+
+def test_without_debug_a_missing_secret_key_stops_start_up(production_env):
+    del production_env["SECRET_KEY"]
+    result = manage("check", env=production_env)
+    assert result.returncode == 1
+    assert (
+        "django.core.exceptions.ImproperlyConfigured: "
+        "Set the SECRET_KEY environment variable"
+    ) in result.stderr
+
+
+def test_a_secret_key_file_is_read_instead(production_env, tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text(production_env.pop("SECRET_KEY"))
+    production_env["SECRET_KEY_FILE"] = str(key_file)
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
