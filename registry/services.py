@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from workers.engine import fingerprint as fp
@@ -483,23 +483,38 @@ def image_needs_refingerprint(*, image: Image) -> bool:
     return versions != fp.ALGORITHM_VERSIONS
 
 
-def images_refingerprint(*, force: bool = False) -> int:
+def images_refingerprint(*, force: bool = False, sync: bool = False) -> int:
     """Queue re-fingerprinting of uploaded images whose fingerprints are out of date.
 
-    With `force`, every uploaded image. Returns how many were queued.
+    With `force`, every uploaded image. With `sync`, fingerprint them here, one
+    at a time, instead of queueing (small installs, tests). Returns how many
+    were queued (or done).
     """
-    from workers.tasks import image_fingerprint
+    from workers.tasks import image_fingerprint as image_fingerprint_task
 
-    queued = 0
     qs = Image.objects.filter(source=Image.Source.UPLOAD).exclude(original="")
-    for image in qs.iterator(chunk_size=2000):
-        if (
-            force
-            or image.status != Image.Status.HASHED
-            or image_needs_refingerprint(image=image)
-        ):
-            image_fingerprint.delay(image.pk, force)
-            queued += 1
+    if not force:
+        # One query for the whole registry: images lacking a current fingerprint
+        # of every algorithm, or not hashed.
+        current = Q()
+        for algorithm, version in fp.ALGORITHM_VERSIONS.items():
+            current |= Q(
+                fingerprints__algorithm=algorithm, fingerprints__version=version
+            )
+        qs = qs.annotate(
+            n_current=Count(
+                "fingerprints", filter=current & Q(fingerprints__variant="original")
+            )
+        ).filter(
+            ~Q(status=Image.Status.HASHED) | Q(n_current__lt=len(fp.ALGORITHM_VERSIONS))
+        )
+    queued = 0
+    for image_id in qs.values_list("pk", flat=True).iterator(chunk_size=2000):
+        if sync:
+            image_fingerprint(image_id=image_id, force=force)
+        else:
+            image_fingerprint_task.delay(image_id, force)
+        queued += 1
     return queued
 
 
@@ -619,7 +634,7 @@ def claim_review(*, claim_id: int, approve: bool) -> Claim:
             raise NotFound("claim not found")
         if claim.state != Claim.State.PENDING_REVIEW:
             raise Conflict(
-                f"the claim is {claim.get_state_display()}, not pending review"
+                f"the claim is {claim.state.replace('_', ' ')}, not pending review"
             )
         if approve:
             claim.state = Claim.State.ACTIVE
