@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the web server and a Celery worker together; Ctrl-C stops both.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 HOST=${RUN_HOST:-127.0.0.1}
@@ -20,7 +20,9 @@ stop() {
     wait "$web" "$worker" 2>/dev/null || true
     echo "Stopped web server and worker."
 }
-trap stop INT TERM EXIT
+interrupted=0
+trap 'interrupted=1' INT TERM
+trap stop EXIT
 
 sleep 1
 cat <<MSG
@@ -33,5 +35,13 @@ cat <<MSG
   Press Ctrl-C to stop both the web server and the worker.
 
 MSG
-# Stop everything when either process exits.
-wait -n "$web" "$worker"
+# Stop everything when either process exits. Ctrl-C reaches both children too,
+# so one may exit before the trap runs: that is a clean stop, not a failure.
+status=0
+wait -n "$web" "$worker" || status=$?
+stop
+if [ "$interrupted" = 1 ] || [ "$status" = 0 ]; then
+    exit 0
+fi
+echo "A process exited with status $status." >&2
+exit "$status"
