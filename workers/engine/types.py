@@ -1,0 +1,134 @@
+"""Shapes shared by the engine's parts: manifest rows in, matches out.
+
+Readers (workers/engine/manifests.py) turn a manifest chunk into RowBatches,
+columnar lists of plain Python values; the registry snapshot
+(workers/engine/snapshot.py) matches a batch and returns Match records. Nothing
+here imports Django, so a CLI or a notebook can run the whole engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ManifestFormat(StrEnum):
+    CSV = "csv"
+    TSV = "tsv"
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+    WEBDATASET = "webdataset"  # one or more .tar shards
+
+
+class MatchKind(StrEnum):
+    URL = "url"
+    PREFIX = "prefix"
+    DOMAIN = "domain"
+    SHA256 = "sha256"
+    MD5 = "md5"
+    PHASH = "phash"
+    PDQ = "pdq"
+    STYLE = "style"
+
+
+# Logical columns a manifest row can carry, and the names that detect them when
+# no mapping is given (first match wins, compared case-insensitively).
+LOGICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "url": ("url", "image_url", "img_url", "link", "src"),
+    "caption": ("caption", "text", "alt", "alt_text", "title"),
+    "key": ("key", "id", "uid", "__key__"),
+    "sha256": ("sha256", "sha256_hash"),
+    "md5": ("md5", "hash_md5", "md5_hash"),
+    "phash": ("phash", "p_hash"),
+    "pdq": ("pdq", "pdq_hash"),
+    "status": ("status",),
+}
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """One unit of matching work, JSON-serializable (stored on the Chunk row).
+
+    part: which uploaded file (0 for single-file manifests).
+    kind: "row_groups" (Parquet, [start, stop) row-group indexes), "bytes"
+    (CSV/TSV/JSONL, [start, stop) byte offsets aligned to line starts), or
+    "tar" (a whole shard).
+    first_row: the manifest-wide number of the chunk's first row (0-based), so
+    every row has one stable number however the manifest is split.
+    rows: how many rows the chunk holds.
+    """
+
+    part: int
+    kind: str
+    start: int
+    stop: int
+    first_row: int
+    rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "part": self.part,
+            "kind": self.kind,
+            "start": self.start,
+            "stop": self.stop,
+            "first_row": self.first_row,
+            "rows": self.rows,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> ChunkSpec:
+        return ChunkSpec(**{k: data[k] for k in ChunkSpec.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that was skipped (not matched), and why; `field` names the column."""
+
+    row: int
+    reason: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "message": self.reason}
+
+
+@dataclass
+class RowBatch:
+    """Rows first_row .. first_row+len-1 of a manifest, as columns.
+
+    Every list has one entry per row; None where the row has no value. Hashes
+    are parsed: sha256/md5/pdq as bytes, phash as a signed 64-bit int. `images`
+    holds encoded image bytes (tar shards only). Rows listed in `skipped` are
+    not matched (img2dataset status != success, malformed values).
+    """
+
+    first_row: int
+    keys: list[str | None]
+    urls: list[str | None]
+    captions: list[str | None]
+    sha256: list[bytes | None]
+    md5: list[bytes | None]
+    phash: list[int | None]
+    pdq: list[bytes | None]
+    images: list[bytes | None] | None = None
+    skipped: list[RowProblem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One hit: manifest row -> registry entry.
+
+    ref: the registry id hit (a Claim id for url/prefix/domain/style, an Image
+    id for hashes). distance: Hamming distance for phash/pdq, else None.
+    matched: what matched (the normalized URL, prefix, domain or style name).
+    """
+
+    row: int
+    kind: MatchKind
+    ref: int
+    distance: int | None = None
+    matched: str = ""
