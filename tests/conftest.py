@@ -149,13 +149,17 @@ def celery_worker_app(tmp_path_factory: pytest.TempPathFactory):
     from config.celery import app
 
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        broker = str(tmp_path_factory.mktemp("broker"))
+        # The same layout as config/settings.py, so worker processes started
+        # with CELERY_BROKER_DIR=<this folder> share the queue.
+        broker = tmp_path_factory.mktemp("broker")
+        for sub in ("queue", "processed", "control"):
+            (broker / sub).mkdir()
         app.conf.broker_transport_options = {
             **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
-            "data_folder_in": broker,
-            "data_folder_out": broker,
-            "processed_folder": broker,
-            "control_folder": broker,
+            "data_folder_in": str(broker / "queue"),
+            "data_folder_out": str(broker / "queue"),
+            "processed_folder": str(broker / "processed"),
+            "control_folder": str(broker / "control"),
         }
     else:
         app.control.purge()

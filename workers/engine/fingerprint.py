@@ -64,7 +64,7 @@ class ImageFingerprints:
 @dataclass(frozen=True)
 class FingerprintResult:
     fingerprints: ImageFingerprints
-    thumbnail: bytes  # JPEG
+    thumbnail: bytes | None  # JPEG; None when not asked for
 
 
 def digests(data: bytes) -> tuple[bytes, bytes]:
@@ -86,9 +86,14 @@ def pdq(image: Image.Image) -> tuple[bytes, int]:
 
 
 def fingerprint_bytes(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, thumbnail_size: int = 256
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    thumbnail_size: int | None = 256,
 ) -> FingerprintResult:
     """Decode an image file and compute every fingerprint and a thumbnail.
+
+    `thumbnail_size=None` skips the thumbnail (manifest rows need none).
 
     Raises images.ImageRejected if the bytes are not an acceptable image.
     """
@@ -107,5 +112,9 @@ def fingerprint_bytes(
     )
     return FingerprintResult(
         fingerprints=fingerprints,
-        thumbnail=make_thumbnail(decoded.image, size=thumbnail_size),
+        thumbnail=(
+            make_thumbnail(decoded.image, size=thumbnail_size)
+            if thumbnail_size
+            else None
+        ),
     )

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import pyarrow.parquet as pq
+
+from workers.engine.reports import COLUMNS, csv_safe, write_reports
+
+ROWS = [
+    {
+        "row": 3,
+        "key": "000003",
+        "url": "https://a.example/3.jpg",
+        "kind": "url",
+        "claim_id": 7,
+        "image_id": None,
+        "work_id": None,
+        "distance": None,
+        "matched": "https://a.example/3.jpg",
+    },
+    {
+        "row": 9,
+        "key": '=HYPERLINK("http://evil")',
+        "url": "+cmd|' /C calc'!A0",
+        "kind": "phash",
+        "claim_id": None,
+        "image_id": 12,
+        "work_id": 4,
+        "distance": 5,
+        "matched": "",
+    },
+]
+
+
+def test_reports_hold_the_same_rows_in_three_formats(tmp_path):
+    paths = write_reports(iter(ROWS), tmp_path)
+    with open(paths["csv"], newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == list(COLUMNS)
+    assert [r["row"] for r in rows] == ["3", "9"]
+    lines = [json.loads(line) for line in paths["jsonl"].read_text().splitlines()]
+    assert lines == ROWS
+    table = pq.read_table(paths["parquet"])
+    assert table.column_names == list(COLUMNS)
+    assert table.to_pylist() == ROWS
+
+
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path):
+    paths = write_reports(iter(ROWS), tmp_path)
+    with open(paths["csv"], newline="") as fh:
+        evil = list(csv.DictReader(fh))[1]
+    assert evil["key"] == '\'=HYPERLINK("http://evil")'
+    assert evil["url"] == "'+cmd|' /C calc'!A0"
+    # JSONL and Parquet keep the value verbatim.
+    assert json.loads(paths["jsonl"].read_text().splitlines()[1])["key"].startswith("=")
+    for value in ("-1", "@SUM(A1)", "\tx", "\rx"):
+        assert csv_safe(value) == "'" + value
+    assert csv_safe("https://ok") == "https://ok"
+    assert csv_safe(5) == 5
+
+
+def test_an_empty_report_has_headers_and_loads(tmp_path):
+    paths = write_reports(iter([]), tmp_path)
+    assert paths["csv"].read_text().strip() == ",".join(COLUMNS)
+    assert paths["jsonl"].read_text() == ""
+    assert pq.read_table(paths["parquet"]).num_rows == 0

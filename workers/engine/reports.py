@@ -1,0 +1,84 @@
+"""Match reports a curator can load anywhere: CSV, JSON lines and Parquet.
+
+CSV cells that a spreadsheet would run as a formula (starting with =, +, -, @,
+tab or carriage return) are prefixed with a single quote, per OWASP's advice on
+CSV injection; JSONL and Parquet keep values verbatim.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+COLUMNS = (
+    "row",
+    "key",
+    "url",
+    "kind",
+    "claim_id",
+    "image_id",
+    "work_id",
+    "distance",
+    "matched",
+)
+_SCHEMA = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("key", pa.string()),
+        ("url", pa.string()),
+        ("kind", pa.string()),
+        ("claim_id", pa.int64()),
+        ("image_id", pa.int64()),
+        ("work_id", pa.int64()),
+        ("distance", pa.int32()),
+        ("matched", pa.string()),
+    ]
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_reports(
+    rows: Iterable[dict[str, Any]], directory: Path, *, batch: int = 50_000
+) -> dict[str, Path]:
+    """Write matches.csv, matches.jsonl and matches.parquet in one pass."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "csv": directory / "matches.csv",
+        "jsonl": directory / "matches.jsonl",
+        "parquet": directory / "matches.parquet",
+    }
+    with (
+        open(paths["csv"], "w", newline="", encoding="utf-8") as csv_file,
+        open(paths["jsonl"], "w", encoding="utf-8") as jsonl_file,
+        pq.ParquetWriter(paths["parquet"], _SCHEMA) as parquet,
+    ):
+        writer = csv.writer(csv_file)
+        writer.writerow(COLUMNS)
+        pending: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            if pending:
+                columns = {c: [r.get(c) for r in pending] for c in COLUMNS}
+                parquet.write_table(pa.table(columns, schema=_SCHEMA))
+                pending.clear()
+
+        for row in rows:
+            writer.writerow([csv_safe(row.get(c)) for c in COLUMNS])
+            jsonl_file.write(json.dumps({c: row.get(c) for c in COLUMNS}) + "\n")
+            pending.append(row)
+            if len(pending) >= batch:
+                flush()
+        flush()
+    return paths
