@@ -100,7 +100,9 @@ class RowBatch:
     Every list has one entry per row; None where the row has no value. Hashes
     are parsed: sha256/md5/pdq as bytes, phash as a signed 64-bit int. `images`
     holds encoded image bytes (tar shards only). Rows listed in `skipped` are
-    not matched (img2dataset status != success, malformed values).
+    not matched (img2dataset status != success, malformed values). `notes` lists
+    what was ignored in rows that are still matched (tar members that are not
+    images, captions or metadata), with the member's name as `field`.
     """
 
     first_row: int
@@ -113,6 +115,7 @@ class RowBatch:
     pdq: list[bytes | None]
     images: list[bytes | None] | None = None
     skipped: list[RowProblem] = field(default_factory=list)
+    notes: list[RowProblem] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.keys)
