@@ -1,0 +1,955 @@
+"""Exact Hamming-radius search over perceptual hashes: multi-index hashing.
+
+Concept. A hash is W 64-bit words (pHash W=1, PDQ W=4). Each word is cut into
+three 16-bit keys k0, k1, k2 (bits 63-48, 47-32, 31-16) and 16 loose bits. A
+search of radius r spends r + 1 "units" over the words (r_w + 1 units each)
+and, inside a word, over its keys (r_wk + 1 units each; -1 = key unused). By
+the pigeonhole principle every hash within r of the query has a word w with
+d_w <= r_w and, in it, a key k with d_wk <= r_wk: the pair (w, k) "qualifies".
+A hash is reported by the first qualifying pair in the order (0,0), (0,1), ...
+and by no other, so each (query, entry) pair comes out exactly once.
+
+Per word, three sorted lists over all entries, each with a CSR table of 2^16+1
+uint32 offsets by key (256 KB, cache-resident):
+  k0 list: entries by the word's value, payload k1k2 (uint32); for W=4 and
+           w >= 1 also the entry's position in the primary order (uint32).
+  k1 list: entries by (k1, payload k0k2), payload only.
+  k2 list: entries by (k2, payload k0k1), payload only.
+A key plus its payload gives 48 of the word's bits, a lower bound of d_w that
+rejects almost every chance candidate in a sequential, vectorized pass. A
+k1/k2 survivor knows k0k1k2, so it is found in the k0 list by binary search
+(no per-list permutation); equal payloads form runs that map one-to-one onto
+k0-list ranges. The primary order is word 0's k0 list: it carries the ids and,
+for PDQ, the full hashes; for pHash the 16 loose bits (uint16) complete it.
+
+Probes enumerate all keys within r_wk of the query's key (precomputed masks by
+popcount). When that costs more than reading everything, the radius is put on
+word 0's k0 alone, which degrades to one sequential scan: still exact.
+
+Limits: exact for any radius up to 64 * W, but fast only while each key's
+radius stays small (pHash r <= 10, PDQ r <= 40 or so); at about 10 million
+entries the 16-bit keys are the right size, far beyond (hundreds of millions)
+buckets grow and wider keys would pay off. Positions are uint32: at most
+2^32 - 1 entries. Memory per entry: pHash 22 bytes (ids 8, payloads 12, loose
+bits 2), PDQ 100 bytes (hash 32, ids 8, payloads 48, positions 12), plus
+0.25 MB of tables per list. The index is immutable; saved as .npy files and a
+JSON manifest, loaded memory-mapped so worker processes share the page cache.
+Searches run on one thread and release the GIL.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+import numba  # type: ignore[import-untyped]  # numba ships no type information
+import numpy as np
+import numpy.typing as npt
+from llvmlite import ir  # type: ignore[import-untyped]  # same as numba
+from numba import types as nbt
+from numba.core import cgutils  # type: ignore[import-untyped]
+from numba.extending import intrinsic  # type: ignore[import-untyped]
+
+FORMAT_VERSION = 1
+KEYS_PER_WORD = 3
+MIN_KEY_BITS = 16  # payloads hold a key plus 32 - t bits; loose bits fit uint16
+MAX_KEY_BITS = 21  # three keys fit in 64 bits
+_MAX_ENTRIES = (1 << 32) - 1
+# Cost model in "entries scanned": a probe costs a cache miss and loop set-up.
+_PROBE_COST = 40.0
+
+Words = npt.NDArray[np.uint64]
+Result = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _jit(fn: F) -> F:
+    return cast(F, numba.njit(cache=True, nogil=True, boundscheck=False)(fn))
+
+
+# --- LLVM intrinsics numba does not expose -----------------------------------
+
+
+@intrinsic  # type: ignore[misc]  # untyped decorator
+def _popcnt(typingctx: Any, x: Any) -> Any:
+    if not isinstance(x, nbt.Integer):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        count = builder.ctpop(args[0])
+        if count.type.width < 64:
+            return builder.zext(count, ir.IntType(64))
+        return count
+
+    return nbt.int64(x), codegen
+
+
+@intrinsic  # type: ignore[misc]  # untyped decorator
+def _prefetch(typingctx: Any, array: Any, index: Any) -> Any:
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, aryty, ary, [args[1]], wraparound=False
+        )
+        i32 = ir.IntType(32)
+        byte_ptr = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # read, high temporal locality, data cache
+        flags = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        builder.call(fn, [builder.bitcast(ptr, byte_ptr), *flags])
+        return context.get_dummy_value()
+
+    return nbt.void(array, index), codegen
+
+
+# --- probe masks ---------------------------------------------------------------
+
+_MASK_CACHE: dict[int, tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]] = {}
+
+
+def _masks(bits: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """All `bits`-bit masks by popcount, and how many have at most r bits set."""
+    if bits not in _MASK_CACHE:
+        values = np.arange(1 << bits, dtype=np.uint32)
+        counts = np.bitwise_count(values)
+        order = np.argsort(counts, kind="stable")
+        masks = np.ascontiguousarray(values[order])
+        nmask = np.searchsorted(counts[order], np.arange(bits + 1), side="right")
+        masks.flags.writeable = False
+        _MASK_CACHE[bits] = masks, nmask.astype(np.int64)
+    return _MASK_CACHE[bits]
+
+
+# --- compiled search -----------------------------------------------------------
+#
+# Arrays reach the kernels flattened (list p's bucket table at tab[p * width:],
+# its payloads at pay[p * size:]) and helpers are inlined: taking a view or
+# calling with an array costs reference counting, which was a quarter of the
+# time in the inner loops.
+
+# Probes are handled in chunks: first every bucket start of the chunk is
+# prefetched (the misses overlap), then the buckets are scanned.
+_CHUNK = 1024
+
+
+def _jit_inline(fn: F) -> F:
+    return cast(F, numba.njit(cache=True, inline="always", boundscheck=False)(fn))
+
+
+@_jit_inline
+def _lower_bound(a: Any, lo: int, hi: int, x: Any) -> int:
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@_jit
+def _grow(a: Any) -> Any:
+    b = np.empty(2 * a.shape[0], a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@_jit_inline
+def _count_within(pay: Any, lo: int, hi: int, qpay: Any, thr: int) -> int:
+    # Vectorizes (VPOPCNT on AVX-512 machines): the common, all-reject case.
+    c = 0
+    for i in range(lo, hi):
+        c += _popcnt(pay[i] ^ qpay) <= thr
+    return c
+
+
+@_jit_inline
+def _count_exact(
+    pay: Any, low: Any, lo: int, hi: int, qpay: Any, qlow: Any, thr: int
+) -> int:
+    c = 0
+    for i in range(lo, hi):
+        c += _popcnt(pay[i] ^ qpay) + _popcnt(low[i] ^ qlow) <= thr
+    return c
+
+
+@_jit
+def _fetch_buckets(
+    pairs: Any,
+    pmask: Any,
+    c0: int,
+    c1: int,
+    qk: Any,
+    tab: Any,
+    width: int,
+    pay: Any,
+    size: int,
+    low: Any,
+    los: Any,
+    his: Any,
+) -> None:
+    """Bucket bounds of probes c0..c1; prefetches table rows, then buckets.
+
+    Every miss of a chunk is in flight at once, instead of one bucket's miss
+    after another's scan (the searches are memory-latency bound).
+    """
+    for j in range(c0, c1):
+        pair = pairs[j]
+        _prefetch(tab, pair * width + (qk[pair] ^ pmask[j]))
+    for j in range(c0, c1):
+        pair = pairs[j]
+        at = pair * width + (qk[pair] ^ pmask[j])
+        lo = np.int64(tab[at])
+        hi = np.int64(tab[at + 1])
+        los[j - c0] = lo
+        his[j - c0] = hi
+        if lo < hi:
+            _prefetch(pay, pair * size + lo)
+            _prefetch(pay, pair * size + hi - 1)
+            if pair == 0 and low.shape[0] > 0:
+                _prefetch(low, lo)
+                _prefetch(low, hi - 1)
+
+
+@_jit_inline
+def _keys(x: Any, t: int) -> tuple[int, int, int]:
+    mt = np.uint64((1 << t) - 1)
+    return (
+        np.int64(x >> np.uint64(64 - t)),
+        np.int64((x >> np.uint64(64 - 2 * t)) & mt),
+        np.int64((x >> np.uint64(64 - 3 * t)) & mt),
+    )
+
+
+@_jit_inline
+def _payloads(k0: int, k1: int, k2: int, t: int) -> tuple[Any, Any, Any]:
+    """The three lists' payloads of a word with keys k0, k1, k2.
+
+    k0 list: top of k2, then k1 (sorted so that both other lists can find
+    their entries by binary search); k1 list: k0, top of k2; k2 list: k0,
+    top of k1. "Top" is the high 32 - t bits.
+    """
+    s_bits = 32 - t
+    gap = 2 * t - 32
+    return (
+        np.uint32(((k2 >> gap) << t) | k1),
+        np.uint32((k0 << s_bits) | (k2 >> gap)),
+        np.uint32((k0 << s_bits) | (k1 >> gap)),
+    )
+
+
+@_jit
+def _push(out_q: Any, out_id: Any, out_d: Any, n: int, q: int, ref: int, d: int) -> Any:
+    if n == out_q.shape[0]:
+        out_q = _grow(out_q)
+        out_id = _grow(out_id)
+        out_d = _grow(out_d)
+    out_q[n] = q
+    out_id[n] = ref
+    out_d[n] = d
+    return out_q, out_id, out_d, n + 1
+
+
+@_jit
+def _search64(
+    queries: Any,
+    radius: int,
+    rk: Any,
+    t: int,
+    pairs: Any,
+    pmask: Any,
+    tab: Any,
+    pay: Any,
+    low: Any,
+    ids: Any,
+) -> Any:
+    nq = queries.shape[0]
+    size = ids.shape[0]
+    width = (1 << t) + 1
+    out_q = np.empty(max(nq, 16), np.int64)
+    out_id = np.empty(max(nq, 16), np.int64)
+    out_d = np.empty(max(nq, 16), np.int32)
+    n = 0
+    s_bits = 32 - t  # payload bits beyond a key
+    gap = 2 * t - 32  # k1 bits that k2's payload lacks
+    loose = 64 - 3 * t
+    mt = np.uint32((1 << t) - 1)
+    ms = np.uint32((1 << s_bits) - 1)
+    nprobe = pairs.shape[0]
+    los = np.empty(_CHUNK, np.int64)
+    his = np.empty(_CHUNK, np.int64)
+    qk = np.empty(3, np.int64)
+    qp = np.empty(3, np.uint32)
+    for qi in range(nq):
+        x = queries[qi]
+        qk[0], qk[1], qk[2] = _keys(x, t)
+        qp[0], qp[1], qp[2] = _payloads(qk[0], qk[1], qk[2], t)
+        qlow = np.uint16(x & np.uint64(ms))
+        for c0 in range(0, nprobe, _CHUNK):
+            c1 = min(nprobe, c0 + _CHUNK)
+            _fetch_buckets(
+                pairs, pmask, c0, c1, qk, tab, width, pay, size, low, los, his
+            )
+            for j in range(c0, c1):
+                if los[j - c0] == his[j - c0]:
+                    continue
+                k = pairs[j]
+                lo = los[j - c0] + k * size
+                hi = his[j - c0] + k * size
+                mask = np.int64(pmask[j])
+                probe = qk[k] ^ mask
+                dk = _popcnt(mask)
+                thr = radius - dk
+                qpay = qp[k]
+                if k == 0:
+                    if _count_exact(pay, low, lo, hi, qpay, qlow, thr) == 0:
+                        continue
+                    for i in range(lo, hi):
+                        d = dk + _popcnt(pay[i] ^ qpay) + _popcnt(low[i] ^ qlow)
+                        if d <= radius:
+                            out_q, out_id, out_d, n = _push(
+                                out_q, out_id, out_d, n, qi, ids[i], d
+                            )
+                    continue
+                if _count_within(pay, lo, hi, qpay, thr) == 0:
+                    continue
+                for i in range(lo, hi):
+                    v = pay[i]
+                    if _popcnt(v ^ qpay) > thr:
+                        continue
+                    # A run of equal payloads maps onto one k0-list range.
+                    if i > lo and pay[i - 1] == v:
+                        continue
+                    k0 = np.int64(v >> np.uint32(s_bits))
+                    part = np.int64(v & ms)
+                    d0 = _popcnt(k0 ^ qk[0])
+                    if d0 <= rk[0]:
+                        continue  # k0 qualifies: reported there
+                    a = np.int64(tab[k0])
+                    b = np.int64(tab[k0 + 1])
+                    if k == 1:
+                        # k2's top and k1: the k0 list's exact payload
+                        target = np.uint32((part << t) | probe)
+                        s = _lower_bound(pay, a, b, target)
+                        while s < b and pay[s] == target:
+                            d = d0 + _popcnt(pay[s] ^ qp[0]) + _popcnt(low[s] ^ qlow)
+                            if d <= radius:
+                                out_q, out_id, out_d, n = _push(
+                                    out_q, out_id, out_d, n, qi, ids[s], d
+                                )
+                            s += 1
+                        continue
+                    # k == 2: k2 and the top of k1 are known, k1's low `gap`
+                    # bits are not: a range of 2^gap payloads, then k2's low
+                    # bits (in `low`) confirm the entry.
+                    k1_may_qualify = _popcnt(part ^ (qk[1] >> gap)) <= rk[1]
+                    first_v = ((probe >> gap) << t) | (part << gap)
+                    s = _lower_bound(pay, a, b, first_v)
+                    end = _lower_bound(pay, s, b, first_v + (1 << gap))
+                    k2_low = probe & ((1 << gap) - 1)
+                    for j2 in range(s, end):
+                        if (np.int64(low[j2]) >> loose) != k2_low:
+                            continue
+                        y = pay[j2]
+                        k1 = np.int64(y & mt)
+                        if k1_may_qualify and _popcnt(k1 ^ qk[1]) <= rk[1]:
+                            continue  # k1 qualifies: reported there
+                        d = d0 + _popcnt(y ^ qp[0]) + _popcnt(low[j2] ^ qlow)
+                        if d <= radius:
+                            out_q, out_id, out_d, n = _push(
+                                out_q, out_id, out_d, n, qi, ids[j2], d
+                            )
+    return out_q[:n], out_id[:n], out_d[:n]
+
+
+@_jit_inline
+def _first_pair(
+    rows: Any, pos: int, q: Any, t: int, qk: Any, rw: Any, rwk: Any
+) -> tuple[int, int]:
+    """(distance, first qualifying pair w*3+k or -1) of one primary row.
+
+    (w, k) qualifies when its key is within rwk[w, k] and the 52 bits its list
+    knows (T = k0 k1 top-of-k2 for k0 and k1, U = k0 top-of-k1 k2 for k2) are
+    within rw[w]: the same test as the list's filter, so a list can often
+    settle it without the row.
+    """
+    nwords = q.shape[0]
+    total = 0
+    first = -1
+    s_bits = 32 - t
+    mt = np.uint64((1 << t) - 1)
+    mask_t = ~np.uint64((1 << s_bits) - 1)
+    mask_u = np.uint64(0xFFFFFFFF00000000) | (mt << np.uint64(64 - 3 * t))
+    for w in range(nwords):
+        diff = rows[pos * nwords + w] ^ q[w]
+        total += _popcnt(diff)
+        if first >= 0 or rw[w] < 0:
+            continue
+        d_t = _popcnt(diff & mask_t)
+        d_u = _popcnt(diff & mask_u)
+        for k in range(3):
+            if (d_u if k == 2 else d_t) > rw[w]:
+                continue
+            key = np.int64((diff >> np.uint64(64 - (k + 1) * t)) & mt)
+            if _popcnt(key) <= rwk[w, k]:
+                first = w * 3 + k
+                break
+    return total, first
+
+
+@_jit
+def _search256(
+    queries: Any,
+    radius: int,
+    rw: Any,
+    rwk: Any,
+    t: int,
+    pairs: Any,
+    pmask: Any,
+    tab: Any,
+    pay: Any,
+    perm: Any,
+    rows: Any,
+    ids: Any,
+) -> Any:
+    nq = queries.shape[0]
+    nwords = queries.shape[1]
+    size = ids.shape[0]
+    width = (1 << t) + 1
+    out_q = np.empty(max(nq, 16), np.int64)
+    out_id = np.empty(max(nq, 16), np.int64)
+    out_d = np.empty(max(nq, 16), np.int32)
+    n = 0
+    s_bits = 32 - t
+    gap = 2 * t - 32
+    mt = np.uint32((1 << t) - 1)
+    ms = np.uint32((1 << s_bits) - 1)
+    nprobe = pairs.shape[0]
+    los = np.empty(_CHUNK, np.int64)
+    his = np.empty(_CHUNK, np.int64)
+    no_low = np.empty(0, np.uint16)
+    qk = np.empty(nwords * 3, np.int64)
+    qp = np.empty(nwords * 3, np.uint32)
+    # Survivors wait in buffers so that their random reads (k0-list ranges,
+    # positions, rows) are prefetched together, not one chain at a time.
+    loc_pair = np.empty(256, np.int64)  # k1/k2 survivors: locate in the k0 list
+    loc_v = np.empty(256, np.int64)
+    loc_probe = np.empty(256, np.int64)
+    loc_a = np.empty(256, np.int64)
+    row_pair = np.empty(256, np.int64)  # k0-list entries whose row to check
+    row_at = np.empty(256, np.int64)
+    row_probe = np.empty(256, np.int64)  # k2 key to confirm, -1 if none
+    for qi in range(nq):
+        q = queries[qi]
+        for w in range(nwords):
+            k0, k1, k2 = _keys(q[w], t)
+            qk[w * 3], qk[w * 3 + 1], qk[w * 3 + 2] = k0, k1, k2
+            qp[w * 3], qp[w * 3 + 1], qp[w * 3 + 2] = _payloads(k0, k1, k2, t)
+        for c0 in range(0, nprobe, _CHUNK):
+            c1 = min(nprobe, c0 + _CHUNK)
+            _fetch_buckets(
+                pairs, pmask, c0, c1, qk, tab, width, pay, size, no_low, los, his
+            )
+            n_loc = 0
+            n_row = 0
+            for j in range(c0, c1):
+                if los[j - c0] == his[j - c0]:
+                    continue
+                pair = pairs[j]
+                w = pair // 3
+                k = pair - 3 * w
+                lo = los[j - c0] + pair * size
+                hi = his[j - c0] + pair * size
+                mask = np.int64(pmask[j])
+                thr = rw[w] - _popcnt(mask)
+                qpay = qp[pair]
+                if _count_within(pay, lo, hi, qpay, thr) == 0:
+                    continue
+                for i in range(lo, hi):
+                    v = pay[i]
+                    if _popcnt(v ^ qpay) > thr:
+                        continue
+                    if k == 0:
+                        if n_row == row_pair.shape[0]:
+                            row_pair = _grow(row_pair)
+                            row_at = _grow(row_at)
+                            row_probe = _grow(row_probe)
+                        row_pair[n_row] = pair
+                        row_at[n_row] = i - pair * size
+                        row_probe[n_row] = -1
+                        n_row += 1
+                        continue
+                    if i > lo and pay[i - 1] == v:
+                        continue  # a run of equal payloads is located once
+                    k0 = np.int64(v >> np.uint32(s_bits))
+                    if k == 1 and _popcnt(k0 ^ qk[w * 3]) <= rwk[w, 0]:
+                        continue  # k1's list knows T: (w, 0) qualifies
+                    if n_loc == loc_pair.shape[0]:
+                        loc_pair = _grow(loc_pair)
+                        loc_v = _grow(loc_v)
+                        loc_probe = _grow(loc_probe)
+                        loc_a = _grow(loc_a)
+                    loc_pair[n_loc] = pair
+                    loc_v[n_loc] = np.int64(v)
+                    loc_probe[n_loc] = qk[pair] ^ mask
+                    n_loc += 1
+                    _prefetch(tab, (pair - k) * width + k0)
+            # Locate k1/k2 survivors in their word's k0 list.
+            for e in range(n_loc):
+                w = loc_pair[e] // 3
+                a = np.int64(tab[w * 3 * width + (loc_v[e] >> s_bits)])
+                loc_a[e] = a
+                _prefetch(pay, w * 3 * size + a)
+            for e in range(n_loc):
+                pair = loc_pair[e]
+                w = pair // 3
+                k = pair - 3 * w
+                v = loc_v[e]
+                probe = loc_probe[e]
+                k0 = v >> s_bits
+                part = v & np.int64(ms)
+                d0 = _popcnt(k0 ^ qk[w * 3])
+                base = w * 3 * size
+                a = base + loc_a[e]
+                b = base + np.int64(tab[w * 3 * width + k0 + 1])
+                if k == 1:
+                    first_v = (part << t) | probe  # the exact k0-list payload
+                    last_v = first_v + 1
+                else:
+                    # k2's top and k1's top: k1's low `gap` bits are unknown
+                    first_v = ((probe >> gap) << t) | (part << gap)
+                    last_v = first_v + (1 << gap)
+                s = _lower_bound(pay, a, b, first_v)
+                end = _lower_bound(pay, s, b, last_v)
+                for j2 in range(s, end):
+                    if k == 2:
+                        # The k0-list entry gives T: settle (w, 0) and (w, 1).
+                        y = pay[j2]
+                        if d0 + _popcnt(y ^ qp[w * 3]) <= rw[w]:
+                            if d0 <= rwk[w, 0]:
+                                continue
+                            k1 = np.int64(y & mt)
+                            if _popcnt(k1 ^ qk[w * 3 + 1]) <= rwk[w, 1]:
+                                continue
+                    if n_row == row_pair.shape[0]:
+                        row_pair = _grow(row_pair)
+                        row_at = _grow(row_at)
+                        row_probe = _grow(row_probe)
+                    row_pair[n_row] = pair
+                    row_at[n_row] = j2 - base
+                    row_probe[n_row] = probe if k == 2 else -1
+                    n_row += 1
+            # Rows: positions first (perm), then the rows, then the checks.
+            for e in range(n_row):
+                w = row_pair[e] // 3
+                if w > 0:
+                    _prefetch(perm, (w - 1) * size + row_at[e])
+            for e in range(n_row):
+                w = row_pair[e] // 3
+                if w > 0:
+                    row_at[e] = np.int64(perm[(w - 1) * size + row_at[e]])
+                _prefetch(rows, row_at[e] * nwords)
+            for e in range(n_row):
+                pair = row_pair[e]
+                w = pair // 3
+                pos = row_at[e]
+                if row_probe[e] >= 0:
+                    word = rows[pos * nwords + w]
+                    key2 = np.int64((word >> np.uint64(64 - 3 * t)) & np.uint64(mt))
+                    if key2 != row_probe[e]:
+                        continue
+                d, first = _first_pair(rows, pos, q, t, qk, rw, rwk)
+                if first == pair and d <= radius:
+                    out_q, out_id, out_d, n = _push(
+                        out_q, out_id, out_d, n, qi, ids[pos], d
+                    )
+    return out_q[:n], out_id[:n], out_d[:n]
+
+
+# --- radius plans ----------------------------------------------------------------
+
+
+def _split(units: int, parts: int) -> list[int]:
+    """`units` spread as evenly as possible, the larger shares first."""
+    base, extra = divmod(units, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _plan(
+    radius: int, words: int, size: int, bits: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per-word and per-key radii (-1 = unused) for one search radius.
+
+    The even plan probes every key a little; the lopsided plan puts the whole
+    radius on word 0's k0 (one sequential scan once r >= the key width). Both
+    are exact; the cheaper by a simple cost model wins.
+    """
+    _, nmask = _masks(bits)
+    per_bucket = size / (1 << bits)
+
+    def cost(rwk: npt.NDArray[np.int64]) -> float:
+        probes = sum(int(nmask[min(r, bits)]) for r in rwk.ravel() if r >= 0)
+        return probes * (_PROBE_COST + per_bucket)
+
+    even_w = np.array([u - 1 for u in _split(radius + 1, words)], np.int64)
+    even_k = np.full((words, KEYS_PER_WORD), -1, np.int64)
+    for w, r_w in enumerate(even_w):
+        if r_w >= 0:
+            even_k[w] = [u - 1 for u in _split(int(r_w) + 1, KEYS_PER_WORD)]
+    scan_w = np.full(words, -1, np.int64)
+    scan_w[0] = radius
+    scan_k = np.full((words, KEYS_PER_WORD), -1, np.int64)
+    scan_k[0, 0] = radius
+    if cost(scan_k) < cost(even_k):
+        return scan_w, scan_k
+    return even_w, even_k
+
+
+def _probes(
+    rwk: npt.NDArray[np.int64], bits: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every probe of a plan, as (pair w*3+k, mask): the same for all queries."""
+    masks, nmask = _masks(bits)
+    pairs = []
+    pmask = []
+    for pair, r in enumerate(rwk.ravel()):
+        if r >= 0:
+            count = int(nmask[min(int(r), bits)])
+            pairs.append(np.full(count, pair, np.int64))
+            pmask.append(masks[:count].astype(np.int64))
+    if not pairs:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(pairs), np.concatenate(pmask)
+
+
+# --- the index ---------------------------------------------------------------------
+
+
+def _offsets(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.uint32]:
+    counts = np.bincount(keys.astype(np.intp), minlength=1 << bits)
+    table = np.zeros((1 << bits) + 1, np.uint32)
+    np.cumsum(counts, out=table[1:])
+    return table
+
+
+def _k0_order(value: Words, t: int) -> Words:
+    """The k0 list's sort key: k0, then its payload (k2's top, k1), then the rest."""
+    u = np.uint64
+    k0 = value >> u(64 - t)
+    k1 = (value >> u(64 - 2 * t)) & u((1 << t) - 1)
+    k2_top = (value >> u(32 - t)) & u((1 << (32 - t)) - 1)
+    rest = value & u((1 << (32 - t)) - 1)
+    return (k0 << u(64 - t)) | (k2_top << u(32)) | (k1 << u(32 - t)) | rest
+
+
+def default_key_bits(size: int) -> int:
+    """Key width for `size` entries: buckets of about 10 entries, 16..20 bits.
+
+    20 bits is the widest that keeps pHash within 24 bytes per entry at 10
+    million (three tables of 4 MB).
+    """
+    return int(np.clip(round(np.log2(max(size, 1))) - 3, MIN_KEY_BITS, 20))
+
+
+def _as_words(array: npt.ArrayLike, name: str) -> Words:
+    a = np.asarray(array)
+    if a.ndim == 1:
+        a = a.reshape(-1, 1)
+    if a.ndim != 2 or a.shape[1] not in (1, 4):
+        raise ValueError(f"{name} must have shape (n, 1) or (n, 4), got {a.shape}")
+    if a.dtype == np.int64:
+        a = a.view(np.uint64)
+    if a.dtype != np.uint64:
+        raise ValueError(f"{name} must be uint64, got {a.dtype}")
+    return np.ascontiguousarray(a)
+
+
+def _readonly(*arrays: npt.NDArray[Any]) -> None:
+    # Built and memory-mapped indexes then share one compiled specialization.
+    for a in arrays:
+        a.flags.writeable = False
+
+
+_W1_ARRAYS = ("ids", "tables", "pays", "low")
+_W4_ARRAYS = ("ids", "tables", "pays", "perm", "rows")
+
+
+class HammingIndex:
+    """Hashes (pHash or PDQ) with ids, searchable by exact Hamming radius."""
+
+    def __init__(
+        self,
+        *,
+        words: int,
+        key_bits: int,
+        max_radius: int,
+        ids: npt.NDArray[np.int64],
+        tables: npt.NDArray[np.uint32],
+        pays: npt.NDArray[np.uint32],
+        low: npt.NDArray[np.uint16] | None = None,
+        perm: npt.NDArray[np.uint32] | None = None,
+        rows: Words | None = None,
+    ) -> None:
+        self.words = words
+        self.key_bits = key_bits
+        self.max_radius = max_radius
+        self.ids = ids
+        self.tables = tables
+        self.pays = pays
+        self.low = low
+        self.perm = perm
+        self.rows = rows
+
+    @classmethod
+    def build(
+        cls,
+        hashes: npt.ArrayLike,
+        ids: npt.ArrayLike,
+        *,
+        max_radius: int,
+        key_bits: int | None = None,
+    ) -> HammingIndex:
+        """Index `hashes` (N, W) uint64, W = 1 (pHash) or 4 (PDQ), with `ids`.
+
+        key_bits (16..21) defaults to `default_key_bits(N)`.
+        Raises ValueError for a bad shape or dtype, ids not matching the hashes,
+        more than 2^32 - 1 entries, max_radius outside 0..64 * W, or key_bits
+        out of range.
+        """
+        h = _as_words(hashes, "hashes")
+        refs = np.asarray(ids)
+        if refs.shape != (h.shape[0],) or not np.issubdtype(refs.dtype, np.integer):
+            raise ValueError(f"ids must be {h.shape[0]} integers, got {refs.shape}")
+        if h.shape[0] > _MAX_ENTRIES:
+            raise ValueError(f"at most {_MAX_ENTRIES} entries, got {h.shape[0]}")
+        words = h.shape[1]
+        max_radius = operator.index(max_radius)
+        if not 0 <= max_radius <= 64 * words:
+            raise ValueError(f"max_radius must be 0..{64 * words}, got {max_radius}")
+        t = default_key_bits(h.shape[0]) if key_bits is None else key_bits
+        if not MIN_KEY_BITS <= t <= MAX_KEY_BITS:
+            raise ValueError(f"key_bits must be {MIN_KEY_BITS}..{MAX_KEY_BITS}")
+        u = np.uint64
+        s_bits = 32 - t
+        gap = 2 * t - 32
+        order = np.argsort(_k0_order(h[:, 0], t))
+        rows = h[order]
+        refs = np.ascontiguousarray(refs.astype(np.int64)[order])
+        n = rows.shape[0]
+        tables = np.empty((words, KEYS_PER_WORD, (1 << t) + 1), np.uint32)
+        pays = np.empty((words, KEYS_PER_WORD, n), np.uint32)
+        perm = np.empty((words - 1, n), np.uint32)
+        for w in range(words):
+            value = rows[:, w]
+            if w > 0:
+                by_value = np.argsort(_k0_order(value, t))
+                perm[w - 1] = by_value
+                value = value[by_value]
+            k0 = value >> u(64 - t)
+            k1 = (value >> u(64 - 2 * t)) & u((1 << t) - 1)
+            k2 = (value >> u(64 - 3 * t)) & u((1 << t) - 1)
+            tables[w, 0] = _offsets(k0, t)
+            pays[w, 0] = ((k2 >> u(gap)) << u(t)) | k1
+            for k, key, top in ((1, k1, k2 >> u(gap)), (2, k2, k1 >> u(gap))):
+                payload = (k0 << u(s_bits)) | top
+                tables[w, k] = _offsets(key, t)
+                pays[w, k] = np.sort((key << u(32)) | payload) & u(0xFFFFFFFF)
+            del value, k0, k1, k2
+        if words == 1:
+            low = (rows[:, 0] & u((1 << s_bits) - 1)).astype(np.uint16)
+            _readonly(refs, tables, pays, low)
+            return cls(
+                words=1,
+                key_bits=t,
+                max_radius=max_radius,
+                ids=refs,
+                tables=tables,
+                pays=pays,
+                low=low,
+            )
+        _readonly(refs, tables, pays, perm, rows)
+        return cls(
+            words=words,
+            key_bits=t,
+            max_radius=max_radius,
+            ids=refs,
+            tables=tables,
+            pays=pays,
+            perm=perm,
+            rows=rows,
+        )
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the index arrays (ids included)."""
+        return sum(int(a.nbytes) for a in self._arrays().values())
+
+    def _arrays(self) -> dict[str, npt.NDArray[Any]]:
+        names = _W1_ARRAYS if self.words == 1 else _W4_ARRAYS
+        return {name: getattr(self, name) for name in names}
+
+    def search(self, queries: npt.ArrayLike, radius: int) -> Result:
+        """Every (query, entry) pair within `radius`, each exactly once.
+
+        Returns (query_index int64, id int64, distance int32), ordered by query.
+        Raises ValueError if radius is negative or above max_radius, or if the
+        queries are not (Q, W) uint64 with this index's W.
+        """
+        radius = operator.index(radius)
+        if not 0 <= radius <= self.max_radius:
+            raise ValueError(
+                f"radius must be 0..{self.max_radius} (the index's max_radius),"
+                f" got {radius}"
+            )
+        q = _as_words(queries, "queries")
+        if q.shape[1] != self.words:
+            raise ValueError(f"queries must have {self.words} words, got {q.shape[1]}")
+        if q.shape[0] == 0 or len(self) == 0:
+            return _empty()
+        t = self.key_bits
+        rw, rwk = _plan(radius, self.words, len(self), t)
+        pairs, pmask = _probes(rwk, t)
+        tab = self.tables.reshape(-1)
+        pay = self.pays.reshape(-1)
+        if self.words == 1:
+            assert self.low is not None
+            found = _search64(
+                np.ascontiguousarray(q[:, 0]),
+                radius,
+                rwk[0],
+                t,
+                pairs,
+                pmask,
+                tab,
+                pay,
+                self.low,
+                self.ids,
+            )
+        else:
+            assert self.perm is not None and self.rows is not None
+            found = _search256(
+                q,
+                radius,
+                rw,
+                rwk,
+                t,
+                pairs,
+                pmask,
+                tab,
+                pay,
+                self.perm.reshape(-1),
+                self.rows.reshape(-1),
+                self.ids,
+            )
+        return cast(Result, found)
+
+    def save(self, directory: Path) -> None:
+        """Write the arrays as .npy files and a manifest, hamming.json."""
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = self._arrays()
+        for name, array in arrays.items():
+            np.save(directory / f"{name}.npy", array)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "words": self.words,
+            "key_bits": self.key_bits,
+            "size": len(self),
+            "max_radius": self.max_radius,
+            "arrays": {
+                name: {"dtype": str(a.dtype), "shape": list(a.shape)}
+                for name, a in arrays.items()
+            },
+        }
+        (directory / "hamming.json").write_text(json.dumps(manifest, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path, *, mmap: bool = True) -> HammingIndex:
+        """Open a saved index; memory-mapped (read-only, shared) by default.
+
+        Raises ValueError for another format version or arrays that do not
+        match the manifest.
+        """
+        manifest = json.loads((directory / "hamming.json").read_text())
+        if manifest.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{directory}: unsupported Hamming index format")
+        words = int(manifest["words"])
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        for name in _W1_ARRAYS if words == 1 else _W4_ARRAYS:
+            spec = manifest["arrays"][name]
+            path = directory / f"{name}.npy"
+            # numpy cannot memory-map an empty file
+            mode: Literal["r"] | None = "r" if mmap and np.prod(spec["shape"]) else None
+            array = np.asarray(np.load(path, mmap_mode=mode))
+            if str(array.dtype) != spec["dtype"] or list(array.shape) != spec["shape"]:
+                raise ValueError(f"{path}: does not match hamming.json")
+            _readonly(array)
+            arrays[name] = array
+        return cls(
+            words=words,
+            key_bits=int(manifest["key_bits"]),
+            max_radius=int(manifest["max_radius"]),
+            **arrays,
+        )
+
+
+def _empty() -> Result:
+    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32)
+
+
+def brute_force(
+    hashes: npt.ArrayLike, ids: npt.ArrayLike, queries: npt.ArrayLike, radius: int
+) -> Result:
+    """The reference: numpy popcounts of every query against every hash.
+
+    Same result as HammingIndex.search (ordered by query, then by position).
+    """
+    h = _as_words(hashes, "hashes")
+    q = _as_words(queries, "queries")
+    refs = np.asarray(ids, np.int64)
+    if q.shape[1] != h.shape[1]:
+        raise ValueError("queries and hashes have different widths")
+    out: list[Result] = []
+    chunk = max(1, (1 << 22) // h.shape[1])
+    for qi in range(q.shape[0]):
+        for start in range(0, h.shape[0], chunk):
+            part = h[start : start + chunk]
+            d = np.bitwise_count(part ^ q[qi]).sum(axis=1, dtype=np.int32)
+            hit = np.flatnonzero(d <= radius)
+            if hit.size:
+                out.append(
+                    (np.full(hit.size, qi, np.int64), refs[start + hit], d[hit])
+                )
+    if not out:
+        return _empty()
+    return (
+        np.concatenate([o[0] for o in out]),
+        np.concatenate([o[1] for o in out]),
+        np.concatenate([o[2] for o in out]),
+    )
+
+
+def pack_bytes(values: Sequence[bytes], *, width: int | None = None) -> Words:
+    """8- or 32-byte hashes -> (N, 1 or 4) uint64, each word big-endian.
+
+    Distances do not depend on how bits are laid out, only that hashes and
+    queries are packed alike. `width` (8 or 32) is needed for an empty list.
+    Raises ValueError for mixed or other lengths.
+    """
+    lengths = {len(v) for v in values}
+    if width is not None:
+        lengths.add(width)
+    if not lengths:
+        raise ValueError("pack_bytes needs width= for an empty list")
+    if len(lengths) != 1 or next(iter(lengths)) not in (8, 32):
+        raise ValueError(f"hashes must all be 8 or all 32 bytes, got {sorted(lengths)}")
+    size = lengths.pop()
+    raw = np.frombuffer(b"".join(values), dtype=">u8")
+    return raw.reshape(len(values), size // 8).astype(np.uint64)
