@@ -148,6 +148,24 @@ DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 THUMBNAIL_SIZE = env.int("THUMBNAIL_SIZE", default=256)
 PDQ_LOW_QUALITY = env.int("PDQ_LOW_QUALITY", default=50)
 
+# Matching (curators' manifests).
+VERSION = "0.2.0"
+MANIFEST_MAX_BYTES = env.int("MANIFEST_MAX_BYTES", default=2 * 1024**3)
+MATCH_PHASH_THRESHOLD = env.int("MATCH_PHASH_THRESHOLD", default=8)
+MATCH_PDQ_THRESHOLD = env.int("MATCH_PDQ_THRESHOLD", default=31)
+# The loosest threshold a curator may ask for; the index is built for it, and a
+# larger radius makes every lookup slower.
+MATCH_PHASH_MAX_RADIUS = env.int("MATCH_PHASH_MAX_RADIUS", default=8)
+MATCH_PDQ_MAX_RADIUS = env.int("MATCH_PDQ_MAX_RADIUS", default=31)
+MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)
+MATCH_LEASE_SECONDS = env.int("MATCH_LEASE_SECONDS", default=300)
+MATCH_REQUEUE_SECONDS = env.int("MATCH_REQUEUE_SECONDS", default=120)
+MATCH_MAX_ATTEMPTS = env.int("MATCH_MAX_ATTEMPTS", default=5)
+MATCH_SWEEP_SECONDS = env.int("MATCH_SWEEP_SECONDS", default=30)
+SNAPSHOT_ROOT = Path(env.str("SNAPSHOT_ROOT", default=str(VAR_DIR / "snapshots")))
+WORK_ROOT = Path(env.str("WORK_ROOT", default=str(VAR_DIR / "work")))
+WORK_ROOT.mkdir(parents=True, exist_ok=True)
+
 # Celery. The embedded default is a filesystem broker under var/ (no server).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -174,7 +192,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "workers.tasks.image_fingerprint": {"queue": "images"},
+    "workers.tasks.match_job_ingest": {"queue": "ingest"},
+    "workers.tasks.match_job_finalize": {"queue": "ingest"},
+    "workers.tasks.match_chunk": {"queue": "match"},
+    "workers.tasks.match_sweep": {"queue": "celery"},
 }
+CELERY_BEAT_SCHEDULE = {
+    "match-sweep": {
+        "task": "workers.tasks.match_sweep",
+        "schedule": float(MATCH_SWEEP_SECONDS),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -14,7 +14,11 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
+    path("api/v1/", include("optout.api_urls")),
+    # Last under /api/v1/: registry's patterns end with a JSON 404 catch-all.
     path("api/v1/", include("registry.api_urls")),
+    path("", include("optout.spawning")),
+    path("", include("optout.urls")),
     path("", include("registry.urls")),
 ]
 

@@ -1,1 +1,222 @@
-# Curators' manifests, match jobs and matches arrive with the matching issue (#4).
+"""Curators' side: manifests, match jobs, their chunks and the matches found.
+
+The database, not the broker, is the source of truth for a job: every chunk's
+state and lease live here, so a task lost by the broker (a killed worker, a
+restarted Redis) is found by the sweep and queued again.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+def _part_path(instance: ManifestPart, filename: str) -> str:
+    return f"manifests/{secrets.token_hex(2)}/{secrets.token_hex(16)}"
+
+
+def _output_path(instance: JobOutput, filename: str) -> str:
+    return f"outputs/{instance.job_id}/{secrets.token_hex(8)}/{filename}"
+
+
+class Manifest(models.Model):
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        TSV = "tsv", "TSV"
+        JSONL = "jsonl", "JSON lines"
+        PARQUET = "parquet", "Parquet"
+        WEBDATASET = "webdataset", "WebDataset tar shards"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manifests"
+    )
+    name = models.CharField(max_length=255)
+    format = models.CharField(max_length=16, choices=Format.choices)
+    # logical column -> the file's column, as detected or given by the curator
+    columns = models.JSONField(default=dict, blank=True)
+    column_overrides = models.JSONField(default=dict, blank=True)
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ManifestPart(models.Model):
+    """One uploaded file of a manifest (several for multi-shard WebDatasets)."""
+
+    manifest = models.ForeignKey(
+        Manifest, on_delete=models.CASCADE, related_name="parts"
+    )
+    index = models.PositiveIntegerField()
+    file = models.FileField(upload_to=_part_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["manifest", "index"], name="part_unique")
+        ]
+
+
+class MatchJob(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+    manifest = models.ForeignKey(
+        Manifest, on_delete=models.CASCADE, related_name="jobs"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="match_jobs"
+    )
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    # What the job is doing now, for people: ingesting, matching, finalizing.
+    phase = models.CharField(max_length=32, blank=True)
+    failure_reason = models.TextField(blank=True)
+    registry_revision = models.BigIntegerField(null=True, blank=True)
+    manifest_sha256 = models.CharField(max_length=64)
+    thresholds = models.JSONField(default=dict)
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    rows_done = models.BigIntegerField(default=0)
+    rows_skipped = models.BigIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    skipped_reasons = models.JSONField(default=dict, blank=True)
+    receipt = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    # Set when a finalize task takes the job; a stale one is retried by the sweep.
+    finalize_started = models.DateTimeField(null=True, blank=True)
+    ingest_started = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+    @property
+    def progress(self) -> float:
+        if not self.rows_total:
+            return 1.0 if self.state == self.State.SUCCEEDED else 0.0
+        return min(1.0, self.rows_done / self.rows_total)
+
+
+class Chunk(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending"
+        LEASED = "leased"
+        DONE = "done"
+        FAILED = "failed"
+
+    job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    spec = models.JSONField()
+    rows = models.BigIntegerField(default=0)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    rows_skipped = models.BigIntegerField(default=0)
+    matches = models.BigIntegerField(default=0)
+    skipped_reasons = models.JSONField(default=dict, blank=True)
+    problems = models.JSONField(default=list, blank=True)  # first few, for people
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="chunk_unique")
+        ]
+        indexes = [
+            models.Index(fields=["state", "lease_expires"], name="chunk_lease"),
+        ]
+
+
+class Match(models.Model):
+    class Kind(models.TextChoices):
+        URL = "url", "URL"
+        PREFIX = "prefix", "URL prefix"
+        DOMAIN = "domain", "domain"
+        SHA256 = "sha256", "SHA-256"
+        MD5 = "md5", "MD5"
+        PHASH = "phash", "pHash"
+        PDQ = "pdq", "PDQ"
+        STYLE = "style", "style name"
+
+    job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="matches")
+    chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="+")
+    row = models.BigIntegerField()
+    key = models.CharField(max_length=255, blank=True)
+    url = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The registry entry hit: a claim (url, prefix, domain, style) or an image.
+    claim = models.ForeignKey(
+        "registry.Claim",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    image = models.ForeignKey(
+        "registry.Image",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    distance = models.SmallIntegerField(null=True, blank=True)
+    matched = models.CharField(max_length=2048, blank=True)
+
+    class Meta:
+        ordering = ["row", "id"]
+        indexes = [
+            models.Index(fields=["job", "row"], name="match_job_row"),
+            models.Index(fields=["job", "kind"], name="match_job_kind"),
+        ]
+
+
+class JobOutput(models.Model):
+    """A file a finished job produced: reports, the filtered manifest, the receipt."""
+
+    class Kind(models.TextChoices):
+        REPORT_CSV = "report_csv", "matches (CSV)"
+        REPORT_JSONL = "report_jsonl", "matches (JSONL)"
+        REPORT_PARQUET = "report_parquet", "matches (Parquet)"
+        FILTERED = "filtered", "filtered manifest"
+        RECEIPT = "receipt", "receipt (JSON)"
+
+    job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="outputs")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=_output_path, max_length=300)
+    size = models.BigIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "name"]

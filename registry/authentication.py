@@ -1,4 +1,7 @@
-"""API token authentication: `Authorization: Token <key>` (or `Bearer <key>`)."""
+"""API token authentication: `Authorization: Token <key>` (or `Bearer`, or `API`).
+
+`API <key>` is the form Spawning's clients send (optout/spawning.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from rest_framework.request import Request
 
 from .models import ApiToken
 
-KEYWORDS = ("token", "bearer")
+KEYWORDS = ("token", "bearer", "api")
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):

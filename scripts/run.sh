@@ -9,7 +9,8 @@ mkdir -p var
 
 "$PY" -m celery -A config worker -Q images,ingest,match,celery \
     --concurrency "${WORKER_CONCURRENCY:-2}" --loglevel INFO \
-    --without-mingle --without-gossip &
+    --without-mingle --without-gossip --beat \
+    --schedule var/celerybeat-schedule &
 worker=$!
 "$PY" manage.py runserver --noreload "$HOST:$PORT" &
 web=$!

@@ -20,3 +20,54 @@ def image_fingerprint(image_id: int, force: bool = False) -> str | None:
 
     image = fingerprint(image_id=image_id, force=force)
     return image.status if image is not None else None
+
+
+@shared_task(
+    name="workers.tasks.match_job_ingest",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def match_job_ingest(job_id: int) -> None:
+    from optout.services import match_job_ingest as ingest
+
+    ingest(job_id=job_id)
+
+
+@shared_task(
+    name="workers.tasks.match_chunk",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def match_chunk(chunk_id: int) -> str:
+    from optout.services import match_chunk_run
+
+    return match_chunk_run(chunk_id=chunk_id)
+
+
+@shared_task(
+    name="workers.tasks.match_job_finalize",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def match_job_finalize(job_id: int) -> None:
+    from optout.services import match_job_finalize as finalize
+
+    finalize(job_id=job_id)
+
+
+@shared_task(
+    name="workers.tasks.match_sweep",
+    acks_late=True,
+    soft_time_limit=100,
+    time_limit=120,
+)
+def match_sweep() -> dict[str, int]:
+    from optout.services import match_sweep as sweep
+
+    return sweep()

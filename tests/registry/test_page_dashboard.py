@@ -64,7 +64,7 @@ def test_a_curator_sees_the_curator_section_and_can_become_an_artist(client, cur
     client.force_login(curator)
     text = client.get(URL).content.decode()
     assert '<span class="badge">curator</span>' in text
-    assert "Manifests arrive in a later release." in text
+    assert "upload a manifest" in text
     assert "Images hashed" not in text
     assert f'action="{reverse("become_artist")}"' in text
 

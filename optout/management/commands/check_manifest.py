@@ -1,0 +1,266 @@
+"""manage.py check_manifest PATH [PATH ...]: match a manifest locally, in-process.
+
+For curators who run the registry themselves: the whole job (sniff, detect
+columns, plan chunks, match every row against the current registry revision,
+write the reports, the filtered manifest and the receipt) runs in this process,
+without Celery and without storing anything in the database. The registry
+snapshot is built (or loaded) as the workers do, under SNAPSHOT_ROOT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from optout.selectors import image_work_ids
+from optout.services import default_thresholds, receipt_build
+from optout.snapshots import max_radius, snapshot_for_revision
+from registry.selectors import registry_revision_current
+from workers.engine import manifests as engine_manifests
+from workers.engine.manifests import ManifestRejected
+from workers.engine.reports import write_reports
+from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind
+
+CLAIM_KINDS = frozenset(
+    {MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN, MatchKind.STYLE}
+)
+
+
+class Progress:
+    """One line on stderr, rewritten in place: rows done / total, rows/s."""
+
+    def __init__(
+        self, write: Callable[[str], None], total: int, *, every: float = 0.2
+    ) -> None:
+        self.write = write
+        self.total = total
+        self.done = 0
+        self.every = every
+        self.started = time.monotonic()
+        self.shown = 0.0
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        share = self.done / self.total if self.total else 1.0
+        filled = int(share * 30)
+        return (
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done:,} / {self.total:,} "
+            f"rows ({share:.0%}) · {self.done / elapsed:,.0f} rows/s"
+        )
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+        now = time.monotonic()
+        if now - self.shown >= self.every:
+            self.shown = now
+            self.write(self.line())
+
+    def finish(self) -> None:
+        self.write(self.line() + "\n")
+
+
+def _digest(paths: list[Path]) -> tuple[str, int]:
+    """SHA-256 of all files' bytes in order, as the upload computes it; size."""
+    digest = hashlib.sha256()
+    size = 0
+    for path in paths:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+    return digest.hexdigest(), size
+
+
+class Command(BaseCommand):
+    help = (
+        "Check a dataset manifest (CSV/TSV, JSONL, Parquet or WebDataset tar "
+        "shards) against the registry locally, and write the match reports, the "
+        "filtered manifest and a receipt. Stores nothing in the database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "paths",
+            nargs="+",
+            metavar="PATH",
+            help="the manifest: one file, or several WebDataset .tar shards",
+        )
+        parser.add_argument(
+            "--out",
+            metavar="DIR",
+            help="where to write the results (default: ./<manifest name>-check/)",
+        )
+        parser.add_argument(
+            "--columns",
+            metavar="JSON",
+            help='logical column -> the file\'s column, e.g. \'{"url": "URL"}\'',
+        )
+        parser.add_argument(
+            "--phash", type=int, metavar="N", help="pHash Hamming threshold"
+        )
+        parser.add_argument(
+            "--pdq", type=int, metavar="N", help="PDQ Hamming threshold"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        paths = [Path(p) for p in options["paths"]]
+        for path in paths:
+            if not path.is_file():
+                raise CommandError(f"{path}: no such file")
+        out = Path(options["out"] or f"{paths[0].stem}-check")
+        overrides = self._columns(options["columns"])
+        thresholds = default_thresholds()
+        limits = max_radius()
+        for kind in ("phash", "pdq"):
+            value = options[kind]
+            if value is None:
+                continue
+            limit = getattr(limits, kind)
+            if not 0 <= value <= limit:
+                raise CommandError(f"--{kind} must be from 0 to {limit}")
+            thresholds = replace(thresholds, **{kind: value})
+
+        try:
+            fmt = self._sniff(paths)
+            columns = engine_manifests.detect_columns(paths[0], fmt, overrides or None)
+            specs = engine_manifests.plan_chunks(
+                paths, fmt, target_rows=settings.MATCH_CHUNK_ROWS
+            )
+        except ManifestRejected as exc:
+            raise CommandError(f"{paths[0].name}: {exc}") from None
+        sha256, size = _digest(paths)
+        rows_total = sum(spec.rows for spec in specs)
+
+        revision = registry_revision_current()
+        self.stderr.write(
+            f"Loading the registry at revision {revision}…", style_func=str
+        )
+        snapshot = snapshot_for_revision(revision)
+        self.stderr.write(
+            f"{fmt.value} manifest, {rows_total:,} rows in {len(specs)} "
+            f"chunk{'s' if len(specs) != 1 else ''}; columns: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(columns.items())),
+            style_func=str,
+        )
+
+        started = timezone.now()
+
+        def write(text: str) -> None:
+            self.stderr.write(text, style_func=str, ending="")
+            self.stderr.flush()
+
+        progress = Progress(write, rows_total)
+        removed: set[int] = set()
+        counts: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()
+
+        def report_rows() -> Iterator[dict[str, Any]]:
+            for spec in specs:
+                for batch in engine_manifests.read_chunk(paths, fmt, spec, columns):
+                    found, problems = snapshot.match(batch, thresholds)
+                    for problem in [*batch.skipped, *problems]:
+                        skipped[problem.reason] += 1
+                    works = image_work_ids(
+                        image_ids=(m.ref for m in found if m.kind not in CLAIM_KINDS)
+                    )
+                    for m in found:
+                        i = m.row - batch.first_row
+                        is_claim = m.kind in CLAIM_KINDS
+                        removed.add(m.row)
+                        counts[str(m.kind)] += 1
+                        yield {
+                            "row": m.row,
+                            "key": batch.keys[i] or "",
+                            "url": batch.urls[i] or "",
+                            "kind": str(m.kind),
+                            "claim_id": m.ref if is_claim else None,
+                            "image_id": None if is_claim else m.ref,
+                            "work_id": None if is_claim else works.get(m.ref),
+                            "distance": m.distance,
+                            "matched": m.matched or "",
+                        }
+                    progress.advance(len(batch))
+
+        try:
+            reports = write_reports(report_rows(), out)
+            progress.finish()
+            filtered = engine_manifests.write_filtered(
+                paths,
+                fmt,
+                np.array(sorted(removed), dtype=np.int64),
+                out / "filtered",
+            )
+        except ManifestRejected as exc:
+            raise CommandError(f"{paths[0].name}: {exc}") from None
+
+        receipt = receipt_build(
+            job_id=None,
+            manifest_name=paths[0].name,
+            manifest_sha256=sha256,
+            manifest_format=fmt.value,
+            manifest_size=size,
+            registry_revision=revision,
+            thresholds=asdict(thresholds),
+            rows=rows_total,
+            rows_skipped=sum(skipped.values()),
+            rows_removed=len(removed),
+            counts=dict(counts),
+            skipped_reasons=dict(skipped),
+            started=started,
+            finished=timezone.now(),
+        )
+        receipt_path = out / "receipt.json"
+        receipt_path.write_text(json.dumps(receipt, indent=2))
+
+        summary = ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items()))
+        self.stdout.write(
+            f"{rows_total:,} rows checked, {len(removed):,} to remove"
+            + (f" ({summary})" if summary else "")
+            + (f", {sum(skipped.values()):,} skipped" if skipped else "")
+            + "."
+        )
+        for path in [*reports.values(), *filtered, receipt_path]:
+            self.stdout.write(f"  {path}")
+
+    def _columns(self, raw: str | None) -> dict[str, str]:
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise CommandError('--columns must be a JSON object, e.g. {"url": "URL"}')
+        for logical, actual in value.items():
+            if logical not in LOGICAL_COLUMNS:
+                raise CommandError(
+                    f"--columns: unknown column {logical!r}; use one of "
+                    + ", ".join(sorted(LOGICAL_COLUMNS))
+                )
+            if not isinstance(actual, str) or not actual:
+                raise CommandError(f"--columns: {logical} must name a column")
+        return value
+
+    def _sniff(self, paths: list[Path]) -> ManifestFormat:
+        formats = []
+        for path in paths:
+            try:
+                formats.append(engine_manifests.sniff(path, path.name))
+            except ManifestRejected as exc:
+                raise CommandError(f"{path.name}: {exc}") from None
+        if len(paths) > 1 and any(f != ManifestFormat.WEBDATASET for f in formats):
+            raise CommandError(
+                "several files make one manifest only as WebDataset tar shards"
+            )
+        return formats[0]

@@ -1,0 +1,129 @@
+"""Registry snapshots on disk: built from the database once per revision.
+
+Each revision's snapshot lives in SNAPSHOT_ROOT/rev-<n>/. The first process to
+need it builds it under a file lock; the others wait and then memory-map the
+same files. Every process keeps the latest snapshot it loaded, so a worker
+loads a revision once, not once per chunk.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Q
+
+from registry.models import Claim, Fingerprint, Image, Work
+from workers.engine.snapshot import RegistrySnapshot, Thresholds
+
+_cache: dict[str, RegistrySnapshot] = {}
+_lock = threading.Lock()
+
+
+def snapshot_root() -> Path:
+    root = Path(settings.SNAPSHOT_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _claims(kind: str) -> Iterator[tuple[int, str]]:
+    qs = Claim.objects.filter(kind=kind, state=Claim.State.ACTIVE).values_list(
+        "pk", "normalized"
+    )
+    yield from qs.iterator(chunk_size=20_000)
+
+
+def _style_names() -> Iterator[tuple[int, str]]:
+    qs = Claim.objects.filter(kind=Claim.Kind.STYLE, state=Claim.State.ACTIVE)
+    for pk, name, aliases in qs.values_list("pk", "normalized", "aliases").iterator(
+        chunk_size=20_000
+    ):
+        yield pk, name
+        for alias in aliases or []:
+            yield pk, alias
+
+
+def _fingerprints(algorithm: str) -> Iterator[tuple[int, bytes]]:
+    qs = Fingerprint.objects.filter(
+        algorithm=algorithm,
+        variant="original",
+        image__status=Image.Status.HASHED,
+        image__work__status=Work.Status.ACTIVE,
+    )
+    if algorithm == Fingerprint.Algorithm.PHASH:
+        for image_id, value in qs.values_list("image_id", "value_int").iterator(
+            chunk_size=50_000
+        ):
+            yield image_id, (value & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big")
+    else:
+        for image_id, value in (
+            qs.filter(~Q(value=None))
+            .values_list("image_id", "value")
+            .iterator(chunk_size=50_000)
+        ):
+            yield image_id, bytes(value)
+
+
+def max_radius() -> Thresholds:
+    return Thresholds(
+        phash=max(settings.MATCH_PHASH_MAX_RADIUS, settings.MATCH_PHASH_THRESHOLD),
+        pdq=max(settings.MATCH_PDQ_MAX_RADIUS, settings.MATCH_PDQ_THRESHOLD),
+    )
+
+
+def build_snapshot(*, revision: int) -> RegistrySnapshot:
+    """Index what the database enforces now, labelled with `revision`."""
+    return RegistrySnapshot.build(
+        revision=revision,
+        url_claims=_claims(Claim.Kind.URL),
+        prefix_claims=_claims(Claim.Kind.PREFIX),
+        domain_claims=_claims(Claim.Kind.DOMAIN),
+        style_names=_style_names(),
+        sha256=_fingerprints(Fingerprint.Algorithm.SHA256),
+        md5=_fingerprints(Fingerprint.Algorithm.MD5),
+        phash=_fingerprints(Fingerprint.Algorithm.PHASH),
+        pdq=_fingerprints(Fingerprint.Algorithm.PDQ),
+        max_radius=max_radius(),
+    )
+
+
+def snapshot_for_revision(revision: int) -> RegistrySnapshot:
+    """The snapshot of `revision`: from this process's cache, from disk, or built.
+
+    Built from the database as it is now, so call it for the current revision
+    (a job records the revision before it asks).
+    """
+    root = snapshot_root()
+    key = f"{root}:{revision}"
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        directory = root / f"rev-{revision}"
+        with open(root / ".lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                if not (directory / "snapshot.json").exists():
+                    shutil.rmtree(directory, ignore_errors=True)
+                    build_snapshot(revision=revision).save(directory)
+                    _prune(root, keep=revision)
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        snapshot = RegistrySnapshot.load(directory)
+        _cache.clear()  # one revision at a time per process
+        _cache[key] = snapshot
+        return snapshot
+
+
+def _prune(root: Path, *, keep: int, spare: int = 3) -> None:
+    """Delete old snapshots, keeping the newest few (jobs may still read them)."""
+    revisions = sorted(
+        int(p.name[4:]) for p in root.glob("rev-*") if p.name[4:].isdigit()
+    )
+    for old in revisions[:-spare]:
+        if old != keep:
+            shutil.rmtree(root / f"rev-{old}", ignore_errors=True)

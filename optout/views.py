@@ -1,0 +1,223 @@
+"""Server-rendered pages for dataset curators: upload a manifest, follow its job.
+
+Views parse a form, call one service (writes) or selectors (reads) and render.
+A DomainError becomes an error on the form field it names, or a message; a job
+or file of someone else's is a 404. Accounts without the curator role are sent
+to their dashboard with a message that says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from registry.errors import DomainError, NotFound
+from registry.forms import MultipleFileField, MultipleFileInput, add_domain_error
+from registry.models import User
+
+from . import selectors, services
+from .models import MatchJob
+from .snapshots import max_radius
+
+JOBS_PER_PAGE = 30
+MATCHES_SHOWN = 100
+COLUMN_FIELDS = ("url", "caption", "key", "sha256", "md5", "phash", "pdq")
+NOT_A_CURATOR = (
+    "Those pages are for dataset curators. An admin can give your account the "
+    "curator role."
+)
+
+CuratorView = Callable[..., HttpResponse]
+
+
+def curator_required(view: CuratorView) -> Callable[..., HttpResponse]:
+    """Log-in required, and the curator role; the user is passed as `user`."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user: User = request.user  # type: ignore[assignment]  # login_required
+        if not user.is_curator:
+            messages.info(request, NOT_A_CURATOR)
+            return redirect("dashboard")
+        return view(request, user, *args, **kwargs)
+
+    return wrapper
+
+
+class ManifestForm(forms.Form):
+    files = MultipleFileField(
+        label="Manifest",
+        required=False,
+        help_text="One CSV, TSV, JSONL or Parquet file, or one or more WebDataset "
+        ".tar shards.",
+        widget=MultipleFileInput(
+            attrs={
+                "accept": ".csv,.tsv,.txt,.jsonl,.json,.ndjson,.parquet,.tar",
+                "required": True,
+            }
+        ),
+    )
+    name = forms.CharField(
+        max_length=255,
+        required=False,
+        help_text="For your job list; defaults to the file's name.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for logical in COLUMN_FIELDS:
+            self.fields[f"column_{logical}"] = forms.CharField(
+                label=f"{logical} column",
+                max_length=255,
+                required=False,
+                widget=forms.TextInput(attrs={"class": "mono"}),
+            )
+        limits = max_radius()
+        for kind, default, limit in (
+            ("phash", settings.MATCH_PHASH_THRESHOLD, limits.phash),
+            ("pdq", settings.MATCH_PDQ_THRESHOLD, limits.pdq),
+        ):
+            self.fields[f"threshold_{kind}"] = forms.IntegerField(
+                label=f"{'pHash' if kind == 'phash' else 'PDQ'} threshold",
+                required=False,
+                min_value=0,
+                max_value=limit,
+                help_text=f"Largest Hamming distance that counts as a match "
+                f"(0 to {limit}; {default} when empty).",
+                widget=forms.NumberInput(attrs={"placeholder": str(default)}),
+            )
+
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[f"column_{logical}"] for logical in COLUMN_FIELDS]
+
+    def threshold_fields(self) -> list[forms.BoundField]:
+        return [self["threshold_phash"], self["threshold_pdq"]]
+
+    def columns(self) -> dict[str, str]:
+        return {
+            logical: self.cleaned_data[f"column_{logical}"].strip()
+            for logical in COLUMN_FIELDS
+            if self.cleaned_data.get(f"column_{logical}", "").strip()
+        }
+
+    def thresholds(self) -> dict[str, int]:
+        return {
+            kind: self.cleaned_data[f"threshold_{kind}"]
+            for kind in ("phash", "pdq")
+            if self.cleaned_data.get(f"threshold_{kind}") is not None
+        }
+
+
+def _job_context(job: MatchJob) -> dict[str, Any]:
+    matches = selectors.match_list_for_job(job=job)
+    return {
+        "job": job,
+        "outputs": selectors.output_list_for_job(job=job),
+        "problems": selectors.job_problems(job=job),
+        "matches": list(matches[:MATCHES_SHOWN]),
+        "match_count": matches.count(),
+        "matches_shown": MATCHES_SHOWN,
+        "matches_api": reverse("api-job-matches", kwargs={"job_id": job.pk}),
+        "counts": sorted(job.counts.items()),
+        "skipped_reasons": sorted(job.skipped_reasons.items(), key=lambda kv: -kv[1]),
+        "receipt": json.dumps(job.receipt, indent=2) if job.receipt else "",
+        "percent": round(job.progress * 100),
+    }
+
+
+def _job_for(user: User, job_id: int) -> MatchJob:
+    job = selectors.job_get_for_owner(owner=user, job_id=job_id)
+    if job is None:
+        raise Http404("job not found")
+    return job
+
+
+@curator_required
+def job_list(request: HttpRequest, user: User) -> HttpResponse:
+    paginator = Paginator(selectors.job_list_for_owner(owner=user), JOBS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "optout/jobs.html", {"page": page, "jobs": page.object_list})
+
+
+@curator_required
+def manifest_upload(request: HttpRequest, user: User) -> HttpResponse:
+    if request.method != "POST":
+        return render(request, "optout/upload.html", {"form": ManifestForm()})
+    form = ManifestForm(request.POST, request.FILES)
+    files = request.FILES.getlist("files")
+    if form.is_valid() and not files:
+        form.add_error("files", "choose a manifest file to upload")
+    if form.is_valid():
+        try:
+            manifest = services.manifest_upload(
+                owner=user,
+                files=files,
+                columns=form.columns() or None,
+                name=form.cleaned_data["name"],
+            )
+            job = services.match_job_start(
+                manifest=manifest, owner=user, thresholds=form.thresholds()
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(
+                request, f"“{manifest.name}” was uploaded: matching has started."
+            )
+            return redirect("job_detail", job_id=job.pk)
+    return render(request, "optout/upload.html", {"form": form}, status=400)
+
+
+@curator_required
+def job_detail(request: HttpRequest, user: User, job_id: int) -> HttpResponse:
+    return render(request, "optout/job.html", _job_context(_job_for(user, job_id)))
+
+
+@curator_required
+def job_fragment(request: HttpRequest, user: User, job_id: int) -> HttpResponse:
+    """The job's status alone, polled by the job page until the job is final."""
+    job = _job_for(user, job_id)
+    response = render(request, "optout/_job.html", _job_context(job))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@curator_required
+@require_POST
+def job_cancel(request: HttpRequest, user: User, job_id: int) -> HttpResponse:
+    try:
+        services.match_job_cancel(owner=user, job_id=job_id)
+    except NotFound:
+        raise Http404("job not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The job was cancelled.")
+    return redirect("job_detail", job_id=job_id)
+
+
+@curator_required
+def job_output(
+    request: HttpRequest, user: User, job_id: int, output_id: int
+) -> FileResponse:
+    output = selectors.output_get_for_owner(
+        owner=user, job_id=job_id, output_id=output_id
+    )
+    if output is None:
+        raise Http404("file not found")
+    return FileResponse(
+        output.file.open("rb"), as_attachment=True, filename=output.name
+    )

@@ -1,0 +1,163 @@
+"""manage.py check_manifest: the whole matching, locally, without Celery or storage."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from optout.models import Manifest, Match, MatchJob
+from registry.selectors import registry_revision_current
+
+from .helpers import KEPT_URLS, laion_parquet, read_parquet, run_job, start_job
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    path = tmp_path / "laion-part.parquet"
+    path.write_bytes(laion_parquet())
+    return path
+
+
+def check(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("check_manifest", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_it_writes_the_reports_the_filtered_manifest_and_a_receipt(
+    manifest, tmp_path, registry
+):
+    out_dir = tmp_path / "result"
+
+    stdout, stderr = check(str(manifest), "--out", str(out_dir))
+
+    assert (
+        "7 rows checked, 5 to remove (domain 1, phash 1, prefix 1, style 1, url 1)."
+        in (stdout)
+    )
+    assert "7 / 7 rows (100%)" in stderr
+    assert "rows/s" in stderr
+    with open(out_dir / "matches.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["row"], r["kind"]) for r in rows] == [
+        ("0", "url"),
+        ("1", "prefix"),
+        ("2", "domain"),
+        ("3", "style"),
+        ("4", "phash"),
+    ]
+    assert rows[4]["work_id"] == str(registry.image.work_id)
+    assert (out_dir / "matches.jsonl").exists()
+    assert (out_dir / "matches.parquet").exists()
+    (filtered,) = (out_dir / "filtered").iterdir()
+    table = read_parquet(filtered.read_bytes())
+    assert table.column("URL").to_pylist() == KEPT_URLS
+    assert table.schema == read_parquet(manifest.read_bytes()).schema
+    receipt = json.loads((out_dir / "receipt.json").read_text())
+    assert receipt["job"] is None
+    assert receipt["registry_revision"] == registry_revision_current()
+    assert receipt["rows"] == 7
+    assert receipt["rows_removed"] == 5
+    assert receipt["thresholds"] == {"phash": 8, "pdq": 31}
+    assert receipt["matches"] == {
+        "url": 1,
+        "prefix": 1,
+        "domain": 1,
+        "style": 1,
+        "phash": 1,
+    }
+    assert stdout.strip().endswith(str(out_dir / "receipt.json"))
+
+
+def test_it_stores_nothing_in_the_database(manifest, tmp_path, registry):
+    check(str(manifest), "--out", str(tmp_path / "result"))
+
+    assert not Manifest.objects.exists()
+    assert not MatchJob.objects.exists()
+    assert not Match.objects.exists()
+
+
+def test_its_receipt_has_the_fields_of_a_jobs_receipt(
+    manifest, tmp_path, curator, registry
+):
+    check(str(manifest), "--out", str(tmp_path / "result"))
+    receipt = json.loads((tmp_path / "result" / "receipt.json").read_text())
+    job = run_job(start_job(curator))
+
+    assert set(receipt) == set(job.receipt)
+    assert set(receipt["manifest"]) == set(job.receipt["manifest"])
+    assert receipt["manifest"]["sha256"] == job.manifest_sha256
+    for field in ("rows", "rows_removed", "matches", "thresholds", "registry_revision"):
+        assert receipt[field] == job.receipt[field]
+
+
+def test_a_tighter_phash_threshold_is_used(manifest, tmp_path, registry):
+    out_dir = tmp_path / "result"
+
+    check(str(manifest), "--out", str(out_dir), "--phash", "0", "--pdq", "10")
+
+    receipt = json.loads((out_dir / "receipt.json").read_text())
+    assert receipt["thresholds"] == {"phash": 0, "pdq": 10}
+    assert receipt["matches"]["phash"] == 1  # distance 0 still matches
+
+
+def test_column_overrides_name_the_files_columns(tmp_path, registry):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "link,words\nhttps://alice.example/art/harbour.png,x\nhttps://free.example/1,y\n"
+    )
+    out_dir = tmp_path / "result"
+
+    stdout, _ = check(
+        str(path),
+        "--out",
+        str(out_dir),
+        "--columns",
+        '{"url": "link", "caption": "words"}',
+    )
+
+    assert "2 rows checked, 1 to remove (url 1)." in stdout
+    assert (out_dir / "filtered" / "export.csv").read_text().splitlines() == [
+        "link,words",
+        "https://free.example/1,y",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--phash", "9"], "--phash must be from 0 to 8"),
+        (
+            ["--columns", "url=URL"],
+            '--columns must be a JSON object, e.g. {"url": "URL"}',
+        ),
+        (
+            ["--columns", '{"link": "URL"}'],
+            "--columns: unknown column 'link'; use one of caption, key, md5, pdq, "
+            "phash, sha256, status, url",
+        ),
+    ],
+)
+def test_bad_options_are_refused(manifest, tmp_path, db, args, message):
+    with pytest.raises(CommandError) as exc:
+        check(str(manifest), "--out", str(tmp_path / "result"), *args)
+
+    assert str(exc.value) == message
+
+
+def test_a_missing_file_is_refused(tmp_path, db):
+    with pytest.raises(CommandError, match="nowhere.parquet: no such file"):
+        check(str(tmp_path / "nowhere.parquet"))
+
+
+def test_an_unreadable_file_is_refused_naming_it(tmp_path, db):
+    path = tmp_path / "notes.bin"
+    path.write_bytes(b"\x00\x01\x02 not a manifest")
+
+    with pytest.raises(CommandError, match=r"^notes\.bin: "):
+        check(str(path), "--out", str(tmp_path / "result"))

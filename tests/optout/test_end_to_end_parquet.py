@@ -1,0 +1,69 @@
+"""A LAION-style Parquet through the API and a real Celery worker, to its outputs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from .helpers import (
+    KEPT_URLS,
+    LAION_ROWS,
+    REMOVED_ROWS,
+    download,
+    enforce,
+    laion_parquet,
+    read_parquet,
+    upload,
+    wait_for_job,
+)
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_curator_uploads_watches_and_downloads_report_and_filtered_parquet(
+    celery_worker, curator_client, holder
+):
+    registry = enforce(holder)
+    data = laion_parquet()
+
+    response = curator_client.post(
+        "/api/v1/manifests/",
+        {"files": [upload("part-00000.parquet", data)]},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    job = wait_for_job(curator_client, response.json()["job"]["url"])
+
+    assert job["state"] == "succeeded", job["failure_reason"]
+    assert job["progress"] == 1.0
+    assert job["rows_done"] == job["rows_total"] == len(LAION_ROWS)
+    assert job["counts"] == {"url": 1, "prefix": 1, "domain": 1, "style": 1, "phash": 1}
+    outputs = {o["kind"]: o for o in job["outputs"]}
+
+    report = download(curator_client, outputs["report_csv"]["url"]).decode()
+    rows = list(csv.DictReader(io.StringIO(report)))
+    assert {int(r["row"]) for r in rows} == REMOVED_ROWS
+    by_kind = {r["kind"]: r for r in rows}
+    assert by_kind["url"]["claim_id"] == str(registry.url.pk)
+    assert by_kind["prefix"]["claim_id"] == str(registry.prefix.pk)
+    assert by_kind["domain"]["claim_id"] == str(registry.domain.pk)
+    assert by_kind["style"]["claim_id"] == str(registry.style.pk)
+    assert by_kind["phash"]["image_id"] == str(registry.image.pk)
+    assert by_kind["phash"]["distance"] == "0"
+
+    filtered = read_parquet(download(curator_client, outputs["filtered"]["url"]))
+    original = read_parquet(data)
+    assert filtered.schema == original.schema
+    assert filtered.column("URL").to_pylist() == KEPT_URLS
+    assert filtered.column("TEXT").to_pylist() == ["a cat", "a dog"]
+
+    receipt = json.loads(download(curator_client, outputs["receipt"]["url"]))
+    assert receipt == job["receipt"]
+    assert receipt["manifest"]["sha256"] == job["manifest_sha256"]
+    assert receipt["rows_removed"] == len(REMOVED_ROWS)
+
+    matches = curator_client.get(job["matches_url"], {"kind": "style"}).json()
+    assert [m["row"] for m in matches["results"]] == [3]

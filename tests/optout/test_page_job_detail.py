@@ -1,0 +1,100 @@
+"""/datasets/jobs/<id>/: a job's progress, counts, receipt, files and matches."""
+
+from __future__ import annotations
+
+import html
+
+from django.urls import reverse
+
+from optout.models import MatchJob
+from optout.views import NOT_A_CURATOR
+from tests.registry.pages import assert_login_redirect
+
+from .helpers import EXACT_URL, run_job, start_job
+
+
+def url(job: MatchJob) -> str:
+    return reverse("job_detail", args=[job.pk])
+
+
+def test_a_finished_job_shows_counts_receipt_downloads_and_matches(
+    client, curator, registry
+):
+    job = run_job(start_job(curator))
+    client.force_login(curator)
+
+    response = client.get(url(job))
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert f"Job #{job.pk}: laion-part.parquet" in text
+    assert 'data-final="1"' in text
+    assert '<span class="badge active">succeeded</span>' in text
+    assert "7 of 7 (100%)" in text
+    assert f'<progress id="progress-{job.pk}" max="100" value="100"' in text
+    for kind in ("url", "prefix", "domain", "style", "phash"):
+        assert f"<dt>{kind}</dt><dd>1</dd>" in text
+    for output in job.outputs.all():
+        link = reverse("job_output", args=[job.pk, output.pk])
+        assert f'<a href="{link}" download>{output.name}</a>' in text
+    assert html.escape(f'"sha256": "{job.manifest_sha256}"') in text
+    assert f"/api/v1/jobs/{job.pk}/matches/" in text
+    assert f'<td class="value">{EXACT_URL}</td>' in text
+    assert f"image {registry.image.pk} (work {registry.image.work_id})" in text
+    assert "Cancel this job" not in text  # final: nothing to cancel
+    assert "This page updates by itself." not in text
+
+
+def test_a_running_job_polls_and_offers_to_cancel(client, curator):
+    job = start_job(curator)
+    MatchJob.objects.filter(pk=job.pk).update(
+        state="running", phase="matching", rows_total=200, rows_done=50
+    )
+    client.force_login(curator)
+
+    text = client.get(url(job)).content.decode()
+
+    assert 'data-final="0"' in text
+    assert f'data-fragment-url="/datasets/jobs/{job.pk}/fragment/"' in text
+    assert "window.setTimeout(poll, 1500)" in text
+    assert '<span class="badge pending">running</span>' in text
+    assert "matching" in text
+    assert "50 of 200 (25%)" in text
+    assert "Cancel this job" in text
+    assert "This page updates by itself." in text
+
+
+def test_a_failed_job_shows_the_reason(client, curator):
+    job = start_job(curator)
+    MatchJob.objects.filter(pk=job.pk).update(
+        state="failed", failure_reason="row 12: url is not an http(s) URL"
+    )
+    client.force_login(curator)
+
+    text = client.get(url(job)).content.decode()
+
+    assert '<span class="badge failed">failed</span>' in text
+    assert "row 12: url is not an http(s) URL" in text
+
+
+def test_another_curators_job_is_a_404(client, curator, other_curator):
+    job = start_job(curator)
+    client.force_login(other_curator)
+
+    assert client.get(url(job)).status_code == 404
+
+
+def test_an_account_that_is_not_a_curator_is_sent_away(client, curator, artist):
+    job = start_job(curator)
+    client.force_login(artist)
+
+    response = client.get(url(job), follow=True)
+
+    assert response.redirect_chain == [(reverse("dashboard"), 302)]
+    assert NOT_A_CURATOR in response.content.decode()
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, curator):
+    job = start_job(curator)
+
+    assert_login_redirect(client.get(url(job)), url(job))
