@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,6 +17,7 @@ from django.utils import timezone
 from workers.engine import fingerprint as fp
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
 from workers.engine.images import ImageRejected
+from workers.engine.style import normalize_text
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
 
 from .errors import Conflict, NotFound, ValidationFailed
@@ -522,8 +522,11 @@ def images_refingerprint(*, force: bool = False, sync: bool = False) -> int:
 
 
 def normalize_style_name(name: str) -> str:
-    """NFKC, case-folded, inner white space collapsed: how names are compared."""
-    return " ".join(unicodedata.normalize("NFKC", name or "").casefold().split())
+    """NFKC, case-folded, inner white space collapsed: how names are compared.
+
+    The same rule the matcher applies to captions (workers.engine.style).
+    """
+    return normalize_text(name)
 
 
 def _claim_normalize(kind: str, value: str) -> str:

@@ -85,6 +85,7 @@ def test_the_groups_are_there_in_order():
         "database",
         "celery",
         "uploads and media",
+        "matching (curators' manifests)",
         "security (only with DEBUG off)",
         "docker compose only (docker-compose.yml, not settings.py)",
     ]
