@@ -201,9 +201,9 @@ print(key)
     try:
         for _ in range(100):
             try:
-                requests.get(base + "/healthz", timeout=1)
+                requests.get(base + "/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         times = []
         for attempt in range(args.repeat):
