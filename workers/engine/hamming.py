@@ -1,40 +1,40 @@
-"""Exact Hamming-radius search over perceptual hashes: multi-index hashing.
+"""Exact Hamming-radius search over perceptual hashes by multi-index hashing.
 
-Concept. A hash is W 64-bit words (pHash W=1, PDQ W=4). Each word is cut into
-three 16-bit keys k0, k1, k2 (bits 63-48, 47-32, 31-16) and 16 loose bits. A
-search of radius r spends r + 1 "units" over the words (r_w + 1 units each)
-and, inside a word, over its keys (r_wk + 1 units each; -1 = key unused). By
-the pigeonhole principle every hash within r of the query has a word w with
-d_w <= r_w and, in it, a key k with d_wk <= r_wk: the pair (w, k) "qualifies".
-A hash is reported by the first qualifying pair in the order (0,0), (0,1), ...
-and by no other, so each (query, entry) pair comes out exactly once.
+Concept. A hash is W 64-bit words (pHash W=1, PDQ W=4). The top 3t bits of a
+word are three t-bit keys k0, k1, k2 (t = key_bits, 16..21; about log2(N) - 3,
+so 20 at ten million entries). A search of radius r spreads r + 1 units over
+the words (r_w + 1 each) and inside a word over its keys (r_wk + 1 each; -1 =
+key unused). Pigeonhole: a hash within r of the query has a word with d_w <=
+r_w and in it a key with d_wk <= r_wk. Pair (w, k) "qualifies" for a hash when
+its key is within r_wk and the 32 + t bits its list knows are within r_w (a
+subset of the word, so still implied); a hash is reported by its first
+qualifying pair only: each (query, entry) pair comes out exactly once.
 
-Per word, three sorted lists over all entries, each with a CSR table of 2^16+1
-uint32 offsets by key (256 KB, cache-resident):
-  k0 list: entries by the word's value, payload k1k2 (uint32); for W=4 and
-           w >= 1 also the entry's position in the primary order (uint32).
-  k1 list: entries by (k1, payload k0k2), payload only.
-  k2 list: entries by (k2, payload k0k1), payload only.
-A key plus its payload gives 48 of the word's bits, a lower bound of d_w that
-rejects almost every chance candidate in a sequential, vectorized pass. A
-k1/k2 survivor knows k0k1k2, so it is found in the k0 list by binary search
-(no per-list permutation); equal payloads form runs that map one-to-one onto
-k0-list ranges. The primary order is word 0's k0 list: it carries the ids and,
-for PDQ, the full hashes; for pHash the 16 loose bits (uint16) complete it.
+Per word, three lists over all entries, each bucketed by its key with a CSR
+table (2^t + 1 uint32 offsets) and carrying a uint32 payload:
+  k0 list: by (k0, payload): the top 32 - t bits of k2, then k1. Word 0's k0
+           list is the primary order (ids; PDQ rows or pHash's low 32 - t
+           bits); for PDQ words 1-3 it also holds primary positions.
+  k1 list: by (k1, payload): k0, then the top of k2.
+  k2 list: by (k2, payload): k0, then the top of k1.
+A query probes every key within r_wk of its own, prefetching all buckets first
+(the search waits on memory, not on arithmetic), then filters each bucket with
+a vectorized popcount over key and payload. A k1/k2 survivor is found in its
+k0 list by binary search (exactly for k1, among 2^(2t-32) payloads for k2):
+no per-list permutation, and equal payloads form runs located once. Earlier
+pairs of the same word are settled from the k0-list entry; earlier words need
+the PDQ row, whose reads are batched. If probing would cost more than reading
+everything, the whole radius goes to word 0's k0: one exact sequential scan.
 
-Probes enumerate all keys within r_wk of the query's key (precomputed masks by
-popcount). When that costs more than reading everything, the radius is put on
-word 0's k0 alone, which degrades to one sequential scan: still exact.
-
-Limits: exact for any radius up to 64 * W, but fast only while each key's
-radius stays small (pHash r <= 10, PDQ r <= 40 or so); at about 10 million
-entries the 16-bit keys are the right size, far beyond (hundreds of millions)
-buckets grow and wider keys would pay off. Positions are uint32: at most
-2^32 - 1 entries. Memory per entry: pHash 22 bytes (ids 8, payloads 12, loose
-bits 2), PDQ 100 bytes (hash 32, ids 8, payloads 48, positions 12), plus
-0.25 MB of tables per list. The index is immutable; saved as .npy files and a
-JSON manifest, loaded memory-mapped so worker processes share the page cache.
-Searches run on one thread and release the GIL.
+Limits: exact for any radius up to 64 * W, fast while each key's radius stays
+small (pHash r <= 10, PDQ r <= 40 or so) and buckets small: beyond about 80
+million entries a wider key (up to 21 bits) or more keys would be needed.
+Positions are uint32 (at most 2^32 - 1 entries). Bytes per entry: pHash 22
+(ids 8, payloads 12, low bits 2), PDQ 100 (hash 32, ids 8, payloads 48,
+positions 12), plus 4 * 2^t bytes of table per list (23.3 and 105 at ten
+million). Immutable; saved as .npy files plus a JSON manifest and loaded
+memory-mapped, so worker processes share one copy in the page cache. A search
+runs on the calling thread and releases the GIL.
 """
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
-import numba  # type: ignore[import-untyped]  # numba ships no type information
+import numba
 import numpy as np
 import numpy.typing as npt
-from llvmlite import ir  # type: ignore[import-untyped]  # same as numba
+from llvmlite import ir  # type: ignore[import-untyped]  # ships no type information
 from numba import types as nbt
-from numba.core import cgutils  # type: ignore[import-untyped]
-from numba.extending import intrinsic  # type: ignore[import-untyped]
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 FORMAT_VERSION = 1
 KEYS_PER_WORD = 3
@@ -71,10 +71,13 @@ def _jit(fn: F) -> F:
 
 
 # --- LLVM intrinsics numba does not expose -----------------------------------
+# Typed for callers as plain callables: numba's own annotation of an intrinsic
+# describes its typing function, not how compiled code calls it.
+
+_CG: Any = cgutils  # numba's code-generation helpers are not annotated
 
 
-@intrinsic  # type: ignore[misc]  # untyped decorator
-def _popcnt(typingctx: Any, x: Any) -> Any:
+def _popcnt_typing(typingctx: Any, x: Any) -> Any:
     if not isinstance(x, nbt.Integer):
         return None
 
@@ -87,24 +90,28 @@ def _popcnt(typingctx: Any, x: Any) -> Any:
     return nbt.int64(x), codegen
 
 
-@intrinsic  # type: ignore[misc]  # untyped decorator
-def _prefetch(typingctx: Any, array: Any, index: Any) -> Any:
+def _prefetch_typing(typingctx: Any, array: Any, index: Any) -> Any:
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
+        ptr = _CG.get_item_pointer(
             context, builder, aryty, ary, [args[1]], wraparound=False
         )
         i32 = ir.IntType(32)
         byte_ptr = ir.IntType(8).as_pointer()
         fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        fn = _CG.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
         # read, high temporal locality, data cache
         flags = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
         builder.call(fn, [builder.bitcast(ptr, byte_ptr), *flags])
         return context.get_dummy_value()
 
     return nbt.void(array, index), codegen
+
+
+# popcount of an integer (int64), and a prefetch of array[index] into cache
+_popcnt = cast(Callable[..., Any], intrinsic(_popcnt_typing))
+_prefetch = cast(Callable[..., None], intrinsic(_prefetch_typing))
 
 
 # --- probe masks ---------------------------------------------------------------
@@ -135,6 +142,8 @@ def _masks(bits: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
 # Probes are handled in chunks: first every bucket start of the chunk is
 # prefetched (the misses overlap), then the buckets are scanned.
 _CHUNK = 1024
+# Survivors buffered before their random reads are issued together.
+_BUFFER = 512
 
 
 def _jit_inline(fn: F) -> F:
@@ -142,7 +151,7 @@ def _jit_inline(fn: F) -> F:
 
 
 @_jit_inline
-def _lower_bound(a: Any, lo: int, hi: int, x: Any) -> int:
+def _lower_bound(a: Any, lo: Any, hi: Any, x: Any) -> Any:
     while lo < hi:
         mid = (lo + hi) >> 1
         if a[mid] < x:
@@ -150,13 +159,6 @@ def _lower_bound(a: Any, lo: int, hi: int, x: Any) -> int:
         else:
             hi = mid
     return lo
-
-
-@_jit
-def _grow(a: Any) -> Any:
-    b = np.empty(2 * a.shape[0], a.dtype)
-    b[: a.shape[0]] = a
-    return b
 
 
 @_jit_inline
@@ -217,7 +219,7 @@ def _fetch_buckets(
 
 
 @_jit_inline
-def _keys(x: Any, t: int) -> tuple[int, int, int]:
+def _keys(x: Any, t: int) -> tuple[Any, Any, Any]:
     mt = np.uint64((1 << t) - 1)
     return (
         np.int64(x >> np.uint64(64 - t)),
@@ -244,20 +246,10 @@ def _payloads(k0: int, k1: int, k2: int, t: int) -> tuple[Any, Any, Any]:
 
 
 @_jit
-def _push(out_q: Any, out_id: Any, out_d: Any, n: int, q: int, ref: int, d: int) -> Any:
-    if n == out_q.shape[0]:
-        out_q = _grow(out_q)
-        out_id = _grow(out_id)
-        out_d = _grow(out_d)
-    out_q[n] = q
-    out_id[n] = ref
-    out_d[n] = d
-    return out_q, out_id, out_d, n + 1
-
-
-@_jit
 def _search64(
     queries: Any,
+    start: int,
+    cap: int,
     radius: int,
     rk: Any,
     t: int,
@@ -268,12 +260,19 @@ def _search64(
     low: Any,
     ids: Any,
 ) -> Any:
+    """Queries from `start` on, into buffers of `cap` results.
+
+    Returns the buffers, the results count and the first query not done
+    (queries.shape[0] when all are): a query that overflows is dropped whole
+    and redone by the caller with larger buffers. Arrays are never reassigned
+    in the loops, which would cost reference counting per iteration.
+    """
     nq = queries.shape[0]
     size = ids.shape[0]
     width = (1 << t) + 1
-    out_q = np.empty(max(nq, 16), np.int64)
-    out_id = np.empty(max(nq, 16), np.int64)
-    out_d = np.empty(max(nq, 16), np.int32)
+    out_q = np.empty(cap, np.int64)
+    out_id = np.empty(cap, np.int64)
+    out_d = np.empty(cap, np.int32)
     n = 0
     s_bits = 32 - t  # payload bits beyond a key
     gap = 2 * t - 32  # k1 bits that k2's payload lacks
@@ -285,7 +284,8 @@ def _search64(
     his = np.empty(_CHUNK, np.int64)
     qk = np.empty(3, np.int64)
     qp = np.empty(3, np.uint32)
-    for qi in range(nq):
+    for qi in range(start, nq):
+        done = n
         x = queries[qi]
         qk[0], qk[1], qk[2] = _keys(x, t)
         qp[0], qp[1], qp[2] = _payloads(qk[0], qk[1], qk[2], t)
@@ -312,9 +312,11 @@ def _search64(
                     for i in range(lo, hi):
                         d = dk + _popcnt(pay[i] ^ qpay) + _popcnt(low[i] ^ qlow)
                         if d <= radius:
-                            out_q, out_id, out_d, n = _push(
-                                out_q, out_id, out_d, n, qi, ids[i], d
-                            )
+                            if n < cap:
+                                out_q[n] = qi
+                                out_id[n] = ids[i]
+                                out_d[n] = d
+                            n += 1
                     continue
                 if _count_within(pay, lo, hi, qpay, thr) == 0:
                     continue
@@ -334,37 +336,39 @@ def _search64(
                     b = np.int64(tab[k0 + 1])
                     if k == 1:
                         # k2's top and k1: the k0 list's exact payload
-                        target = np.uint32((part << t) | probe)
-                        s = _lower_bound(pay, a, b, target)
-                        while s < b and pay[s] == target:
-                            d = d0 + _popcnt(pay[s] ^ qp[0]) + _popcnt(low[s] ^ qlow)
-                            if d <= radius:
-                                out_q, out_id, out_d, n = _push(
-                                    out_q, out_id, out_d, n, qi, ids[s], d
-                                )
-                            s += 1
-                        continue
-                    # k == 2: k2 and the top of k1 are known, k1's low `gap`
-                    # bits are not: a range of 2^gap payloads, then k2's low
-                    # bits (in `low`) confirm the entry.
-                    k1_may_qualify = _popcnt(part ^ (qk[1] >> gap)) <= rk[1]
-                    first_v = ((probe >> gap) << t) | (part << gap)
+                        first_v = (part << t) | probe
+                        last_v = first_v + 1
+                        k2_low = -1
+                        k1_may_qualify = False
+                    else:
+                        # k2 and the top of k1 are known, k1's low `gap` bits
+                        # are not: a range of 2^gap payloads, then k2's low bits
+                        # (in `low`) confirm the entry.
+                        first_v = ((probe >> gap) << t) | (part << gap)
+                        last_v = first_v + (1 << gap)
+                        k2_low = probe & ((1 << gap) - 1)
+                        k1_may_qualify = _popcnt(part ^ (qk[1] >> gap)) <= rk[1]
                     s = _lower_bound(pay, a, b, first_v)
-                    end = _lower_bound(pay, s, b, first_v + (1 << gap))
-                    k2_low = probe & ((1 << gap) - 1)
+                    end = _lower_bound(pay, s, b, last_v)
                     for j2 in range(s, end):
-                        if (np.int64(low[j2]) >> loose) != k2_low:
+                        if k2_low >= 0 and (np.int64(low[j2]) >> loose) != k2_low:
                             continue
                         y = pay[j2]
-                        k1 = np.int64(y & mt)
-                        if k1_may_qualify and _popcnt(k1 ^ qk[1]) <= rk[1]:
+                        if (
+                            k1_may_qualify
+                            and _popcnt(np.int64(y & mt) ^ qk[1]) <= rk[1]
+                        ):
                             continue  # k1 qualifies: reported there
                         d = d0 + _popcnt(y ^ qp[0]) + _popcnt(low[j2] ^ qlow)
                         if d <= radius:
-                            out_q, out_id, out_d, n = _push(
-                                out_q, out_id, out_d, n, qi, ids[j2], d
-                            )
-    return out_q[:n], out_id[:n], out_d[:n]
+                            if n < cap:
+                                out_q[n] = qi
+                                out_id[n] = ids[j2]
+                                out_d[n] = d
+                            n += 1
+        if n > cap:
+            return out_q, out_id, out_d, done, qi
+    return out_q, out_id, out_d, n, nq
 
 
 @_jit_inline
@@ -403,8 +407,171 @@ def _first_pair(
 
 
 @_jit
+def _check_rows(
+    qi: int,
+    q: Any,
+    t: int,
+    qk: Any,
+    rw: Any,
+    rwk: Any,
+    radius: int,
+    row_pair: Any,
+    row_at: Any,
+    row_probe: Any,
+    count: int,
+    perm: Any,
+    rows: Any,
+    ids: Any,
+    out_q: Any,
+    out_id: Any,
+    out_d: Any,
+    n: int,
+) -> int:
+    """Check buffered k0-list entries against their rows; returns the new n.
+
+    Positions (perm) are fetched for all first, then rows, then the checks:
+    the random reads overlap instead of forming one chain per entry.
+    """
+    size = ids.shape[0]
+    nwords = q.shape[0]
+    cap = out_q.shape[0]
+    mt = np.uint64((1 << t) - 1)
+    for e in range(count):
+        w = row_pair[e] // 3
+        if w > 0:
+            _prefetch(perm, (w - 1) * size + row_at[e])
+    for e in range(count):
+        w = row_pair[e] // 3
+        if w > 0:
+            row_at[e] = np.int64(perm[(w - 1) * size + row_at[e]])
+        _prefetch(rows, row_at[e] * nwords)
+    for e in range(count):
+        pair = row_pair[e]
+        w = pair // 3
+        pos = row_at[e]
+        if row_probe[e] >= 0:
+            word = rows[pos * nwords + w]
+            if np.int64((word >> np.uint64(64 - 3 * t)) & mt) != row_probe[e]:
+                continue
+        d, first = _first_pair(rows, pos, q, t, qk, rw, rwk)
+        if first == pair and d <= radius:
+            if n < cap:
+                out_q[n] = qi
+                out_id[n] = ids[pos]
+                out_d[n] = d
+            n += 1
+    return n
+
+
+@_jit
+def _locate(
+    qi: int,
+    q: Any,
+    t: int,
+    qk: Any,
+    qp: Any,
+    rw: Any,
+    rwk: Any,
+    radius: int,
+    loc_pair: Any,
+    loc_v: Any,
+    loc_probe: Any,
+    loc_a: Any,
+    count: int,
+    row_pair: Any,
+    row_at: Any,
+    row_probe: Any,
+    n_row: int,
+    tab: Any,
+    pay: Any,
+    perm: Any,
+    rows: Any,
+    ids: Any,
+    out_q: Any,
+    out_id: Any,
+    out_d: Any,
+    n: int,
+) -> tuple[int, int]:
+    """Find buffered k1/k2 survivors in their word's k0 list.
+
+    Queues the k0-list entries whose rows must be checked; returns the new
+    (n_row, n).
+    """
+    size = ids.shape[0]
+    width = (1 << t) + 1
+    s_bits = 32 - t
+    gap = 2 * t - 32
+    mt = np.int64((1 << t) - 1)
+    ms = np.int64((1 << s_bits) - 1)
+    for e in range(count):
+        w = loc_pair[e] // 3
+        a = np.int64(tab[w * 3 * width + (loc_v[e] >> s_bits)])
+        loc_a[e] = a
+        _prefetch(pay, w * 3 * size + a)
+    for e in range(count):
+        pair = loc_pair[e]
+        w = pair // 3
+        k = pair - 3 * w
+        v = loc_v[e]
+        probe = loc_probe[e]
+        k0 = v >> s_bits
+        part = v & ms
+        d0 = _popcnt(k0 ^ qk[w * 3])
+        base = w * 3 * size
+        a = base + loc_a[e]
+        b = base + np.int64(tab[w * 3 * width + k0 + 1])
+        if k == 1:
+            first_v = (part << t) | probe  # the exact k0-list payload
+            last_v = first_v + 1
+        else:
+            # k2's top and k1's top: k1's low `gap` bits are unknown
+            first_v = ((probe >> gap) << t) | (part << gap)
+            last_v = first_v + (1 << gap)
+        s = _lower_bound(pay, a, b, first_v)
+        end = _lower_bound(pay, s, b, last_v)
+        for j2 in range(s, end):
+            if k == 2:
+                # The k0-list entry gives T: settle (w, 0) and (w, 1).
+                y = pay[j2]
+                if d0 + _popcnt(y ^ qp[w * 3]) <= rw[w]:
+                    if d0 <= rwk[w, 0]:
+                        continue
+                    if _popcnt((np.int64(y) & mt) ^ qk[w * 3 + 1]) <= rwk[w, 1]:
+                        continue
+            if n_row == row_pair.shape[0]:
+                n = _check_rows(
+                    qi,
+                    q,
+                    t,
+                    qk,
+                    rw,
+                    rwk,
+                    radius,
+                    row_pair,
+                    row_at,
+                    row_probe,
+                    n_row,
+                    perm,
+                    rows,
+                    ids,
+                    out_q,
+                    out_id,
+                    out_d,
+                    n,
+                )
+                n_row = 0
+            row_pair[n_row] = pair
+            row_at[n_row] = j2 - base
+            row_probe[n_row] = probe if k == 2 else -1
+            n_row += 1
+    return n_row, n
+
+
+@_jit
 def _search256(
     queries: Any,
+    start: int,
+    cap: int,
     radius: int,
     rw: Any,
     rwk: Any,
@@ -417,34 +584,31 @@ def _search256(
     rows: Any,
     ids: Any,
 ) -> Any:
+    """Like _search64; survivors wait in fixed buffers (see _check_rows)."""
     nq = queries.shape[0]
     nwords = queries.shape[1]
     size = ids.shape[0]
     width = (1 << t) + 1
-    out_q = np.empty(max(nq, 16), np.int64)
-    out_id = np.empty(max(nq, 16), np.int64)
-    out_d = np.empty(max(nq, 16), np.int32)
+    out_q = np.empty(cap, np.int64)
+    out_id = np.empty(cap, np.int64)
+    out_d = np.empty(cap, np.int32)
     n = 0
     s_bits = 32 - t
-    gap = 2 * t - 32
-    mt = np.uint32((1 << t) - 1)
-    ms = np.uint32((1 << s_bits) - 1)
     nprobe = pairs.shape[0]
     los = np.empty(_CHUNK, np.int64)
     his = np.empty(_CHUNK, np.int64)
     no_low = np.empty(0, np.uint16)
     qk = np.empty(nwords * 3, np.int64)
     qp = np.empty(nwords * 3, np.uint32)
-    # Survivors wait in buffers so that their random reads (k0-list ranges,
-    # positions, rows) are prefetched together, not one chain at a time.
-    loc_pair = np.empty(256, np.int64)  # k1/k2 survivors: locate in the k0 list
-    loc_v = np.empty(256, np.int64)
-    loc_probe = np.empty(256, np.int64)
-    loc_a = np.empty(256, np.int64)
-    row_pair = np.empty(256, np.int64)  # k0-list entries whose row to check
-    row_at = np.empty(256, np.int64)
-    row_probe = np.empty(256, np.int64)  # k2 key to confirm, -1 if none
-    for qi in range(nq):
+    loc_pair = np.empty(_BUFFER, np.int64)  # k1/k2 survivors to locate
+    loc_v = np.empty(_BUFFER, np.int64)
+    loc_probe = np.empty(_BUFFER, np.int64)
+    loc_a = np.empty(_BUFFER, np.int64)
+    row_pair = np.empty(_BUFFER, np.int64)  # k0-list entries whose row to check
+    row_at = np.empty(_BUFFER, np.int64)
+    row_probe = np.empty(_BUFFER, np.int64)  # k2 key to confirm, -1 if none
+    for qi in range(start, nq):
+        done = n
         q = queries[qi]
         for w in range(nwords):
             k0, k1, k2 = _keys(q[w], t)
@@ -475,10 +639,28 @@ def _search256(
                     if _popcnt(v ^ qpay) > thr:
                         continue
                     if k == 0:
-                        if n_row == row_pair.shape[0]:
-                            row_pair = _grow(row_pair)
-                            row_at = _grow(row_at)
-                            row_probe = _grow(row_probe)
+                        if n_row == _BUFFER:
+                            n = _check_rows(
+                                qi,
+                                q,
+                                t,
+                                qk,
+                                rw,
+                                rwk,
+                                radius,
+                                row_pair,
+                                row_at,
+                                row_probe,
+                                n_row,
+                                perm,
+                                rows,
+                                ids,
+                                out_q,
+                                out_id,
+                                out_d,
+                                n,
+                            )
+                            n_row = 0
                         row_pair[n_row] = pair
                         row_at[n_row] = i - pair * size
                         row_probe[n_row] = -1
@@ -489,86 +671,92 @@ def _search256(
                     k0 = np.int64(v >> np.uint32(s_bits))
                     if k == 1 and _popcnt(k0 ^ qk[w * 3]) <= rwk[w, 0]:
                         continue  # k1's list knows T: (w, 0) qualifies
-                    if n_loc == loc_pair.shape[0]:
-                        loc_pair = _grow(loc_pair)
-                        loc_v = _grow(loc_v)
-                        loc_probe = _grow(loc_probe)
-                        loc_a = _grow(loc_a)
+                    if n_loc == _BUFFER:
+                        n_row, n = _locate(
+                            qi,
+                            q,
+                            t,
+                            qk,
+                            qp,
+                            rw,
+                            rwk,
+                            radius,
+                            loc_pair,
+                            loc_v,
+                            loc_probe,
+                            loc_a,
+                            n_loc,
+                            row_pair,
+                            row_at,
+                            row_probe,
+                            n_row,
+                            tab,
+                            pay,
+                            perm,
+                            rows,
+                            ids,
+                            out_q,
+                            out_id,
+                            out_d,
+                            n,
+                        )
+                        n_loc = 0
                     loc_pair[n_loc] = pair
                     loc_v[n_loc] = np.int64(v)
                     loc_probe[n_loc] = qk[pair] ^ mask
                     n_loc += 1
                     _prefetch(tab, (pair - k) * width + k0)
-            # Locate k1/k2 survivors in their word's k0 list.
-            for e in range(n_loc):
-                w = loc_pair[e] // 3
-                a = np.int64(tab[w * 3 * width + (loc_v[e] >> s_bits)])
-                loc_a[e] = a
-                _prefetch(pay, w * 3 * size + a)
-            for e in range(n_loc):
-                pair = loc_pair[e]
-                w = pair // 3
-                k = pair - 3 * w
-                v = loc_v[e]
-                probe = loc_probe[e]
-                k0 = v >> s_bits
-                part = v & np.int64(ms)
-                d0 = _popcnt(k0 ^ qk[w * 3])
-                base = w * 3 * size
-                a = base + loc_a[e]
-                b = base + np.int64(tab[w * 3 * width + k0 + 1])
-                if k == 1:
-                    first_v = (part << t) | probe  # the exact k0-list payload
-                    last_v = first_v + 1
-                else:
-                    # k2's top and k1's top: k1's low `gap` bits are unknown
-                    first_v = ((probe >> gap) << t) | (part << gap)
-                    last_v = first_v + (1 << gap)
-                s = _lower_bound(pay, a, b, first_v)
-                end = _lower_bound(pay, s, b, last_v)
-                for j2 in range(s, end):
-                    if k == 2:
-                        # The k0-list entry gives T: settle (w, 0) and (w, 1).
-                        y = pay[j2]
-                        if d0 + _popcnt(y ^ qp[w * 3]) <= rw[w]:
-                            if d0 <= rwk[w, 0]:
-                                continue
-                            k1 = np.int64(y & mt)
-                            if _popcnt(k1 ^ qk[w * 3 + 1]) <= rwk[w, 1]:
-                                continue
-                    if n_row == row_pair.shape[0]:
-                        row_pair = _grow(row_pair)
-                        row_at = _grow(row_at)
-                        row_probe = _grow(row_probe)
-                    row_pair[n_row] = pair
-                    row_at[n_row] = j2 - base
-                    row_probe[n_row] = probe if k == 2 else -1
-                    n_row += 1
-            # Rows: positions first (perm), then the rows, then the checks.
-            for e in range(n_row):
-                w = row_pair[e] // 3
-                if w > 0:
-                    _prefetch(perm, (w - 1) * size + row_at[e])
-            for e in range(n_row):
-                w = row_pair[e] // 3
-                if w > 0:
-                    row_at[e] = np.int64(perm[(w - 1) * size + row_at[e]])
-                _prefetch(rows, row_at[e] * nwords)
-            for e in range(n_row):
-                pair = row_pair[e]
-                w = pair // 3
-                pos = row_at[e]
-                if row_probe[e] >= 0:
-                    word = rows[pos * nwords + w]
-                    key2 = np.int64((word >> np.uint64(64 - 3 * t)) & np.uint64(mt))
-                    if key2 != row_probe[e]:
-                        continue
-                d, first = _first_pair(rows, pos, q, t, qk, rw, rwk)
-                if first == pair and d <= radius:
-                    out_q, out_id, out_d, n = _push(
-                        out_q, out_id, out_d, n, qi, ids[pos], d
-                    )
-    return out_q[:n], out_id[:n], out_d[:n]
+            n_row, n = _locate(
+                qi,
+                q,
+                t,
+                qk,
+                qp,
+                rw,
+                rwk,
+                radius,
+                loc_pair,
+                loc_v,
+                loc_probe,
+                loc_a,
+                n_loc,
+                row_pair,
+                row_at,
+                row_probe,
+                n_row,
+                tab,
+                pay,
+                perm,
+                rows,
+                ids,
+                out_q,
+                out_id,
+                out_d,
+                n,
+            )
+            n = _check_rows(
+                qi,
+                q,
+                t,
+                qk,
+                rw,
+                rwk,
+                radius,
+                row_pair,
+                row_at,
+                row_probe,
+                n_row,
+                perm,
+                rows,
+                ids,
+                out_q,
+                out_id,
+                out_d,
+                n,
+            )
+        if n > cap:
+            return out_q, out_id, out_d, done, qi
+    return out_q, out_id, out_d, n, nq
 
 
 # --- radius plans ----------------------------------------------------------------
@@ -593,8 +781,8 @@ def _plan(
     per_bucket = size / (1 << bits)
 
     def cost(rwk: npt.NDArray[np.int64]) -> float:
-        probes = sum(int(nmask[min(r, bits)]) for r in rwk.ravel() if r >= 0)
-        return probes * (_PROBE_COST + per_bucket)
+        radii = [r for r in rwk.ravel().tolist() if r >= 0]
+        return sum(int(nmask[min(r, bits)]) for r in radii) * (_PROBE_COST + per_bucket)
 
     even_w = np.array([u - 1 for u in _split(radius + 1, words)], np.int64)
     even_k = np.full((words, KEYS_PER_WORD), -1, np.int64)
@@ -640,11 +828,12 @@ def _offsets(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.uint32]:
 def _k0_order(value: Words, t: int) -> Words:
     """The k0 list's sort key: k0, then its payload (k2's top, k1), then the rest."""
     u = np.uint64
-    k0 = value >> u(64 - t)
-    k1 = (value >> u(64 - 2 * t)) & u((1 << t) - 1)
-    k2_top = (value >> u(32 - t)) & u((1 << (32 - t)) - 1)
-    rest = value & u((1 << (32 - t)) - 1)
-    return (k0 << u(64 - t)) | (k2_top << u(32)) | (k1 << u(32 - t)) | rest
+    k0: Words = value >> u(64 - t)
+    k1: Words = (value >> u(64 - 2 * t)) & u((1 << t) - 1)
+    k2_top: Words = (value >> u(32 - t)) & u((1 << (32 - t)) - 1)
+    rest: Words = value & u((1 << (32 - t)) - 1)
+    key = (k0 << u(64 - t)) | (k2_top << u(32)) | (k1 << u(32 - t)) | rest
+    return np.asarray(key, dtype=np.uint64)
 
 
 def default_key_bits(size: int) -> int:
@@ -666,7 +855,7 @@ def _as_words(array: npt.ArrayLike, name: str) -> Words:
         a = a.view(np.uint64)
     if a.dtype != np.uint64:
         raise ValueError(f"{name} must be uint64, got {a.dtype}")
-    return np.ascontiguousarray(a)
+    return np.ascontiguousarray(a, dtype=np.uint64)
 
 
 def _readonly(*arrays: npt.NDArray[Any]) -> None:
@@ -723,6 +912,8 @@ class HammingIndex:
         """
         h = _as_words(hashes, "hashes")
         refs = np.asarray(ids)
+        if refs.size == 0:
+            refs = refs.astype(np.int64)
         if refs.shape != (h.shape[0],) or not np.issubdtype(refs.dtype, np.integer):
             raise ValueError(f"ids must be {h.shape[0]} integers, got {refs.shape}")
         if h.shape[0] > _MAX_ENTRIES:
@@ -821,34 +1012,22 @@ class HammingIndex:
         pay = self.pays.reshape(-1)
         if self.words == 1:
             assert self.low is not None
-            found = _search64(
-                np.ascontiguousarray(q[:, 0]),
-                radius,
-                rwk[0],
-                t,
-                pairs,
-                pmask,
-                tab,
-                pay,
-                self.low,
-                self.ids,
-            )
+            kernel: Callable[..., Any] = _search64
+            args: tuple[Any, ...] = (radius, rwk[0], t, pairs, pmask, tab, pay)
+            args += (self.low, self.ids)
+            q = np.ascontiguousarray(q[:, 0])
         else:
             assert self.perm is not None and self.rows is not None
-            found = _search256(
-                q,
-                radius,
-                rw,
-                rwk,
-                t,
-                pairs,
-                pmask,
-                tab,
-                pay,
-                self.perm.reshape(-1),
-                self.rows.reshape(-1),
-                self.ids,
-            )
+            kernel = _search256
+            args = (radius, rw, rwk, t, pairs, pmask, tab, pay)
+            args += (self.perm.reshape(-1), self.rows.reshape(-1), self.ids)
+        parts: list[Result] = []
+        start, cap = 0, max(1024, 4 * q.shape[0])
+        while start < q.shape[0]:
+            out_q, out_id, out_d, count, stop = kernel(q, start, cap, *args)
+            parts.append((out_q[:count], out_id[:count], out_d[:count]))
+            start, cap = stop, 2 * cap
+        found = tuple(np.concatenate(column) for column in zip(*parts, strict=True))
         return cast(Result, found)
 
     def save(self, directory: Path) -> None:
@@ -924,9 +1103,7 @@ def brute_force(
             d = np.bitwise_count(part ^ q[qi]).sum(axis=1, dtype=np.int32)
             hit = np.flatnonzero(d <= radius)
             if hit.size:
-                out.append(
-                    (np.full(hit.size, qi, np.int64), refs[start + hit], d[hit])
-                )
+                out.append((np.full(hit.size, qi, np.int64), refs[start + hit], d[hit]))
     if not out:
         return _empty()
     return (
