@@ -180,7 +180,7 @@ def _count_exact(
     return c
 
 
-@_jit
+@_jit_inline
 def _fetch_buckets(
     pairs: Any,
     pmask: Any,
