@@ -92,6 +92,9 @@ class MatchJob(models.Model):
     registry_revision = models.BigIntegerField(null=True, blank=True)
     manifest_sha256 = models.CharField(max_length=64)
     thresholds = models.JSONField(default=dict)
+    # Which perceptual levels the filtered manifest removes; the others are
+    # listed in the reports for review. Exact, URL and style matches always are.
+    remove_levels = models.JSONField(default=list, blank=True)
     rows_total = models.BigIntegerField(null=True, blank=True)
     rows_done = models.BigIntegerField(default=0)
     rows_skipped = models.BigIntegerField(default=0)
@@ -169,6 +172,11 @@ class Match(models.Model):
         PDQ = "pdq", "PDQ"
         STYLE = "style", "style name"
 
+    class Level(models.TextChoices):
+        VERIFIED = "verified"  # local features agree under one geometric transform
+        STRONG = "strong"  # hashes this close are not expected by chance
+        POSSIBLE = "possible"  # a candidate for review; not removed by default
+
     job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="matches")
     chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="+")
     row = models.BigIntegerField()
@@ -192,6 +200,17 @@ class Match(models.Model):
     )
     distance = models.SmallIntegerField(null=True, blank=True)
     matched = models.CharField(max_length=2048, blank=True)
+    # Perceptual matches only: how sure we are, and the figures behind it.
+    level = models.CharField(
+        max_length=16, choices=Level.choices, blank=True, db_index=True
+    )
+    variant = models.CharField(max_length=32, blank=True)
+    inliers = models.IntegerField(null=True, blank=True)
+    chance = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Estimated probability that an unrelated image is this close.",
+    )
 
     class Meta:
         ordering = ["row", "id"]
