@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -157,11 +158,36 @@ MATCH_PDQ_THRESHOLD = env.int("MATCH_PDQ_THRESHOLD", default=31)
 # larger radius makes every lookup slower.
 MATCH_PHASH_MAX_RADIUS = env.int("MATCH_PHASH_MAX_RADIUS", default=8)
 MATCH_PDQ_MAX_RADIUS = env.int("MATCH_PDQ_MAX_RADIUS", default=31)
+# Perceptual levels (docs/MATCHING.md chose these from bench/quality).
+MATCH_VARIANT_SCHEME = env.str("MATCH_VARIANT_SCHEME", default="dihedral+rot+crops")
+MATCH_PDQ_STRONG = env.int("MATCH_PDQ_STRONG", default=31)
+MATCH_PHASH_STRONG = env.int("MATCH_PHASH_STRONG", default=4)
+MATCH_MIN_INLIERS = env.int("MATCH_MIN_INLIERS", default=16)
+MATCH_MAX_CANDIDATES = env.int("MATCH_MAX_CANDIDATES", default=8)
+MATCH_VERIFY = env.bool("MATCH_VERIFY", default=True)
+MATCH_REMOVE_LEVELS = env.list("MATCH_REMOVE_LEVELS", default=["verified", "strong"])
 MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)
 MATCH_LEASE_SECONDS = env.int("MATCH_LEASE_SECONDS", default=300)
 MATCH_REQUEUE_SECONDS = env.int("MATCH_REQUEUE_SECONDS", default=120)
 MATCH_MAX_ATTEMPTS = env.int("MATCH_MAX_ATTEMPTS", default=5)
 MATCH_SWEEP_SECONDS = env.int("MATCH_SWEEP_SECONDS", default=30)
+
+
+def _check_matching_settings() -> None:
+    from workers.engine.perceptual import SCHEMES
+
+    if MATCH_VARIANT_SCHEME not in SCHEMES:
+        raise ImproperlyConfigured(
+            f"MATCH_VARIANT_SCHEME must be one of {', '.join(SCHEMES)}"
+        )
+    unknown = set(MATCH_REMOVE_LEVELS) - {"verified", "strong", "possible"}
+    if unknown:
+        raise ImproperlyConfigured(
+            f"MATCH_REMOVE_LEVELS: unknown level(s) {', '.join(sorted(unknown))}"
+        )
+
+
+_check_matching_settings()
 SNAPSHOT_ROOT = Path(env.str("SNAPSHOT_ROOT", default=str(VAR_DIR / "snapshots")))
 WORK_ROOT = Path(env.str("WORK_ROOT", default=str(VAR_DIR / "work")))
 WORK_ROOT.mkdir(parents=True, exist_ok=True)

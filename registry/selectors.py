@@ -41,7 +41,12 @@ def work_list_for_owner(
         .prefetch_related(
             Prefetch(
                 "images",
-                queryset=Image.objects.order_by("id").prefetch_related("fingerprints"),
+                queryset=Image.objects.order_by("id").prefetch_related(
+                    Prefetch(
+                        "fingerprints",
+                        queryset=Fingerprint.objects.filter(variant="original"),
+                    )
+                ),
             )
         )
         # Meta.ordering is dropped from GROUP BY queries (the counts above), and

@@ -15,6 +15,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from workers.engine import fingerprint as fp
+from workers.engine import perceptual
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
 from workers.engine.images import ImageRejected
 from workers.engine.style import normalize_text
@@ -380,7 +381,13 @@ def image_register_hashes(
 
 
 def _fingerprint_save(
-    *, image: Image, algorithm: str, raw: bytes, version: str, quality: int | None
+    *,
+    image: Image,
+    algorithm: str,
+    raw: bytes,
+    version: str,
+    quality: int | None,
+    variant: str = "original",
 ) -> None:
     defaults: dict[str, object] = {"version": version, "quality": quality}
     if algorithm == Fingerprint.Algorithm.PHASH:
@@ -388,8 +395,13 @@ def _fingerprint_save(
     else:
         defaults.update(value=raw, value_int=None)
     Fingerprint.objects.update_or_create(
-        image=image, algorithm=algorithm, variant="original", defaults=defaults
+        image=image, algorithm=algorithm, variant=variant, defaults=defaults
     )
+
+
+def _variant_scheme() -> tuple[str, tuple[str, ...]]:
+    scheme = settings.MATCH_VARIANT_SCHEME
+    return scheme, perceptual.SCHEMES[scheme]
 
 
 def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
@@ -421,6 +433,7 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
             data,
             max_pixels=settings.UPLOAD_MAX_IMAGE_PIXELS,
             thumbnail_size=settings.THUMBNAIL_SIZE,
+            variants=_variant_scheme()[1],
         )
     except ImageRejected as exc:
         return _image_fail(image, str(exc))
@@ -448,6 +461,20 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
                 version=fp.ALGORITHM_VERSIONS[algorithm],
                 quality=quality,
             )
+        # Registry-side variants: the scheme's, replacing any older scheme's.
+        variants_version = fp.variants_version(_variant_scheme()[0])
+        for variant, (raw, quality) in prints.pdq_variants.items():
+            _fingerprint_save(
+                image=locked,
+                algorithm="pdq",
+                raw=raw,
+                version=variants_version,
+                quality=quality,
+                variant=variant,
+            )
+        Fingerprint.objects.filter(image=locked).exclude(
+            variant__in=["original", *prints.pdq_variants]
+        ).delete()
         locked.status = Image.Status.HASHED
         locked.failure_reason = ""
         locked.width, locked.height = prints.width, prints.height
@@ -480,7 +507,14 @@ def image_needs_refingerprint(*, image: Image) -> bool:
             "algorithm", "version"
         )
     )
-    return versions != fp.ALGORITHM_VERSIONS
+    if versions != fp.ALGORITHM_VERSIONS:
+        return True
+    scheme, variants = _variant_scheme()
+    stored = dict(
+        image.fingerprints.exclude(variant="original").values_list("variant", "version")
+    )
+    current = fp.variants_version(scheme)
+    return set(stored) != set(variants) or any(v != current for v in stored.values())
 
 
 def images_refingerprint(*, force: bool = False, sync: bool = False) -> int:
@@ -501,12 +535,27 @@ def images_refingerprint(*, force: bool = False, sync: bool = False) -> int:
             current |= Q(
                 fingerprints__algorithm=algorithm, fingerprints__version=version
             )
+        # Variants: every one of the scheme's at the current version, no other.
+        scheme, variants = _variant_scheme()
+        variant_rows = ~Q(fingerprints__variant="original")
         qs = qs.annotate(
             n_current=Count(
                 "fingerprints", filter=current & Q(fingerprints__variant="original")
-            )
+            ),
+            n_variants=Count("fingerprints", filter=variant_rows),
+            n_variants_current=Count(
+                "fingerprints",
+                filter=variant_rows
+                & Q(
+                    fingerprints__variant__in=variants,
+                    fingerprints__version=fp.variants_version(scheme),
+                ),
+            ),
         ).filter(
-            ~Q(status=Image.Status.HASHED) | Q(n_current__lt=len(fp.ALGORITHM_VERSIONS))
+            ~Q(status=Image.Status.HASHED)
+            | Q(n_current__lt=len(fp.ALGORITHM_VERSIONS))
+            | ~Q(n_variants=len(variants))
+            | ~Q(n_variants_current=len(variants))
         )
     queued = 0
     for image_id in qs.values_list("pk", flat=True).iterator(chunk_size=2000):

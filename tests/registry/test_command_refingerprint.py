@@ -12,7 +12,12 @@ from registry import services
 from registry.models import Fingerprint, Image, RightsHolder
 from registry.uploads import bytes_file
 from tests.images import image_bytes
-from workers.engine.fingerprint import ALGORITHM_VERSIONS, fingerprint_bytes
+from workers.engine.fingerprint import (
+    ALGORITHM_VERSIONS,
+    fingerprint_bytes,
+    variants_version,
+)
+from workers.engine.perceptual import SCHEMES
 
 OLD_PHASH = "imagehash-0.1:8x8"
 
@@ -33,7 +38,18 @@ def hashed_images(holder: RightsHolder, seeds: list[int]) -> list[Image]:
 
 
 def versions(image: Image) -> dict[str, str]:
-    return dict(image.fingerprints.values_list("algorithm", "version"))
+    return dict(
+        image.fingerprints.filter(variant="original").values_list(
+            "algorithm", "version"
+        )
+    )
+
+
+def variants(image: Image) -> dict[str, str]:
+    """Registry-side PDQ variants: name -> version."""
+    return dict(
+        image.fingerprints.exclude(variant="original").values_list("variant", "version")
+    )
 
 
 def age(image: Image, algorithm: str = "phash", version: str = OLD_PHASH) -> None:
@@ -63,6 +79,33 @@ def test_sync_brings_outdated_images_up_to_the_current_versions(holder):
     current.refresh_from_db()
     assert current.fingerprinted_at == current_time
     assert current.thumbnail.name == current_thumbnail
+
+
+@pytest.mark.django_db
+def test_images_get_the_variants_of_the_configured_scheme(holder, settings):
+    (image,) = hashed_images(holder, [4])
+    scheme = settings.MATCH_VARIANT_SCHEME
+    assert variants(image) == dict.fromkeys(SCHEMES[scheme], variants_version(scheme))
+    want = fingerprint_bytes(image_bytes(4), variants=SCHEMES[scheme]).fingerprints
+    stored = image.fingerprints.get(algorithm="pdq", variant="rot+3")
+    assert stored.hex == want.pdq_variants["rot+3"][0].hex()
+
+
+@pytest.mark.django_db
+def test_a_new_variant_scheme_refingerprints_every_image(holder, settings):
+    images = hashed_images(holder, [1, 2])
+    settings.MATCH_VARIANT_SCHEME = "dihedral"
+
+    assert run("--sync") == "Re-fingerprinted 2 images.\n"
+
+    for image in images:
+        assert variants(image) == dict.fromkeys(
+            SCHEMES["dihedral"], variants_version("dihedral")
+        )
+    assert run("--sync") == "Re-fingerprinted 0 images.\n"
+    settings.MATCH_VARIANT_SCHEME = "plain"
+    assert run("--sync") == "Re-fingerprinted 2 images.\n"
+    assert all(variants(image) == {} for image in images)
 
 
 @pytest.mark.django_db

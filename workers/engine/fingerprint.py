@@ -14,13 +14,14 @@ so callers keep them but flag them.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import imagehash
 import numpy as np
 import pdqhash
 from PIL import Image
 
+from . import perceptual
 from .hashes import phash_to_int
 from .images import DEFAULT_MAX_PIXELS, decode_image, make_thumbnail
 
@@ -31,6 +32,16 @@ ALGORITHM_VERSIONS: dict[str, str] = {
     "phash": f"imagehash-{imagehash.__version__}:8x8",
     "pdq": "pdqhash-0.2:1",
 }
+
+# Registry-side PDQ variants (workers/engine/perceptual.py) are versioned as a
+# whole: bump this when how any variant is computed changes; changing the
+# scheme in settings changes `variants_version` too, and refingerprint follows.
+VARIANTS_VERSION = "1"
+
+
+def variants_version(scheme: str) -> str:
+    """The version string stored on every variant fingerprint of `scheme`."""
+    return f"v{VARIANTS_VERSION}:{scheme}:{perceptual.PREPARE_MAX_SIDE}px"
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class ImageFingerprints:
     width: int
     height: int
     format: str
+    # Registry side: variant name -> (PDQ, quality), from perceptual.prepare.
+    pdq_variants: dict[str, tuple[bytes, int]] = field(default_factory=dict)
 
     @property
     def phash_int(self) -> int:
@@ -90,10 +103,13 @@ def fingerprint_bytes(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     thumbnail_size: int | None = 256,
+    variants: tuple[str, ...] = (),
 ) -> FingerprintResult:
     """Decode an image file and compute every fingerprint and a thumbnail.
 
     `thumbnail_size=None` skips the thumbnail (manifest rows need none).
+    `variants` names registry-side PDQ variants (perceptual.SCHEMES) to compute
+    as well; ValueError for an unknown name.
 
     Raises images.ImageRejected if the bytes are not an acceptable image.
     """
@@ -109,6 +125,11 @@ def fingerprint_bytes(
         width=decoded.width,
         height=decoded.height,
         format=decoded.format,
+        pdq_variants=(
+            perceptual.pdq_variants(perceptual.prepare(decoded.image), variants)
+            if variants
+            else {}
+        ),
     )
     return FingerprintResult(
         fingerprints=fingerprints,
@@ -117,4 +138,29 @@ def fingerprint_bytes(
             if thumbnail_size
             else None
         ),
+    )
+
+
+@dataclass(frozen=True)
+class QueryFingerprints:
+    """What a manifest row's image is matched by (tar shards)."""
+
+    sha256: bytes
+    md5: bytes
+    phash: bytes  # imagehash pHash of the decoded image, as for the registry
+    pdq: dict[str, bytes]  # perceptual.query_pdq: "canonical" and "flipx"
+
+
+def query_fingerprints(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> QueryFingerprints:
+    """Fingerprints of a manifest row's image; raises images.ImageRejected."""
+    decoded = decode_image(data, max_pixels=max_pixels)
+    sha256, md5 = digests(data)
+    prepared = perceptual.prepare(decoded.image)
+    return QueryFingerprints(
+        sha256=sha256,
+        md5=md5,
+        phash=phash(decoded.image),
+        pdq=perceptual.query_pdq(prepared),
     )

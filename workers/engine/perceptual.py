@@ -1,0 +1,332 @@
+"""Perceptual hashes that survive the edits datasets make, and how sure a hit is.
+
+Three pieces:
+
+- `prepare` puts an image in a canonical form before hashing: upright RGB,
+  downscaled to a fixed longer side, uniform borders and letterboxes trimmed.
+  Registry images and query images both go through it, so an added border
+  cancels out instead of moving every hash bit.
+- Registry-side variants: each registered image is hashed (PDQ) not only as it
+  is but also mirrored, turned, rotated a few degrees and cropped, so a query
+  that was edited the same way lands near one of them. `SCHEMES` names sets of
+  variants; the benchmark (bench/quality) measures each and the settings pick
+  one. Every variant is one more 32-byte entry in the index.
+- `TailModel` and `Levels`: a distance alone does not say how sure a match is,
+  because unrelated artwork collides far more often than a bell curve predicts.
+  The tail model is a fit to the lower tail of distances measured between
+  unrelated real images; it turns a distance into the probability that an
+  unrelated registered image comes this close, and `level_for` turns distance,
+  verification and that probability into verified / strong / possible.
+
+Limits: variants buy robustness to the edits they model (mirrors, turns,
+rotations up to about 10 degrees, centred crops); an off-centre crop or a
+heavy repaint is found only by local-feature verification, which needs both
+images (workers/engine/verify.py). The tail model extrapolates far beyond what
+was measured; docs/MATCHING.md shows the fit and says which figures are
+measured and which extrapolated.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image, ImageChops
+
+# PDQ reduces every image to 64x64 through box filters, so hashing at 256 px
+# gives the same bits within a few (measured: 8 of 256) at a sixth of the cost.
+PREPARE_MAX_SIDE = 256
+
+# pdqhash.compute_dihedral's order (checked against compute() of each transform
+# in tests/workers/test_perceptual.py).
+DIHEDRAL = (
+    "canonical",  # the prepared image itself
+    "rot90",  # 90 degrees counter-clockwise
+    "rot180",
+    "rot270",
+    "flipy",  # upside down mirror
+    "flipx",  # left-right mirror
+    "transpose",
+    "transverse",
+)
+
+_ROTATION = re.compile(r"^rot(x?)([+-]\d+(?:\.\d+)?)$")
+_CROP = re.compile(r"^crop(\d\d)(?:@(\d{1,3}),(\d{1,3}))?$")
+
+
+def variant_names_valid(names: Iterable[str]) -> list[str]:
+    """The names that are not variants (empty when all are)."""
+    return [
+        n
+        for n in names
+        if n not in DIHEDRAL and not _ROTATION.match(n) and not _CROP.match(n)
+    ]
+
+
+# Named variant sets. "plain" is what every registry has; the others add
+# variants. The benchmark measures each; settings.MATCH_VARIANT_SCHEME picks one.
+_ROTATIONS = ("rot+3", "rot-3", "rot+6", "rot-6", "rot+9", "rot-9")
+_ROTATIONS_EXPANDED = ("rotx+3", "rotx-3", "rotx+6", "rotx-6", "rotx+9", "rotx-9")
+_CENTRE_CROPS = ("crop95", "crop90", "crop85", "crop80")
+_OFFSET_CROPS = tuple(f"crop80@{x},{y}" for x in (0, 100) for y in (0, 100)) + tuple(
+    f"crop85@{x},{y}" for x, y in ((0, 50), (100, 50), (50, 0), (50, 100))
+)
+
+SCHEMES: dict[str, tuple[str, ...]] = {
+    "plain": (),  # the standard PDQ of the original image only
+    "dihedral": DIHEDRAL,
+    "dihedral+crops": DIHEDRAL + _CENTRE_CROPS,
+    "dihedral+rot+crops": DIHEDRAL + _ROTATIONS + _CENTRE_CROPS,
+    "dihedral+rotx+crops": DIHEDRAL + _ROTATIONS + _ROTATIONS_EXPANDED + _CENTRE_CROPS,
+    "dihedral+rot+crops+offset": DIHEDRAL + _ROTATIONS + _CENTRE_CROPS + _OFFSET_CROPS,
+}
+DEFAULT_SCHEME = "dihedral+rot+crops"
+
+
+# --- canonical form ---------------------------------------------------------------
+
+
+def trim_borders(
+    image: Image.Image, *, tolerance: int = 24, min_keep: float = 0.2
+) -> Image.Image:
+    """Cut away uniform borders and letterboxes (two passes: frame, then mat).
+
+    A border is the run of rows/columns at the edges that differ from the
+    corner colour by at most `tolerance` in every channel. If what is left would
+    be smaller than `min_keep` of either side, the image is returned as it is
+    (a logo on a plain background is not a border).
+    """
+    rgb = image.convert("RGB")
+    for _ in range(2):
+        width, height = rgb.size
+        if width < 8 or height < 8:
+            return rgb
+        corners = [
+            rgb.getpixel((0, 0)),
+            rgb.getpixel((width - 1, 0)),
+            rgb.getpixel((0, height - 1)),
+            rgb.getpixel((width - 1, height - 1)),
+        ]
+        # The colour most corners share: a letterbox has it at all four.
+        colour = max(corners, key=corners.count)
+        diff = ImageChops.difference(rgb, Image.new("RGB", rgb.size, colour))
+        mask = diff.convert("L").point(lambda p: 255 if p > tolerance else 0)
+        box = mask.getbbox()
+        if box is None:
+            return rgb
+        left, top, right, bottom = box
+        if (right - left) < min_keep * width or (bottom - top) < min_keep * height:
+            return rgb
+        if box == (0, 0, width, height):
+            return rgb
+        rgb = rgb.crop(box)
+    return rgb
+
+
+def prepare(image: Image.Image, *, max_side: int = PREPARE_MAX_SIDE) -> Image.Image:
+    """Canonical form for hashing: RGB, longer side <= max_side, borders trimmed."""
+    rgb = image.convert("RGB")
+    if max(rgb.size) > max_side:
+        rgb = rgb.copy()
+        rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return trim_borders(rgb)
+
+
+# --- hashes of variants ----------------------------------------------------------
+
+
+def _pdq(image: Image.Image) -> tuple[bytes, int]:
+    vector, quality = pdqhash.compute(np.ascontiguousarray(np.asarray(image)))
+    return np.packbits(vector.astype(np.uint8)).tobytes(), int(quality)
+
+
+def _transform(image: Image.Image, name: str) -> Image.Image:
+    rotation = _ROTATION.match(name)
+    if rotation:
+        expand = bool(rotation.group(1))
+        return image.rotate(
+            float(rotation.group(2)),
+            resample=Image.Resampling.BILINEAR,
+            expand=expand,
+        )
+    crop = _CROP.match(name)
+    if crop:
+        keep = int(crop.group(1)) / 100
+        px = int(crop.group(2)) / 100 if crop.group(2) else 0.5
+        py = int(crop.group(3)) / 100 if crop.group(3) else 0.5
+        width, height = image.size
+        cw, ch = max(1, round(width * keep)), max(1, round(height * keep))
+        left = round((width - cw) * px)
+        top = round((height - ch) * py)
+        return image.crop((left, top, left + cw, top + ch))
+    raise ValueError(f"unknown variant {name!r}")
+
+
+def pdq_variants(
+    image: Image.Image, variants: Iterable[str]
+) -> dict[str, tuple[bytes, int]]:
+    """PDQ hash and quality of a prepared image under each named variant.
+
+    Raises ValueError for an unknown variant name.
+    """
+    names = list(dict.fromkeys(variants))
+    unknown = variant_names_valid(names)
+    if unknown:
+        raise ValueError(f"unknown variants: {', '.join(unknown)}")
+    out: dict[str, tuple[bytes, int]] = {}
+    if any(n in DIHEDRAL and n != "canonical" for n in names):
+        vectors, quality = pdqhash.compute_dihedral(
+            np.ascontiguousarray(np.asarray(image))
+        )
+        for name, vector in zip(DIHEDRAL, vectors, strict=True):
+            if name in names:
+                out[name] = (
+                    np.packbits(vector.astype(np.uint8)).tobytes(),
+                    int(quality),
+                )
+    elif "canonical" in names:
+        out["canonical"] = _pdq(image)
+    for name in names:
+        if name not in out:
+            out[name] = _pdq(_transform(image, name))
+    return {name: out[name] for name in names}
+
+
+def query_pdq(image: Image.Image, *, mirrored: bool = True) -> dict[str, bytes]:
+    """PDQ of a prepared query image, and of its mirror (same cost, one pass).
+
+    The mirror lets a query that was both mirrored and rotated meet the
+    registry's rotated variants.
+    """
+    if not mirrored:
+        return {"canonical": _pdq(image)[0]}
+    vectors, _ = pdqhash.compute_dihedral(np.ascontiguousarray(np.asarray(image)))
+    return {
+        "canonical": np.packbits(vectors[0].astype(np.uint8)).tobytes(),
+        "flipx": np.packbits(vectors[5].astype(np.uint8)).tobytes(),
+    }
+
+
+def phash_prepared(image: Image.Image) -> bytes:
+    """imagehash's 64-bit pHash of a prepared image, as 8 bytes."""
+    return bytes.fromhex(str(imagehash.phash(image)))
+
+
+# --- how sure a hit is -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TailModel:
+    """log10 P(unrelated pair within distance d) = intercept + slope * d.
+
+    Fitted on the lower tail of distances measured between unrelated images
+    (the best distance over a scheme's variants, per pair), where the empirical
+    CDF is below `tail_fraction`: real look-alikes make that tail far heavier
+    than the bulk predicts, so the bulk is left out. `measured_to` is the
+    smallest probability the measurement could see (1 / pairs); below it the
+    model extrapolates.
+    """
+
+    intercept: float
+    slope: float
+    pairs: int = 0
+    measured_to: float = 0.0
+
+    def probability(self, distance: int | float) -> float:
+        """Per pair: the chance that an unrelated image comes within `distance`."""
+        return min(1.0, 10 ** (self.intercept + self.slope * float(distance)))
+
+    def distance_for(self, probability: float) -> int:
+        """The largest distance whose chance-match probability is <= probability."""
+        if self.slope <= 0:
+            raise ValueError("a tail model's slope must be positive")
+        return math.floor((math.log10(probability) - self.intercept) / self.slope)
+
+    @classmethod
+    def fit(
+        cls,
+        distances: np.ndarray,
+        *,
+        tail_fraction: float = 1e-3,
+        min_count: int = 5,
+    ) -> tuple[TailModel, list[tuple[int, int, float]]]:
+        """Fit the lower tail; returns the model and its points (d, count, cdf).
+
+        Points are the distances where at least `min_count` pairs lie at or below
+        d (fewer are noise) and the empirical CDF is at most `tail_fraction`.
+        A weighted least-squares line through log10(cdf), weights sqrt(count),
+        as the counts are Poisson. Raises ValueError with fewer than 2 points.
+        """
+        values = np.asarray(distances).ravel()
+        total = int(values.size)
+        if total == 0:
+            raise ValueError("no distances to fit")
+        top = int(values.max()) + 1
+        counts = np.cumsum(np.bincount(values.astype(np.int64), minlength=top))
+        points = [
+            (d, int(counts[d]), counts[d] / total)
+            for d in range(top)
+            if counts[d] >= min_count and counts[d] / total <= tail_fraction
+        ]
+        if len(points) < 2:
+            raise ValueError(
+                f"only {len(points)} tail points; measure more pairs or raise "
+                "tail_fraction"
+            )
+        x = np.array([p[0] for p in points], float)
+        y = np.log10(np.array([p[2] for p in points], float))
+        w = np.sqrt(np.array([p[1] for p in points], float))
+        slope, intercept = np.polyfit(x, y, 1, w=w)
+        return cls(float(intercept), float(slope), total, 1 / total), points
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Thresholds that turn a candidate into a level.
+
+    Candidates come from the Hamming search (its radius: snapshot.Thresholds).
+    pdq_strong / phash_strong: at or below, a match is strong without
+    verification (the tail model puts chance matches below one per 1M-row
+    manifest against the registry size it was chosen for).
+    min_inliers: verification's inlier count for `verified`.
+    max_candidates: at most this many nearest candidates per row and hash.
+    """
+
+    pdq_strong: int = 31
+    phash_strong: int = 4
+    min_inliers: int = 16
+    max_candidates: int = 8
+
+
+VERIFIED = "verified"
+STRONG = "strong"
+POSSIBLE = "possible"
+
+
+def level_for(
+    *,
+    algorithm: str,
+    distance: int,
+    inliers: int | None,
+    levels: Levels,
+) -> str | None:
+    """verified / strong / possible, or None when the candidate is dismissed.
+
+    `inliers` is None when verification could not run (hash-only on either
+    side). A candidate that was verified and failed keeps only a level its
+    distance earns on its own (strong), never `possible`: both images were seen
+    and they do not agree.
+    """
+    strong = levels.pdq_strong if algorithm == "pdq" else levels.phash_strong
+    if inliers is not None and inliers >= levels.min_inliers:
+        return VERIFIED
+    if distance <= strong:
+        return STRONG
+    if inliers is None:
+        return POSSIBLE
+    return None
