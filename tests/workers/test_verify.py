@@ -1,0 +1,246 @@
+"""Geometric verification: edited copies verify, other pictures do not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.workers import verify_images as vi
+from workers.engine import verify as V
+
+SIZE = (640, 480)
+
+
+@pytest.fixture(scope="module")
+def original() -> Image.Image:
+    return vi.artwork(3, SIZE)
+
+
+@pytest.fixture(scope="module")
+def reference(original) -> V.Features:
+    return V.extract(original)
+
+
+EDITS = {
+    "crop and rotation": lambda im: vi.rotate(
+        vi.crop(im, 0.15, 0.05, 0.05, 0.2), 8, expand=False
+    ),
+    "rotation with expanded canvas": lambda im: vi.rotate(im, -6, expand=True),
+    "off-centre crop": lambda im: vi.crop(im, 0.2, 0.2, 0.05, 0.05),
+    "quarter size": lambda im: vi.resize(im, 0.25),
+    "resized JPEG": lambda im: vi.recompress(vi.resize(im, 0.5), "JPEG", 35),
+    "WebP": lambda im: vi.recompress(im, "WEBP", 50),
+    "darker, less contrast": lambda im: vi.tone(im, 0.75, 0.75),
+    "brighter, more contrast": lambda im: vi.tone(im, 1.25, 1.25),
+    "grayscale": vi.grayscale,
+    "text watermark": vi.watermark,
+    "stretched 10%": lambda im: vi.stretch(im, 1.1),
+    "squeezed 10%": lambda im: vi.stretch(im, 1.0, 0.9),
+    "letterboxed": vi.letterbox,
+    "grey border": vi.frame,
+    "quarter turn, letterboxed": lambda im: vi.letterbox(
+        vi.rotate(im, 90, expand=True), 0.2
+    ),
+    "crop, rotation, JPEG": lambda im: vi.recompress(
+        vi.rotate(vi.crop(im, 0.1, 0.1, 0.1, 0.1), -4, expand=True), "JPEG", 45
+    ),
+    "stretch, watermark, half size": lambda im: vi.resize(
+        vi.watermark(vi.stretch(im, 0.92)), 0.5
+    ),
+    "grayscale, letterbox, WebP": lambda im: vi.recompress(
+        vi.letterbox(vi.grayscale(im), 0.1, (255, 255, 255)), "WEBP", 40
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_an_edited_copy_verifies(original, reference, edit):
+    result = V.verify(edit(original), reference)
+
+    assert result.inliers >= V.DEFAULT_MIN_INLIERS, result
+    assert result.verified()
+    assert not result.mirrored
+    assert result.model in ("similarity", "affine")
+
+
+def test_the_transform_found_is_the_edit(original, reference):
+    copy = vi.rotate(vi.resize(original, 0.5), 7, expand=False)
+
+    result = V.verify(copy, reference)
+
+    assert result.model == "similarity"
+    # Both are worked on at 512 px, so a resized copy meets at scale 1; the
+    # copy was turned 7 degrees counter-clockwise, so it turns back by -7.
+    assert result.scale == pytest.approx(1.0, abs=0.03)
+    assert result.rotation == pytest.approx(-7.0, abs=1.0)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        vi.mirror,
+        lambda im: vi.mirror(
+            vi.rotate(vi.crop(im, 0.1, 0.0, 0.0, 0.1), 5, expand=False)
+        ),
+    ],
+    ids=["mirror", "mirrored crop and rotation"],
+)
+def test_a_mirrored_copy_verifies_as_mirrored(original, reference, edit):
+    result = V.verify(edit(original), reference)
+
+    assert result.verified(), result
+    assert result.mirrored
+
+
+def test_mirrored_query_features_are_tried_when_given(original, reference):
+    copy = vi.mirror(original)
+    features = V.extract(copy)
+
+    without = V.verify(features, reference)
+    with_mirror = V.verify(
+        features, reference, mirrored_query=V.extract(copy, mirrored=True)
+    )
+
+    assert not without.verified()
+    assert with_mirror.verified() and with_mirror.mirrored
+
+
+def test_a_mirror_try_can_be_turned_off(original, reference):
+    result = V.verify(vi.mirror(original), reference, try_mirror=False)
+
+    assert not result.verified()
+    assert not result.mirrored
+
+
+def test_query_features_verify_like_the_query_image(original, reference):
+    copy = vi.recompress(vi.crop(original, 0.1, 0.1, 0.1, 0.1), "JPEG", 50)
+
+    from_image = V.verify(copy, reference)
+    from_features = V.verify(V.extract(copy), reference)
+
+    assert from_features.inliers == from_image.inliers
+    assert from_features.verified()
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6, 7])
+def test_an_unrelated_artwork_does_not_verify(reference, seed):
+    result = V.verify(vi.artwork(seed, SIZE), reference)
+
+    assert result.inliers < V.DEFAULT_MIN_INLIERS, result
+    assert not result.verified()
+
+
+@pytest.mark.parametrize("seed", [3, 8, 9])
+def test_a_lookalike_with_its_shapes_moved_does_not_verify(seed):
+    reference = V.extract(vi.artwork(seed, SIZE))
+
+    result = V.verify(vi.lookalike(seed, SIZE), reference)
+
+    assert result.inliers < V.DEFAULT_MIN_INLIERS, result
+
+
+def test_matching_descriptors_at_random_places_buy_no_inliers(reference):
+    # Every descriptor matches its twin exactly, but the places are noise:
+    # no plausible transform lays them on the reference's.
+    rng = np.random.default_rng(0)
+    places = rng.uniform(
+        0, [reference.width, reference.height], size=reference.keypoints.shape
+    ).astype(np.float32)
+    scrambled = V.Features(
+        keypoints=places,
+        descriptors=reference.descriptors,
+        kind=reference.kind,
+        width=reference.width,
+        height=reference.height,
+    )
+
+    result = V.verify(scrambled, reference)
+
+    assert result.matches > 500
+    assert result.inliers < V.DEFAULT_MIN_INLIERS // 2, result
+
+
+def test_akaze_features_verify_an_edited_copy(original):
+    reference = V.extract(original, kind="akaze")
+    copy = vi.rotate(vi.crop(original, 0.1, 0.1, 0.1, 0.1), 5, expand=True)
+
+    result = V.verify(copy, reference)
+
+    assert reference.kind == "akaze"
+    assert result.verified(), result
+
+
+DEGENERATE = {
+    "constant": Image.new("RGB", (640, 480), (90, 140, 200)),
+    "tiny": vi.resize(vi.artwork(1), 12 / 512),
+    "one pixel tall": vi.artwork(1, (640, 480)).crop((0, 0, 640, 1)),
+    "empty": Image.new("RGB", (0, 0)),
+    "constant gray array": np.full((300, 200), 7, np.uint8),
+}
+
+
+@pytest.mark.parametrize("image", DEGENERATE.values(), ids=DEGENERATE.keys())
+def test_a_degenerate_image_gives_zero_inliers_without_raising(reference, image):
+    features = V.extract(image)
+
+    assert len(features) == 0
+    assert V.verify(image, reference).inliers == 0
+    assert V.verify(vi.artwork(3, SIZE), features).inliers == 0
+    assert V.verify(image, features).inliers == 0
+
+
+def test_features_round_trip_through_bytes(reference):
+    mirrored = V.extract(vi.artwork(3, SIZE), mirrored=True)
+
+    for features in (reference, mirrored):
+        data = features.to_bytes()
+        restored = V.Features.from_bytes(data)
+
+        assert restored.kind == features.kind
+        assert (restored.width, restored.height) == (features.width, features.height)
+        assert restored.mirrored == features.mirrored
+        np.testing.assert_array_equal(restored.descriptors, features.descriptors)
+        np.testing.assert_allclose(restored.keypoints, features.keypoints, atol=1 / 32)
+        # Compact: 2 x uint16 per keypoint, the descriptor, a small header.
+        assert len(data) < len(features) * (4 + 32) + 2048
+
+
+def test_restored_features_verify_as_the_originals_do(original, reference):
+    restored = V.Features.from_bytes(reference.to_bytes())
+    copy = vi.rotate(original, 4, expand=False)
+
+    assert V.verify(copy, restored).inliers == pytest.approx(
+        V.verify(copy, reference).inliers, rel=0.1
+    )
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"not an npz", np.zeros(3).tobytes()], ids=["empty", "text", "raw"]
+)
+def test_other_bytes_are_not_features(data):
+    with pytest.raises(ValueError, match="not verify features"):
+        V.Features.from_bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: V.extract(Image.new("RGB", (9, 9)), kind="sift"), "kind must be"),
+        (lambda: V.extract(Image.new("RGB", (9, 9)), max_side=32), "max_side"),
+        (lambda: V.extract(np.zeros((9, 9), np.float32)), "uint8"),
+        (lambda: V.extract(np.zeros((9, 9, 4), np.uint8)), "H x W"),
+        (lambda: V.extract("picture.png"), "PIL image or a numpy array"),
+    ],
+    ids=["kind", "max_side", "dtype", "channels", "path"],
+)
+def test_invalid_arguments_raise_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_verify_rejects_mixed_kinds_and_a_zero_threshold(original, reference):
+    with pytest.raises(ValueError, match="min_inliers"):
+        V.verify(original, reference, min_inliers=0)
+    with pytest.raises(ValueError, match="akaze"):
+        V.verify(V.extract(original, kind="akaze"), reference)

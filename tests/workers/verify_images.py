@@ -1,0 +1,169 @@
+"""Synthetic artworks and the edits a dataset applies to them, for verify tests.
+
+Everything is drawn from a seeded RNG, so each seed is one fixed picture: a
+gradient ground, noise-textured patches, flat shapes with outlines and a few
+words. `lookalike` keeps the palette, shapes and ground of an artwork but moves
+every shape and redraws the texture and text: the same "style", none of the
+same content.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+
+WORDS = ("NORTH", "atelier", "Blue hour", "no. 7", "KESTREL", "quiet", "1987", "zinc")
+
+
+def artwork(
+    seed: int = 0, size: tuple[int, int] = (512, 384), *, layout_seed: int | None = None
+) -> Image.Image:
+    """A structured picture: gradient, textures, shapes and text.
+
+    `layout_seed` (default: `seed`) places the shapes; the palette, shape sizes
+    and ground always come from `seed`.
+    """
+    rng = random.Random(seed)
+    layout = random.Random(seed if layout_seed is None else layout_seed)
+    content_seed = seed if layout_seed is None else seed * 7919 + layout_seed
+    content = random.Random(content_seed)
+    width, height = size
+
+    # Ground: a diagonal gradient between two colours.
+    top = np.array([rng.randrange(256) for _ in range(3)], dtype=np.float32)
+    bottom = np.array([rng.randrange(256) for _ in range(3)], dtype=np.float32)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    t = ((x / width + y / height) / 2)[..., None]
+    ground = top * (1 - t) + bottom * t
+    img = Image.fromarray(ground.astype(np.uint8), "RGB")
+
+    # Textured patches: smoothed noise, a different grain for each patch.
+    noise_rng = np.random.default_rng(content_seed)
+    for _ in range(4):
+        w, h = (
+            layout.randrange(width // 6, width // 3),
+            layout.randrange(height // 6, height // 3),
+        )
+        x0, y0 = layout.randrange(width - w), layout.randrange(height - h)
+        grain = noise_rng.integers(0, 256, (h // 3 + 1, w // 3 + 1, 3), dtype=np.uint8)
+        patch = Image.fromarray(grain, "RGB").resize((w, h), Image.Resampling.BICUBIC)
+        patch = patch.filter(ImageFilter.GaussianBlur(content.uniform(0.5, 1.5)))
+        mask = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(mask).ellipse((0, 0, w - 1, h - 1), fill=255)
+        img.paste(patch, (x0, y0), mask)
+
+    # Flat shapes: sizes and colours from `seed`, positions from `layout`.
+    draw = ImageDraw.Draw(img)
+    for _ in range(14):
+        w, h = rng.randrange(20, width // 4), rng.randrange(20, height // 4)
+        fill = tuple(rng.randrange(256) for _ in range(3))
+        outline = tuple(rng.randrange(256) for _ in range(3))
+        kind = rng.randrange(3)
+        x0, y0 = layout.randrange(width - w), layout.randrange(height - h)
+        box = (x0, y0, x0 + w, y0 + h)
+        if kind == 0:
+            draw.ellipse(box, fill=fill, outline=outline, width=3)
+        elif kind == 1:
+            draw.rectangle(box, fill=fill, outline=outline, width=3)
+        else:
+            points = [(x0 + w // 2, y0), (x0 + w, y0 + h), (x0, y0 + h)]
+            draw.polygon(points, fill=fill, outline=outline, width=3)
+
+    # A few words, as titles and captions do.
+    for _ in range(3):
+        font = ImageFont.load_default(size=content.randrange(18, 40))
+        colour = tuple(content.randrange(256) for _ in range(3))
+        where = (content.randrange(width - 120), content.randrange(height - 40))
+        draw.text(where, content.choice(WORDS), fill=colour, font=font)
+    return img
+
+
+def lookalike(seed: int, size: tuple[int, int] = (512, 384)) -> Image.Image:
+    """The same palette, ground and shapes as `artwork(seed)`, moved and retextured."""
+    return artwork(seed, size, layout_seed=seed + 10_000)
+
+
+# Edits: each takes and returns an RGB image.
+
+
+def rotate(img: Image.Image, degrees: float, *, expand: bool) -> Image.Image:
+    return img.rotate(
+        degrees, resample=Image.Resampling.BICUBIC, expand=expand, fillcolor=(0, 0, 0)
+    )
+
+
+def crop(
+    img: Image.Image, left: float, top: float, right: float, bottom: float
+) -> Image.Image:
+    """Cut the given fraction off each side."""
+    w, h = img.size
+    return img.crop(
+        (
+            round(w * left),
+            round(h * top),
+            round(w * (1 - right)),
+            round(h * (1 - bottom)),
+        )
+    )
+
+
+def resize(img: Image.Image, factor: float) -> Image.Image:
+    w, h = img.size
+    return img.resize(
+        (max(1, round(w * factor)), max(1, round(h * factor))),
+        Image.Resampling.LANCZOS,
+    )
+
+
+def stretch(img: Image.Image, x: float, y: float = 1.0) -> Image.Image:
+    w, h = img.size
+    return img.resize((round(w * x), round(h * y)), Image.Resampling.BICUBIC)
+
+
+def recompress(img: Image.Image, fmt: str = "JPEG", quality: int = 40) -> Image.Image:
+    out = io.BytesIO()
+    img.save(out, format=fmt, quality=quality)
+    return Image.open(io.BytesIO(out.getvalue())).convert("RGB")
+
+
+def tone(img: Image.Image, brightness: float, contrast: float) -> Image.Image:
+    img = ImageEnhance.Brightness(img).enhance(brightness)
+    return ImageEnhance.Contrast(img).enhance(contrast)
+
+
+def grayscale(img: Image.Image) -> Image.Image:
+    return ImageOps.grayscale(img).convert("RGB")
+
+
+def mirror(img: Image.Image) -> Image.Image:
+    return ImageOps.mirror(img)
+
+
+def watermark(img: Image.Image, text: str = "© stock-site.example") -> Image.Image:
+    out = img.copy()
+    draw = ImageDraw.Draw(out, "RGBA")
+    w, h = out.size
+    font = ImageFont.load_default(size=max(12, h // 12))
+    draw.text((w // 10, h // 2), text, fill=(255, 255, 255, 150), font=font)
+    return out
+
+
+def letterbox(
+    img: Image.Image, pad: float = 0.12, colour: tuple[int, int, int] = (0, 0, 0)
+) -> Image.Image:
+    """Pad top and bottom to a wider-than-tall frame, as video stills are."""
+    w, h = img.size
+    extra = round(h * pad)
+    out = Image.new("RGB", (w, h + 2 * extra), colour)
+    out.paste(img, (0, extra))
+    return out
+
+
+def frame(
+    img: Image.Image, pad: float = 0.08, colour: tuple[int, int, int] = (128, 128, 128)
+) -> Image.Image:
+    """A uniform border on every side, as a mount or a passe-partout."""
+    return ImageOps.expand(img, border=round(min(img.size) * pad), fill=colour)

@@ -1,0 +1,495 @@
+"""Geometric verification of a candidate pair with local features.
+
+Perceptual hashes say two images look alike; they cannot say one is an edited
+copy of the other. This module checks a candidate pair the way a person would:
+it finds distinctive points in both images (ORB or AKAZE keypoints with binary
+descriptors), pairs each query point with its nearest reference point when that
+neighbour is clearly better than the second nearest (Lowe's ratio test), and
+asks RANSAC for one geometric transform that carries many of those pairs onto
+each other. The number of pairs that agree with the transform, the inliers, is
+the evidence: a crop, rotation, rescale, recompression or watermark of a work
+keeps dozens to hundreds; an unrelated image keeps a handful at most, because
+random pairs do not line up under one plausible transform.
+
+Both images are worked on in grayscale, scaled up or down to a fixed longer
+side (512 px): the cost is bounded, a resized copy meets its original at the
+same scale, and the reference's features can be extracted once and cached
+(`Features.to_bytes`, about 36 bytes a keypoint). Keypoints are kept spread
+over the image rather than strongest first, so a high-contrast overlay (a
+watermark, a caption) cannot crowd out the picture under it.
+
+The transform tried first is a similarity (rotation, uniform scale, shift:
+`cv2.estimateAffinePartial2D`); when that falls short, a full affine, which
+also absorbs aspect-ratio stretches, is tried (`cv2.estimateAffine2D`; not a
+homography: every edit we expect is affine, and each extra degree of freedom
+lets random matches agree more often). Both are rejected when implausible
+(scale outside 0.2-5, a stretch of one axis over 1.3 times the other, a
+reflection), and each reference point takes one match at most, so a pile of
+random matches cannot buy inliers with a wild or collapsing transform.
+Descriptors are not mirror-invariant, so a mirrored copy is found by
+extracting the flipped query as well (only when the first try fails).
+
+Limits:
+- Flat images (logos, letters, clip art) have few corners. Detection retries
+  with a lower threshold, but a plain disc or a single glyph still has too few
+  points to verify anything: such pairs get a low count, never a false pass.
+- Images that genuinely share a part (the same logo or photo inside two
+  different designs) verify on that part: 25-35 inliers are typical. The count
+  says how much is shared, not which image came first.
+- Perspective (photos of a print at an angle) is outside the models tried;
+  mild perspective still verifies on the part that is nearly affine.
+- Framing: a query showing the work at under 1/5 or over 5 times the
+  reference's scale (a small inset in a collage, a blown-up detail) is outside
+  the plausible scales. Copies under about 100 px lose too much detail, and
+  under 16 px nothing is described at all.
+- An overlay shared by unrelated images (the same stock-site watermark on both)
+  is a shared part like any other; registered works rarely carry one.
+- Inliers are counted once per 2 px cell of the reference, so the numbers are
+  a little lower than OpenCV's raw RANSAC mask would give.
+
+Nothing here raises on a degenerate image (tiny, constant, no keypoints): it
+simply returns 0 inliers. Invalid arguments raise ValueError.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+# Workers parallelize by process; OpenCV's own threads would only fight them.
+cv2.setNumThreads(1)
+
+KINDS = ("orb", "akaze")
+DEFAULT_KIND = "orb"
+DEFAULT_MAX_SIDE = 512
+# Calibrated by the bench (bench/quality): recall against the unrelated tail.
+DEFAULT_MIN_INLIERS = 16
+FORMAT_VERSION = 1
+
+# Below this many pixels on the shorter side (at working size) there is
+# nothing to describe.
+MIN_SIDE = 16
+# Keypoints are stored in 1/16 pixel as uint16.
+MAX_MAX_SIDE = 4096
+# At most this many keypoints per image: matching cost grows with the product.
+MAX_KEYPOINTS = 1000
+# ORB detects this many times more, then keeps MAX_KEYPOINTS spread over a
+# GRID x GRID grid (see _spread).
+DETECT_FACTOR = 3
+GRID = 4
+# Fewer keypoints than this and detection is retried at a lower threshold:
+# flat art (letters, logos, clip art) has few strong corners.
+RETRY_BELOW = 400
+# FAST's default of 20 finds too few corners on flat art even on the first try.
+ORB_FAST_THRESHOLDS = (12, 4)
+AKAZE_THRESHOLDS = (0.0008, 0.0001)
+# Lowe's ratio: a match counts only if its nearest neighbour is clearly nearer
+# than the second.
+RATIO = 0.8
+# RANSAC inlier distance, in pixels of the reference's working image.
+REPROJECTION_ERROR = 4.0
+RANSAC_ITERATIONS = 2000
+RANSAC_CONFIDENCE = 0.995
+# Plausible transforms only: scale of the query onto the reference, and how
+# far an affine transform may stretch one axis against the other.
+MIN_SCALE, MAX_SCALE = 0.2, 5.0
+MAX_ANISOTROPY = 1.3
+# Inliers are counted once per reference position on this grid, so a corner
+# found at several pyramid levels counts once.
+CELL = 2.0
+# Fewer matches than this cannot support a transform worth counting.
+MIN_MATCHES = 4
+DESCRIPTOR_BYTES = {"orb": 32, "akaze": 61}
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """Keypoints and descriptors of one image at its working size."""
+
+    keypoints: np.ndarray  # (N, 2) float32: x, y in the working image
+    descriptors: np.ndarray  # (N, 32) uint8 for ORB, (N, 61) uint8 for AKAZE
+    kind: str  # "orb" or "akaze"
+    width: int  # of the working image (longer side == max_side unless tiny)
+    height: int
+    mirrored: bool = False  # extracted from the left-right flipped image
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def to_bytes(self) -> bytes:
+        """A compact npz: keypoints as 1/16-pixel uint16, descriptors as is."""
+        out = io.BytesIO()
+        np.savez(
+            out,
+            meta=np.array(
+                [
+                    FORMAT_VERSION,
+                    KINDS.index(self.kind),
+                    self.width,
+                    self.height,
+                    int(self.mirrored),
+                ],
+                dtype=np.int32,
+            ),
+            keypoints=np.round(self.keypoints * 16).astype(np.uint16),
+            descriptors=self.descriptors,
+        )
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Features:
+        """Read what `to_bytes` wrote. Raises ValueError for anything else."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                meta = npz["meta"]
+                keypoints = npz["keypoints"].astype(np.float32) / 16
+                descriptors = npz["descriptors"]
+        except (OSError, KeyError, ValueError, EOFError) as exc:
+            raise ValueError(f"not verify features ({exc})") from None
+        if meta.shape != (5,) or int(meta[0]) != FORMAT_VERSION:
+            raise ValueError("verify features of an unknown format version")
+        kind_index = int(meta[1])
+        if not 0 <= kind_index < len(KINDS):
+            raise ValueError("verify features of an unknown kind")
+        if (
+            keypoints.ndim != 2
+            or keypoints.shape[1] != 2
+            or descriptors.dtype != np.uint8
+            or descriptors.ndim != 2
+            or descriptors.shape[0] != keypoints.shape[0]
+        ):
+            raise ValueError("verify features with inconsistent arrays")
+        return cls(
+            keypoints=keypoints,
+            descriptors=descriptors,
+            kind=KINDS[kind_index],
+            width=int(meta[2]),
+            height=int(meta[3]),
+            mirrored=bool(meta[4]),
+        )
+
+
+@dataclass(frozen=True)
+class Verification:
+    inliers: int  # distinct matches that agree with the transform (0: none)
+    mirrored: bool  # the inliers came from the left-right flipped query
+    model: str  # "similarity", "affine" or "" when no plausible one was found
+    matches: int  # one-to-one matches that passed the ratio test, before RANSAC
+    seconds: float  # wall time, including extracting the query's features
+    scale: float = 0.0  # query onto reference, at working size (1: same framing)
+    rotation: float = 0.0  # degrees that turn the query into the reference,
+    # counter-clockwise as displayed
+
+    def verified(self, min_inliers: int = DEFAULT_MIN_INLIERS) -> bool:
+        return self.inliers >= min_inliers
+
+
+def extract(
+    image: Image.Image | np.ndarray,
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    mirrored: bool = False,
+    kind: str = DEFAULT_KIND,
+) -> Features:
+    """Keypoints and descriptors of an image scaled to `max_side`, in grayscale.
+
+    `image` is a PIL image (any mode; alpha is ignored) or a uint8 array
+    (H x W gray or H x W x 3 RGB). It is scaled, up or down, so that its
+    longer side is exactly `max_side`: a reference and a resized copy of it
+    then meet at the same scale. `mirrored` flips it left-right first.
+
+    Raises ValueError for an unknown kind, a max_side outside 64-4096 or an
+    array of another shape or type.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if not 64 <= max_side <= MAX_MAX_SIDE:
+        raise ValueError(f"max_side must be between 64 and {MAX_MAX_SIDE}")
+    gray = _working_gray(image, max_side)
+    if mirrored:
+        gray = np.ascontiguousarray(gray[:, ::-1])
+    height, width = gray.shape
+    keypoints: list[cv2.KeyPoint] = []
+    descriptors: np.ndarray | None = None
+    if min(height, width) >= MIN_SIDE and int(gray.max()) != int(gray.min()):
+        keypoints, descriptors = _detect(gray, kind)
+    if descriptors is None or not keypoints:
+        points = np.zeros((0, 2), np.float32)
+        descriptors = np.zeros((0, DESCRIPTOR_BYTES[kind]), np.uint8)
+    else:
+        points = np.array([kp.pt for kp in keypoints], np.float32).reshape(-1, 2)
+    return Features(
+        keypoints=points,
+        descriptors=np.ascontiguousarray(descriptors, dtype=np.uint8),
+        kind=kind,
+        width=width,
+        height=height,
+        mirrored=mirrored,
+    )
+
+
+def verify(
+    query: Image.Image | np.ndarray | Features,
+    reference: Features,
+    *,
+    min_inliers: int = DEFAULT_MIN_INLIERS,
+    mirrored_query: Features | None = None,
+    try_mirror: bool = True,
+    max_side: int = DEFAULT_MAX_SIDE,
+) -> Verification:
+    """Count the query's matches that one plausible transform lays on the reference.
+
+    When `query` is an image, its features are extracted here, and those of
+    its mirror image too if the first try has fewer than `min_inliers`. A
+    caller checking one query against several references can extract once
+    and pass `Features` instead, with `mirrored_query` for the mirror try
+    (without it the mirror try is skipped). `try_mirror=False` skips it always.
+
+    Raises ValueError when the query's features are of another kind than the
+    reference's, or `min_inliers` < 1.
+    """
+    started = time.perf_counter()
+    if min_inliers < 1:
+        raise ValueError("min_inliers must be at least 1")
+    if len(reference) < MIN_MATCHES:
+        # Nothing the query could match: skip extracting it.
+        return Verification(0, False, "", 0, time.perf_counter() - started)
+    if isinstance(query, Features):
+        query_features = query
+    else:
+        query_features = extract(query, max_side=max_side, kind=reference.kind)
+    _check_pair(query_features, reference)
+    best = _attempt(query_features, reference, min_inliers)
+    if best.inliers < min_inliers and try_mirror:
+        if mirrored_query is None and not isinstance(query, Features):
+            mirrored_query = extract(
+                query, max_side=max_side, mirrored=True, kind=reference.kind
+            )
+        if mirrored_query is not None:
+            _check_pair(mirrored_query, reference)
+            flipped = _attempt(mirrored_query, reference, min_inliers)
+            if flipped.inliers > best.inliers:
+                best = flipped
+    return Verification(
+        inliers=best.inliers,
+        mirrored=best.mirrored,
+        model=best.model,
+        matches=best.matches,
+        seconds=time.perf_counter() - started,
+        scale=best.scale,
+        rotation=best.rotation,
+    )
+
+
+def _check_pair(query: Features, reference: Features) -> None:
+    if query.kind != reference.kind:
+        raise ValueError(
+            f"query features are {query.kind}, the reference's are {reference.kind}"
+        )
+
+
+def _working_gray(image: Image.Image | np.ndarray, max_side: int) -> np.ndarray:
+    if isinstance(image, Image.Image):
+        longer = max(image.size)
+        if longer >= 2 * max_side:
+            # A cheap integer box reduction first: converting and resizing a
+            # photo at full resolution would cost more than the verification.
+            image = image.reduce(longer // max_side)
+        gray = np.asarray(image if image.mode == "L" else image.convert("L"))
+    elif isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise ValueError("image arrays must be uint8")
+        if image.ndim == 2:
+            gray = image
+        elif image.ndim == 3 and image.shape[2] == 3:
+            gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+        else:
+            raise ValueError("image arrays must be H x W or H x W x 3")
+    else:
+        raise ValueError("image must be a PIL image or a numpy array")
+    height, width = gray.shape[:2]
+    longer = max(height, width)
+    # A thumbnail under MIN_SIDE is left as it is, for extract to reject:
+    # blown up, its interpolation blurs would pass for corners.
+    if longer != max_side and min(height, width) >= MIN_SIDE:
+        factor = max_side / longer
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        # Upscaled too: ORB's pyramid spans about 3.6x, so a quarter-size copy
+        # would otherwise fall outside the reference's range of scales.
+        interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+        gray = cv2.resize(gray, size, interpolation=interpolation)
+    return np.ascontiguousarray(gray)
+
+
+def _detect(
+    gray: np.ndarray, kind: str
+) -> tuple[list[cv2.KeyPoint], np.ndarray | None]:
+    thresholds = ORB_FAST_THRESHOLDS if kind == "orb" else AKAZE_THRESHOLDS
+    keypoints: list[cv2.KeyPoint] = []
+    descriptors: np.ndarray | None = None
+    for threshold in thresholds:
+        detector = _detector(kind, threshold)
+        if kind == "orb":
+            # Descriptors only for the keypoints kept, below.
+            keypoints = list(detector.detect(gray, None))
+        else:
+            found, descriptors = detector.detectAndCompute(gray, None)
+            keypoints = list(found)
+        if len(keypoints) >= RETRY_BELOW:
+            break
+    if not keypoints:
+        return [], None
+    chosen = _spread(keypoints, gray.shape, MAX_KEYPOINTS)
+    if kind == "orb":
+        kept, descriptors = detector.compute(gray, [keypoints[i] for i in chosen])
+        return list(kept), descriptors
+    if descriptors is None:
+        return [], None
+    return [keypoints[i] for i in chosen], descriptors[chosen]
+
+
+def _detector(kind: str, threshold: float) -> cv2.Feature2D:
+    if kind == "orb":
+        # A small edge threshold keeps points near the border, where crops
+        # cut; ORB pads its pyramid, so their descriptors are still whole.
+        return cv2.ORB_create(
+            nfeatures=MAX_KEYPOINTS * DETECT_FACTOR,
+            scaleFactor=1.2,
+            nlevels=8,
+            edgeThreshold=8,
+            patchSize=31,
+            fastThreshold=int(threshold),
+        )
+    return cv2.AKAZE_create(threshold=threshold)
+
+
+def _spread(
+    keypoints: list[cv2.KeyPoint], shape: tuple[int, ...], limit: int
+) -> np.ndarray:
+    """Indices of at most `limit` keypoints, spread over the image.
+
+    The strongest corners cluster on the highest-contrast part of an image,
+    which is often an overlay (a watermark, a caption) rather than the work:
+    kept by strength alone, a watermark crowds out the picture. So keypoints
+    are ranked within a GRID x GRID grid and taken tier by tier (every cell's
+    best `limit / GRID**2`, then every cell's next ones, ...), by strength
+    within a tier.
+    """
+    count = len(keypoints)
+    if count <= limit:
+        return np.arange(count)
+    height, width = shape[:2]
+    points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
+    response = np.array([kp.response for kp in keypoints], dtype=np.float32)
+    column = np.minimum((points[:, 0] * GRID / width).astype(np.int64), GRID - 1)
+    row = np.minimum((points[:, 1] * GRID / height).astype(np.int64), GRID - 1)
+    cell = row * GRID + column
+    order = np.lexsort((-response, cell))
+    cell_sorted = cell[order]
+    starts = np.searchsorted(cell_sorted, cell_sorted, side="left")
+    rank = np.empty(count, dtype=np.int64)
+    rank[order] = np.arange(count) - starts
+    quota = max(1, limit // (GRID * GRID))
+    return np.lexsort((-response, rank // quota))[:limit]
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    mirrored: bool
+    matches: int = 0
+    inliers: int = 0
+    model: str = ""
+    scale: float = 0.0
+    rotation: float = 0.0
+
+
+def _attempt(query: Features, reference: Features, min_inliers: int) -> _Attempt:
+    source, target = _match(query, reference)
+    best = _Attempt(mirrored=query.mirrored, matches=len(source))
+    if len(source) < MIN_MATCHES:
+        return best
+    # The similarity first; the affine (6 degrees of freedom, so more chance
+    # inliers) only when the similarity falls short, e.g. for a stretch.
+    for model, estimate in (
+        ("similarity", cv2.estimateAffinePartial2D),
+        ("affine", cv2.estimateAffine2D),
+    ):
+        if best.inliers >= min_inliers:
+            break
+        matrix, mask = estimate(
+            source,
+            target,
+            method=cv2.RANSAC,
+            ransacReprojThreshold=REPROJECTION_ERROR,
+            maxIters=RANSAC_ITERATIONS,
+            confidence=RANSAC_CONFIDENCE,
+            refineIters=10,
+        )
+        if matrix is None or mask is None:
+            continue
+        plausible = _plausible(matrix[:, :2])
+        if plausible is None:
+            continue
+        inliers = _distinct(target[mask.ravel().astype(bool)])
+        if inliers > best.inliers:
+            scale, rotation = plausible
+            best = _Attempt(
+                mirrored=query.mirrored,
+                matches=best.matches,
+                inliers=inliers,
+                model=model,
+                scale=scale,
+                rotation=rotation,
+            )
+    return best
+
+
+def _match(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Matched (query points, reference points): ratio test, one-to-one."""
+    if len(query) < 2 or len(reference) < 2:
+        empty = np.zeros((0, 2), np.float32)
+        return empty, empty
+    distances, nearest = cv2.batchDistance(
+        query.descriptors,
+        reference.descriptors,
+        cv2.CV_32S,
+        normType=cv2.NORM_HAMMING,
+        K=2,
+    )
+    good = np.flatnonzero(distances[:, 0] < RATIO * distances[:, 1])
+    target = nearest[good, 0]
+    # One match per reference point, the nearest: otherwise RANSAC can score
+    # a collapsing transform that sends many query points to one place.
+    order = np.lexsort((distances[good, 0], target))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = target[order][1:] != target[order][:-1]
+    keep = order[first]
+    return query.keypoints[good[keep]], reference.keypoints[target[keep]]
+
+
+def _plausible(linear: np.ndarray) -> tuple[float, float] | None:
+    """(scale, rotation in degrees) of a 2x2 linear map, None if implausible."""
+    if not np.all(np.isfinite(linear)) or np.linalg.det(linear) <= 0:
+        return None  # a reflection or a collapse
+    singular = np.linalg.svd(linear, compute_uv=False)
+    if singular[1] <= 0 or singular[0] / singular[1] > MAX_ANISOTROPY:
+        return None
+    scale = float(np.sqrt(singular[0] * singular[1]))
+    if not MIN_SCALE <= scale <= MAX_SCALE:
+        return None
+    # Image y points down, so atan2 on the matrix gives a clockwise angle.
+    rotation = -float(np.degrees(np.arctan2(linear[1, 0], linear[0, 0])))
+    return scale, rotation
+
+
+def _distinct(points: np.ndarray) -> int:
+    """How many CELL x CELL cells the points fall in."""
+    if points.size == 0:
+        return 0
+    cells = np.floor(points / CELL).astype(np.int64)
+    return int(np.unique(cells[:, 0] * 1_000_003 + cells[:, 1]).size)
