@@ -203,8 +203,13 @@ class JobDetailOutputSerializer(JobSummaryOutputSerializer):
     )
     manifest_sha256 = serializers.CharField()
     thresholds = serializers.DictField(
-        child=serializers.IntegerField(),
-        help_text="Largest Hamming distance that counts, per perceptual hash.",
+        help_text="Hamming radius per perceptual hash (phash, pdq) and the "
+        "levels' settings the job ran with.",
+    )
+    remove_levels = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Perceptual levels the filtered manifest removes; matches of "
+        "other levels are listed for review only.",
     )
     receipt = serializers.DictField(help_text="Set when the job has succeeded.")
     outputs = serializers.SerializerMethodField()
@@ -248,9 +253,31 @@ class MatchOutputSerializer(serializers.Serializer):
     matched = serializers.CharField(
         help_text="What matched: the claimed URL, prefix, domain or style name."
     )
+    level = serializers.CharField(
+        help_text="Perceptual matches: verified (local features agree), strong "
+        "(too close for chance) or possible (for review); empty otherwise."
+    )
+    variant = serializers.CharField(
+        help_text="Perceptual matches: the registry variant that came closest "
+        '("+mirror" when the row\'s mirror image did).'
+    )
+    inliers = serializers.IntegerField(
+        allow_null=True,
+        help_text="Verification's inlier count; null when it could not run.",
+    )
+    chance = serializers.FloatField(
+        allow_null=True,
+        help_text="Estimated probability that an unrelated image is this close.",
+    )
+    removed = serializers.SerializerMethodField(
+        help_text="Whether this match removes its row from the filtered manifest."
+    )
 
     class Meta:
         ref_name = "Match"
+
+    def get_removed(self, match: Match) -> bool:
+        return not match.level or match.level in match.job.remove_levels
 
 
 def job_detail(job_id: int, user: User) -> MatchJob:
@@ -295,6 +322,13 @@ class ManifestUploadApi(APIView):
             allow_blank=True,
             help_text="JSON object: largest Hamming distance that counts as a "
             "match, per perceptual hash (phash, pdq).",
+        )
+        remove_levels = serializers.ListField(
+            child=serializers.ChoiceField(choices=Match.Level.values),
+            required=False,
+            help_text="Perceptual levels to remove from the filtered manifest "
+            "(repeat the field; default verified and strong). Exact, URL and "
+            "style matches are always removed.",
         )
 
         class Meta:
@@ -355,7 +389,10 @@ class ManifestUploadApi(APIView):
             name=data["name"],
         )
         job = services.match_job_start(
-            manifest=manifest, owner=request.user, thresholds=data.get("thresholds")
+            manifest=manifest,
+            owner=request.user,
+            thresholds=data.get("thresholds"),
+            remove_levels=data.get("remove_levels"),
         )
         manifest.job = job  # type: ignore[attr-defined]  # for the serializer
         return Response(
@@ -415,6 +452,7 @@ class JobCancelApi(APIView):
 class JobMatchListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         kind = MatchKindField(required=False)
+        level = serializers.ChoiceField(choices=Match.Level.values, required=False)
 
     @extend_schema(
         tags=["jobs"],
@@ -422,6 +460,7 @@ class JobMatchListApi(APIView):
         parameters=[
             path_id("job_id"),
             OpenApiParameter("kind", enum=Match.Kind.values),
+            OpenApiParameter("level", enum=Match.Level.values),
         ],
         responses={200: MatchOutputSerializer(many=True), **errors(400, 401, 404)},
     )
@@ -430,7 +469,9 @@ class JobMatchListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         matches = selectors.match_list_for_job(
-            job=job, kind=filters.validated_data.get("kind")
+            job=job,
+            kind=filters.validated_data.get("kind"),
+            level=filters.validated_data.get("level"),
         )
         return paginated_response(
             queryset=matches,
@@ -471,6 +512,16 @@ class LookupHitOutputSerializer(serializers.Serializer):
     work = serializers.IntegerField(source="work_id", allow_null=True)
     distance = serializers.IntegerField(allow_null=True)
     matched = serializers.CharField()
+    level = serializers.CharField(
+        help_text="Perceptual hits: verified, strong or possible; empty otherwise."
+    )
+    variant = serializers.CharField(
+        help_text="Perceptual hits: the registry variant that came closest."
+    )
+    chance = serializers.FloatField(
+        allow_null=True,
+        help_text="Estimated probability that an unrelated image is this close.",
+    )
 
     class Meta:
         ref_name = "LookupHit"

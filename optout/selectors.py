@@ -40,11 +40,15 @@ def job_get_for_owner(*, owner: User, job_id: int) -> MatchJob | None:
     )
 
 
-def match_list_for_job(*, job: MatchJob, kind: str | None = None) -> QuerySet[Match]:
+def match_list_for_job(
+    *, job: MatchJob, kind: str | None = None, level: str | None = None
+) -> QuerySet[Match]:
     """The job's matches in row order, each with `work_id` (image matches only)."""
-    matches = Match.objects.filter(job=job)
+    matches = Match.objects.filter(job=job).select_related("job")
     if kind:
         matches = matches.filter(kind=kind)
+    if level:
+        matches = matches.filter(level=level)
     return matches.annotate(work_id=F("image__work_id")).order_by("row", "kind", "id")
 
 
@@ -100,6 +104,9 @@ class LookupHit:
     work_id: int | None
     distance: int | None
     matched: str
+    level: str = ""
+    variant: str = ""
+    chance: float | None = None
 
 
 @dataclass
@@ -128,7 +135,7 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
     than LOOKUP_MAX_ITEMS values in all, or a malformed hash (naming the field
     and its index).
     """
-    from .services import default_thresholds
+    from .services import default_levels, default_tails, default_thresholds
 
     unknown = set(items) - set(LOOKUP_FIELDS)
     if unknown:
@@ -171,7 +178,9 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
         phash=columns["phash"],
         pdq=columns["pdq"],
     )
-    found, problems = snapshot.match(batch, default_thresholds())
+    found, problems = snapshot.match(
+        batch, default_thresholds(), levels=default_levels(), tails=default_tails()
+    )
     claim_kinds = URL_KINDS | {MatchKind.STYLE}
     works = image_work_ids(
         image_ids=(m.ref for m in found if m.kind not in claim_kinds)
@@ -186,6 +195,9 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
                 work_id=None if is_claim else works.get(m.ref),
                 distance=m.distance,
                 matched=m.matched,
+                level=m.level,
+                variant=m.variant,
+                chance=m.chance,
             )
         )
     for problem in problems:

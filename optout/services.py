@@ -36,11 +36,13 @@ from registry.models import User
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ManifestRejected
+from workers.engine.perceptual import Levels, TailModel, tail_models
 from workers.engine.reports import write_reports
 from workers.engine.snapshot import Thresholds
 from workers.engine.types import ChunkSpec, ManifestFormat, RowBatch
 
 from .models import Chunk, JobOutput, Manifest, ManifestPart, Match, MatchJob
+from .references import reference_features
 from .snapshots import snapshot_for_revision
 
 KIND_CLAIM = {"url", "prefix", "domain", "style"}
@@ -191,12 +193,52 @@ def default_thresholds() -> Thresholds:
     )
 
 
+def default_levels() -> Levels:
+    return Levels(
+        pdq_strong=settings.MATCH_PDQ_STRONG,
+        phash_strong=settings.MATCH_PHASH_STRONG,
+        min_inliers=settings.MATCH_MIN_INLIERS,
+        max_candidates=settings.MATCH_MAX_CANDIDATES,
+    )
+
+
+def default_tails() -> dict[str, TailModel]:
+    """Chance-match models for the configured variant scheme (docs/MATCHING.md)."""
+    return tail_models(settings.MATCH_VARIANT_SCHEME)
+
+
+PERCEPTUAL_LEVELS = ("verified", "strong", "possible")
+
+
+def _remove_levels(levels: Iterable[str] | None) -> list[str]:
+    if levels is None:
+        return [lv for lv in PERCEPTUAL_LEVELS if lv in settings.MATCH_REMOVE_LEVELS]
+    chosen = list(dict.fromkeys(levels))
+    unknown = [lv for lv in chosen if lv not in PERCEPTUAL_LEVELS]
+    if unknown:
+        raise ValidationFailed(
+            f"remove_levels: unknown level {unknown[0]!r}; choose from "
+            + ", ".join(PERCEPTUAL_LEVELS),
+            field="remove_levels",
+        )
+    return [lv for lv in PERCEPTUAL_LEVELS if lv in chosen]
+
+
 def match_job_start(
-    *, manifest: Manifest, owner: User, thresholds: dict[str, int] | None = None
+    *,
+    manifest: Manifest,
+    owner: User,
+    thresholds: dict[str, int] | None = None,
+    remove_levels: Iterable[str] | None = None,
 ) -> MatchJob:
-    """Queue a match job for `manifest`; ingest runs once this commits."""
+    """Queue a match job for `manifest`; ingest runs once this commits.
+
+    `remove_levels`: which perceptual levels the filtered manifest removes
+    (default settings.MATCH_REMOVE_LEVELS); the others are only listed.
+    """
     if manifest.owner_id != owner.pk:
         raise NotFound("manifest not found")
+    removing = _remove_levels(remove_levels)
     chosen = asdict(default_thresholds())
     from .snapshots import max_radius
 
@@ -212,12 +254,17 @@ def match_job_start(
                 field="thresholds",
             )
         chosen[kind] = value
+    # The levels' settings are fixed at start, so the receipt can name them.
+    chosen.update(asdict(default_levels()))
+    chosen["verify"] = settings.MATCH_VERIFY
+    chosen["variant_scheme"] = settings.MATCH_VARIANT_SCHEME
     with transaction.atomic():
         job = MatchJob.objects.create(
             manifest=manifest,
             owner=owner,
             manifest_sha256=manifest.sha256,
             thresholds=chosen,
+            remove_levels=removing,
         )
         _queue("match_job_ingest", job.pk)
     return job
@@ -343,7 +390,16 @@ def match_chunk_run(*, chunk_id: int) -> str:
     spec = ChunkSpec.from_dict(chunk.spec)
     assert job.registry_revision is not None
     snapshot = snapshot_for_revision(job.registry_revision)
-    thresholds = Thresholds(**job.thresholds)
+    thresholds = Thresholds(phash=job.thresholds["phash"], pdq=job.thresholds["pdq"])
+    levels = Levels(
+        **{
+            name: job.thresholds[name]
+            for name in Levels.__dataclass_fields__
+            if name in job.thresholds
+        }
+    )
+    references = reference_features if job.thresholds.get("verify", True) else None
+    tails = tail_models(job.thresholds.get("variant_scheme", ""))
     matches: list[Match] = []
     skipped: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
@@ -354,7 +410,9 @@ def match_chunk_run(*, chunk_id: int) -> str:
             spec,
             manifest.columns,
         ):
-            found, problems = snapshot.match(batch, thresholds)
+            found, problems = snapshot.match(
+                batch, thresholds, levels=levels, references=references, tails=tails
+            )
             for problem in [*batch.skipped, *problems]:
                 skipped[problem.reason] += 1
                 if len(examples) < 20:
@@ -421,6 +479,10 @@ def _match_rows(
                 image_id=None if kind in KIND_CLAIM else m.ref,
                 distance=m.distance,
                 matched=(m.matched or "")[:2048],
+                level=m.level,
+                variant=m.variant[:32],
+                inliers=m.inliers,
+                chance=m.chance,
             )
         )
     return out
@@ -446,8 +508,23 @@ def match_job_finalize(*, job_id: int) -> None:
     counts = dict(
         matches.values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
     )
+    removing = _removes(job)
     removed = np.array(
-        sorted(set(matches.values_list("row", flat=True).distinct())), dtype=np.int64
+        sorted(set(matches.filter(removing).values_list("row", flat=True).distinct())),
+        dtype=np.int64,
+    )
+    levels = dict(
+        matches.exclude(level="")
+        .values_list("level")
+        .annotate(n=Count("id"))
+        .values_list("level", "n")
+    )
+    listed = (
+        matches.exclude(level="")
+        .exclude(row__in=matches.filter(removing).values("row"))
+        .values("row")
+        .distinct()
+        .count()
     )
     skipped: Counter[str] = Counter()
     for reasons in Chunk.objects.filter(job=job).values_list(
@@ -477,6 +554,9 @@ def match_job_finalize(*, job_id: int) -> None:
             rows_skipped=job.rows_skipped,
             rows_removed=int(removed.shape[0]),
             counts=counts,
+            levels=levels,
+            remove_levels=job.remove_levels,
+            rows_listed_for_review=listed,
             skipped_reasons=dict(skipped),
             started=job.started,
             finished=finished,
@@ -531,6 +611,9 @@ def receipt_build(
     rows_removed: int,
     counts: dict[str, int],
     skipped_reasons: dict[str, int],
+    levels: dict[str, int] | None = None,
+    remove_levels: list[str] | None = None,
+    rows_listed_for_review: int = 0,
     started: datetime | None,
     finished: datetime,
 ) -> dict[str, Any]:
@@ -551,7 +634,10 @@ def receipt_build(
         "rows": rows,
         "rows_skipped": rows_skipped,
         "rows_removed": rows_removed,
+        "rows_listed_for_review": rows_listed_for_review,
         "matches": counts,
+        "levels": levels or {},
+        "remove_levels": remove_levels or [],
         "skipped_reasons": skipped_reasons,
         "started": started.isoformat() if started else None,
         "finished": finished.isoformat(),
@@ -573,8 +659,13 @@ def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
             "image__work_id",
             "distance",
             "matched",
+            "level",
+            "variant",
+            "inliers",
+            "chance",
         )
     )
+    removes = set(job.remove_levels)
     for (
         row,
         key,
@@ -585,6 +676,10 @@ def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
         work_id,
         distance,
         matched,
+        level,
+        variant,
+        inliers,
+        chance,
     ) in qs.iterator(chunk_size=20_000):
         yield {
             "row": row,
@@ -596,7 +691,19 @@ def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
             "work_id": work_id,
             "distance": distance,
             "matched": matched,
+            "level": level,
+            "variant": variant,
+            "inliers": inliers,
+            "chance": chance,
+            # This match alone removes its row (another match may too).
+            "removed": not level or level in removes,
         }
+
+
+def _removes(job: MatchJob) -> Q:
+    """Matches that remove their row: every non-perceptual one, and the levels
+    the job removes."""
+    return Q(level="") | Q(level__in=job.remove_levels)
 
 
 def match_sweep() -> dict[str, int]:

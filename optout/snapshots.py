@@ -47,13 +47,25 @@ def _style_names() -> Iterator[tuple[int, str]]:
             yield pk, alias
 
 
-def _fingerprints(algorithm: str) -> Iterator[tuple[int, bytes]]:
-    qs = Fingerprint.objects.filter(
+def _enforced(algorithm: str):
+    return Fingerprint.objects.filter(
         algorithm=algorithm,
-        variant="original",
         image__status=Image.Status.HASHED,
         image__work__status=Work.Status.ACTIVE,
     )
+
+
+def _pdq_fingerprints() -> Iterator[tuple[int, str, bytes]]:
+    """Every PDQ of every enforced image: the original and its variants."""
+    qs = _enforced(Fingerprint.Algorithm.PDQ).filter(~Q(value=None))
+    for image_id, variant, value in qs.values_list(
+        "image_id", "variant", "value"
+    ).iterator(chunk_size=50_000):
+        yield image_id, variant, bytes(value)
+
+
+def _fingerprints(algorithm: str) -> Iterator[tuple[int, bytes]]:
+    qs = _enforced(algorithm).filter(variant="original")
     if algorithm == Fingerprint.Algorithm.PHASH:
         for image_id, value in qs.values_list("image_id", "value_int").iterator(
             chunk_size=50_000
@@ -86,7 +98,7 @@ def build_snapshot(*, revision: int) -> RegistrySnapshot:
         sha256=_fingerprints(Fingerprint.Algorithm.SHA256),
         md5=_fingerprints(Fingerprint.Algorithm.MD5),
         phash=_fingerprints(Fingerprint.Algorithm.PHASH),
-        pdq=_fingerprints(Fingerprint.Algorithm.PDQ),
+        pdq=_pdq_fingerprints(),
         max_radius=max_radius(),
     )
 

@@ -100,6 +100,21 @@ class ManifestForm(forms.Form):
                 widget=forms.NumberInput(attrs={"placeholder": str(default)}),
             )
 
+        self.fields["remove_levels"] = forms.MultipleChoiceField(
+            label="Perceptual matches to remove",
+            choices=[
+                ("verified", "verified: local features agree"),
+                ("strong", "strong: hashes too close for chance"),
+                ("possible", "possible: candidates for review"),
+            ],
+            initial=list(settings.MATCH_REMOVE_LEVELS),
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+            help_text="The filtered manifest drops rows with these; the others are "
+            "listed in the report for review. Exact, URL and style matches are "
+            "always removed.",
+        )
+
     def column_fields(self) -> list[forms.BoundField]:
         return [self[f"column_{logical}"] for logical in COLUMN_FIELDS]
 
@@ -132,6 +147,10 @@ def _job_context(job: MatchJob) -> dict[str, Any]:
         "matches_shown": MATCHES_SHOWN,
         "matches_api": reverse("api-job-matches", kwargs={"job_id": job.pk}),
         "counts": sorted(job.counts.items()),
+        "levels": [
+            (level, (job.receipt.get("levels") or {}).get(level, 0))
+            for level in ("verified", "strong", "possible")
+        ],
         "skipped_reasons": sorted(job.skipped_reasons.items(), key=lambda kv: -kv[1]),
         "receipt": json.dumps(job.receipt, indent=2) if job.receipt else "",
         "percent": round(job.progress * 100),
@@ -169,7 +188,10 @@ def manifest_upload(request: HttpRequest, user: User) -> HttpResponse:
                 name=form.cleaned_data["name"],
             )
             job = services.match_job_start(
-                manifest=manifest, owner=user, thresholds=form.thresholds()
+                manifest=manifest,
+                owner=user,
+                thresholds=form.thresholds(),
+                remove_levels=form.cleaned_data["remove_levels"],
             )
         except DomainError as exc:
             add_domain_error(form, exc)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
+
 from optout.models import MatchJob
 from registry.selectors import registry_revision_current
 
@@ -40,7 +42,18 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
     assert body["problems"] == []
     assert body["registry_revision"] == registry_revision_current()
     assert body["manifest_sha256"] == hashlib.sha256(laion_parquet()).hexdigest()
-    assert body["thresholds"] == {"phash": 8, "pdq": 31}
+    assert body["thresholds"] == {
+        "phash": 8,
+        "pdq": 31,
+        "pdq_strong": settings.MATCH_PDQ_STRONG,
+        "phash_strong": settings.MATCH_PHASH_STRONG,
+        "min_inliers": settings.MATCH_MIN_INLIERS,
+        "max_candidates": settings.MATCH_MAX_CANDIDATES,
+        "verify": True,
+        "variant_scheme": settings.MATCH_VARIANT_SCHEME,
+    }
+    assert body["remove_levels"] == ["verified", "strong"]
+    assert body["receipt"]["remove_levels"] == ["verified", "strong"]
     assert body["receipt"]["manifest"]["sha256"] == body["manifest_sha256"]
     assert body["receipt"]["registry_revision"] == body["registry_revision"]
     assert body["receipt"]["rows_removed"] == 5

@@ -37,6 +37,11 @@ def test_it_lists_every_match_in_row_order(curator_client, curator, registry):
         "work": None,
         "distance": None,
         "matched": EXACT_URL,
+        "level": "",
+        "variant": "",
+        "inliers": None,
+        "chance": None,
+        "removed": True,
     }
     assert rows[1]["claim"] == registry.prefix.pk
     assert rows[1]["matched"] == PREFIX

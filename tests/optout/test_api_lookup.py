@@ -46,6 +46,9 @@ def test_each_item_gets_its_matches_in_the_order_sent(curator_client, registry):
             "work": None,
             "distance": None,
             "matched": EXACT_URL,
+            "level": "",
+            "variant": "",
+            "chance": None,
         }
     ]
     assert urls[2] == {"value": "", "matches": [], "problem": None}
@@ -69,6 +72,9 @@ def test_each_item_gets_its_matches_in_the_order_sent(curator_client, registry):
             "work": registry.image.work_id,
             "distance": 0,
             "matched": "",
+            "level": "strong",
+            "variant": "original",
+            "chance": None,
         }
     ]
     assert phash[1]["matches"] == []

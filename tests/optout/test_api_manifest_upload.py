@@ -13,6 +13,11 @@ from .helpers import csv_manifest, laion_parquet, upload
 URL = "/api/v1/manifests/"
 
 
+def radii(thresholds: dict) -> dict:
+    """The Hamming radii a job was started with (the levels' settings aside)."""
+    return {k: thresholds[k] for k in ("phash", "pdq")}
+
+
 def test_a_curator_uploads_a_laion_parquet_and_its_job_is_queued(
     curator_client, curator
 ):
@@ -42,7 +47,8 @@ def test_a_curator_uploads_a_laion_parquet_and_its_job_is_queued(
     stored = MatchJob.objects.get(pk=job["id"])
     assert stored.owner == curator
     assert stored.manifest_sha256 == hashlib.sha256(data).hexdigest()
-    assert stored.thresholds == {"phash": 8, "pdq": 31}
+    assert radii(stored.thresholds) == {"phash": 8, "pdq": 31}
+    assert stored.remove_levels == ["verified", "strong"]
 
 
 def test_it_takes_a_name_column_overrides_and_thresholds(curator_client):
@@ -65,7 +71,7 @@ def test_it_takes_a_name_column_overrides_and_thresholds(curator_client):
     assert body["format"] == "csv"
     assert body["columns"]["url"] == "image_link"
     assert body["columns"]["caption"] == "words"
-    assert MatchJob.objects.get().thresholds == {"phash": 4, "pdq": 31}
+    assert radii(MatchJob.objects.get().thresholds) == {"phash": 4, "pdq": 31}
 
 
 def test_it_rejects_a_file_it_cannot_read_naming_it(curator_client):

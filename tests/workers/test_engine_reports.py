@@ -18,6 +18,11 @@ ROWS = [
         "work_id": None,
         "distance": None,
         "matched": "https://a.example/3.jpg",
+        "level": "",
+        "variant": "",
+        "inliers": None,
+        "chance": None,
+        "removed": True,
     },
     {
         "row": 9,
@@ -29,6 +34,11 @@ ROWS = [
         "work_id": 4,
         "distance": 5,
         "matched": "",
+        "level": "possible",
+        "variant": "rot+3",
+        "inliers": None,
+        "chance": 2.5e-07,
+        "removed": False,
     },
 ]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.conf import settings
 
 from registry import services
 from registry.models import Fingerprint, Image
 from registry.uploads import bytes_file
 from tests.images import image_bytes, truncated_png
 from workers.engine.fingerprint import fingerprint_bytes
+from workers.engine.perceptual import SCHEMES
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -34,12 +36,15 @@ def test_a_real_worker_fingerprints_uploaded_images(celery_worker, holder):
     for i, image_id in enumerate(ids):
         image = Image.objects.get(pk=image_id)
         expected = fingerprint_bytes(image_bytes(i)).fingerprints
-        prints = {f.algorithm: f for f in image.fingerprints.all()}
+        prints = {f.algorithm: f for f in image.fingerprints.filter(variant="original")}
         assert prints["sha256"].hex == expected.sha256.hex()
         assert prints["md5"].hex == expected.md5.hex()
         assert prints["phash"].value_int == expected.phash_int
         assert bytes(prints["pdq"].value) == expected.pdq
         assert prints["pdq"].quality == expected.pdq_quality
+        # and the registry-side variants, computed by the worker too
+        variants = image.fingerprints.exclude(variant="original")
+        assert variants.count() == len(SCHEMES[settings.MATCH_VARIANT_SCHEME])
         assert (image.width, image.height) == (320, 240)
         assert image.thumbnail
         with image.thumbnail.open("rb") as fh:
@@ -64,4 +69,5 @@ def test_a_file_broken_after_upload_is_marked_failed_with_its_reason(
     assert (
         Image.objects.get(pk=image.pk).failure_reason == "the image file is truncated"
     )
-    assert Fingerprint.objects.filter(image=image).count() == 4  # old ones kept
+    # old ones kept
+    assert Fingerprint.objects.filter(image=image, variant="original").count() == 4

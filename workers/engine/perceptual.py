@@ -42,14 +42,13 @@ from PIL import Image, ImageChops
 # gives the same bits within a few (measured: 8 of 256) at a sixth of the cost.
 PREPARE_MAX_SIDE = 256
 
-# pdqhash.compute_dihedral's order (checked against compute() of each transform
-# in tests/workers/test_perceptual.py).
+# The eight turns and mirrors of the square's symmetry group.
 DIHEDRAL = (
     "canonical",  # the prepared image itself
-    "rot90",  # 90 degrees counter-clockwise
+    "rot90",  # 90 degrees counter-clockwise (Pillow's ROTATE_90)
     "rot180",
     "rot270",
-    "flipy",  # upside down mirror
+    "flipy",  # top to bottom
     "flipx",  # left-right mirror
     "transpose",
     "transverse",
@@ -94,7 +93,8 @@ DEFAULT_SCHEME = "dihedral+rot+crops"
 def trim_borders(
     image: Image.Image, *, tolerance: int = 24, min_keep: float = 0.2
 ) -> Image.Image:
-    """Cut away uniform borders and letterboxes (two passes: frame, then mat).
+    """Cut away uniform borders and letterboxes, pass by pass until none is left
+    (a frame, then a mat, then the picture's own plain margin).
 
     A border is the run of rows/columns at the edges that differ from the
     corner colour by at most `tolerance` in every channel. If what is left would
@@ -102,7 +102,7 @@ def trim_borders(
     (a logo on a plain background is not a border).
     """
     rgb = image.convert("RGB")
-    for _ in range(2):
+    for _ in range(6):
         width, height = rgb.size
         if width < 8 or height < 8:
             return rgb
@@ -124,7 +124,12 @@ def trim_borders(
             return rgb
         if box == (0, 0, width, height):
             return rgb
-        rgb = rgb.crop(box)
+        # A resampled edge blends border and picture: drop that row too.
+        left += 1 if left else 0
+        top += 1 if top else 0
+        right -= 1 if right < width else 0
+        bottom -= 1 if bottom < height else 0
+        rgb = rgb.crop((left, top, right, bottom))
     return rgb
 
 
@@ -145,7 +150,25 @@ def _pdq(image: Image.Image) -> tuple[bytes, int]:
     return np.packbits(vector.astype(np.uint8)).tobytes(), int(quality)
 
 
+# Turns and mirrors are applied to the pixels, not derived from one hash with
+# pdqhash.compute_dihedral: that shortcut is 24-40 bits away from the hash of
+# the mirrored image (PDQ's box filters are not symmetric), the exact one 2.
+_TRANSPOSE = {
+    "rot90": Image.Transpose.ROTATE_90,
+    "rot180": Image.Transpose.ROTATE_180,
+    "rot270": Image.Transpose.ROTATE_270,
+    "flipy": Image.Transpose.FLIP_TOP_BOTTOM,
+    "flipx": Image.Transpose.FLIP_LEFT_RIGHT,
+    "transpose": Image.Transpose.TRANSPOSE,
+    "transverse": Image.Transpose.TRANSVERSE,
+}
+
+
 def _transform(image: Image.Image, name: str) -> Image.Image:
+    if name == "canonical":
+        return image
+    if name in _TRANSPOSE:
+        return image.transpose(_TRANSPOSE[name])
     rotation = _ROTATION.match(name)
     if rotation:
         expand = bool(rotation.group(1))
@@ -178,23 +201,7 @@ def pdq_variants(
     unknown = variant_names_valid(names)
     if unknown:
         raise ValueError(f"unknown variants: {', '.join(unknown)}")
-    out: dict[str, tuple[bytes, int]] = {}
-    if any(n in DIHEDRAL and n != "canonical" for n in names):
-        vectors, quality = pdqhash.compute_dihedral(
-            np.ascontiguousarray(np.asarray(image))
-        )
-        for name, vector in zip(DIHEDRAL, vectors, strict=True):
-            if name in names:
-                out[name] = (
-                    np.packbits(vector.astype(np.uint8)).tobytes(),
-                    int(quality),
-                )
-    elif "canonical" in names:
-        out["canonical"] = _pdq(image)
-    for name in names:
-        if name not in out:
-            out[name] = _pdq(_transform(image, name))
-    return {name: out[name] for name in names}
+    return {name: _pdq(_transform(image, name)) for name in names}
 
 
 def query_pdq(image: Image.Image, *, mirrored: bool = True) -> dict[str, bytes]:
@@ -203,13 +210,10 @@ def query_pdq(image: Image.Image, *, mirrored: bool = True) -> dict[str, bytes]:
     The mirror lets a query that was both mirrored and rotated meet the
     registry's rotated variants.
     """
-    if not mirrored:
-        return {"canonical": _pdq(image)[0]}
-    vectors, _ = pdqhash.compute_dihedral(np.ascontiguousarray(np.asarray(image)))
-    return {
-        "canonical": np.packbits(vectors[0].astype(np.uint8)).tobytes(),
-        "flipx": np.packbits(vectors[5].astype(np.uint8)).tobytes(),
-    }
+    hashes = {"canonical": _pdq(image)[0]}
+    if mirrored:
+        hashes["flipx"] = _pdq(_transform(image, "flipx"))[0]
+    return hashes
 
 
 def phash_prepared(image: Image.Image) -> bytes:
@@ -267,11 +271,15 @@ class TailModel:
         if total == 0:
             raise ValueError("no distances to fit")
         top = int(values.max()) + 1
-        counts = np.cumsum(np.bincount(values.astype(np.int64), minlength=top))
+        histogram = np.bincount(values.astype(np.int64), minlength=top)
+        counts = np.cumsum(histogram)
+        # Only distances that occur: a gap repeats the previous point.
         points = [
             (d, int(counts[d]), counts[d] / total)
             for d in range(top)
-            if counts[d] >= min_count and counts[d] / total <= tail_fraction
+            if histogram[d]
+            and counts[d] >= min_count
+            and counts[d] / total <= tail_fraction
         ]
         if len(points) < 2:
             raise ValueError(
@@ -330,3 +338,14 @@ def level_for(
     if inliers is None:
         return POSSIBLE
     return None
+
+
+# Chance-match models per variant scheme and algorithm, fitted by bench/quality
+# on real artwork (docs/MATCHING.md shows the fits). A scheme without a model
+# gives matches without a chance estimate.
+TAIL_MODELS: dict[str, dict[str, TailModel]] = {}
+
+
+def tail_models(scheme: str) -> dict[str, TailModel]:
+    """The fitted models for `scheme` ({} when none was measured)."""
+    return dict(TAIL_MODELS.get(scheme, {}))

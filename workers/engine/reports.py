@@ -26,6 +26,11 @@ COLUMNS = (
     "work_id",
     "distance",
     "matched",
+    "level",
+    "variant",
+    "inliers",
+    "chance",
+    "removed",
 )
 _SCHEMA = pa.schema(
     [
@@ -38,6 +43,11 @@ _SCHEMA = pa.schema(
         ("work_id", pa.int64()),
         ("distance", pa.int32()),
         ("matched", pa.string()),
+        ("level", pa.string()),
+        ("variant", pa.string()),
+        ("inliers", pa.int32()),
+        ("chance", pa.float64()),
+        ("removed", pa.bool_()),
     ]
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -14,20 +14,30 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .fingerprint import fingerprint_bytes
+from .fingerprint import query_fingerprints
 from .hamming import HammingIndex, pack_bytes
-from .images import ImageRejected
+from .images import ImageRejected, decode_image
+from .perceptual import Levels, TailModel, level_for
 from .style import StyleIndex
 from .types import Match, MatchKind, RowBatch, RowProblem
 from .urlindex import UrlIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+# A PDQ index entry's id packs the image id and the variant's position in the
+# snapshot's variant list: image_id * VARIANT_SLOTS + position.
+VARIANT_SLOTS = 64
+
+# Loads a registered image's local features for verification (None when the
+# registry has only its hashes); see workers/engine/verify.py.
+ReferenceLoader = Callable[[int], Any]
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,26 @@ def _hamming_build(
     return HammingIndex.build(hashes, np.array(ids, np.int64), max_radius=max_radius)
 
 
+def _pack_variants(
+    entries: Iterable[tuple[int, str, bytes] | tuple[int, bytes]],
+    variants: list[str],
+) -> Iterable[tuple[int, bytes]]:
+    """(image id, variant, hash) -> (packed id, hash); fills `variants` as seen."""
+    positions = {name: i for i, name in enumerate(variants)}
+    for entry in entries:
+        if len(entry) == 2:
+            image_id, name, value = entry[0], "original", entry[1]
+        else:
+            image_id, name, value = entry  # type: ignore[misc]
+        position = positions.get(name)
+        if position is None:
+            if len(variants) >= VARIANT_SLOTS:
+                raise ValueError(f"more than {VARIANT_SLOTS} PDQ variants")
+            position = positions[name] = len(variants)
+            variants.append(name)
+        yield image_id * VARIANT_SLOTS + position, value
+
+
 class RegistrySnapshot:
     def __init__(
         self,
@@ -130,6 +160,7 @@ class RegistrySnapshot:
         phash: HammingIndex,
         pdq: HammingIndex,
         max_radius: Thresholds,
+        pdq_variants: list[str] | None = None,
     ) -> None:
         self.revision = revision
         self.urls = urls
@@ -139,6 +170,7 @@ class RegistrySnapshot:
         self.phash = phash
         self.pdq = pdq
         self.max_radius = max_radius
+        self.pdq_variants = pdq_variants or ["original"]
 
     @classmethod
     def build(
@@ -152,10 +184,16 @@ class RegistrySnapshot:
         sha256: Iterable[tuple[int, bytes]] = (),
         md5: Iterable[tuple[int, bytes]] = (),
         phash: Iterable[tuple[int, bytes]] = (),
-        pdq: Iterable[tuple[int, bytes]] = (),
+        pdq: Iterable[tuple[int, str, bytes] | tuple[int, bytes]] = (),
         max_radius: Thresholds = Thresholds(phash=12, pdq=63),
     ) -> RegistrySnapshot:
-        """Index everything enforced. Hashes are raw bytes (pHash 8, PDQ 32)."""
+        """Index everything enforced. Hashes are raw bytes (pHash 8, PDQ 32).
+
+        PDQ entries are (image id, variant name, hash), or (image id, hash) for
+        the original; every variant of an image points back to the image.
+        """
+        variants: list[str] = ["original"]
+        pdq_index = _hamming_build(_pack_variants(pdq, variants), 32, max_radius.pdq)
         return cls(
             revision=revision,
             urls=UrlIndex.build(
@@ -165,8 +203,9 @@ class RegistrySnapshot:
             sha256=ExactIndex.build(sha256, 32),
             md5=ExactIndex.build(md5, 16),
             phash=_hamming_build(phash, 8, max_radius.phash),
-            pdq=_hamming_build(pdq, 32, max_radius.pdq),
+            pdq=pdq_index,
             max_radius=max_radius,
+            pdq_variants=variants,
         )
 
     def sizes(self) -> dict[str, int]:
@@ -194,6 +233,7 @@ class RegistrySnapshot:
             "format": FORMAT_VERSION,
             "revision": self.revision,
             "max_radius": asdict(self.max_radius),
+            "pdq_variants": self.pdq_variants,
             "sizes": self.sizes(),
         }
         (tmp / "snapshot.json").write_text(json.dumps(meta, indent=2))
@@ -213,23 +253,40 @@ class RegistrySnapshot:
             phash=HammingIndex.load(directory / "phash", mmap=mmap),
             pdq=HammingIndex.load(directory / "pdq", mmap=mmap),
             max_radius=Thresholds(**meta["max_radius"]),
+            pdq_variants=list(meta["pdq_variants"]),
         )
 
     def match(
-        self, batch: RowBatch, thresholds: Thresholds = Thresholds()
+        self,
+        batch: RowBatch,
+        thresholds: Thresholds = Thresholds(),
+        *,
+        levels: Levels | None = None,
+        references: ReferenceLoader | None = None,
+        tails: dict[str, TailModel] | None = None,
     ) -> tuple[list[Match], list[RowProblem]]:
-        """Every match of the batch's rows, and the rows that could not be read."""
+        """Every match of the batch's rows, and the rows that could not be read.
+
+        `thresholds` bound the perceptual candidates (Hamming radius); `levels`
+        grade them. When a row carries its image (tar shards) and `references`
+        returns the registered image's local features, each candidate is
+        verified geometrically. `tails` (per algorithm) estimate each
+        perceptual match's chance probability.
+        """
         if (
             thresholds.phash > self.max_radius.phash
             or thresholds.pdq > self.max_radius.pdq
         ):
             raise ValueError("thresholds exceed the radius this snapshot was built for")
+        levels = levels or Levels()
         first = batch.first_row
         skipped = {p.row for p in batch.skipped}
         problems: list[RowProblem] = []
+        query_pdq: list[tuple[int, str, bytes]] = []
         if batch.images is not None:
-            problems += _fingerprint_images(batch, skipped)
-            skipped |= {p.row for p in problems}
+            found_problems, query_pdq = _fingerprint_images(batch, skipped)
+            problems += found_problems
+            skipped |= {p.row for p in found_problems}
 
         def live(values: list) -> list:
             if not skipped:
@@ -247,54 +304,190 @@ class RegistrySnapshot:
         ):
             for pos, ref in index.lookup(live(column)):
                 matches.append(Match(row=first + pos, kind=kind, ref=ref, distance=0))
-        matches += _hamming_matches(
-            self.phash, live(batch.phash), first, MatchKind.PHASH, thresholds.phash, 8
+
+        candidates = _Candidates(levels.max_candidates)
+        phash_values = live(batch.phash)
+        for pos, ref, dist in _hamming_search(
+            self.phash, phash_values, thresholds.phash
+        ):
+            candidates.add(MatchKind.PHASH, pos, ref, dist, "original")
+        pdq_queries: list[tuple[int, str, bytes]] = [
+            (i, "", v) for i, v in enumerate(live(batch.pdq)) if v is not None
+        ]
+        pdq_queries += [q for q in query_pdq if first + q[0] not in skipped]
+        for (pos, mirror), packed, dist in _hamming_search_tagged(
+            self.pdq, pdq_queries, thresholds.pdq
+        ):
+            image_id, slot = divmod(packed, VARIANT_SLOTS)
+            variant = self.pdq_variants[slot] + ("+mirror" if mirror else "")
+            candidates.add(MatchKind.PDQ, pos, image_id, dist, variant)
+
+        verifier = (
+            _Verifier(batch, references, levels.min_inliers)
+            if references is not None
+            else None
         )
-        matches += _hamming_matches(
-            self.pdq, live(batch.pdq), first, MatchKind.PDQ, thresholds.pdq, 32
-        )
+        for kind, pos, image_id, dist, variant in candidates.best():
+            inliers = verifier.inliers(pos, image_id) if verifier else None
+            level = level_for(
+                algorithm=str(kind), distance=dist, inliers=inliers, levels=levels
+            )
+            if level is None:
+                continue
+            tail = (tails or {}).get(str(kind))
+            matches.append(
+                Match(
+                    row=first + pos,
+                    kind=kind,
+                    ref=image_id,
+                    distance=dist,
+                    level=level,
+                    variant=variant,
+                    inliers=inliers,
+                    chance=tail.probability(dist) if tail else None,
+                )
+            )
         matches.sort(key=lambda m: (m.row, m.kind, m.ref))
         return matches, problems
 
 
-def _hamming_matches(
-    index: HammingIndex,
-    values: list,
-    first: int,
-    kind: MatchKind,
-    radius: int,
-    width: int,
-) -> list[Match]:
-    rows = [i for i, v in enumerate(values) if v is not None]
-    if not rows or not len(index):
+@dataclass
+class _Candidates:
+    """The nearest registered images per (kind, row), at most `limit` of them."""
+
+    limit: int
+    best_by_pair: dict[tuple[MatchKind, int, int], tuple[int, str]] = field(
+        default_factory=dict
+    )
+
+    def add(
+        self, kind: MatchKind, pos: int, image_id: int, dist: int, variant: str
+    ) -> None:
+        key = (kind, pos, image_id)
+        old = self.best_by_pair.get(key)
+        if old is None or dist < old[0]:
+            self.best_by_pair[key] = (dist, variant)
+
+    def best(self) -> list[tuple[MatchKind, int, int, int, str]]:
+        per_row: dict[tuple[MatchKind, int], list[tuple[int, int, str]]] = {}
+        for (kind, pos, image_id), (dist, variant) in self.best_by_pair.items():
+            per_row.setdefault((kind, pos), []).append((dist, image_id, variant))
+        out = []
+        for (kind, pos), hits in per_row.items():
+            hits.sort()
+            for dist, image_id, variant in hits[: self.limit]:
+                out.append((kind, pos, image_id, dist, variant))
+        return out
+
+
+class _Verifier:
+    """Verifies (row, registered image) pairs once each, decoding a row once.
+
+    A row's features are extracted once; those of its mirror image only when
+    some pair needs them (the plain try fell short).
+    """
+
+    def __init__(
+        self, batch: RowBatch, references: ReferenceLoader, min_inliers: int
+    ) -> None:
+        self.batch = batch
+        self.references = references
+        self.min_inliers = min_inliers
+        self.rows: dict[int, Any] = {}
+        self.mirrored: dict[int, Any] = {}
+        self.results: dict[tuple[int, int], int | None] = {}
+
+    def inliers(self, pos: int, image_id: int) -> int | None:
+        key = (pos, image_id)
+        if key not in self.results:
+            self.results[key] = self._verify(pos, image_id)
+        return self.results[key]
+
+    def _verify(self, pos: int, image_id: int) -> int | None:
+        images = self.batch.images
+        if images is None or images[pos] is None:
+            return None
+        reference = self.references(image_id)
+        if reference is None:
+            return None
+        from . import verify  # imports OpenCV: only where verification runs
+
+        if pos not in self.rows:
+            try:
+                self.rows[pos] = decode_image(images[pos] or b"").image
+            except ImageRejected:
+                self.rows[pos] = None
+        image = self.rows[pos]
+        if image is None:
+            return None
+        features = self.mirrored.get((pos, False))
+        if features is None:
+            features = self.mirrored[(pos, False)] = verify.extract(image)
+        found = verify.verify(
+            features, reference, min_inliers=self.min_inliers, try_mirror=False
+        ).inliers
+        if found >= self.min_inliers:
+            return found
+        mirrored = self.mirrored.get((pos, True))
+        if mirrored is None:
+            mirrored = self.mirrored[(pos, True)] = verify.extract(image, mirrored=True)
+        flipped = verify.verify(
+            mirrored, reference, min_inliers=self.min_inliers, try_mirror=False
+        ).inliers
+        return max(found, flipped)
+
+
+def _hamming_search(
+    index: HammingIndex, values: list, radius: int
+) -> list[tuple[int, int, int]]:
+    """(position, id, distance) of every entry within `radius` of each value."""
+    tagged = [(i, "", v) for i, v in enumerate(values) if v is not None]
+    return [
+        (pos, ref, dist)
+        for (pos, _), ref, dist in _hamming_search_tagged(index, tagged, radius)
+    ]
+
+
+def _hamming_search_tagged(
+    index: HammingIndex, queries: list[tuple[int, str, Any]], radius: int
+) -> list[tuple[tuple[int, str], int, int]]:
+    if not queries or not len(index):
         return []
     raw = [
         (v & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big") if isinstance(v, int) else v
-        for v in (values[i] for i in rows)
+        for _, _, v in queries
     ]
-    queries = pack_bytes(raw)
-    q_idx, ids, dist = index.search(queries, radius)
+    q_idx, ids, dist = index.search(pack_bytes(raw), radius)
     return [
-        Match(row=first + rows[int(q)], kind=kind, ref=int(ref), distance=int(d))
+        ((queries[int(q)][0], queries[int(q)][1]), int(ref), int(d))
         for q, ref, d in zip(q_idx, ids, dist, strict=True)
     ]
 
 
-def _fingerprint_images(batch: RowBatch, skipped: set[int]) -> list[RowProblem]:
-    """Fill the batch's hash columns from its images (tar shards)."""
+def _fingerprint_images(
+    batch: RowBatch, skipped: set[int]
+) -> tuple[list[RowProblem], list[tuple[int, str, bytes]]]:
+    """Fill the batch's hash columns from its images (tar shards).
+
+    Returns the unreadable rows and the extra PDQ queries: each image's
+    canonical form and its mirror (perceptual.query_pdq), tagged "" and
+    "mirror".
+    """
     problems = []
+    queries: list[tuple[int, str, bytes]] = []
     assert batch.images is not None
     for i, data in enumerate(batch.images):
         row = batch.first_row + i
         if data is None or row in skipped:
             continue
         try:
-            prints = fingerprint_bytes(data, thumbnail_size=None).fingerprints
+            prints = query_fingerprints(data)
         except ImageRejected as exc:
             problems.append(RowProblem(row=row, reason=str(exc), field="image"))
             continue
         batch.sha256[i] = batch.sha256[i] or prints.sha256
         batch.md5[i] = batch.md5[i] or prints.md5
-        batch.phash[i] = prints.phash_int
-        batch.pdq[i] = prints.pdq
-    return problems
+        batch.phash[i] = int.from_bytes(prints.phash, "big", signed=True)
+        batch.pdq[i] = prints.pdq["canonical"]
+        queries.append((i, "mirror", prints.pdq["flipx"]))
+    return problems, queries

@@ -128,6 +128,10 @@ class Match:
     ref: the registry id hit (a Claim id for url/prefix/domain/style, an Image
     id for hashes). distance: Hamming distance for phash/pdq, else None.
     matched: what matched (the normalized URL, prefix, domain or style name).
+    Perceptual matches also carry: level (verified / strong / possible), the
+    registry variant that came closest (with "+mirror" when the row's mirror
+    did), the verification's inlier count (None when it could not run) and the
+    estimated chance that an unrelated image comes this close.
     """
 
     row: int
@@ -135,3 +139,7 @@ class Match:
     ref: int
     distance: int | None = None
     matched: str = ""
+    level: str = ""
+    variant: str = ""
+    inliers: int | None = None
+    chance: float | None = None

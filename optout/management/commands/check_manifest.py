@@ -23,8 +23,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from optout.references import reference_features
 from optout.selectors import image_work_ids
-from optout.services import default_thresholds, receipt_build
+from optout.services import (
+    default_levels,
+    default_tails,
+    default_thresholds,
+    receipt_build,
+)
 from optout.snapshots import max_radius, snapshot_for_revision
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
@@ -163,12 +169,23 @@ class Command(BaseCommand):
         progress = Progress(write, rows_total)
         removed: set[int] = set()
         counts: Counter[str] = Counter()
+        level_counts: Counter[str] = Counter()
+        levels = default_levels()
+        remove_levels = set(settings.MATCH_REMOVE_LEVELS)
+        references = reference_features if settings.MATCH_VERIFY else None
+        tails = default_tails()
         skipped: Counter[str] = Counter()
 
         def report_rows() -> Iterator[dict[str, Any]]:
             for spec in specs:
                 for batch in engine_manifests.read_chunk(paths, fmt, spec, columns):
-                    found, problems = snapshot.match(batch, thresholds)
+                    found, problems = snapshot.match(
+                        batch,
+                        thresholds,
+                        levels=levels,
+                        references=references,
+                        tails=tails,
+                    )
                     for problem in [*batch.skipped, *problems]:
                         skipped[problem.reason] += 1
                     works = image_work_ids(
@@ -177,7 +194,11 @@ class Command(BaseCommand):
                     for m in found:
                         i = m.row - batch.first_row
                         is_claim = m.kind in CLAIM_KINDS
-                        removed.add(m.row)
+                        removes = not m.level or m.level in remove_levels
+                        if removes:
+                            removed.add(m.row)
+                        if m.level:
+                            level_counts[m.level] += 1
                         counts[str(m.kind)] += 1
                         yield {
                             "row": m.row,
@@ -189,6 +210,11 @@ class Command(BaseCommand):
                             "work_id": None if is_claim else works.get(m.ref),
                             "distance": m.distance,
                             "matched": m.matched or "",
+                            "level": m.level,
+                            "variant": m.variant,
+                            "inliers": m.inliers,
+                            "chance": m.chance,
+                            "removed": removes,
                         }
                     progress.advance(len(batch))
 
@@ -211,12 +237,19 @@ class Command(BaseCommand):
             manifest_format=fmt.value,
             manifest_size=size,
             registry_revision=revision,
-            thresholds=asdict(thresholds),
+            thresholds={
+                **asdict(thresholds),
+                **asdict(levels),
+                "verify": settings.MATCH_VERIFY,
+                "variant_scheme": settings.MATCH_VARIANT_SCHEME,
+            },
             rows=rows_total,
             rows_skipped=sum(skipped.values()),
             rows_removed=len(removed),
             counts=dict(counts),
             skipped_reasons=dict(skipped),
+            levels=dict(level_counts),
+            remove_levels=sorted(remove_levels),
             started=started,
             finished=timezone.now(),
         )

@@ -1,0 +1,174 @@
+"""Perceptual matches carry a level and its figures, in the matches API, the
+reports and the filtered manifest; the curator chooses which levels remove rows.
+
+A WebDataset shard of edited copies of registered artworks: a rotated copy and a
+mirrored, recompressed copy (both verified by local features against the stored
+originals), a copy of an artwork registered by its hashes alone (strong: nothing
+to verify against), a look-alike and an unrelated picture (no match).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+
+import pytest
+
+from optout.models import Match
+from registry import services as registry_services
+from registry.uploads import bytes_file
+from tests.workers.verify_images import artwork, lookalike, mirror, rotate
+from workers.engine import fingerprint as fp
+
+from .helpers import run_job, start_job, webdataset_tar
+
+pytestmark = pytest.mark.django_db
+
+
+def jpeg(img, quality: int = 85) -> bytes:
+    out = io.BytesIO()
+    img.convert("RGB").save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def png(img) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def registered(holder):
+    """Artworks 1 and 2 uploaded (originals stored), artwork 3 by hashes alone."""
+    result = registry_services.portfolio_upload(
+        owner=holder,
+        files=[bytes_file(f"art-{s}.png", png(artwork(s))) for s in (1, 2)],
+    )
+    images = [registry_services.image_fingerprint(image_id=i.pk) for i in result.images]
+    prints = fp.fingerprint_bytes(png(artwork(3)), thumbnail_size=None).fingerprints
+    hashed = registry_services.image_register_hashes(
+        owner=holder, title="Private piece", hashes={"pdq": prints.pdq.hex()}
+    )
+    return {"art1": images[0], "art2": images[1], "art3": hashed}
+
+
+def shard() -> bytes:
+    rows = [
+        ("rotated", jpeg(rotate(artwork(1), 6, expand=False))),
+        ("mirrored", jpeg(mirror(artwork(2)), quality=50)),
+        ("hash-only", jpeg(artwork(3).resize((384, 288)))),
+        ("lookalike", jpeg(lookalike(1))),
+        ("unrelated", jpeg(artwork(40))),
+    ]
+    return webdataset_tar(
+        [
+            (key, data, {"url": f"https://cdn.example/{key}.jpg", "status": "success"})
+            for key, data in rows
+        ]
+    )
+
+
+def by_key(job) -> dict[str, list[Match]]:
+    out: dict[str, list[Match]] = {}
+    for m in Match.objects.filter(job=job).order_by("row", "kind"):
+        out.setdefault(m.key, []).append(m)
+    return out
+
+
+def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
+    curator, curator_client, registered, client
+):
+    job = run_job(start_job(curator, shard(), name="shard-00000.tar"))
+    assert job.state == "succeeded", job.failure_reason
+
+    found = by_key(job)
+    assert set(found) == {"rotated", "mirrored", "hash-only"}
+    for key, image in (("rotated", "art1"), ("mirrored", "art2")):
+        pdq = next(m for m in found[key] if m.kind == "pdq")
+        assert pdq.image_id == registered[image].pk
+        assert pdq.level == "verified"
+        assert pdq.inliers >= 16
+        assert pdq.variant
+    assert next(m for m in found["mirrored"] if m.kind == "pdq").variant.startswith(
+        ("flipx", "canonical+mirror")
+    )
+    hash_only = next(m for m in found["hash-only"] if m.kind == "pdq")
+    assert hash_only.image_id == registered["art3"].pk
+    assert (hash_only.level, hash_only.inliers) == ("strong", None)
+    assert hash_only.distance <= 31
+
+    # the matches API shows the same figures
+    body = curator_client.get(f"/api/v1/jobs/{job.pk}/matches/?level=verified").json()
+    assert {m["key"] for m in body["results"]} == {"rotated", "mirrored"}
+    assert all(m["inliers"] >= 16 and m["removed"] for m in body["results"])
+
+    # the CSV report has a column for each figure
+    csv_output = job.outputs.get(kind="report_csv")
+    report = list(csv.DictReader(io.StringIO(csv_output.file.read().decode())))
+    pdq_rows = {r["key"]: r for r in report if r["kind"] == "pdq"}
+    assert pdq_rows["rotated"]["level"] == "verified"
+    assert int(pdq_rows["rotated"]["inliers"]) >= 16
+    assert pdq_rows["hash-only"]["level"] == "strong"
+    assert pdq_rows["hash-only"]["inliers"] == ""
+    assert pdq_rows["hash-only"]["removed"] == "True"
+
+    # the job page shows the levels
+    client.force_login(curator)
+    page = client.get(f"/datasets/jobs/{job.pk}/").content.decode()
+    assert "Perceptual matches by level" in page
+    assert 'class="level level-verified">verified</span>' in page
+    assert "inliers" in page
+    assert job.receipt["levels"]["verified"] >= 2
+
+
+def filtered_keys(job) -> set[str]:
+    data = job.outputs.get(kind="filtered").file.read()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {name.rsplit(".", 1)[0] for name in tar.getnames()}
+
+
+def test_possible_matches_are_listed_not_removed_unless_the_curator_asks(
+    curator, registered, settings
+):
+    # Stricter than the default: the hash-only copy is then only "possible".
+    settings.MATCH_PDQ_STRONG = 2
+    keep = run_job(start_job(curator, shard(), name="shard-00000.tar"))
+    hash_only = next(m for m in by_key(keep)["hash-only"] if m.kind == "pdq")
+    assert hash_only.level == "possible"
+    assert filtered_keys(keep) == {"hash-only", "lookalike", "unrelated"}
+    assert keep.receipt["rows_listed_for_review"] == 1
+    assert keep.receipt["remove_levels"] == ["verified", "strong"]
+
+    manifest = keep.manifest
+    from optout import services
+
+    strict = run_job(
+        services.match_job_start(
+            manifest=manifest,
+            owner=curator,
+            remove_levels=["verified", "strong", "possible"],
+        )
+    )
+    assert filtered_keys(strict) == {"lookalike", "unrelated"}
+    report = [
+        json.loads(line)
+        for line in strict.outputs.get(kind="report_jsonl").file.read().splitlines()
+    ]
+    assert {r["key"] for r in report if r["level"] == "possible"} == {"hash-only"}
+
+
+def test_unknown_levels_are_refused_with_the_field_named(curator, curator_client):
+    response = curator_client.post(
+        "/api/v1/manifests/",
+        {
+            "files": [io.BytesIO(shard())],
+            "remove_levels": ["verified", "maybe"],
+        },
+        format="multipart",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert "remove_levels" in body["extra"]["fields"]
+    assert "maybe" in json.dumps(body)
