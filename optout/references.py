@@ -1,8 +1,8 @@
 """Local features of registered images, for verifying candidates (tar shards).
 
-Computed from the stored original on first use and kept per worker process in
-a small LRU cache: the same popular works are hit again and again, and reading
-and decoding an original costs more than the verification itself.
+Stored beside each image when it is fingerprinted (computed from the original
+for images hashed before that), and kept per worker process in a small LRU
+cache: the same popular works are hit again and again.
 """
 
 from __future__ import annotations
@@ -43,11 +43,18 @@ def _load(image_id: int) -> Any:
 
     image = (
         Image.objects.filter(pk=image_id, source=Image.Source.UPLOAD)
-        .only("original")
+        .only("original", "features")
         .first()
     )
     if image is None or not image.original:
         return None
+    if image.features:
+        try:
+            with image.features.open("rb") as fh:
+                return verify.Features.from_bytes(fh.read())
+        except (OSError, ValueError) as exc:
+            log.warning("image %s: stored features unreadable: %s", image_id, exc)
+    # Hashed before features were stored: compute them from the original.
     try:
         with image.original.open("rb") as fh:
             data = fh.read()

@@ -107,6 +107,10 @@ def _thumbnail_path(instance: Image, filename: str) -> str:
     return f"thumbnails/{secrets.token_hex(2)}/{secrets.token_hex(16)}.jpg"
 
 
+def _features_path(instance: Image, filename: str) -> str:
+    return f"features/{secrets.token_hex(2)}/{secrets.token_hex(16)}.npz"
+
+
 class Image(models.Model):
     """One registered image: an uploaded original, or hashes alone (StopNCII)."""
 
@@ -131,6 +135,8 @@ class Image(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     thumbnail = models.FileField(upload_to=_thumbnail_path, blank=True, max_length=200)
+    # Local features (workers/engine/verify.py) for verifying candidate matches.
+    features = models.FileField(upload_to=_features_path, blank=True, max_length=200)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )

@@ -17,7 +17,7 @@ from django.utils import timezone
 from workers.engine import fingerprint as fp
 from workers.engine import perceptual
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
-from workers.engine.images import ImageRejected
+from workers.engine.images import ImageRejected, decode_image
 from workers.engine.style import normalize_text
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
 
@@ -437,16 +437,21 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
         )
     except ImageRejected as exc:
         return _image_fail(image, str(exc))
-    old_thumbnail = image.thumbnail.name if image.thumbnail else ""
+    old_files = [f.name for f in (image.thumbnail, image.features) if f]
     thumb_path = default_storage.save(
         Image._meta.get_field("thumbnail").generate_filename(None, "t.jpg"),
         ContentFile(result.thumbnail),
+    )
+    features_path = default_storage.save(
+        Image._meta.get_field("features").generate_filename(None, "f.npz"),
+        ContentFile(_local_features(data)),
     )
     prints = result.fingerprints
     with transaction.atomic():
         locked = Image.objects.select_for_update().filter(pk=image.pk).first()
         if locked is None:  # deleted meanwhile
             default_storage.delete(thumb_path)
+            default_storage.delete(features_path)
             return None
         for algorithm, raw, quality in (
             ("sha256", prints.sha256, None),
@@ -481,13 +486,23 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
         locked.format = prints.format
         locked.byte_size = len(data)
         locked.thumbnail = thumb_path
+        locked.features = features_path
         locked.fingerprinted_at = timezone.now()
         locked.save()
         if locked.work.status == Work.Status.ACTIVE:
             registry_revision_bump(reason=f"image {locked.pk} fingerprinted")
-    if old_thumbnail and old_thumbnail != thumb_path:
-        default_storage.delete(old_thumbnail)
+    for old in old_files:
+        if old not in (thumb_path, features_path):
+            default_storage.delete(old)
     return locked
+
+
+def _local_features(data: bytes) -> bytes:
+    """The image's local features, serialized (the verification's reference)."""
+    from workers.engine import verify  # OpenCV: only in the processes that hash
+
+    decoded = decode_image(data, max_pixels=settings.UPLOAD_MAX_IMAGE_PIXELS)
+    return verify.extract(decoded.image).to_bytes()
 
 
 def _image_fail(image: Image, reason: str) -> Image:

@@ -18,6 +18,7 @@ import pytest
 
 from optout.models import Match
 from registry import services as registry_services
+from registry.models import Image
 from registry.uploads import bytes_file
 from tests.workers.verify_images import artwork, lookalike, mirror, rotate
 from workers.engine import fingerprint as fp
@@ -51,6 +52,9 @@ def registered(holder):
     hashed = registry_services.image_register_hashes(
         owner=holder, title="Private piece", hashes={"pdq": prints.pdq.hex()}
     )
+    assert all(image.features for image in images)
+    # Hashed before features were stored: the worker computes them itself.
+    Image.objects.filter(pk=images[1].pk).update(features="")
     return {"art1": images[0], "art2": images[1], "art3": hashed}
 
 
