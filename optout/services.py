@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from registry.disputes import match_exceptions_filter
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.models import User
 from registry.selectors import registry_revision_current
@@ -355,6 +356,9 @@ def match_chunk_run(*, chunk_id: int) -> str:
             manifest.columns,
         ):
             found, problems = snapshot.match(batch, thresholds)
+            found = match_exceptions_filter(
+                revision=job.registry_revision, batch=batch, found=found
+            )
             for problem in [*batch.skipped, *problems]:
                 skipped[problem.reason] += 1
                 if len(examples) < 20:

@@ -53,6 +53,7 @@ def _fingerprints(algorithm: str) -> Iterator[tuple[int, bytes]]:
         variant="original",
         image__status=Image.Status.HASHED,
         image__work__status=Work.Status.ACTIVE,
+        image__exclusions__isnull=True,  # left out by a dispute's outcome
     )
     if algorithm == Fingerprint.Algorithm.PHASH:
         for image_id, value in qs.values_list("image_id", "value_int").iterator(
