@@ -55,6 +55,10 @@ def _files(request: HttpRequest) -> list[IncomingFile]:
     ]
 
 
+def _field(form: Any, exc: DomainError) -> str | None:
+    return exc.field if exc.field in form.fields else None
+
+
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]  # login_required
 
@@ -111,7 +115,10 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
                 files=_files(request),
             )
         except DomainError as exc:
-            add_domain_error(form, exc)
+            # The target is a hidden field: its errors go above the form.
+            form.add_error(
+                None if exc.field == "target" else _field(form, exc), exc.message
+            )
         else:
             messages.success(
                 request,
