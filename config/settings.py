@@ -256,6 +256,12 @@ SPECTACULAR_SETTINGS = {
         "ImageSourceEnum": "registry.models.Image.Source",
         "ClaimKindEnum": "registry.models.Claim.Kind",
         "ClaimStateEnum": "registry.models.Claim.State",
+        "DisputeStateEnum": "registry.models.Dispute.State",
+        "DisputeGroundsEnum": "registry.models.Dispute.Grounds",
+        "DisputeOutcomeEnum": "registry.models.Dispute.Outcome",
+        "DisputeTargetTypeEnum": "registry.models.Dispute.TargetType",
+        "FalseMatchReportStateEnum": "registry.models.FalseMatchReport.State",
+        "FalseMatchReportReasonEnum": "registry.models.FalseMatchReport.Reason",
     },
 }
 

@@ -220,3 +220,30 @@ def test_a_revoked_image_is_left_out_of_later_jobs(
     )
     later = run_job(start_job(curator))
     assert set(matched(later)) == {0, 1, 2, 3}
+
+
+# --- the API ----------------------------------------------------------------------
+
+
+def test_a_curator_reports_a_match_through_the_api(
+    curator_client, other_curator_client, anon_client, job
+):
+    match = match_of(job, "url")
+    url = f"/api/v1/matches/{match.pk}/report/"
+    body = {"reason": "not_same_image"}
+    assert anon_client.post(url, body, format="json").status_code == 401
+    stranger = other_curator_client.post(url, body, format="json")
+    assert stranger.status_code == 404
+    assert stranger.json()["message"] == "match not found"
+
+    response = curator_client.post(url, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["state"] == "open"
+    assert response.json()["match"] == match.pk
+    again = curator_client.post(url, body, format="json")
+    assert again.status_code == 409
+    assert again.json()["message"] == (
+        "you have already reported this match; it awaits review"
+    )
+    bad = curator_client.post(url, {"reason": "other"}, format="json")
+    assert bad.status_code == 400
