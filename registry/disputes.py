@@ -453,20 +453,36 @@ def _apply_outcome(dispute: Dispute, actor: User | None) -> None:
         claim = Claim.objects.select_for_update().get(pk=dispute.claim_id)
         before = {"state": claim.state}
         changed = claim.state in (Claim.State.ACTIVE, Claim.State.SUSPENDED)
-        claim.state = Claim.State.REVOKED
-        claim.save(update_fields=["state"])
+        # A claim its owner withdrew meanwhile stays withdrawn.
+        if claim.state not in (Claim.State.WITHDRAWN, Claim.State.REJECTED):
+            claim.state = Claim.State.REVOKED
+            claim.save(update_fields=["state"])
         after = {"state": claim.state}
         if outcome == Dispute.Outcome.NARROWED:
-            narrower, _ = Claim.objects.get_or_create(
-                owner_id=claim.owner_id,
-                kind=Claim.Kind.PREFIX,
-                normalized=dispute.narrowed_to,
-                state=Claim.State.ACTIVE,
-                defaults={
-                    "value": dispute.narrowed_to,
-                    "activated_at": timezone.now(),
-                },
+            narrower = (
+                Claim.objects.filter(
+                    owner_id=claim.owner_id,
+                    kind=Claim.Kind.PREFIX,
+                    normalized=dispute.narrowed_to,
+                )
+                .exclude(state__in=[Claim.State.WITHDRAWN, Claim.State.REJECTED])
+                .first()
             )
+            if narrower is None:
+                narrower = Claim.objects.create(
+                    owner_id=claim.owner_id,
+                    kind=Claim.Kind.PREFIX,
+                    value=dispute.narrowed_to,
+                    normalized=dispute.narrowed_to,
+                    state=Claim.State.ACTIVE,
+                    activated_at=timezone.now(),
+                )
+            elif narrower.state != Claim.State.ACTIVE:
+                narrower.state, narrower.activated_at = (
+                    Claim.State.ACTIVE,
+                    timezone.now(),
+                )
+                narrower.save(update_fields=["state", "activated_at"])
             after["replaced_by"] = narrower.pk
             after["narrowed_to"] = dispute.narrowed_to
             changed = True
@@ -486,8 +502,9 @@ def _apply_outcome(dispute: Dispute, actor: User | None) -> None:
         work = Work.objects.select_for_update().get(pk=dispute.work_id)
         before = {"status": work.status}
         changed = work.status == Work.Status.ACTIVE
-        work.status, work.withdrawn_at = Work.Status.WITHDRAWN, timezone.now()
-        work.save(update_fields=["status", "withdrawn_at"])
+        if changed:
+            work.status, work.withdrawn_at = Work.Status.WITHDRAWN, timezone.now()
+            work.save(update_fields=["status", "withdrawn_at"])
         after, action, target = {"status": work.status}, "work.revoked", work
     else:
         ImageExclusion.objects.create(image_id=dispute.image_id, dispute=dispute)

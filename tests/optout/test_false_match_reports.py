@@ -247,3 +247,13 @@ def test_a_curator_reports_a_match_through_the_api(
     )
     bad = curator_client.post(url, {"reason": "other"}, format="json")
     assert bad.status_code == 400
+
+
+def test_suspend_while_open_leaves_a_disputed_image_out_until_withdrawn(
+    job, curator, other_artist, registry, settings
+):
+    settings.DISPUTE_SUSPEND_WHILE_OPEN = True
+    dispute = open_dispute(other_artist, f"image:{registry.image.pk}")
+    assert set(matched(run_job(start_job(curator)))) == {0, 1, 2, 3}
+    disputes.dispute_withdraw(user=other_artist, dispute_id=dispute.pk)
+    assert set(matched(run_job(start_job(curator)))) == {0, 1, 2, 3, 4}

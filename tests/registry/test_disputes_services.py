@@ -596,3 +596,32 @@ def test_the_beat_task_runs_the_deadline_check(clock, claim, other_artist, setti
     open_dispute(other_artist, f"claim:{claim.pk}")
     clock.advance(days=15)
     assert dispute_deadlines.apply().get() == {"released": 1}
+
+
+def test_a_claim_withdrawn_during_the_dispute_stays_withdrawn(
+    claim, holder, other_artist, admin_user
+):
+    dispute = open_dispute(other_artist, f"claim:{claim.pk}")
+    services.claim_withdraw(owner=holder, claim_id=claim.pk)
+    revision = registry_revision_current()
+    disputes.dispute_resolve(
+        admin=admin_user, dispute_id=dispute.pk, outcome="revoked", reason="x"
+    )
+    claim.refresh_from_db()
+    assert claim.state == Claim.State.WITHDRAWN
+    assert registry_revision_current() == revision
+
+
+def test_narrowing_to_a_prefix_the_owner_already_claims_keeps_that_claim(
+    claim, holder, other_artist, admin_user
+):
+    gallery = prefix_claim(holder, "https://alice.example/gallery/")
+    dispute = open_dispute(other_artist, f"claim:{claim.pk}")
+    disputes.dispute_resolve(
+        admin=admin_user,
+        dispute_id=dispute.pk,
+        outcome="narrowed",
+        reason="only the gallery",
+        narrowed_to="https://alice.example/gallery/",
+    )
+    assert Claim.objects.filter(state=Claim.State.ACTIVE).get() == gallery
