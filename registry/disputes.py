@@ -92,12 +92,6 @@ class Target:
     def key(self) -> str:
         return f"{self.type}:{self.obj.pk}"
 
-    @property
-    def holder_id(self) -> int:
-        if isinstance(self.obj, Image):
-            return self.obj.work.owner_id
-        return self.obj.owner_id
-
 
 _TARGET_RE = re.compile(r"^(work|image|claim):([0-9]{1,18})$")
 
