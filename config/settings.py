@@ -192,6 +192,23 @@ SNAPSHOT_ROOT = Path(env.str("SNAPSHOT_ROOT", default=str(VAR_DIR / "snapshots")
 WORK_ROOT = Path(env.str("WORK_ROOT", default=str(VAR_DIR / "work")))
 WORK_ROOT.mkdir(parents=True, exist_ok=True)
 
+# Disputes and false-match reports.
+# Days a claimant has to answer a dispute, and how many days before that
+# deadline they are reminded (once).
+DISPUTE_RESPONSE_DAYS = env.int("DISPUTE_RESPONSE_DAYS", default=14)
+DISPUTE_REMINDER_DAYS = env.int("DISPUTE_REMINDER_DAYS", default=3)
+# An unanswered dispute stops enforcement of its target at the deadline; off,
+# it goes to an admin instead.
+DISPUTE_UNANSWERED_RELEASES = env.bool("DISPUTE_UNANSWERED_RELEASES", default=True)
+# Off by default: a disputed claim stays enforced until an admin decides, so a
+# dispute alone cannot switch off someone's opt-out.
+DISPUTE_SUSPEND_WHILE_OPEN = env.bool("DISPUTE_SUSPEND_WHILE_OPEN", default=False)
+# A decision touching more images than this needs a second admin's confirmation
+# (as does one revoking a verified rights holder's claim).
+DISPUTE_SECOND_ADMIN_IMAGES = env.int("DISPUTE_SECOND_ADMIN_IMAGES", default=1000)
+DISPUTE_EVIDENCE_MAX_FILES = env.int("DISPUTE_EVIDENCE_MAX_FILES", default=10)
+DISPUTE_CHECK_SECONDS = env.int("DISPUTE_CHECK_SECONDS", default=3600)
+
 # Celery. The embedded default is a filesystem broker under var/ (no server).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -222,11 +239,16 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.match_job_finalize": {"queue": "ingest"},
     "workers.tasks.match_chunk": {"queue": "match"},
     "workers.tasks.match_sweep": {"queue": "celery"},
+    "workers.tasks.dispute_deadlines": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE = {
     "match-sweep": {
         "task": "workers.tasks.match_sweep",
         "schedule": float(MATCH_SWEEP_SECONDS),
+    },
+    "dispute-deadlines": {
+        "task": "workers.tasks.dispute_deadlines",
+        "schedule": float(DISPUTE_CHECK_SECONDS),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -260,6 +282,12 @@ SPECTACULAR_SETTINGS = {
         "ImageSourceEnum": "registry.models.Image.Source",
         "ClaimKindEnum": "registry.models.Claim.Kind",
         "ClaimStateEnum": "registry.models.Claim.State",
+        "DisputeStateEnum": "registry.models.Dispute.State",
+        "DisputeGroundsEnum": "registry.models.Dispute.Grounds",
+        "DisputeOutcomeEnum": "registry.models.Dispute.Outcome",
+        "DisputeTargetTypeEnum": "registry.models.Dispute.TargetType",
+        "FalseMatchReportStateEnum": "registry.models.FalseMatchReport.State",
+        "FalseMatchReportReasonEnum": "registry.models.FalseMatchReport.Reason",
     },
 }
 

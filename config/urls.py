@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("registry.api_urls")),
     path("", include("optout.spawning")),
     path("", include("optout.urls")),
+    path("", include("registry.dispute_urls")),
     path("", include("registry.urls")),
 ]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import F, QuerySet
 
+from registry.disputes import match_exceptions_filter
 from registry.errors import ValidationFailed
 from registry.models import Image, User
 from registry.selectors import registry_revision_current
@@ -181,6 +182,7 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
     found, problems = snapshot.match(
         batch, default_thresholds(), levels=default_levels(), tails=default_tails()
     )
+    found = match_exceptions_filter(revision=revision, batch=batch, found=found)
     claim_kinds = URL_KINDS | {MatchKind.STYLE}
     works = image_work_ids(
         image_ids=(m.ref for m in found if m.kind not in claim_kinds)

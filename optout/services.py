@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from registry.disputes import match_exceptions_filter
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.models import User
 from registry.selectors import registry_revision_current
@@ -412,6 +413,9 @@ def match_chunk_run(*, chunk_id: int) -> str:
         ):
             found, problems = snapshot.match(
                 batch, thresholds, levels=levels, references=references, tails=tails
+            )
+            found = match_exceptions_filter(
+                revision=job.registry_revision, batch=batch, found=found
             )
             for problem in [*batch.skipped, *problems]:
                 skipped[problem.reason] += 1

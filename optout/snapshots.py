@@ -52,6 +52,7 @@ def _enforced(algorithm: str):
         algorithm=algorithm,
         image__status=Image.Status.HASHED,
         image__work__status=Work.Status.ACTIVE,
+        image__exclusions__isnull=True,  # left out by a dispute's outcome
     )
 
 

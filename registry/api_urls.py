@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path, register_converter
 
-from . import api
+from . import api, api_disputes
 from .api import ID_MAX
 
 
@@ -57,6 +57,41 @@ urlpatterns = [
         "registry/revision/",
         api.RegistryRevisionApi.as_view(),
         name="api-registry-revision",
+    ),
+    path(
+        "disputes/",
+        api_disputes.DisputeListCreateApi.as_view(),
+        name="api-disputes",
+    ),
+    path(
+        "disputes/<dbid:dispute_id>/",
+        api_disputes.DisputeDetailApi.as_view(),
+        name="api-dispute",
+    ),
+    path(
+        "disputes/<dbid:dispute_id>/respond/",
+        api_disputes.DisputeRespondApi.as_view(),
+        name="api-dispute-respond",
+    ),
+    path(
+        "disputes/<dbid:dispute_id>/withdraw/",
+        api_disputes.DisputeWithdrawApi.as_view(),
+        name="api-dispute-withdraw",
+    ),
+    path(
+        "disputes/<dbid:dispute_id>/resolve/",
+        api_disputes.DisputeResolveApi.as_view(),
+        name="api-dispute-resolve",
+    ),
+    path(
+        "disputes/<dbid:dispute_id>/confirm/",
+        api_disputes.DisputeConfirmApi.as_view(),
+        name="api-dispute-confirm",
+    ),
+    path(
+        "matches/<dbid:match_id>/report/",
+        api_disputes.MatchReportApi.as_view(),
+        name="api-match-report",
     ),
     # Last: any other path under /api/v1/ is a JSON 404.
     re_path(r"^.*$", api.ApiNotFoundApi.as_view(), name="api-not-found"),

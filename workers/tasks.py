@@ -71,3 +71,15 @@ def match_sweep() -> dict[str, int]:
     from optout.services import match_sweep as sweep
 
     return sweep()
+
+
+@shared_task(
+    name="workers.tasks.dispute_deadlines",
+    acks_late=True,
+    soft_time_limit=300,
+    time_limit=360,
+)
+def dispute_deadlines() -> dict[str, int]:
+    from registry.disputes import dispute_deadlines_run
+
+    return dispute_deadlines_run()

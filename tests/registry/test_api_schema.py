@@ -28,6 +28,14 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/claims/{claim_id}/", "get"),
     ("/api/v1/claims/{claim_id}/withdraw/", "post"),
     ("/api/v1/registry/revision/", "get"),
+    ("/api/v1/disputes/", "get"),
+    ("/api/v1/disputes/", "post"),
+    ("/api/v1/disputes/{dispute_id}/", "get"),
+    ("/api/v1/disputes/{dispute_id}/respond/", "post"),
+    ("/api/v1/disputes/{dispute_id}/withdraw/", "post"),
+    ("/api/v1/disputes/{dispute_id}/resolve/", "post"),
+    ("/api/v1/disputes/{dispute_id}/confirm/", "post"),
+    ("/api/v1/matches/{match_id}/report/", "post"),
 }
 
 
