@@ -89,9 +89,10 @@ def claim_domain_check_request(
     if claim.owner.user.is_suspended:
         raise Conflict("the account is suspended: its claims are not checked")
     if not _checkable(claim):
+        state = claim.get_state_display().lower()
         raise Conflict(
-            f"the claim is {claim.get_state_display().lower()}: only unverified, active "
-            "and suspended domain claims are checked"
+            f"the claim is {state}: only unverified, active and suspended domain "
+            "claims are checked"
         )
     transaction.on_commit(partial(task.delay, claim.pk))
     return claim
@@ -186,9 +187,7 @@ def _domain_state_changed(claim: Claim, before: str) -> None:
         after={"state": claim.state, "proof_method": claim.proof_method},
         reason=claim.proof_error,
     )
-    notify(
-        user=claim.owner.user, kind=kind, subject=subject, body=body, url=CLAIMS_URL
-    )
+    notify(user=claim.owner.user, kind=kind, subject=subject, body=body, url=CLAIMS_URL)
 
 
 def domain_proof_sweep() -> int:

@@ -125,9 +125,7 @@ def test_a_lost_proof_suspends_the_claim_and_its_return_restores_it(
     )
 
 
-def test_a_scheduled_check_skips_a_claim_checked_recently(
-    site, clock, claim, settings
-):
+def test_a_scheduled_check_skips_a_claim_checked_recently(site, clock, claim, settings):
     settings.DOMAIN_PROOF_RECHECK_SECONDS = 3600
     site.serve(WELL_KNOWN_PATH, claim.verification_token)
     claim = check(claim)
@@ -173,9 +171,7 @@ def test_check_now_queues_the_owners_domain_claim_only(
         services_trust.claim_domain_check_request(claim_id=claim.pk, owner=holder)
     assert queued == [(claim.pk,)]
     with pytest.raises(NotFound, match="claim not found"):
-        services_trust.claim_domain_check_request(
-            claim_id=claim.pk, owner=other_holder
-        )
+        services_trust.claim_domain_check_request(claim_id=claim.pk, owner=other_holder)
     url = services.claim_create(owner=holder, kind="url", value="https://a.example/")
     with pytest.raises(Conflict, match="only domain claims have a proof"):
         services_trust.claim_domain_check_request(claim_id=url.pk, owner=holder)

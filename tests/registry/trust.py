@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +11,7 @@ from registry import services_trust
 from tests.webserver import Site
 from workers.engine.webproof import FetchFailed
 
-START = datetime(2026, 11, 24, 9, 0, tzinfo=dt_timezone.utc)
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 @dataclass
