@@ -86,7 +86,11 @@ def test_staff_export_csv_guards_against_formulas(client, admin_user, events):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="audit-')
     rows = list(csv.DictReader(io.StringIO(body(response))))
-    assert [r["action"] for r in rows] == ["claim.reject", "claim.create", "claim.create"]
+    assert [r["action"] for r in rows] == [
+        "claim.reject",
+        "claim.create",
+        "claim.create",
+    ]
     assert rows[0]["reason"] == "'@impostor"
     assert rows[0]["holder"] == "'-2+3"
     assert rows[0]["target_label"] == "style name: =HYPERLINK(1)"

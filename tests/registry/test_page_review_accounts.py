@@ -26,9 +26,7 @@ def test_non_staff_get_a_404(client, who, curator, artist, other_artist):
     assert not User.objects.get(pk=other_artist.pk).is_suspended
 
 
-def test_staff_suspend_with_a_reason_then_reinstate(
-    client, admin_user, artist, holder
-):
+def test_staff_suspend_with_a_reason_then_reinstate(client, admin_user, artist, holder):
     claim = services.claim_create(owner=holder, kind="url", value="https://a.b/")
     client.force_login(admin_user)
     text = client.get(LIST, {"q": "ali"}).content.decode()

@@ -55,7 +55,9 @@ def test_the_detail_shows_the_claimant_and_their_verified_links(
     staff_client, claim, holder
 ):
     services.rights_holder_update(holder=holder, website="https://alice.example/")
-    services.claim_create(owner=holder, kind="prefix", value="https://alice.example/art/")
+    services.claim_create(
+        owner=holder, kind="prefix", value="https://alice.example/art/"
+    )
     text = staff_client.get(detail(claim)).content.decode()
     assert "<div><dt>Display name</dt><dd>Alice</dd></div>" in text
     assert '<span class="mono">https://alice.example/</span>' in text
@@ -112,9 +114,10 @@ def test_staff_approve_with_a_reason(
         )
     assert response.status_code == 302
     assert response["Location"] == LIST
-    assert "Style claim “Alice Moreau” approved." in staff_client.get(
-        LIST
-    ).content.decode()
+    assert (
+        "Style claim “Alice Moreau” approved."
+        in staff_client.get(LIST).content.decode()
+    )
     claim.refresh_from_db()
     assert claim.state == Claim.State.ACTIVE
     assert selectors.registry_revision_current() == revision + 1
