@@ -13,7 +13,9 @@ PHASH = "d1c4f0e8b3a29587"
 
 
 def job(curator, *, state="succeeded", remove_levels=()) -> tuple[MatchJob, Chunk]:
-    manifest = Manifest.objects.create(owner=curator, name="m", format="csv", sha256="0")
+    manifest = Manifest.objects.create(
+        owner=curator, name="m", format="csv", sha256="0"
+    )
     j = MatchJob.objects.create(
         manifest=manifest,
         owner=curator,
@@ -82,7 +84,9 @@ def test_counts_matches_jobs_and_removals_per_work_and_claim(
 def test_an_artist_never_found_is_told_so(client, artist):
     client.force_login(artist)
     text = client.get(reverse("dashboard")).content.decode()
-    assert "None of your works or claims has been found in a checked dataset yet." in text
+    assert (
+        "None of your works or claims has been found in a checked dataset yet." in text
+    )
 
 
 def test_a_curator_has_no_found_section(client, curator):

@@ -182,3 +182,17 @@ def test_check_now_queues_the_owners_domain_claim_only(
         "the claim is withdrawn: only unverified, active and suspended domain "
         "claims are checked"
     )
+
+
+def test_beat_sweeps_domain_proofs_on_the_celery_queue(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["domain-proof-sweep"]
+    assert entry == {
+        "task": "workers.tasks.domain_proof_sweep",
+        "schedule": float(settings.DOMAIN_PROOF_SWEEP_SECONDS),
+    }
+    routes = settings.CELERY_TASK_ROUTES
+    assert routes["workers.tasks.claim_domain_check"] == {"queue": "celery"}
+    from workers.tasks import claim_domain_check
+
+    assert claim_domain_check.acks_late is True
+    assert claim_domain_check.time_limit == 180
