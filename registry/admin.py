@@ -392,6 +392,11 @@ class ClaimAdmin(ReadOnlyAdmin):
         "created",
         "activated_at",
         "withdrawn_at",
+        "proof_checked_at",
+        "proof_method",
+        "proof_error",
+        "proof_failures",
+        "suspended_from",
     )
     list_display = ("value", "kind", "state", "owner", "created")
     list_filter = ("state", "kind")
@@ -407,7 +412,12 @@ class ClaimAdmin(ReadOnlyAdmin):
             self,
             request,
             queryset,
-            lambda c: services.claim_review(claim_id=c.pk, approve=True),
+            lambda c: services.claim_review(
+                claim_id=c.pk,
+                approve=True,
+                admin=request.user,
+                reason="approved in the Django admin",
+            ),
             "approved",
         )
 
@@ -419,7 +429,12 @@ class ClaimAdmin(ReadOnlyAdmin):
             self,
             request,
             queryset,
-            lambda c: services.claim_review(claim_id=c.pk, approve=False),
+            lambda c: services.claim_review(
+                claim_id=c.pk,
+                approve=False,
+                admin=request.user,
+                reason="rejected in the Django admin",
+            ),
             "rejected",
         )
 
