@@ -51,7 +51,7 @@ class AuditEventOutputSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     action = serializers.CharField()
     actor = serializers.CharField(
-        help_text='"you", "admin" or "system": no names of other people.'
+        help_text='"you", "admin", "another user" or "system": no names.'
     )
     target_type = serializers.CharField()
     target_id = serializers.IntegerField(allow_null=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -73,7 +73,7 @@ def audit_event_list(
     if f.since:
         qs = qs.filter(created__gte=_day_start(f.since))
     if f.until:
-        qs = qs.filter(created__lt=_day_start(f.until) + timezone.timedelta(days=1))
+        qs = qs.filter(created__lt=_day_start(f.until) + timedelta(days=1))
     return qs
 
 
@@ -97,7 +97,7 @@ def audit_event_row(event: AuditEvent, *, show_actor: bool = True) -> dict[str, 
     """One event as a flat dict (exports, API). Artists see no actor names."""
     actor = ""
     if event.actor_id is not None:
-        actor = event.actor.username if show_actor else _role(event.actor)
+        actor = event.actor.username if show_actor else _role(event)
     return {
         "id": event.pk,
         "created": event.created.isoformat(),
@@ -115,8 +115,11 @@ def audit_event_row(event: AuditEvent, *, show_actor: bool = True) -> dict[str, 
     }
 
 
-def _role(user: User) -> str:
-    return "admin" if user.is_staff else "you"
+def _role(event: AuditEvent) -> str:
+    """Who acted, as the artist may see it: never another person's name."""
+    if event.holder_id is not None and event.actor_id == event.holder.user_id:
+        return "you"
+    return "admin" if event.actor.is_staff else "another user"
 
 
 def audit_csv_rows(

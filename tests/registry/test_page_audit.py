@@ -137,3 +137,13 @@ def test_audit_pages_use_the_fixed_clock(client, admin_user, events):
     text = client.get(STAFF).content.decode()
     assert "<td>2026-11-24 09:00:00</td>" in text
     assert AuditEvent.objects.count() == 4
+
+
+def test_an_artist_never_sees_who_else_acted(client, artist, holder, curator):
+    from registry.audit import audit_record
+
+    audit_record(actor=curator, action="dispute.open", target=holder, holder=holder)
+    client.force_login(artist)
+    rows = list(csv.DictReader(io.StringIO(body(client.get(OWN, {"format": "csv"})))))
+    assert [r["actor"] for r in rows] == ["another user"]
+    assert "carol" not in body(client.get(OWN, {"format": "jsonl"}))
