@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "registry.middleware.SuspendedAccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -209,6 +210,26 @@ DISPUTE_SECOND_ADMIN_IMAGES = env.int("DISPUTE_SECOND_ADMIN_IMAGES", default=100
 DISPUTE_EVIDENCE_MAX_FILES = env.int("DISPUTE_EVIDENCE_MAX_FILES", default=10)
 DISPUTE_CHECK_SECONDS = env.int("DISPUTE_CHECK_SECONDS", default=3600)
 
+# Trust: proof of domain control, style-claim review.
+# Domain claims are enforced once the token is served at
+# <scheme>://DOMAIN/.well-known/dnt-registry-verification.txt or in a
+# <meta name="dnt-registry-verification"> tag on the home page.
+DOMAIN_PROOF_SCHEME = env.str("DOMAIN_PROOF_SCHEME", default="https")
+if DOMAIN_PROOF_SCHEME not in ("http", "https"):
+    raise ValueError("DOMAIN_PROOF_SCHEME must be http or https")
+DOMAIN_PROOF_CONNECT_TIMEOUT = env.float("DOMAIN_PROOF_CONNECT_TIMEOUT", default=5.0)
+DOMAIN_PROOF_READ_TIMEOUT = env.float("DOMAIN_PROOF_READ_TIMEOUT", default=10.0)
+DOMAIN_PROOF_MAX_BYTES = env.int("DOMAIN_PROOF_MAX_BYTES", default=64 * 1024)
+# Never on in production: it lets artists make the server fetch internal URLs.
+DOMAIN_PROOF_ALLOW_PRIVATE = env.bool("DOMAIN_PROOF_ALLOW_PRIVATE", default=False)
+DOMAIN_PROOF_RECHECK_SECONDS = env.int("DOMAIN_PROOF_RECHECK_SECONDS", default=86400)
+DOMAIN_PROOF_SWEEP_SECONDS = env.int("DOMAIN_PROOF_SWEEP_SECONDS", default=3600)
+DOMAIN_PROOF_FAILURES_TO_SUSPEND = env.int(
+    "DOMAIN_PROOF_FAILURES_TO_SUSPEND", default=2
+)
+STYLE_REVIEW_RECENT_JOBS = env.int("STYLE_REVIEW_RECENT_JOBS", default=20)
+STYLE_REVIEW_ROWS_PER_JOB = env.int("STYLE_REVIEW_ROWS_PER_JOB", default=100_000)
+
 # Celery. The embedded default is a filesystem broker under var/ (no server).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -240,6 +261,8 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.match_chunk": {"queue": "match"},
     "workers.tasks.match_sweep": {"queue": "celery"},
     "workers.tasks.dispute_deadlines": {"queue": "celery"},
+    "workers.tasks.claim_domain_check": {"queue": "celery"},
+    "workers.tasks.domain_proof_sweep": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE = {
     "match-sweep": {
@@ -249,6 +272,10 @@ CELERY_BEAT_SCHEDULE = {
     "dispute-deadlines": {
         "task": "workers.tasks.dispute_deadlines",
         "schedule": float(DISPUTE_CHECK_SECONDS),
+    },
+    "domain-proof-sweep": {
+        "task": "workers.tasks.domain_proof_sweep",
+        "schedule": float(DOMAIN_PROOF_SWEEP_SECONDS),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from . import services
+from . import services, services_trust
 from .errors import DomainError
 from .models import (
     ApiToken,
@@ -102,6 +104,46 @@ def _run_for_each(
         )
 
 
+def _account_action(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[User],
+    *,
+    suspend: bool,
+) -> HttpResponse | None:
+    """Ask for a reason on an intermediate page, then suspend or reinstate."""
+    from .forms_trust import ReasonForm
+
+    verb = "suspend" if suspend else "reinstate"
+    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        service = (
+            services_trust.account_suspend
+            if suspend
+            else services_trust.account_reinstate
+        )
+        reason = form.cleaned_data["reason"]
+        _run_for_each(
+            modeladmin,
+            request,
+            queryset,
+            lambda u: service(admin=request.user, user=u, reason=reason),
+            "suspended" if suspend else "reinstated",
+        )
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": f"{verb.capitalize()} accounts",
+        "verb": verb,
+        "action": "suspend_accounts" if suspend else "reinstate_accounts",
+        "accounts": queryset,
+        "form": form,
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/registry/user/account_action.html", context)
+
+
 def _thumbnail(image: Image, size: int) -> str:
     if not image.thumbnail:
         return "—"
@@ -122,6 +164,10 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
         ("Roles", {"fields": ("is_artist", "is_curator")}),
+        (
+            "Suspension (use the actions to change it)",
+            {"fields": ("suspended_at", "suspension_reason")},
+        ),
     )
     add_fieldsets = (
         (
@@ -150,6 +196,20 @@ class UserAdmin(DjangoUserAdmin):
         "date_joined",
     )
     list_filter = ("is_artist", "is_curator", "is_staff", "is_active")
+    readonly_fields = ("suspended_at", "suspension_reason")
+    actions = ("suspend_accounts", "reinstate_accounts")
+
+    @admin.action(description="Suspend selected accounts…")
+    def suspend_accounts(
+        self, request: HttpRequest, queryset: QuerySet[User]
+    ) -> HttpResponse | None:
+        return _account_action(self, request, queryset, suspend=True)
+
+    @admin.action(description="Reinstate selected accounts…")
+    def reinstate_accounts(
+        self, request: HttpRequest, queryset: QuerySet[User]
+    ) -> HttpResponse | None:
+        return _account_action(self, request, queryset, suspend=False)
 
     def save_model(
         self, request: HttpRequest, obj: User, form: Any, change: bool
@@ -332,6 +392,11 @@ class ClaimAdmin(ReadOnlyAdmin):
         "created",
         "activated_at",
         "withdrawn_at",
+        "proof_checked_at",
+        "proof_method",
+        "proof_error",
+        "proof_failures",
+        "suspended_from",
     )
     list_display = ("value", "kind", "state", "owner", "created")
     list_filter = ("state", "kind")
@@ -347,7 +412,12 @@ class ClaimAdmin(ReadOnlyAdmin):
             self,
             request,
             queryset,
-            lambda c: services.claim_review(claim_id=c.pk, approve=True),
+            lambda c: services.claim_review(
+                claim_id=c.pk,
+                approve=True,
+                admin=request.user,
+                reason="approved in the Django admin",
+            ),
             "approved",
         )
 
@@ -359,7 +429,12 @@ class ClaimAdmin(ReadOnlyAdmin):
             self,
             request,
             queryset,
-            lambda c: services.claim_review(claim_id=c.pk, approve=False),
+            lambda c: services.claim_review(
+                claim_id=c.pk,
+                approve=False,
+                admin=request.user,
+                reason="rejected in the Django admin",
+            ),
             "rejected",
         )
 

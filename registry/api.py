@@ -292,6 +292,15 @@ class ClaimOutputSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     activated_at = serializers.DateTimeField(allow_null=True)
     withdrawn_at = serializers.DateTimeField(allow_null=True)
+    proof_checked_at = serializers.DateTimeField(
+        allow_null=True, help_text="Domain claims: the last check of the proof."
+    )
+    proof_method = serializers.CharField(
+        help_text='Domain claims: how control was proven, "file" or "meta".'
+    )
+    proof_error = serializers.CharField(
+        help_text="Domain claims: why the last check failed."
+    )
 
     class Meta:
         ref_name = "Claim"

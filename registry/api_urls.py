@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path, register_converter
 
-from . import api, api_disputes
+from . import api, api_disputes, api_trust
 from .api import ID_MAX
 
 
@@ -52,6 +52,22 @@ urlpatterns = [
         "claims/<dbid:claim_id>/withdraw/",
         api.ClaimWithdrawApi.as_view(),
         name="api-claim-withdraw",
+    ),
+    path(
+        "claims/<dbid:claim_id>/check/",
+        api_trust.ClaimCheckApi.as_view(),
+        name="api-claim-check",
+    ),
+    path("audit/", api_trust.AuditListApi.as_view(), name="api-audit"),
+    path(
+        "notifications/",
+        api_trust.NotificationListApi.as_view(),
+        name="api-notifications",
+    ),
+    path(
+        "notifications/read/",
+        api_trust.NotificationReadApi.as_view(),
+        name="api-notifications-read",
     ),
     path(
         "registry/revision/",

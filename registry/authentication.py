@@ -15,6 +15,10 @@ from rest_framework.request import Request
 from .models import ApiToken
 
 KEYWORDS = ("token", "bearer", "api")
+SUSPENDED_MESSAGE = (
+    "This account is suspended; its API tokens do not work. Contact the registry's "
+    "admins to appeal."
+)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -50,6 +54,8 @@ def authenticate_key(key: str) -> tuple[Any, ApiToken]:
     )
     if token is None or not token.user.is_active:
         raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+    if token.user.is_suspended:
+        raise exceptions.AuthenticationFailed(SUSPENDED_MESSAGE)
     now = timezone.now()
     # One write a minute at most per token, not one per request.
     if token.last_used is None or now - token.last_used > timedelta(minutes=1):

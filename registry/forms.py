@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
 from .errors import DomainError
@@ -196,3 +197,18 @@ class TokenForm(forms.Form):
         required=False,
         help_text="What the token is for, e.g. “laptop CLI” or “CI”.",
     )
+
+
+class SuspensionAwareLoginForm(AuthenticationForm):
+    """Says so when the password is right but the account is suspended."""
+
+    def clean(self) -> dict[str, Any]:
+        from .middleware import SUSPENDED_LOGIN_MESSAGE
+
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username and password:
+            user = User.objects.filter(username=username).first()
+            if user and user.is_suspended and user.check_password(password):
+                raise forms.ValidationError(SUSPENDED_LOGIN_MESSAGE, code="suspended")
+        return super().clean()

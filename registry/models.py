@@ -14,6 +14,14 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     is_artist = models.BooleanField(default=False)
     is_curator = models.BooleanField(default=False)
+    # Set by an admin (services_trust.account_suspend): the account cannot log
+    # in or use the API, and its claims are suspended until reinstated.
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspension_reason = models.TextField(blank=True)
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
     @property
     def roles(self) -> list[str]:
@@ -235,6 +243,16 @@ class Claim(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Domain claims: the last check of the proof of control.
+    proof_checked_at = models.DateTimeField(null=True, blank=True)
+    proof_method = models.CharField(max_length=8, blank=True)  # file, meta
+    proof_error = models.TextField(blank=True)
+    proof_failures = models.PositiveIntegerField(
+        default=0, help_text="Failed checks in a row."
+    )
+    # The state before an account suspension, restored on reinstatement;
+    # empty for claims not suspended with their account.
+    suspended_from = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -21,6 +21,7 @@ from workers.engine.images import ImageRejected, decode_image
 from workers.engine.style import normalize_text
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
 
+from .audit import audit_record, notify
 from .errors import Conflict, NotFound, ValidationFailed
 from .models import (
     ApiToken,
@@ -222,6 +223,14 @@ def work_withdraw(*, owner: RightsHolder, work_id: int) -> Work:
         work.save(update_fields=["status", "withdrawn_at"])
         if work.images.filter(status=Image.Status.HASHED).exists():
             registry_revision_bump(reason=f"work {work.pk} withdrawn")
+        audit_record(
+            actor=owner.user,
+            action="work.withdraw",
+            target=work,
+            holder=owner,
+            before={"status": Work.Status.ACTIVE},
+            after={"status": Work.Status.WITHDRAWN},
+        )
     return work
 
 
@@ -377,6 +386,14 @@ def image_register_hashes(
                 quality=pdq_quality if name == "pdq" else None,
             )
         registry_revision_bump(reason=f"image {image.pk} registered by hashes")
+        audit_record(
+            actor=owner.user,
+            action="image.register_hashes",
+            target=image,
+            target_label=f"{work.title}: image {image.pk}",
+            holder=owner,
+            after={name: raw.hex() for name, raw in parsed.items()},
+        )
     return image
 
 
@@ -453,6 +470,10 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
             default_storage.delete(thumb_path)
             default_storage.delete(features_path)
             return None
+        was_hashed = locked.status == Image.Status.HASHED
+        old_hex = {
+            f.algorithm: f.hex for f in locked.fingerprints.filter(variant="original")
+        }
         for algorithm, raw, quality in (
             ("sha256", prints.sha256, None),
             ("md5", prints.md5, None),
@@ -491,6 +512,22 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
         locked.save()
         if locked.work.status == Work.Status.ACTIVE:
             registry_revision_bump(reason=f"image {locked.pk} fingerprinted")
+        new_hex = {
+            f.algorithm: f.hex for f in locked.fingerprints.filter(variant="original")
+        }
+        changed = sorted(a for a in new_hex if old_hex.get(a) != new_hex[a])
+        if not was_hashed or changed:
+            # The worker acts for nobody: no actor. Unchanged hashes (a forced
+            # re-run) change nothing enforced and leave no event.
+            audit_record(
+                actor=None,
+                action="image.refingerprint" if was_hashed else "image.fingerprint",
+                target=locked,
+                target_label=f"{locked.work.title}: {locked}",
+                holder=locked.work.owner,
+                before={a: old_hex[a] for a in changed if a in old_hex},
+                after={a: new_hex[a] for a in changed},
+            )
     for old in old_files:
         if old not in (thumb_path, features_path):
             default_storage.delete(old)
@@ -668,6 +705,13 @@ def claim_create(
             )
             if claim.is_enforced:
                 registry_revision_bump(reason=f"claim {claim.pk} created")
+            audit_record(
+                actor=owner.user,
+                action="claim.create",
+                target=claim,
+                holder=owner,
+                after={"state": claim.state, "value": claim.normalized},
+            )
     except IntegrityError:
         raise ValidationFailed(
             "value: you already have this claim", field="value"
@@ -685,18 +729,37 @@ def claim_withdraw(*, owner: RightsHolder, claim_id: int) -> Claim:
         if claim.state == Claim.State.WITHDRAWN:
             raise Conflict("the claim is already withdrawn")
         was_enforced = claim.is_enforced
+        before = claim.state
         claim.state = Claim.State.WITHDRAWN
         claim.withdrawn_at = timezone.now()
         claim.save(update_fields=["state", "withdrawn_at"])
         if was_enforced:
             registry_revision_bump(reason=f"claim {claim.pk} withdrawn")
+        audit_record(
+            actor=owner.user,
+            action="claim.withdraw",
+            target=claim,
+            holder=owner,
+            before={"state": before},
+            after={"state": claim.state},
+        )
     return claim
 
 
-def claim_review(*, claim_id: int, approve: bool) -> Claim:
-    """An admin approves or rejects a style claim that is pending review."""
+def claim_review(
+    *, claim_id: int, approve: bool, admin: User | None = None, reason: str = ""
+) -> Claim:
+    """An admin approves or rejects a style claim that is pending review.
+
+    The artist is notified; the decision and its reason go to the audit log.
+    """
     with transaction.atomic():
-        claim = Claim.objects.select_for_update().filter(pk=claim_id).first()
+        claim = (
+            Claim.objects.select_for_update()
+            .select_related("owner__user")
+            .filter(pk=claim_id)
+            .first()
+        )
         if claim is None:
             raise NotFound("claim not found")
         if claim.state != Claim.State.PENDING_REVIEW:
@@ -711,4 +774,26 @@ def claim_review(*, claim_id: int, approve: bool) -> Claim:
         else:
             claim.state = Claim.State.REJECTED
             claim.save(update_fields=["state"])
+        verb = "approved" if approve else "rejected"
+        audit_record(
+            actor=admin,
+            action="claim.approve" if approve else "claim.reject",
+            target=claim,
+            holder=claim.owner,
+            before={"state": Claim.State.PENDING_REVIEW},
+            after={"state": claim.state},
+            reason=reason,
+        )
+        notify(
+            user=claim.owner.user,
+            kind=f"claim.{verb}",
+            subject=f"Your style claim “{claim.value}” was {verb}",
+            body=(
+                "It is now enforced: captions naming it are flagged in datasets."
+                if approve
+                else "It is not enforced."
+            )
+            + (f"\n\nReason: {reason}" if reason else ""),
+            url="/claims/",
+        )
     return claim

@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
+from .forms import SuspensionAwareLoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,7 +10,9 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="registry/login.html", redirect_authenticated_user=True
+            template_name="registry/login.html",
+            redirect_authenticated_user=True,
+            authentication_form=SuspensionAwareLoginForm,
         ),
         name="login",
     ),
@@ -35,4 +38,5 @@ urlpatterns = [
         views.token_revoke,
         name="token_revoke",
     ),
+    path("", include("registry.urls_trust")),
 ]

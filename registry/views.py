@@ -22,6 +22,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from workers.engine import webproof
+
 from . import selectors, services
 from .errors import DomainError, NotFound
 from .forms import (
@@ -195,6 +197,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             claim_counts=[(s.label, claim_counts.get(s.value, 0)) for s in Claim.State],
             recent=work_rows(list(works[:RECENT_WORKS])),
         )
+    from .views_trust import dashboard_context  # it imports this module
+
+    ctx.update(dashboard_context(user, holder))
     return render(request, "registry/dashboard.html", ctx)
 
 
@@ -372,6 +377,15 @@ def claims(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
             Claim.State.ACTIVE,
             Claim.State.UNVERIFIED,
             Claim.State.PENDING_REVIEW,
+        },
+        # Where a domain's proof of control goes (workers/engine/webproof.py).
+        "proof_scheme": settings.DOMAIN_PROOF_SCHEME,
+        "proof_path": webproof.WELL_KNOWN_PATH,
+        "proof_meta_name": webproof.META_NAME,
+        "proof_states": {
+            Claim.State.UNVERIFIED,
+            Claim.State.ACTIVE,
+            Claim.State.SUSPENDED,
         },
     }
     status = 400 if form.errors else 200

@@ -86,6 +86,7 @@ def test_the_groups_are_there_in_order():
         "celery",
         "uploads and media",
         "matching (curators' manifests)",
+        "trust (domain proof, style review)",
         "security (only with DEBUG off)",
         "docker compose only (docker-compose.yml, not settings.py)",
     ]

@@ -83,3 +83,33 @@ def dispute_deadlines() -> dict[str, int]:
     from registry.disputes import dispute_deadlines_run
 
     return dispute_deadlines_run()
+
+
+@shared_task(
+    name="workers.tasks.claim_domain_check",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    # Two requests (file, home page), each with at most 4 hops and its own
+    # connect + read deadline: well under a minute with the default timeouts.
+    soft_time_limit=150,
+    time_limit=180,
+)
+def claim_domain_check(claim_id: int, scheduled: bool = False) -> str | None:
+    from registry.services_trust import claim_domain_check as check
+
+    claim = check(claim_id=claim_id, scheduled=scheduled)
+    return claim.state if claim is not None else None
+
+
+@shared_task(
+    name="workers.tasks.domain_proof_sweep",
+    acks_late=True,
+    soft_time_limit=100,
+    time_limit=120,
+)
+def domain_proof_sweep() -> int:
+    from registry.services_trust import domain_proof_sweep as sweep
+
+    return sweep()

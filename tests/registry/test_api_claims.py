@@ -53,6 +53,9 @@ def test_it_enforces_a_url_claim_at_once(artist_client, holder):
         "created": claim.created.isoformat().replace("+00:00", "Z"),
         "activated_at": claim.activated_at.isoformat().replace("+00:00", "Z"),
         "withdrawn_at": None,
+        "proof_checked_at": None,
+        "proof_method": "",
+        "proof_error": "",
     }
     assert registry_revision_current() == before + 1
 

@@ -60,7 +60,11 @@ def test_a_domain_claim_shows_its_verification_token(client, artist):
     assert claim.state == Claim.State.UNVERIFIED
     text = client.get(URL).content.decode()
     assert f'<code class="token">{claim.verification_token}</code>' in text
-    assert "comes in a later release" in text
+    # How to prove control: the exact file URL and meta tag (test_page_claim_check).
+    assert (
+        '<code class="proof-url">'
+        "https://alice.example/.well-known/dnt-registry-verification.txt</code>"
+    ) in text
     assert '<span class="badge unverified">unverified</span>' in text
 
 
