@@ -35,8 +35,8 @@ COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 WORKERS = ["worker-images", "worker-ingest", "worker-match"]
-APP_SERVICES = ["migrate", "web", *WORKERS]
-LONG_RUNNING = ["db", "redis", "web", *WORKERS]
+APP_SERVICES = ["migrate", "web", *WORKERS, "beat"]
+LONG_RUNNING = ["db", "redis", "web", *WORKERS, "beat"]
 KNOWN_QUEUES = {"images", "ingest", "match"}
 CONDITIONS = {
     "service_started",
@@ -134,12 +134,26 @@ def test_migrate_runs_once_before_web_and_workers():
     assert command("migrate") == ["python", "manage.py", "migrate", "--noinput"]
     assert SERVICES["migrate"]["restart"] == "no"
     assert SERVICES["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
-    for service in ["web", *WORKERS]:
+    for service in ["web", *WORKERS, "beat"]:
         assert SERVICES[service]["depends_on"] == {
             "db": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"},
             "migrate": {"condition": "service_completed_successfully"},
         }, service
+
+
+def test_one_beat_runs_every_periodic_task_onto_a_queue_a_worker_takes():
+    argv = command("beat")
+    assert argv[:4] == ["celery", "-A", "config", "beat"]
+    assert option(argv, "--schedule", "-s").startswith("/tmp/")
+    assert "deploy" not in SERVICES["beat"]  # never scaled
+    taken = set().union(*(worker_queues(w) for w in WORKERS))
+    routes = settings.CELERY_TASK_ROUTES
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        queue = routes.get(entry["task"], {}).get(
+            "queue", settings.CELERY_TASK_DEFAULT_QUEUE
+        )
+        assert queue in taken, entry["task"]
 
 
 def test_dependencies_name_existing_services_and_valid_conditions():
