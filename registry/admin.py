@@ -24,9 +24,15 @@ from . import services, services_trust
 from .errors import DomainError
 from .models import (
     ApiToken,
+    AuditEvent,
     Claim,
+    Dispute,
+    DisputeEvidence,
+    FalseMatchReport,
     Fingerprint,
     Image,
+    MatchException,
+    Notification,
     RegistryRevision,
     RightsHolder,
     User,
@@ -443,3 +449,85 @@ class ClaimAdmin(ReadOnlyAdmin):
 class RegistryRevisionAdmin(ReadOnlyAdmin):
     fields = ("value", "last_reason", "changed")
     list_display = ("__str__", "value", "last_reason", "changed")
+
+
+# --- trust: decisions are taken on the review pages (/review/), which need a
+# reason; the admin only shows what was decided.
+
+
+class DisputeEvidenceInline(admin.TabularInline):
+    model = DisputeEvidence
+    fields = ("party", "original_name", "sha256", "phash", "pdq", "created")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "state", "grounds", "outcome", "disputer", "created")
+    list_filter = ("state", "grounds", "outcome", "target_type")
+    search_fields = ("statement", "response", "disputer__username")
+    inlines = [DisputeEvidenceInline]
+    fields = (
+        "target_key",
+        "holder",
+        "disputer",
+        "grounds",
+        "statement",
+        "evidence_urls",
+        "state",
+        "response_due",
+        "response",
+        "outcome",
+        "narrowed_to",
+        "decision_reason",
+        "decided_by",
+        "confirmed_by",
+        "lapsed",
+        "created",
+    )
+
+
+@admin.register(FalseMatchReport)
+class FalseMatchReportAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "state", "reason", "reporter", "created")
+    list_filter = ("state", "reason")
+
+
+@admin.register(MatchException)
+class MatchExceptionAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "revision", "created_by", "created")
+    list_filter = ("key_type",)
+    search_fields = ("key", "target_key")
+    fields = ("target_key", "key_type", "key", "revision", "created_by", "report")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "target_type", "actor", "revision")
+    list_filter = ("action", "target_type")
+    search_fields = ("target_label", "reason", "actor__username")
+    fields = (
+        "created",
+        "actor",
+        "action",
+        "target_type",
+        "target_id",
+        "target_label",
+        "holder",
+        "before",
+        "after",
+        "reason",
+        "revision",
+    )
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("subject", "user", "kind", "created", "read_at", "emailed_at")
+    list_filter = ("kind",)
+    fields = list_display + ("body", "url")

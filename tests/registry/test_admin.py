@@ -6,12 +6,17 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from registry import selectors, services
+from registry import disputes, selectors, services
 from registry.models import (
     ApiToken,
+    AuditEvent,
     Claim,
+    Dispute,
+    FalseMatchReport,
     Fingerprint,
     Image,
+    MatchException,
+    Notification,
     RegistryRevision,
     RightsHolder,
     User,
@@ -27,7 +32,12 @@ pytestmark = pytest.mark.django_db
 
 MODELS = [
     ApiToken,
+    AuditEvent,
     Claim,
+    Dispute,
+    FalseMatchReport,
+    MatchException,
+    Notification,
     Fingerprint,
     Image,
     RegistryRevision,
@@ -62,12 +72,36 @@ def style_claim(holder: RightsHolder) -> Claim:
 
 
 @pytest.fixture
-def everything(holder: RightsHolder, style_claim: Claim) -> dict[str, object]:
+def everything(
+    holder: RightsHolder, style_claim: Claim, curator, admin_user
+) -> dict[str, object]:
     """One row of every model."""
     image = hashed_image(holder)
     token, _ = services.api_token_create(user=holder.user, name="laptop")
+    dispute = disputes.dispute_create(
+        disputer=curator,
+        target=f"claim:{style_claim.pk}",
+        grounds="too_broad",
+        statement="The name is a common word.",
+    )
+    report = FalseMatchReport.objects.create(
+        reporter=curator, reason="not_same_image", image=image, row=7, kind="pdq"
+    )
+    exception = MatchException.objects.create(
+        target_key=f"image:{image.pk}",
+        image=image,
+        key_type="url",
+        key="https://cdn.example/cat.jpg",
+        revision=1,
+        created_by=admin_user,
+    )
     return {
         "ApiToken": token,
+        "AuditEvent": AuditEvent.objects.filter(action__startswith="claim").first(),
+        "Dispute": dispute,
+        "FalseMatchReport": report,
+        "MatchException": exception,
+        "Notification": Notification.objects.filter(user=holder.user).first(),
         "Claim": style_claim,
         "Fingerprint": image.fingerprints.get(algorithm="pdq", variant="original"),
         "Image": image,
