@@ -665,7 +665,9 @@ def _dispute_open(
 
 def _locked(dispute_id: int) -> Dispute:
     dispute = (
-        Dispute.objects.select_for_update()
+        # Lock the dispute row only: PostgreSQL cannot lock the nullable side
+        # of the outer joins to claim, work and image.
+        Dispute.objects.select_for_update(of=("self",))
         .select_related("holder__user", "disputer", "claim", "work", "image")
         .filter(pk=dispute_id)
         .first()

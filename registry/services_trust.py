@@ -12,7 +12,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from workers.engine import webproof
@@ -206,7 +206,8 @@ def domain_proof_sweep() -> int:
             | Q(state=Claim.State.SUSPENDED, suspended_from="")
         )
         .filter(Q(proof_checked_at__isnull=True) | Q(proof_checked_at__lt=due))
-        .order_by("proof_checked_at", "id")
+        # Never checked first, on every database (PostgreSQL sorts NULL last).
+        .order_by(F("proof_checked_at").asc(nulls_first=True), "id")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     for claim_id in ids:

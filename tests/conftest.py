@@ -57,6 +57,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _snapshot_root(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
+    # Snapshots are named by registry revision; every test database starts
+    # again from revision 0, so each test needs a folder of its own.
+    settings.SNAPSHOT_ROOT = tmp_path_factory.mktemp("snapshots")
+    # Image ids repeat across test databases: forget features cached by id.
+    from optout.references import reference_cache_clear
+
+    reference_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(tmp_path_factory: pytest.TempPathFactory, settings) -> Iterator[None]:
     media = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = str(media)
