@@ -30,6 +30,7 @@ KNOWN_VARIANTS = {
     "flipx": "02aaaaab55554455ffff0455eaaa2455f2aa5a15ab0159bdaa9f59cca8875943",
     "transpose": "1dfda1551f75a5311e75a4d51fe475c01f9525d81f5524871f54a4811f5265c5",
     "transverse": "17f5ee8215f5ef821d3da877157de96215d5ea5215d5aa0e1555a80b1554e849",
+    "trimmed": "540401015555abaaaaaabfff2aaaf3eb87d5ef6bba00fcea8040eeb90012fcb5",
     "rot+3": "dd9955568899a222cd9977665d9d226aa89d7f6a5555ff6aa881baaa00155556",
     "rot-3": "08ccaa23fdcc5557a8cc663755cc77378dcc2a3755542a37a88855575554aaab",
     "rot+6": "a98b5554aaab4554008975560089fff6aa896ff6555d64b2a88dfffa01555556",
@@ -127,11 +128,20 @@ def test_trim_borders_keeps_a_logo_on_a_plain_background():
     assert P.trim_borders(logo).size == (400, 300)
 
 
-def test_a_bordered_copy_hashes_like_the_original_once_prepared():
+def test_a_bordered_copy_meets_the_trimmed_variant():
     art = drawing(4)
-    plain = P.query_pdq(P.prepare(art))["canonical"]
-    framed = P.query_pdq(P.prepare(ImageOps.expand(art, 40, (0, 0, 0))))["canonical"]
-    assert hamming(plain, framed) <= 16
+    registry = P.pdq_variants(P.prepare(art), ["canonical", "trimmed"])
+    for bordered in (
+        ImageOps.expand(art, 40, (0, 0, 0)),
+        ImageOps.pad(art, (320, 400), color=(255, 255, 255)),
+    ):
+        query = P.query_pdq(P.prepare(bordered))
+        assert hamming(query["trimmed"], registry["trimmed"][0]) <= 16
+        assert hamming(query["canonical"], registry["canonical"][0]) > 31
+
+
+def test_a_query_with_nothing_to_trim_has_no_trimmed_hash():
+    assert "trimmed" not in P.query_pdq(P.prepare(gradient()))
 
 
 def test_prepare_downscales_to_its_longer_side():

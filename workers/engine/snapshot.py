@@ -469,9 +469,9 @@ def _fingerprint_images(
 ) -> tuple[list[RowProblem], list[tuple[int, str, bytes]]]:
     """Fill the batch's hash columns from its images (tar shards).
 
-    Returns the unreadable rows and the extra PDQ queries: each image's
-    canonical form and its mirror (perceptual.query_pdq), tagged "" and
-    "mirror".
+    Returns the unreadable rows and the extra PDQ queries beside the canonical
+    hash (perceptual.query_pdq): the trimmed form, tagged "", and the mirror,
+    tagged "mirror".
     """
     problems = []
     queries: list[tuple[int, str, bytes]] = []
@@ -489,5 +489,7 @@ def _fingerprint_images(
         batch.md5[i] = batch.md5[i] or prints.md5
         batch.phash[i] = int.from_bytes(prints.phash, "big", signed=True)
         batch.pdq[i] = prints.pdq["canonical"]
-        queries.append((i, "mirror", prints.pdq["flipx"]))
+        for name, value in prints.pdq.items():
+            if name != "canonical":
+                queries.append((i, "mirror" if name == "flipx" else "", value))
     return problems, queries
