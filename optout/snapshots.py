@@ -9,6 +9,7 @@ loads a revision once, not once per chunk.
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from registry.models import Claim, Fingerprint, Image, Work
-from workers.engine.snapshot import RegistrySnapshot, Thresholds
+from workers.engine.snapshot import FORMAT_VERSION, RegistrySnapshot, Thresholds
 
 _cache: dict[str, RegistrySnapshot] = {}
 _lock = threading.Lock()
@@ -81,6 +82,14 @@ def _fingerprints(algorithm: str) -> Iterator[tuple[int, bytes]]:
             yield image_id, bytes(value)
 
 
+def _low_quality() -> Iterator[int]:
+    """Images whose PDQ quality is below PDQ_LOW_QUALITY (Meta's advice)."""
+    qs = _enforced(Fingerprint.Algorithm.PDQ).filter(
+        variant="original", quality__lt=settings.PDQ_LOW_QUALITY
+    )
+    yield from qs.values_list("image_id", flat=True).iterator(chunk_size=50_000)
+
+
 def max_radius() -> Thresholds:
     return Thresholds(
         phash=max(settings.MATCH_PHASH_MAX_RADIUS, settings.MATCH_PHASH_THRESHOLD),
@@ -100,6 +109,7 @@ def build_snapshot(*, revision: int) -> RegistrySnapshot:
         md5=_fingerprints(Fingerprint.Algorithm.MD5),
         phash=_fingerprints(Fingerprint.Algorithm.PHASH),
         pdq=_pdq_fingerprints(),
+        low_quality=_low_quality(),
         max_radius=max_radius(),
     )
 
@@ -120,7 +130,7 @@ def snapshot_for_revision(revision: int) -> RegistrySnapshot:
         with open(root / ".lock", "w") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
-                if not (directory / "snapshot.json").exists():
+                if not _current(directory):
                     shutil.rmtree(directory, ignore_errors=True)
                     build_snapshot(revision=revision).save(directory)
                     _prune(root, keep=revision)
@@ -130,6 +140,15 @@ def snapshot_for_revision(revision: int) -> RegistrySnapshot:
         _cache.clear()  # one revision at a time per process
         _cache[key] = snapshot
         return snapshot
+
+
+def _current(directory: Path) -> bool:
+    """A complete snapshot written by this version (an upgrade rebuilds it)."""
+    try:
+        meta = json.loads((directory / "snapshot.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return meta.get("format") == FORMAT_VERSION
 
 
 def _prune(root: Path, *, keep: int, spare: int = 3) -> None:

@@ -203,3 +203,18 @@ def test_level_for(algorithm, distance, inliers, level):
         )
         == level
     )
+
+
+def test_a_low_quality_registered_image_is_never_strong_by_hash():
+    def level(inliers):
+        return P.level_for(
+            algorithm="pdq",
+            distance=0,
+            inliers=inliers,
+            levels=LEVELS,
+            low_quality=True,
+        )
+
+    assert level(None) == "possible"
+    assert level(3) is None
+    assert level(40) == "verified"

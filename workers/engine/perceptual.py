@@ -347,18 +347,21 @@ def level_for(
     distance: int,
     inliers: int | None,
     levels: Levels,
+    low_quality: bool = False,
 ) -> str | None:
     """verified / strong / possible, or None when the candidate is dismissed.
 
     `inliers` is None when verification could not run (hash-only on either
     side). A candidate that was verified and failed keeps only a level its
     distance earns on its own (strong), never `possible`: both images were seen
-    and they do not agree.
+    and they do not agree. A registered image whose PDQ quality is low (flat
+    pictures: flags, stripes, logos) collides with unrelated ones at any
+    distance, so its hash matches are never strong on their own.
     """
     strong = levels.pdq_strong if algorithm == "pdq" else levels.phash_strong
     if inliers is not None and inliers >= levels.min_inliers:
         return VERIFIED
-    if distance <= strong:
+    if distance <= strong and not low_quality:
         return STRONG
     if inliers is None:
         return POSSIBLE

@@ -29,7 +29,7 @@ from .style import StyleIndex
 from .types import Match, MatchKind, RowBatch, RowProblem
 from .urlindex import UrlIndex
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # A PDQ index entry's id packs the image id and the variant's position in the
 # snapshot's variant list: image_id * VARIANT_SLOTS + position.
@@ -161,6 +161,7 @@ class RegistrySnapshot:
         pdq: HammingIndex,
         max_radius: Thresholds,
         pdq_variants: list[str] | None = None,
+        low_quality: np.ndarray | None = None,
     ) -> None:
         self.revision = revision
         self.urls = urls
@@ -171,6 +172,14 @@ class RegistrySnapshot:
         self.pdq = pdq
         self.max_radius = max_radius
         self.pdq_variants = pdq_variants or ["original"]
+        # Sorted ids of images whose PDQ quality is low: never strong by hash.
+        self.low_quality = (
+            low_quality if low_quality is not None else np.zeros(0, np.int64)
+        )
+
+    def is_low_quality(self, image_id: int) -> bool:
+        pos = int(np.searchsorted(self.low_quality, image_id))
+        return pos < len(self.low_quality) and int(self.low_quality[pos]) == image_id
 
     @classmethod
     def build(
@@ -186,6 +195,7 @@ class RegistrySnapshot:
         phash: Iterable[tuple[int, bytes]] = (),
         pdq: Iterable[tuple[int, str, bytes] | tuple[int, bytes]] = (),
         max_radius: Thresholds = Thresholds(phash=12, pdq=63),
+        low_quality: Iterable[int] = (),
     ) -> RegistrySnapshot:
         """Index everything enforced. Hashes are raw bytes (pHash 8, PDQ 32).
 
@@ -206,6 +216,7 @@ class RegistrySnapshot:
             pdq=pdq_index,
             max_radius=max_radius,
             pdq_variants=variants,
+            low_quality=np.unique(np.fromiter(low_quality, np.int64)),
         )
 
     def sizes(self) -> dict[str, int]:
@@ -229,6 +240,7 @@ class RegistrySnapshot:
         self.md5.save(tmp / "md5")
         self.phash.save(tmp / "phash")
         self.pdq.save(tmp / "pdq")
+        np.save(tmp / "low_quality.npy", self.low_quality)
         meta = {
             "format": FORMAT_VERSION,
             "revision": self.revision,
@@ -254,6 +266,7 @@ class RegistrySnapshot:
             pdq=HammingIndex.load(directory / "pdq", mmap=mmap),
             max_radius=Thresholds(**meta["max_radius"]),
             pdq_variants=list(meta["pdq_variants"]),
+            low_quality=np.load(directory / "low_quality.npy"),
         )
 
     def match(
@@ -330,7 +343,11 @@ class RegistrySnapshot:
         for kind, pos, image_id, dist, variant in candidates.best():
             inliers = verifier.inliers(pos, image_id) if verifier else None
             level = level_for(
-                algorithm=str(kind), distance=dist, inliers=inliers, levels=levels
+                algorithm=str(kind),
+                distance=dist,
+                inliers=inliers,
+                levels=levels,
+                low_quality=self.is_low_quality(image_id),
             )
             if level is None:
                 continue
