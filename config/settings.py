@@ -154,16 +154,19 @@ PDQ_LOW_QUALITY = env.int("PDQ_LOW_QUALITY", default=50)
 VERSION = "0.2.0"
 MANIFEST_MAX_BYTES = env.int("MANIFEST_MAX_BYTES", default=2 * 1024**3)
 MATCH_PHASH_THRESHOLD = env.int("MATCH_PHASH_THRESHOLD", default=8)
-MATCH_PDQ_THRESHOLD = env.int("MATCH_PDQ_THRESHOLD", default=31)
+MATCH_PDQ_THRESHOLD = env.int("MATCH_PDQ_THRESHOLD", default=40)
 # The loosest threshold a curator may ask for; the index is built for it, and a
 # larger radius makes every lookup slower.
 MATCH_PHASH_MAX_RADIUS = env.int("MATCH_PHASH_MAX_RADIUS", default=8)
-MATCH_PDQ_MAX_RADIUS = env.int("MATCH_PDQ_MAX_RADIUS", default=31)
+MATCH_PDQ_MAX_RADIUS = env.int("MATCH_PDQ_MAX_RADIUS", default=40)
 # Perceptual levels (docs/MATCHING.md chose these from bench/quality).
-MATCH_VARIANT_SCHEME = env.str("MATCH_VARIANT_SCHEME", default="dihedral+rot+crops")
-MATCH_PDQ_STRONG = env.int("MATCH_PDQ_STRONG", default=31)
-MATCH_PHASH_STRONG = env.int("MATCH_PHASH_STRONG", default=4)
+MATCH_VARIANT_SCHEME = env.str("MATCH_VARIANT_SCHEME", default="dihedral+rotx+crops")
+# -1: off. Every strong threshold removed unrelated rows in bench/quality (flat
+# pictures collide at distance 0), so hash-only matches are "possible" by default.
+MATCH_PDQ_STRONG = env.int("MATCH_PDQ_STRONG", default=-1)
+MATCH_PHASH_STRONG = env.int("MATCH_PHASH_STRONG", default=-1)
 MATCH_MIN_INLIERS = env.int("MATCH_MIN_INLIERS", default=16)
+MATCH_MIN_AGREEMENT = env.float("MATCH_MIN_AGREEMENT", default=0.5)
 MATCH_MAX_CANDIDATES = env.int("MATCH_MAX_CANDIDATES", default=8)
 MATCH_VERIFY = env.bool("MATCH_VERIFY", default=True)
 MATCH_REMOVE_LEVELS = env.list("MATCH_REMOVE_LEVELS", default=["verified", "strong"])

@@ -265,6 +265,11 @@ class MatchOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Verification's inlier count; null when it could not run.",
     )
+    agreement = serializers.FloatField(
+        allow_null=True,
+        help_text="Verified pairs: correlation (-1..1) of the row's image laid "
+        "on the registered one by the transform found.",
+    )
     chance = serializers.FloatField(
         allow_null=True,
         help_text="Estimated probability that an unrelated image is this close.",

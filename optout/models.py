@@ -206,6 +206,11 @@ class Match(models.Model):
     )
     variant = models.CharField(max_length=32, blank=True)
     inliers = models.IntegerField(null=True, blank=True)
+    agreement = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Correlation of the aligned images (verified pairs).",
+    )
     chance = models.FloatField(
         null=True,
         blank=True,

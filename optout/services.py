@@ -199,6 +199,7 @@ def default_levels() -> Levels:
         pdq_strong=settings.MATCH_PDQ_STRONG,
         phash_strong=settings.MATCH_PHASH_STRONG,
         min_inliers=settings.MATCH_MIN_INLIERS,
+        min_agreement=settings.MATCH_MIN_AGREEMENT,
         max_candidates=settings.MATCH_MAX_CANDIDATES,
     )
 
@@ -486,6 +487,7 @@ def _match_rows(
                 level=m.level,
                 variant=m.variant[:32],
                 inliers=m.inliers,
+                agreement=m.agreement,
                 chance=m.chance,
             )
         )
@@ -666,6 +668,7 @@ def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
             "level",
             "variant",
             "inliers",
+            "agreement",
             "chance",
         )
     )
@@ -683,6 +686,7 @@ def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
         level,
         variant,
         inliers,
+        agreement,
         chance,
     ) in qs.iterator(chunk_size=20_000):
         yield {
@@ -698,6 +702,7 @@ def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
             "level": level,
             "variant": variant,
             "inliers": inliers,
+            "agreement": agreement,
             "chance": chance,
             # This match alone removes its row (another match may too).
             "removed": not level or level in removes,

@@ -43,11 +43,12 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
     assert body["registry_revision"] == registry_revision_current()
     assert body["manifest_sha256"] == hashlib.sha256(laion_parquet()).hexdigest()
     assert body["thresholds"] == {
-        "phash": 8,
-        "pdq": 31,
+        "phash": settings.MATCH_PHASH_THRESHOLD,
+        "pdq": settings.MATCH_PDQ_THRESHOLD,
         "pdq_strong": settings.MATCH_PDQ_STRONG,
         "phash_strong": settings.MATCH_PHASH_STRONG,
         "min_inliers": settings.MATCH_MIN_INLIERS,
+        "min_agreement": settings.MATCH_MIN_AGREEMENT,
         "max_candidates": settings.MATCH_MAX_CANDIDATES,
         "verify": True,
         "variant_scheme": settings.MATCH_VARIANT_SCHEME,
@@ -56,7 +57,9 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
     assert body["receipt"]["remove_levels"] == ["verified", "strong"]
     assert body["receipt"]["manifest"]["sha256"] == body["manifest_sha256"]
     assert body["receipt"]["registry_revision"] == body["registry_revision"]
-    assert body["receipt"]["rows_removed"] == 5
+    assert body["receipt"]["rows_removed"] == 4
+    assert body["receipt"]["rows_listed_for_review"] == 1
+    assert body["receipt"]["levels"] == {"possible": 1}
     assert body["matches_url"] == f"http://testserver/api/v1/jobs/{job.pk}/matches/"
     kinds = sorted(o["kind"] for o in body["outputs"])
     assert kinds == [

@@ -40,6 +40,7 @@ def test_it_lists_every_match_in_row_order(curator_client, curator, registry):
         "level": "",
         "variant": "",
         "inliers": None,
+        "agreement": None,
         "chance": None,
         "removed": True,
     }

@@ -72,7 +72,7 @@ def test_each_item_gets_its_matches_in_the_order_sent(curator_client, registry):
             "work": registry.image.work_id,
             "distance": 0,
             "matched": "",
-            "level": "strong",
+            "level": "possible",
             "variant": "original",
             "chance": None,
         }

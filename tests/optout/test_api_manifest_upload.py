@@ -47,7 +47,7 @@ def test_a_curator_uploads_a_laion_parquet_and_its_job_is_queued(
     stored = MatchJob.objects.get(pk=job["id"])
     assert stored.owner == curator
     assert stored.manifest_sha256 == hashlib.sha256(data).hexdigest()
-    assert radii(stored.thresholds) == {"phash": 8, "pdq": 31}
+    assert radii(stored.thresholds) == {"phash": 8, "pdq": 40}
     assert stored.remove_levels == ["verified", "strong"]
 
 
@@ -71,7 +71,7 @@ def test_it_takes_a_name_column_overrides_and_thresholds(curator_client):
     assert body["format"] == "csv"
     assert body["columns"]["url"] == "image_link"
     assert body["columns"]["caption"] == "words"
-    assert radii(MatchJob.objects.get().thresholds) == {"phash": 4, "pdq": 31}
+    assert radii(MatchJob.objects.get().thresholds) == {"phash": 4, "pdq": 40}
 
 
 def test_it_rejects_a_file_it_cannot_read_naming_it(curator_client):

@@ -37,7 +37,7 @@ def test_it_writes_the_reports_the_filtered_manifest_and_a_receipt(
     stdout, stderr = check(str(manifest), "--out", str(out_dir))
 
     assert (
-        "7 rows checked, 5 to remove (domain 1, phash 1, prefix 1, style 1, url 1)."
+        "7 rows checked, 4 to remove (domain 1, phash 1, prefix 1, style 1, url 1)."
         in (stdout)
     )
     assert "7 / 7 rows (100%)" in stderr
@@ -62,9 +62,9 @@ def test_it_writes_the_reports_the_filtered_manifest_and_a_receipt(
     assert receipt["job"] is None
     assert receipt["registry_revision"] == registry_revision_current()
     assert receipt["rows"] == 7
-    assert receipt["rows_removed"] == 5
+    assert receipt["rows_removed"] == 4
     assert receipt["thresholds"]["phash"] == 8
-    assert receipt["thresholds"]["pdq"] == 31
+    assert receipt["thresholds"]["pdq"] == 40
     assert receipt["matches"] == {
         "url": 1,
         "prefix": 1,

@@ -11,6 +11,7 @@ import pytest
 from .helpers import (
     KEPT_URLS,
     LAION_ROWS,
+    MATCHED_ROWS,
     REMOVED_ROWS,
     download,
     enforce,
@@ -45,7 +46,8 @@ def test_a_curator_uploads_watches_and_downloads_report_and_filtered_parquet(
 
     report = download(curator_client, outputs["report_csv"]["url"]).decode()
     rows = list(csv.DictReader(io.StringIO(report)))
-    assert {int(r["row"]) for r in rows} == REMOVED_ROWS
+    assert {int(r["row"]) for r in rows} == MATCHED_ROWS
+    assert {int(r["row"]) for r in rows if r["removed"] == "True"} == REMOVED_ROWS
     by_kind = {r["kind"]: r for r in rows}
     assert by_kind["url"]["claim_id"] == str(registry.url.pk)
     assert by_kind["prefix"]["claim_id"] == str(registry.prefix.pk)
@@ -58,7 +60,7 @@ def test_a_curator_uploads_watches_and_downloads_report_and_filtered_parquet(
     original = read_parquet(data)
     assert filtered.schema == original.schema
     assert filtered.column("URL").to_pylist() == KEPT_URLS
-    assert filtered.column("TEXT").to_pylist() == ["a cat", "a dog"]
+    assert filtered.column("TEXT").to_pylist() == ["a photo", "a cat", "a dog"]
 
     receipt = json.loads(download(curator_client, outputs["receipt"]["url"]))
     assert receipt == job["receipt"]

@@ -3,7 +3,8 @@ reports and the filtered manifest; the curator chooses which levels remove rows.
 
 A WebDataset shard of edited copies of registered artworks: a rotated copy and a
 mirrored, recompressed copy (both verified by local features against the stored
-originals), a copy of an artwork registered by its hashes alone (strong: nothing
+originals), a copy of an artwork registered by its hashes alone (possible by
+default, strong where the registry allows strong hash matches: nothing
 to verify against), a look-alike and an unrelated picture (no match).
 """
 
@@ -100,7 +101,7 @@ def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
     )
     hash_only = next(m for m in found["hash-only"] if m.kind == "pdq")
     assert hash_only.image_id == registered["art3"].pk
-    assert (hash_only.level, hash_only.inliers) == ("strong", None)
+    assert (hash_only.level, hash_only.inliers) == ("possible", None)
     assert hash_only.distance <= 31
 
     # the matches API shows the same figures
@@ -114,9 +115,10 @@ def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
     pdq_rows = {r["key"]: r for r in report if r["kind"] == "pdq"}
     assert pdq_rows["rotated"]["level"] == "verified"
     assert int(pdq_rows["rotated"]["inliers"]) >= 16
-    assert pdq_rows["hash-only"]["level"] == "strong"
+    assert pdq_rows["hash-only"]["level"] == "possible"
     assert pdq_rows["hash-only"]["inliers"] == ""
-    assert pdq_rows["hash-only"]["removed"] == "True"
+    assert pdq_rows["hash-only"]["removed"] == "False"
+    assert float(pdq_rows["rotated"]["agreement"]) >= 0.5
 
     # the job page shows the levels
     client.force_login(curator)
@@ -136,8 +138,6 @@ def filtered_keys(job) -> set[str]:
 def test_possible_matches_are_listed_not_removed_unless_the_curator_asks(
     curator, registered, settings
 ):
-    # Stricter than the default: the hash-only copy is then only "possible".
-    settings.MATCH_PDQ_STRONG = 2
     keep = run_job(start_job(curator, shard(), name="shard-00000.tar"))
     hash_only = next(m for m in by_key(keep)["hash-only"] if m.kind == "pdq")
     assert hash_only.level == "possible"
@@ -161,6 +161,16 @@ def test_possible_matches_are_listed_not_removed_unless_the_curator_asks(
         for line in strict.outputs.get(kind="report_jsonl").file.read().splitlines()
     ]
     assert {r["key"] for r in report if r["level"] == "possible"} == {"hash-only"}
+
+
+def test_a_registry_that_allows_strong_hash_matches_removes_them(
+    curator, registered, settings
+):
+    settings.MATCH_PDQ_STRONG = 31
+    job = run_job(start_job(curator, shard(), name="shard-00000.tar"))
+    hash_only = next(m for m in by_key(job)["hash-only"] if m.kind == "pdq")
+    assert hash_only.level == "strong"
+    assert filtered_keys(job) == {"lookalike", "unrelated"}
 
 
 def test_unknown_levels_are_refused_with_the_field_named(curator, curator_client):

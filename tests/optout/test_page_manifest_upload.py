@@ -27,7 +27,7 @@ def test_the_form_offers_files_columns_and_thresholds(client, curator):
     assert 'name="threshold_phash"' in text
     assert 'placeholder="8"' in text
     assert 'name="threshold_pdq"' in text
-    assert 'placeholder="31"' in text
+    assert 'placeholder="40"' in text
 
 
 def test_a_curator_uploads_a_parquet_and_lands_on_its_job(client, curator):
@@ -51,7 +51,7 @@ def test_a_curator_uploads_a_parquet_and_lands_on_its_job(client, curator):
     assert job.owner == curator
     assert job.manifest.name == "LAION sample"
     assert job.manifest.columns["url"] == "URL"
-    assert {k: job.thresholds[k] for k in ("phash", "pdq")} == {"phash": 6, "pdq": 31}
+    assert {k: job.thresholds[k] for k in ("phash", "pdq")} == {"phash": 6, "pdq": 40}
 
 
 def test_column_overrides_are_used(client, curator):
@@ -88,11 +88,11 @@ def test_a_threshold_beyond_the_index_radius_is_refused(client, curator):
 
     response = client.post(
         URL,
-        {"files": upload("a.parquet", laion_parquet()), "threshold_pdq": "40"},
+        {"files": upload("a.parquet", laion_parquet()), "threshold_pdq": "41"},
     )
 
     assert response.status_code == 400
-    assert "Ensure this value is less than or equal to 31." in (
+    assert "Ensure this value is less than or equal to 40." in (
         response.content.decode()
     )
     assert not Manifest.objects.exists()

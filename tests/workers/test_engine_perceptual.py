@@ -199,10 +199,23 @@ LEVELS = P.Levels(pdq_strong=31, phash_strong=4, min_inliers=16)
 def test_level_for(algorithm, distance, inliers, level):
     assert (
         P.level_for(
-            algorithm=algorithm, distance=distance, inliers=inliers, levels=LEVELS
+            algorithm=algorithm,
+            distance=distance,
+            inliers=inliers,
+            levels=LEVELS,
+            agreement=0.9,
         )
         == level
     )
+
+
+@pytest.mark.parametrize("agreement", [None, 0.2])
+def test_inliers_without_agreeing_appearance_are_not_verified(agreement):
+    # a shared frame or logo: many inliers, the pictures themselves differ
+    level = P.level_for(
+        algorithm="pdq", distance=50, inliers=80, levels=LEVELS, agreement=agreement
+    )
+    assert level is None
 
 
 def test_a_low_quality_registered_image_is_never_strong_by_hash():
@@ -213,6 +226,7 @@ def test_a_low_quality_registered_image_is_never_strong_by_hash():
             inliers=inliers,
             levels=LEVELS,
             low_quality=True,
+            agreement=0.9,
         )
 
     assert level(None) == "possible"

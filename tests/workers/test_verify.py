@@ -202,8 +202,11 @@ def test_features_round_trip_through_bytes(reference):
         assert restored.mirrored == features.mirrored
         np.testing.assert_array_equal(restored.descriptors, features.descriptors)
         np.testing.assert_allclose(restored.keypoints, features.keypoints, atol=1 / 32)
-        # Compact: 2 x uint16 per keypoint, the descriptor, a small header.
-        assert len(data) < len(features) * (4 + 32) + 2048
+        np.testing.assert_array_equal(restored.thumb, features.thumb)
+        # Compact: 2 x uint16 per keypoint, the descriptor, the thumbnail for
+        # the appearance check, a small header.
+        thumb = V.THUMB_SIDE * V.THUMB_SIDE
+        assert len(data) < len(features) * (4 + 32) + thumb + 2048
 
 
 def test_restored_features_verify_as_the_originals_do(original, reference):

@@ -326,13 +326,16 @@ class Levels:
     pdq_strong / phash_strong: at or below, a match is strong without
     verification (the tail model puts chance matches below one per 1M-row
     manifest against the registry size it was chosen for).
-    min_inliers: verification's inlier count for `verified`.
+    min_inliers / min_agreement: verification's inlier count and the
+    correlation of the aligned images (verify.Verification.agreement) for
+    `verified`.
     max_candidates: at most this many nearest candidates per row and hash.
     """
 
     pdq_strong: int = 31
     phash_strong: int = 4
     min_inliers: int = 16
+    min_agreement: float = 0.5
     max_candidates: int = 8
 
 
@@ -348,6 +351,7 @@ def level_for(
     inliers: int | None,
     levels: Levels,
     low_quality: bool = False,
+    agreement: float | None = None,
 ) -> str | None:
     """verified / strong / possible, or None when the candidate is dismissed.
 
@@ -359,7 +363,12 @@ def level_for(
     distance, so its hash matches are never strong on their own.
     """
     strong = levels.pdq_strong if algorithm == "pdq" else levels.phash_strong
-    if inliers is not None and inliers >= levels.min_inliers:
+    if (
+        inliers is not None
+        and inliers >= levels.min_inliers
+        and agreement is not None
+        and agreement >= levels.min_agreement
+    ):
         return VERIFIED
     if distance <= strong and not low_quality:
         return STRONG

@@ -29,6 +29,7 @@ COLUMNS = (
     "level",
     "variant",
     "inliers",
+    "agreement",
     "chance",
     "removed",
 )
@@ -46,6 +47,7 @@ _SCHEMA = pa.schema(
         ("level", pa.string()),
         ("variant", pa.string()),
         ("inliers", pa.int32()),
+        ("agreement", pa.float64()),
         ("chance", pa.float64()),
         ("removed", pa.bool_()),
     ]

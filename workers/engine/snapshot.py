@@ -341,13 +341,15 @@ class RegistrySnapshot:
             else None
         )
         for kind, pos, image_id, dist, variant in candidates.best():
-            inliers = verifier.inliers(pos, image_id) if verifier else None
+            checked = verifier.check(pos, image_id) if verifier else None
+            inliers, agreement = checked if checked is not None else (None, None)
             level = level_for(
                 algorithm=str(kind),
                 distance=dist,
                 inliers=inliers,
                 levels=levels,
                 low_quality=self.is_low_quality(image_id),
+                agreement=agreement,
             )
             if level is None:
                 continue
@@ -361,6 +363,7 @@ class RegistrySnapshot:
                     level=level,
                     variant=variant,
                     inliers=inliers,
+                    agreement=agreement,
                     chance=tail.probability(dist) if tail else None,
                 )
             )
@@ -412,15 +415,16 @@ class _Verifier:
         self.min_inliers = min_inliers
         self.rows: dict[int, Any] = {}
         self.mirrored: dict[int, Any] = {}
-        self.results: dict[tuple[int, int], int | None] = {}
+        self.results: dict[tuple[int, int], tuple[int, float | None] | None] = {}
 
-    def inliers(self, pos: int, image_id: int) -> int | None:
+    def check(self, pos: int, image_id: int) -> tuple[int, float | None] | None:
+        """(inliers, agreement) of the pair, or None when it cannot be verified."""
         key = (pos, image_id)
         if key not in self.results:
             self.results[key] = self._verify(pos, image_id)
         return self.results[key]
 
-    def _verify(self, pos: int, image_id: int) -> int | None:
+    def _verify(self, pos: int, image_id: int) -> tuple[int, float | None] | None:
         images = self.batch.images
         if images is None or images[pos] is None:
             return None
@@ -440,18 +444,19 @@ class _Verifier:
         features = self.mirrored.get((pos, False))
         if features is None:
             features = self.mirrored[(pos, False)] = verify.extract(image)
-        found = verify.verify(
+        plain = verify.verify(
             features, reference, min_inliers=self.min_inliers, try_mirror=False
-        ).inliers
-        if found >= self.min_inliers:
-            return found
+        )
+        if plain.inliers >= self.min_inliers:
+            return plain.inliers, plain.agreement
         mirrored = self.mirrored.get((pos, True))
         if mirrored is None:
             mirrored = self.mirrored[(pos, True)] = verify.extract(image, mirrored=True)
         flipped = verify.verify(
             mirrored, reference, min_inliers=self.min_inliers, try_mirror=False
-        ).inliers
-        return max(found, flipped)
+        )
+        best = flipped if flipped.inliers > plain.inliers else plain
+        return best.inliers, best.agreement
 
 
 def _hamming_search(

@@ -142,4 +142,5 @@ class Match:
     level: str = ""
     variant: str = ""
     inliers: int | None = None
+    agreement: float | None = None
     chance: float | None = None

@@ -69,7 +69,8 @@ DEFAULT_KIND = "orb"
 DEFAULT_MAX_SIDE = 512
 # Calibrated by the bench (bench/quality): recall against the unrelated tail.
 DEFAULT_MIN_INLIERS = 16
-FORMAT_VERSION = 1
+DEFAULT_MIN_AGREEMENT = 0.5
+FORMAT_VERSION = 2
 
 # Below this many pixels on the shorter side (at working size) there is
 # nothing to describe.
@@ -105,6 +106,16 @@ CELL = 2.0
 # Fewer matches than this cannot support a transform worth counting.
 MIN_MATCHES = 4
 DESCRIPTOR_BYTES = {"orb": 32, "akaze": 61}
+# Appearance check: the query, laid on the reference by the transform found,
+# must look like it. Compared as grayscale thumbnails of this longer side.
+THUMB_SIDE = 96
+# At least this share of the query must land on the reference for the check.
+MIN_OVERLAP = 0.25
+# The check correlates cells of a grid over the overlap and reports a low
+# percentile of the cells' correlations; cells flatter than FLAT_STD are left out.
+AGREEMENT_GRID = 6
+AGREEMENT_PERCENTILE = 25
+FLAT_STD = 4.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,6 +128,8 @@ class Features:
     width: int  # of the working image (longer side == max_side unless tiny)
     height: int
     mirrored: bool = False  # extracted from the left-right flipped image
+    # Grayscale thumbnail (longer side THUMB_SIDE) for the appearance check.
+    thumb: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])
@@ -138,6 +151,7 @@ class Features:
             ),
             keypoints=np.round(self.keypoints * 16).astype(np.uint16),
             descriptors=self.descriptors,
+            thumb=self.thumb if self.thumb is not None else np.zeros((0, 0), np.uint8),
         )
         return out.getvalue()
 
@@ -149,6 +163,7 @@ class Features:
                 meta = npz["meta"]
                 keypoints = npz["keypoints"].astype(np.float32) / 16
                 descriptors = npz["descriptors"]
+                thumb = npz["thumb"]
         except (OSError, KeyError, ValueError, EOFError) as exc:
             raise ValueError(f"not verify features ({exc})") from None
         if meta.shape != (5,) or int(meta[0]) != FORMAT_VERSION:
@@ -162,6 +177,8 @@ class Features:
             or descriptors.dtype != np.uint8
             or descriptors.ndim != 2
             or descriptors.shape[0] != keypoints.shape[0]
+            or thumb.dtype != np.uint8
+            or thumb.ndim != 2
         ):
             raise ValueError("verify features with inconsistent arrays")
         return cls(
@@ -171,6 +188,7 @@ class Features:
             width=int(meta[2]),
             height=int(meta[3]),
             mirrored=bool(meta[4]),
+            thumb=thumb if thumb.size else None,
         )
 
 
@@ -184,9 +202,19 @@ class Verification:
     scale: float = 0.0  # query onto reference, at working size (1: same framing)
     rotation: float = 0.0  # degrees that turn the query into the reference,
     # counter-clockwise as displayed
+    # Correlation (-1..1) of the query laid on the reference with the reference,
+    # over their overlap; None when either side has no thumbnail or the
+    # transform lays too little of the query on the reference.
+    agreement: float | None = None
 
-    def verified(self, min_inliers: int = DEFAULT_MIN_INLIERS) -> bool:
-        return self.inliers >= min_inliers
+    def verified(
+        self,
+        min_inliers: int = DEFAULT_MIN_INLIERS,
+        min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    ) -> bool:
+        return self.inliers >= min_inliers and (
+            self.agreement is not None and self.agreement >= min_agreement
+        )
 
 
 def extract(
@@ -230,7 +258,65 @@ def extract(
         width=width,
         height=height,
         mirrored=mirrored,
+        thumb=_thumb(gray),
     )
+
+
+def _thumb(gray: np.ndarray) -> np.ndarray | None:
+    height, width = gray.shape
+    if min(height, width) < MIN_SIDE:
+        return None
+    factor = THUMB_SIDE / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+def _agreement(
+    query: Features, reference: Features, matrix: np.ndarray
+) -> float | None:
+    """Correlation of the query laid on the reference, over their overlap."""
+    if query.thumb is None or reference.thumb is None:
+        return None
+    qh, qw = query.thumb.shape
+    rh, rw = reference.thumb.shape
+    # The matrix maps working-image pixels; scale it to thumbnail pixels.
+    q_scale = qw / query.width
+    r_scale = rw / reference.width
+    thumb_matrix = matrix.astype(np.float64).copy()
+    thumb_matrix[:, :2] *= r_scale / q_scale
+    thumb_matrix[:, 2] *= r_scale
+    laid = cv2.warpAffine(
+        query.thumb.astype(np.float32), thumb_matrix, (rw, rh), flags=cv2.INTER_LINEAR
+    )
+    cover = cv2.warpAffine(
+        np.ones((qh, qw), np.float32), thumb_matrix, (rw, rh), flags=cv2.INTER_NEAREST
+    )
+    # Leave out the blended rim of the laid image.
+    cover = cv2.erode(cover, np.ones((3, 3), np.uint8))
+    inside = cover > 0.5
+    if inside.sum() < MIN_OVERLAP * qh * qw:
+        return None
+    laid = cv2.GaussianBlur(laid, (3, 3), 0)
+    ref = cv2.GaussianBlur(reference.thumb.astype(np.float32), (3, 3), 0)
+    # Per cell of a grid, then a low percentile: a shared frame, logo or
+    # backdrop agrees in its own cells only, while a copy agrees nearly
+    # everywhere (a watermark spoils a few cells, not a quarter of them).
+    scores = []
+    for ys in np.array_split(np.arange(rh), AGREEMENT_GRID):
+        for xs in np.array_split(np.arange(rw), AGREEMENT_GRID):
+            if not len(ys) or not len(xs):
+                continue
+            cell = inside[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
+            if cell.mean() < 0.6:
+                continue
+            a = laid[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1][cell]
+            b = ref[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1][cell]
+            if a.std() < FLAT_STD or b.std() < FLAT_STD:
+                continue  # a flat cell says nothing
+            scores.append(float(np.corrcoef(a, b)[0, 1]))
+    if len(scores) < 4:
+        return None
+    return float(np.percentile(scores, AGREEMENT_PERCENTILE))
 
 
 def verify(
@@ -265,6 +351,7 @@ def verify(
         query_features = extract(query, max_side=max_side, kind=reference.kind)
     _check_pair(query_features, reference)
     best = _attempt(query_features, reference, min_inliers)
+    laid = query_features  # the features the best attempt came from
     if best.inliers < min_inliers and try_mirror:
         if mirrored_query is None and not isinstance(query, Features):
             mirrored_query = extract(
@@ -274,7 +361,10 @@ def verify(
             _check_pair(mirrored_query, reference)
             flipped = _attempt(mirrored_query, reference, min_inliers)
             if flipped.inliers > best.inliers:
-                best = flipped
+                best, laid = flipped, mirrored_query
+    agreement = None
+    if best.matrix is not None:
+        agreement = _agreement(laid, reference, best.matrix)
     return Verification(
         inliers=best.inliers,
         mirrored=best.mirrored,
@@ -283,6 +373,7 @@ def verify(
         seconds=time.perf_counter() - started,
         scale=best.scale,
         rotation=best.rotation,
+        agreement=agreement,
     )
 
 
@@ -406,6 +497,7 @@ class _Attempt:
     model: str = ""
     scale: float = 0.0
     rotation: float = 0.0
+    matrix: np.ndarray | None = None
 
 
 def _attempt(query: Features, reference: Features, min_inliers: int) -> _Attempt:
@@ -445,6 +537,7 @@ def _attempt(query: Features, reference: Features, min_inliers: int) -> _Attempt
                 model=model,
                 scale=scale,
                 rotation=rotation,
+                matrix=matrix,
             )
     return best
 

@@ -213,6 +213,7 @@ class Command(BaseCommand):
                             "level": m.level,
                             "variant": m.variant,
                             "inliers": m.inliers,
+                            "agreement": m.agreement,
                             "chance": m.chance,
                             "removed": removes,
                         }
