@@ -336,7 +336,7 @@ class RegistrySnapshot:
             candidates.add(MatchKind.PDQ, pos, image_id, dist, variant)
 
         verifier = (
-            _Verifier(batch, references, levels.min_inliers)
+            _Verifier(batch, references, levels.min_inliers, levels.min_agreement)
             if references is not None
             else None
         )
@@ -408,11 +408,16 @@ class _Verifier:
     """
 
     def __init__(
-        self, batch: RowBatch, references: ReferenceLoader, min_inliers: int
+        self,
+        batch: RowBatch,
+        references: ReferenceLoader,
+        min_inliers: int,
+        min_agreement: float,
     ) -> None:
         self.batch = batch
         self.references = references
         self.min_inliers = min_inliers
+        self.min_agreement = min_agreement
         self.rows: dict[int, Any] = {}
         self.mirrored: dict[int, Any] = {}
         self.results: dict[tuple[int, int], tuple[int, float | None] | None] = {}
@@ -447,7 +452,7 @@ class _Verifier:
         plain = verify.verify(
             features, reference, min_inliers=self.min_inliers, try_mirror=False
         )
-        if plain.inliers >= self.min_inliers:
+        if plain.verified(self.min_inliers, self.min_agreement):
             return plain.inliers, plain.agreement
         mirrored = self.mirrored.get((pos, True))
         if mirrored is None:
@@ -455,6 +460,8 @@ class _Verifier:
         flipped = verify.verify(
             mirrored, reference, min_inliers=self.min_inliers, try_mirror=False
         )
+        if flipped.verified(self.min_inliers, self.min_agreement):
+            return flipped.inliers, flipped.agreement
         best = flipped if flipped.inliers > plain.inliers else plain
         return best.inliers, best.agreement
 

@@ -324,6 +324,7 @@ def verify(
     reference: Features,
     *,
     min_inliers: int = DEFAULT_MIN_INLIERS,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
     mirrored_query: Features | None = None,
     try_mirror: bool = True,
     max_side: int = DEFAULT_MAX_SIDE,
@@ -352,7 +353,13 @@ def verify(
     _check_pair(query_features, reference)
     best = _attempt(query_features, reference, min_inliers)
     laid = query_features  # the features the best attempt came from
-    if best.inliers < min_inliers and try_mirror:
+    agreement = (
+        _agreement(laid, reference, best.matrix) if best.matrix is not None else None
+    )
+    # A near-symmetric picture can give a mirrored copy enough inliers the
+    # wrong way round; its appearance then disagrees, so try the mirror too.
+    passed = best.inliers >= min_inliers and (agreement or -1.0) >= min_agreement
+    if not passed and try_mirror:
         if mirrored_query is None and not isinstance(query, Features):
             mirrored_query = extract(
                 query, max_side=max_side, mirrored=True, kind=reference.kind
@@ -360,11 +367,17 @@ def verify(
         if mirrored_query is not None:
             _check_pair(mirrored_query, reference)
             flipped = _attempt(mirrored_query, reference, min_inliers)
-            if flipped.inliers > best.inliers:
-                best, laid = flipped, mirrored_query
-    agreement = None
-    if best.matrix is not None:
-        agreement = _agreement(laid, reference, best.matrix)
+            flipped_agreement = (
+                _agreement(mirrored_query, reference, flipped.matrix)
+                if flipped.matrix is not None
+                else None
+            )
+            flipped_passed = (
+                flipped.inliers >= min_inliers
+                and (flipped_agreement or -1.0) >= min_agreement
+            )
+            if flipped_passed or (not passed and flipped.inliers > best.inliers):
+                best, agreement = flipped, flipped_agreement
     return Verification(
         inliers=best.inliers,
         mirrored=best.mirrored,
