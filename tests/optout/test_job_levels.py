@@ -186,3 +186,23 @@ def test_unknown_levels_are_refused_with_the_field_named(curator, curator_client
     body = response.json()
     assert "remove_levels" in body["extra"]["fields"]
     assert "maybe" in json.dumps(body)
+
+
+def test_an_admin_reviewing_a_reported_match_sees_its_level_and_figures(
+    curator, curator_client, registered, client, admin_user
+):
+    job = run_job(start_job(curator, shard(), name="shard-00000.tar"))
+    rotated = next(m for m in by_key(job)["rotated"] if m.kind == "pdq")
+    response = curator_client.post(
+        f"/api/v1/matches/{rotated.pk}/report/",
+        {"reason": "not_same_image", "text": "Another harbour."},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+
+    client.force_login(admin_user)
+    page = client.get(f"/review/reports/{response.json()['id']}/").content.decode()
+    assert "<dt>Level</dt><dd>verified</dd>" in page
+    assert f"<dt>Inliers</dt><dd>{rotated.inliers}</dd>" in page
+    assert f"<dt>Agreement</dt><dd>{rotated.agreement:.2f}</dd>" in page
+    assert f"<dt>Variant</dt><dd>{rotated.variant}</dd>" in page
