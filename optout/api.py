@@ -35,6 +35,7 @@ from rest_framework.views import APIView
 from registry.api import ErrorSerializer, paginated_response, path_id
 from registry.errors import NotFound, ValidationFailed
 from registry.models import User
+from workers.engine.perceptual import removes_row
 
 from . import selectors, services
 from .models import Manifest, Match, MatchJob
@@ -282,7 +283,7 @@ class MatchOutputSerializer(serializers.Serializer):
         ref_name = "Match"
 
     def get_removed(self, match: Match) -> bool:
-        return not match.level or match.level in match.job.remove_levels
+        return removes_row(match.level, match.job.remove_levels)
 
 
 def job_detail(job_id: int, user: User) -> MatchJob:

@@ -37,7 +37,7 @@ from registry.models import User
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ManifestRejected
-from workers.engine.perceptual import Levels, TailModel, tail_models
+from workers.engine.perceptual import Levels, TailModel, removes_row, tail_models
 from workers.engine.reports import write_reports
 from workers.engine.snapshot import Thresholds
 from workers.engine.types import ChunkSpec, ManifestFormat, RowBatch
@@ -705,13 +705,12 @@ def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
             "agreement": agreement,
             "chance": chance,
             # This match alone removes its row (another match may too).
-            "removed": not level or level in removes,
+            "removed": removes_row(level, removes),
         }
 
 
 def _removes(job: MatchJob) -> Q:
-    """Matches that remove their row: every non-perceptual one, and the levels
-    the job removes."""
+    """Matches that remove their row (perceptual.removes_row, as a filter)."""
     return Q(level="") | Q(level__in=job.remove_levels)
 
 

@@ -14,6 +14,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from workers.engine import manifests as engine_manifests
+from workers.engine.perceptual import removes_row
 from workers.engine.reports import csv_safe
 from workers.engine.style import StyleIndex
 from workers.engine.types import ChunkSpec, ManifestFormat
@@ -343,7 +344,6 @@ def domain_proof_problems() -> QuerySet[Claim]:
 
 
 # --- where works and claims were found ----------------------------------------
-DEFAULT_REMOVE_LEVELS = ("verified", "strong")
 
 
 @dataclass
@@ -359,9 +359,9 @@ def found_counts(
 ) -> tuple[dict[int, FoundCount], dict[int, FoundCount]]:
     """({work id: counts}, {claim id: counts}) over succeeded jobs.
 
-    A perceptual match counts as removed only when its level is one the job
-    removes (its remove_levels; verified and strong when empty); exact, URL and
-    style matches always are. Three queries, whatever the number of works.
+    A match counts as removed when it removed its row (perceptual.removes_row:
+    exact, URL and style matches always; perceptual ones when the job removes
+    their level). Three queries, whatever the number of works.
     """
     from optout.models import Match, MatchJob
 
@@ -380,7 +380,7 @@ def found_counts(
     )
     job_ids = {job for _, job, _, _ in by_work}
     levels = {
-        pk: set(remove or DEFAULT_REMOVE_LEVELS)
+        pk: set(remove)
         for pk, remove in MatchJob.objects.filter(pk__in=job_ids).values_list(
             "pk", "remove_levels"
         )
@@ -392,7 +392,7 @@ def found_counts(
         count = works.setdefault(work_id, FoundCount())
         count.matches += n
         work_jobs.setdefault(work_id, set()).add(job_id)
-        if not level or level in levels.get(job_id, DEFAULT_REMOVE_LEVELS):
+        if removes_row(level, levels[job_id]):
             count.removed += n
             work_removed_jobs.setdefault(work_id, set()).add(job_id)
     for work_id, count in works.items():

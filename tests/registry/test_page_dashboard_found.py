@@ -41,7 +41,7 @@ def test_counts_matches_jobs_and_removals_per_work_and_claim(
         owner=holder, hashes={"phash": "0" * 16}, title="Never found"
     )
     claim = services.claim_create(owner=holder, kind="url", value="https://a.example/")
-    default, c1 = job(curator)  # removes verified and strong
+    default, c1 = job(curator, remove_levels=["verified", "strong"])
     loose, c2 = job(curator, remove_levels=["verified", "strong", "possible"])
     running, c3 = job(curator, state="running")
     match(default, c1, 0, kind="phash", image=image, level="strong")
@@ -92,3 +92,15 @@ def test_an_artist_never_found_is_told_so(client, artist):
 def test_a_curator_has_no_found_section(client, curator):
     client.force_login(curator)
     assert 'id="found"' not in client.get(reverse("dashboard")).content.decode()
+
+
+def test_a_job_that_removes_no_perceptual_level_counts_none_as_removed(holder, curator):
+    image = services.image_register_hashes(
+        owner=holder, hashes={"phash": PHASH}, title="Harbour"
+    )
+    keep_all, chunk = job(curator, remove_levels=[])  # the curator unticked all
+    match(keep_all, chunk, 0, kind="phash", image=image, level="verified")
+
+    works, _ = selectors_trust.found_counts(holder=holder)
+
+    assert (works[image.work_id].matches, works[image.work_id].removed) == (1, 0)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import imagehash
@@ -342,6 +342,15 @@ class Levels:
 VERIFIED = "verified"
 STRONG = "strong"
 POSSIBLE = "possible"
+
+
+def removes_row(level: str, remove_levels: Collection[str]) -> bool:
+    """Whether a match removes its row from the filtered manifest.
+
+    Every non-perceptual match (no level: exact, URL, style) does; a perceptual
+    one when its level is among the levels the job removes.
+    """
+    return not level or level in remove_levels
 
 
 def level_for(

@@ -35,6 +35,7 @@ from optout.snapshots import max_radius, snapshot_for_revision
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ManifestRejected
+from workers.engine.perceptual import removes_row
 from workers.engine.reports import write_reports
 from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind
 
@@ -194,7 +195,7 @@ class Command(BaseCommand):
                     for m in found:
                         i = m.row - batch.first_row
                         is_claim = m.kind in CLAIM_KINDS
-                        removes = not m.level or m.level in remove_levels
+                        removes = removes_row(m.level, remove_levels)
                         if removes:
                             removed.add(m.row)
                         if m.level:
