@@ -17,7 +17,7 @@ from django.utils import timezone
 from workers.engine import fingerprint as fp
 from workers.engine import perceptual
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
-from workers.engine.images import ImageRejected, decode_image
+from workers.engine.images import ImageRejected
 from workers.engine.style import normalize_text
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
 
@@ -451,6 +451,7 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
             max_pixels=settings.UPLOAD_MAX_IMAGE_PIXELS,
             thumbnail_size=settings.THUMBNAIL_SIZE,
             variants=_variant_scheme()[1],
+            features=True,
         )
     except ImageRejected as exc:
         return _image_fail(image, str(exc))
@@ -461,7 +462,7 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
     )
     features_path = default_storage.save(
         Image._meta.get_field("features").generate_filename(None, "f.npz"),
-        ContentFile(_local_features(data)),
+        ContentFile(result.features or b""),
     )
     prints = result.fingerprints
     with transaction.atomic():
@@ -532,14 +533,6 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
         if old not in (thumb_path, features_path):
             default_storage.delete(old)
     return locked
-
-
-def _local_features(data: bytes) -> bytes:
-    """The image's local features, serialized (the verification's reference)."""
-    from workers.engine import verify  # OpenCV: only in the processes that hash
-
-    decoded = decode_image(data, max_pixels=settings.UPLOAD_MAX_IMAGE_PIXELS)
-    return verify.extract(decoded.image).to_bytes()
 
 
 def _image_fail(image: Image, reason: str) -> Image:

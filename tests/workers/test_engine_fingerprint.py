@@ -138,3 +138,13 @@ def test_the_engine_imports_nothing_from_django():
                 names = [node.module]
             for name in names:
                 assert not name.startswith(("django", "registry", "optout")), path
+
+
+def test_fingerprint_bytes_adds_local_features_from_the_same_decode():
+    from workers.engine import verify
+
+    data = image_bytes(3, "PNG")
+    result = fp.fingerprint_bytes(data, thumbnail_size=None, features=True)
+    features = verify.Features.from_bytes(result.features)
+    assert len(features) > 0
+    assert fp.fingerprint_bytes(data, thumbnail_size=None).features is None

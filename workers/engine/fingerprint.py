@@ -78,6 +78,7 @@ class ImageFingerprints:
 class FingerprintResult:
     fingerprints: ImageFingerprints
     thumbnail: bytes | None  # JPEG; None when not asked for
+    features: bytes | None = None  # verify.Features.to_bytes(); when asked for
 
 
 def digests(data: bytes) -> tuple[bytes, bytes]:
@@ -104,12 +105,15 @@ def fingerprint_bytes(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     thumbnail_size: int | None = 256,
     variants: tuple[str, ...] = (),
+    features: bool = False,
 ) -> FingerprintResult:
     """Decode an image file and compute every fingerprint and a thumbnail.
 
     `thumbnail_size=None` skips the thumbnail (manifest rows need none).
     `variants` names registry-side PDQ variants (perceptual.SCHEMES) to compute
-    as well; ValueError for an unknown name.
+    as well; ValueError for an unknown name. `features` adds the local
+    features verification compares against (workers/engine/verify.py), from
+    the same decoded image.
 
     Raises images.ImageRejected if the bytes are not an acceptable image.
     """
@@ -138,7 +142,14 @@ def fingerprint_bytes(
             if thumbnail_size
             else None
         ),
+        features=_features(decoded.image) if features else None,
     )
+
+
+def _features(image: Image.Image) -> bytes:
+    from . import verify  # OpenCV: only in the processes that need it
+
+    return verify.extract(image).to_bytes()
 
 
 @dataclass(frozen=True)
