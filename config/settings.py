@@ -39,7 +39,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "accounts",
     "registry",
+    "disputes",
+    "audit",
     "optout",
 ]
 
@@ -51,7 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "registry.middleware.SuspendedAccountMiddleware",
+    "accounts.middleware.SuspendedAccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -68,7 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "registry.context_processors.site",
+                "core.context_processors.site",
             ],
         },
     },
@@ -98,7 +101,7 @@ else:
         "CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60)
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-AUTH_USER_MODEL = "registry.User"
+AUTH_USER_MODEL = "accounts.User"
 
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -258,26 +261,26 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
-    "workers.tasks.image_fingerprint": {"queue": "images"},
-    "workers.tasks.match_job_ingest": {"queue": "ingest"},
-    "workers.tasks.match_job_finalize": {"queue": "ingest"},
-    "workers.tasks.match_chunk": {"queue": "match"},
-    "workers.tasks.match_sweep": {"queue": "celery"},
-    "workers.tasks.dispute_deadlines": {"queue": "celery"},
-    "workers.tasks.claim_domain_check": {"queue": "celery"},
-    "workers.tasks.domain_proof_sweep": {"queue": "celery"},
+    "registry.image_fingerprint": {"queue": "images"},
+    "optout.match_job_ingest": {"queue": "ingest"},
+    "optout.match_job_finalize": {"queue": "ingest"},
+    "optout.match_chunk": {"queue": "match"},
+    "optout.match_sweep": {"queue": "celery"},
+    "disputes.dispute_deadlines": {"queue": "celery"},
+    "registry.claim_domain_check": {"queue": "celery"},
+    "registry.domain_proof_sweep": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE = {
     "match-sweep": {
-        "task": "workers.tasks.match_sweep",
+        "task": "optout.match_sweep",
         "schedule": float(MATCH_SWEEP_SECONDS),
     },
     "dispute-deadlines": {
-        "task": "workers.tasks.dispute_deadlines",
+        "task": "disputes.dispute_deadlines",
         "schedule": float(DISPUTE_CHECK_SECONDS),
     },
     "domain-proof-sweep": {
-        "task": "workers.tasks.domain_proof_sweep",
+        "task": "registry.domain_proof_sweep",
         "schedule": float(DOMAIN_PROOF_SWEEP_SECONDS),
     },
 }
@@ -288,7 +291,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "registry.authentication.ApiTokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -296,7 +299,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "registry.exception_handlers.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exception_handlers.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Opt-out registry API",
@@ -312,12 +315,12 @@ SPECTACULAR_SETTINGS = {
         "ImageSourceEnum": "registry.models.Image.Source",
         "ClaimKindEnum": "registry.models.Claim.Kind",
         "ClaimStateEnum": "registry.models.Claim.State",
-        "DisputeStateEnum": "registry.models.Dispute.State",
-        "DisputeGroundsEnum": "registry.models.Dispute.Grounds",
-        "DisputeOutcomeEnum": "registry.models.Dispute.Outcome",
-        "DisputeTargetTypeEnum": "registry.models.Dispute.TargetType",
-        "FalseMatchReportStateEnum": "registry.models.FalseMatchReport.State",
-        "FalseMatchReportReasonEnum": "registry.models.FalseMatchReport.Reason",
+        "DisputeStateEnum": "disputes.models.Dispute.State",
+        "DisputeGroundsEnum": "disputes.models.Dispute.Grounds",
+        "DisputeOutcomeEnum": "disputes.models.Dispute.Outcome",
+        "DisputeTargetTypeEnum": "disputes.models.Dispute.TargetType",
+        "FalseMatchReportStateEnum": "disputes.models.FalseMatchReport.State",
+        "FalseMatchReportReasonEnum": "disputes.models.FalseMatchReport.Reason",
     },
 }
 

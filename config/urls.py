@@ -5,6 +5,13 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import accounts.urls
+import audit.urls
+import disputes.urls
+import optout.urls
+import registry.urls
+from core.api import ApiNotFoundApi
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", include("config.health")),
@@ -14,13 +21,23 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
-    path("api/v1/", include("optout.api_urls")),
-    # Last under /api/v1/: registry's patterns end with a JSON 404 catch-all.
-    path("api/v1/", include("registry.api_urls")),
-    path("", include("optout.spawning")),
-    path("", include("optout.urls")),
-    path("", include("registry.dispute_urls")),
-    path("", include("registry.urls")),
+    # Each app's API under /api/v1/; anything else there is a JSON 404.
+    path(
+        "api/v1/",
+        include(
+            accounts.urls.api_urlpatterns
+            + registry.urls.api_urlpatterns
+            + disputes.urls.api_urlpatterns
+            + audit.urls.api_urlpatterns
+            + optout.urls.api_urlpatterns
+            + [re_path(r"^.*$", ApiNotFoundApi.as_view(), name="api-not-found")]
+        ),
+    ),
+    path("", include(accounts.urls.urlpatterns)),
+    path("", include(registry.urls.urlpatterns)),
+    path("", include(disputes.urls.urlpatterns)),
+    path("", include(audit.urls.urlpatterns)),
+    path("", include(optout.urls.urlpatterns)),
 ]
 
 

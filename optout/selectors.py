@@ -1,4 +1,6 @@
-"""Every read on the curators' side: jobs, their matches and outputs, by owner.
+"""Every read on the curators' side: jobs, their matches and outputs, by owner;
+the stored manifest's files; registry lookups; where an artist's works and
+claims were found, and caption hits for the style review.
 
 A job, a match or an output that is not the user's is simply not found (None or
 an empty queryset), so callers answer 404 and ids leak nothing.
@@ -8,19 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db.models import Count, F, Q, QuerySet
 
-from registry.disputes import match_exceptions_filter
-from registry.errors import ValidationFailed
-from registry.models import Image, User
+from accounts.models import User
+from core.errors import ValidationFailed
+from disputes.selectors import match_exceptions_filter
+from optout.models import Chunk, JobOutput, Manifest, ManifestPart, Match, MatchJob
+from optout.snapshots import snapshot_for_revision
+from registry.models import Image, RightsHolder
 from registry.selectors import registry_revision_current
+from workers.engine import manifests as engine_manifests
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
-from workers.engine.types import MatchKind, RowBatch
+from workers.engine.perceptual import Levels, TailModel, removes_row, tail_models
+from workers.engine.snapshot import Thresholds
+from workers.engine.style import StyleIndex
+from workers.engine.types import ChunkSpec, ManifestFormat, MatchKind, RowBatch
 
-from .models import Chunk, JobOutput, Match, MatchJob
-from .snapshots import snapshot_for_revision
+
+def part_local_path(part: ManifestPart) -> Path:
+    # FileSystemStorage: the file itself. Object storage comes with a download
+    # step here (TODO(#4): S3-compatible media).
+    return Path(default_storage.path(part.file.name))
+
+
+def manifest_paths(manifest: Manifest) -> list[Path]:
+    return [part_local_path(p) for p in manifest.parts.all()]
+
 
 # How many skipped-row examples a job shows (each chunk keeps its first 20).
 PROBLEMS_SHOWN = 20
@@ -90,10 +110,12 @@ def image_work_ids(*, image_ids: Iterable[int]) -> dict[int, int]:
     return dict(Image.objects.filter(pk__in=ids).values_list("pk", "work_id"))
 
 
-# --- synchronous lookups ------------------------------------------------------------
-
 LOOKUP_FIELDS = ("urls", "captions", "sha256", "md5", "phash", "pdq")
+
+
 LOOKUP_MAX_ITEMS = 10_000
+
+
 URL_KINDS = frozenset({MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN})
 
 
@@ -128,6 +150,27 @@ class LookupResult:
     items: dict[str, list[LookupItem]]
 
 
+def default_thresholds() -> Thresholds:
+    return Thresholds(
+        phash=settings.MATCH_PHASH_THRESHOLD, pdq=settings.MATCH_PDQ_THRESHOLD
+    )
+
+
+def default_levels() -> Levels:
+    return Levels(
+        pdq_strong=settings.MATCH_PDQ_STRONG,
+        phash_strong=settings.MATCH_PHASH_STRONG,
+        min_inliers=settings.MATCH_MIN_INLIERS,
+        min_agreement=settings.MATCH_MIN_AGREEMENT,
+        max_candidates=settings.MATCH_MAX_CANDIDATES,
+    )
+
+
+def default_tails() -> dict[str, TailModel]:
+    """Chance-match models for the configured variant scheme (docs/MATCHING.md)."""
+    return tail_models(settings.MATCH_VARIANT_SCHEME)
+
+
 def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
     """Check a batch of values against the current registry revision's snapshot.
 
@@ -136,8 +179,6 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
     than LOOKUP_MAX_ITEMS values in all, or a malformed hash (naming the field
     and its index).
     """
-    from .services import default_levels, default_tails, default_thresholds
-
     unknown = set(items) - set(LOOKUP_FIELDS)
     if unknown:
         raise ValidationFailed(f"unknown lookup field {sorted(unknown)[0]!r}")
@@ -209,3 +250,136 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
     for name, item in slots:
         answer[name].append(item)
     return LookupResult(revision=revision, items=answer)
+
+
+# Caption rows shown as examples on the style review page.
+CAPTION_EXAMPLES = 5
+
+
+@dataclass
+class CaptionHits:
+    jobs_scanned: int = 0
+    rows_scanned: int = 0
+    rows_matched: int = 0
+    jobs_matched: int = 0
+    examples: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # jobs that could not be read
+
+
+def style_caption_hits(
+    *, names: list[str], jobs: int, rows_per_job: int
+) -> CaptionHits:
+    """How many caption rows of recent finished jobs name the style.
+
+    Bounded: the `jobs` most recent succeeded jobs whose manifest has a caption
+    column, the first `rows_per_job` rows of each, read from the stored
+    manifest with the matcher's own readers and style index.
+    """
+    hits = CaptionHits()
+    index = StyleIndex.build((1, name) for name in names if name)
+    if not len(index):
+        return hits
+    recent = (
+        MatchJob.objects.filter(state=MatchJob.State.SUCCEEDED)
+        .select_related("manifest")
+        .order_by("-finished", "-id")
+    )
+    for job in recent.iterator(chunk_size=50):
+        if hits.jobs_scanned >= jobs:
+            break
+        manifest = job.manifest
+        if "caption" not in (manifest.columns or {}):
+            continue
+        hits.jobs_scanned += 1
+        budget = rows_per_job
+        matched_before = hits.rows_matched
+        try:
+            paths = manifest_paths(manifest)
+            fmt = ManifestFormat(manifest.format)
+            specs = Chunk.objects.filter(job=job).order_by("index")
+            for chunk in specs.values_list("spec", flat=True):
+                if budget <= 0:
+                    break
+                for batch in engine_manifests.read_chunk(
+                    paths,
+                    fmt,
+                    ChunkSpec.from_dict(chunk),
+                    manifest.columns,
+                    batch_rows=max(1, min(budget, 10_000)),
+                ):
+                    captions = batch.captions[:budget]
+                    budget -= len(captions)
+                    hits.rows_scanned += len(captions)
+                    for match in index.match(captions, 0):
+                        hits.rows_matched += 1
+                        if len(hits.examples) < CAPTION_EXAMPLES:
+                            hits.examples.append(str(captions[match.row])[:300])
+                    if budget <= 0:
+                        break
+        except (engine_manifests.ManifestRejected, OSError, ValueError) as exc:
+            hits.skipped.append(f"job {job.pk}: {exc}")
+        if hits.rows_matched > matched_before:
+            hits.jobs_matched += 1
+    return hits
+
+
+@dataclass
+class FoundCount:
+    matches: int = 0
+    jobs: int = 0
+    removed: int = 0
+    removed_jobs: int = 0
+
+
+def found_counts(
+    *, holder: RightsHolder
+) -> tuple[dict[int, FoundCount], dict[int, FoundCount]]:
+    """({work id: counts}, {claim id: counts}) over succeeded jobs.
+
+    A match counts as removed when it removed its row (perceptual.removes_row:
+    exact, URL and style matches always; perceptual ones when the job removes
+    their level). Three queries, whatever the number of works.
+    """
+    done = Q(job__state=MatchJob.State.SUCCEEDED)
+    by_work = list(
+        Match.objects.filter(done, image__work__owner=holder)
+        .values_list("image__work_id", "job_id", "level")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_claim = list(
+        Match.objects.filter(done, claim__owner=holder)
+        .values_list("claim_id", "job_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    job_ids = {job for _, job, _, _ in by_work}
+    levels = {
+        pk: set(remove)
+        for pk, remove in MatchJob.objects.filter(pk__in=job_ids).values_list(
+            "pk", "remove_levels"
+        )
+    }
+    works: dict[int, FoundCount] = {}
+    work_jobs: dict[int, set[int]] = {}
+    work_removed_jobs: dict[int, set[int]] = {}
+    for work_id, job_id, level, n in by_work:
+        count = works.setdefault(work_id, FoundCount())
+        count.matches += n
+        work_jobs.setdefault(work_id, set()).add(job_id)
+        if removes_row(level, levels[job_id]):
+            count.removed += n
+            work_removed_jobs.setdefault(work_id, set()).add(job_id)
+    for work_id, count in works.items():
+        count.jobs = len(work_jobs[work_id])
+        count.removed_jobs = len(work_removed_jobs.get(work_id, ()))
+    claims: dict[int, FoundCount] = {}
+    claim_jobs: dict[int, set[int]] = {}
+    for claim_id, job_id, n in by_claim:
+        count = claims.setdefault(claim_id, FoundCount())
+        count.matches += n
+        count.removed += n
+        claim_jobs.setdefault(claim_id, set()).add(job_id)
+    for claim_id, count in claims.items():
+        count.jobs = count.removed_jobs = len(claim_jobs[claim_id])
+    return works, claims

@@ -1,10 +1,11 @@
-"""Curators' pages, included at the site root before registry's."""
+"""Curators' pages (/datasets/), their API under /api/v1/, and the
+Spawning-compatible URL check at /api/v2/query/urls."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("datasets/", views.job_list, name="jobs"),
@@ -21,4 +22,35 @@ urlpatterns = [
         views.job_output,
         name="job_output",
     ),
+    path(
+        "api/v2/query/urls/",
+        api.SpawningQueryUrlsApi.as_view(),
+        name="spawning-query-urls",
+    ),
+    # The same view, not a redirect: a redirected POST loses its body.
+    path(
+        "api/v2/query/urls",
+        api.SpawningQueryUrlsApi.as_view(),
+        name="spawning-query-urls-no-slash",
+    ),
+]
+
+api_urlpatterns = [
+    path("manifests/", api.ManifestUploadApi.as_view(), name="api-manifests"),
+    path("jobs/", api.JobListApi.as_view(), name="api-jobs"),
+    path("jobs/<dbid:job_id>/", api.JobDetailApi.as_view(), name="api-job"),
+    path(
+        "jobs/<dbid:job_id>/cancel/", api.JobCancelApi.as_view(), name="api-job-cancel"
+    ),
+    path(
+        "jobs/<dbid:job_id>/matches/",
+        api.JobMatchListApi.as_view(),
+        name="api-job-matches",
+    ),
+    path(
+        "jobs/<dbid:job_id>/outputs/<dbid:output_id>/",
+        api.JobOutputDownloadApi.as_view(),
+        name="api-job-output",
+    ),
+    path("lookup/", api.LookupApi.as_view(), name="api-lookup"),
 ]

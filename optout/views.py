@@ -9,52 +9,37 @@ to their dashboard with a message that says so.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from registry.errors import DomainError, NotFound
-from registry.forms import MultipleFileField, MultipleFileInput, add_domain_error
-from registry.models import User
-
-from . import selectors, services
-from .models import MatchJob
-from .snapshots import max_radius
+from accounts.models import User
+from accounts.permissions import curator_required
+from core.errors import DomainError, NotFound
+from core.forms import MultipleFileField, MultipleFileInput, add_domain_error
+from optout import selectors, services
+from optout.models import MatchJob
+from optout.snapshots import max_radius
 
 JOBS_PER_PAGE = 30
+
+
 MATCHES_SHOWN = 100
+
+
 COLUMN_FIELDS = ("url", "caption", "key", "sha256", "md5", "phash", "pdq")
-NOT_A_CURATOR = (
-    "Those pages are for dataset curators. An admin can give your account the "
-    "curator role."
-)
-
-CuratorView = Callable[..., HttpResponse]
-
-
-def curator_required(view: CuratorView) -> Callable[..., HttpResponse]:
-    """Log-in required, and the curator role; the user is passed as `user`."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user: User = request.user  # type: ignore[assignment]  # login_required
-        if not user.is_curator:
-            messages.info(request, NOT_A_CURATOR)
-            return redirect("dashboard")
-        return view(request, user, *args, **kwargs)
-
-    return wrapper
 
 
 class ManifestForm(forms.Form):

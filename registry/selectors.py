@@ -1,17 +1,27 @@
-"""Every read of the registry: querysets scoped to their owner."""
+"""Every read of the registry: querysets scoped to their owner, and what staff
+see when they review style claims and domain proofs.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from typing import TYPE_CHECKING
 
-from .models import (
-    ApiToken,
+if TYPE_CHECKING:
+    from optout.selectors import CaptionHits
+
+import difflib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+
+from accounts.models import User
+from registry.models import (
     Claim,
     Fingerprint,
     Image,
     RegistryRevision,
     RightsHolder,
-    User,
     Work,
 )
 
@@ -101,10 +111,124 @@ def claim_get_for_owner(*, owner: RightsHolder, claim_id: int) -> Claim | None:
     return Claim.objects.filter(owner=owner, pk=claim_id).first()
 
 
-def api_token_list_for_user(*, user: User) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user=user)
-
-
 def fingerprints_by_algorithm(image: Image) -> dict[str, Fingerprint]:
     """The original-variant fingerprints of an image (prefetched), by algorithm."""
     return {f.algorithm: f for f in image.fingerprints.all() if f.variant == "original"}
+
+
+def style_review_queue() -> QuerySet[Claim]:
+    return (
+        Claim.objects.filter(kind=Claim.Kind.STYLE, state=Claim.State.PENDING_REVIEW)
+        .select_related("owner__user")
+        .order_by("created", "id")
+    )
+
+
+def style_claim_for_review(*, claim_id: int) -> Claim | None:
+    return (
+        Claim.objects.filter(pk=claim_id, kind=Claim.Kind.STYLE)
+        .select_related("owner__user")
+        .first()
+    )
+
+
+@dataclass
+class SimilarClaim:
+    claim: Claim
+    same: bool  # the same normalized name (or alias)
+    score: float  # 0..1, similarity of the closest pair of names
+
+
+@dataclass
+class StyleReview:
+    claim: Claim
+    holder: RightsHolder
+    works_count: int
+    other_claims: list[Claim]
+    verified_links: list[Claim]
+    similar: list[SimilarClaim]
+    hits: CaptionHits
+    recent_jobs: int
+    rows_per_job: int
+
+    @property
+    def same_name_claims(self) -> list[SimilarClaim]:
+        return [s for s in self.similar if s.same]
+
+
+NEAR_NAME_RATIO = 0.8
+
+
+NEAR_NAMES_SCANNED = 5000
+
+
+def style_review(*, claim: Claim, hits: CaptionHits) -> StyleReview:
+    """What an admin weighs before approving a style claim; `hits` come from
+    optout.selectors.style_caption_hits (captions of recent jobs)."""
+    holder = claim.owner
+    others = list(
+        Claim.objects.filter(owner=holder).exclude(pk=claim.pk).order_by("kind", "id")
+    )
+    return StyleReview(
+        claim=claim,
+        holder=holder,
+        works_count=Work.objects.filter(owner=holder).count(),
+        other_claims=others,
+        verified_links=[
+            c
+            for c in others
+            if c.state == Claim.State.ACTIVE
+            and c.kind in (Claim.Kind.DOMAIN, Claim.Kind.URL, Claim.Kind.PREFIX)
+        ],
+        similar=similar_style_claims(claim=claim),
+        hits=hits,
+        recent_jobs=settings.STYLE_REVIEW_RECENT_JOBS,
+        rows_per_job=settings.STYLE_REVIEW_ROWS_PER_JOB,
+    )
+
+
+def similar_style_claims(*, claim: Claim) -> list[SimilarClaim]:
+    """Other holders' live style claims with the same or a near name, the same
+    first. Near: difflib's ratio >= 0.8 between any two of the names."""
+    ours = {claim.normalized, *claim.aliases}
+    live = (
+        Claim.State.ACTIVE,
+        Claim.State.PENDING_REVIEW,
+        Claim.State.SUSPENDED,
+        Claim.State.UNVERIFIED,
+    )
+    candidates = (
+        Claim.objects.filter(kind=Claim.Kind.STYLE, state__in=live)
+        .exclude(owner=claim.owner)
+        .select_related("owner")
+        .order_by("-id")[:NEAR_NAMES_SCANNED]
+    )
+    found: list[SimilarClaim] = []
+    for other in candidates:
+        theirs = {other.normalized, *other.aliases}
+        if ours & theirs:
+            found.append(SimilarClaim(claim=other, same=True, score=1.0))
+            continue
+        score = max(
+            difflib.SequenceMatcher(None, a, b).ratio() for a in ours for b in theirs
+        )
+        if score >= NEAR_NAME_RATIO:
+            found.append(SimilarClaim(claim=other, same=False, score=score))
+    found.sort(key=lambda s: (not s.same, -s.score, s.claim.pk))
+    return found
+
+
+def domain_proof_problems() -> QuerySet[Claim]:
+    """Domain claims whose last check failed, or whose proof was lost."""
+    return (
+        Claim.objects.filter(kind=Claim.Kind.DOMAIN)
+        .filter(
+            Q(
+                state__in=[Claim.State.UNVERIFIED, Claim.State.ACTIVE],
+                proof_failures__gt=0,
+            )
+            | Q(state=Claim.State.SUSPENDED, suspended_from="")
+        )
+        .select_related("owner__user")
+        .order_by(F("proof_checked_at").desc(nulls_last=True), "-id")
+    )

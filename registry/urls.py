@@ -1,22 +1,12 @@
-from django.contrib.auth import views as auth_views
-from django.urls import include, path
+"""The registry: the home page, the artist's dashboard, works, images and
+claims, staff's style and domain review (pages); the same under /api/v1/."""
 
-from . import views
-from .forms import SuspensionAwareLoginForm
+from django.urls import path
+
+from . import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("signup/", views.signup, name="signup"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="registry/login.html",
-            redirect_authenticated_user=True,
-            authentication_form=SuspensionAwareLoginForm,
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/become-artist/", views.become_artist, name="become_artist"),
     path("upload/", views.upload, name="upload"),
@@ -31,12 +21,53 @@ urlpatterns = [
         views.claim_withdraw,
         name="claim_withdraw",
     ),
-    path("account/", views.account, name="account"),
-    path("account/tokens/", views.token_create, name="token_create"),
+    path("claims/<int:claim_id>/check/", views.claim_check, name="claim_check"),
+    path("review/styles/", views.review_styles, name="review_styles"),
     path(
-        "account/tokens/<int:token_id>/revoke/",
-        views.token_revoke,
-        name="token_revoke",
+        "review/styles/<int:claim_id>/",
+        views.review_style_detail,
+        name="review_style",
     ),
-    path("", include("registry.urls_trust")),
+    path("review/domains/", views.review_domains, name="review_domains"),
+    path(
+        "review/domains/<int:claim_id>/check/",
+        views.review_domain_check,
+        name="review_domain_check",
+    ),
+]
+
+api_urlpatterns = [
+    path("me/rights-holder/", api.RightsHolderApi.as_view(), name="api-rights-holder"),
+    path("works/", api.WorkListCreateApi.as_view(), name="api-works"),
+    path("works/<dbid:work_id>/", api.WorkDetailApi.as_view(), name="api-work"),
+    path(
+        "works/<dbid:work_id>/withdraw/",
+        api.WorkWithdrawApi.as_view(),
+        name="api-work-withdraw",
+    ),
+    path("images/", api.ImageListApi.as_view(), name="api-images"),
+    path(
+        "images/hashes/",
+        api.ImageRegisterHashesApi.as_view(),
+        name="api-image-hashes",
+    ),
+    path("images/<dbid:image_id>/", api.ImageDetailApi.as_view(), name="api-image"),
+    path("portfolio/", api.PortfolioUploadApi.as_view(), name="api-portfolio"),
+    path("claims/", api.ClaimListCreateApi.as_view(), name="api-claims"),
+    path("claims/<dbid:claim_id>/", api.ClaimDetailApi.as_view(), name="api-claim"),
+    path(
+        "claims/<dbid:claim_id>/withdraw/",
+        api.ClaimWithdrawApi.as_view(),
+        name="api-claim-withdraw",
+    ),
+    path(
+        "claims/<dbid:claim_id>/check/",
+        api.ClaimCheckApi.as_view(),
+        name="api-claim-check",
+    ),
+    path(
+        "registry/revision/",
+        api.RegistryRevisionApi.as_view(),
+        name="api-registry-revision",
+    ),
 ]

@@ -1,73 +1,57 @@
-"""Server-rendered pages for artists: sign-up, dashboard, uploads, works, claims.
+"""Server-rendered pages for artists: home, dashboard, uploads, works, claims;
+staff's style-claim and domain-proof review.
 
 Views parse a form, call one service (writes) or selectors (reads) and render.
 A DomainError becomes an error on the form field it names, or a message; a
-NotFound (someone else's work, claim or token) becomes a 404.
+NotFound (someone else's work or claim) becomes a 404.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from workers.engine import webproof
-
-from . import selectors, services
-from .errors import DomainError, NotFound
-from .forms import (
-    ROLE_ARTIST,
-    ROLE_CURATOR,
+from accounts.models import User
+from accounts.permissions import staff_required
+from audit.selectors import notification_list_for_user, notification_unread_count
+from core.errors import DomainError, NotFound
+from core.forms import add_domain_error
+from core.uploads import IncomingFile
+from optout.selectors import found_counts, style_caption_hits
+from registry.forms import (
     BecomeArtistForm,
     ClaimForm,
     HashesForm,
-    ProfileForm,
-    SignupForm,
-    TokenForm,
+    StyleDecisionForm,
     UploadForm,
-    add_domain_error,
 )
-from .models import Claim, Fingerprint, Image, RightsHolder, User, Work
-from .uploads import IncomingFile
+from registry.models import Claim, Fingerprint, Image, RightsHolder, Work
+from registry.permissions import artist_required
+from workers.engine import webproof
+
+from . import selectors, services
 
 WORKS_PER_PAGE = 30
+
+
 # The works list shows this many images per work; the work's page shows them all.
 IMAGES_PER_WORK_IN_LIST = 12
+
+
 RECENT_WORKS = 6
-
-ArtistView = Callable[..., HttpResponse]
-
-
-def artist_required(view: ArtistView) -> Callable[..., HttpResponse]:
-    """Log-in required, and an artist profile: passed to the view as `holder`."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        holder = selectors.rights_holder_for_user(user=request.user)
-        if holder is None:
-            messages.info(
-                request,
-                "That page is for artists. You can become one from your dashboard.",
-            )
-            return redirect("dashboard")
-        return view(request, holder, *args, **kwargs)
-
-    return wrapper
-
-
-# --- image rows ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -130,38 +114,8 @@ def _work_choices(holder: RightsHolder) -> list[tuple[int, str]]:
     return list(works.values_list("id", "title"))
 
 
-# --- public and accounts ---------------------------------------------------------
-
-
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "registry/home.html")
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("dashboard")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            user = services.user_signup(
-                username=data["username"],
-                email=data["email"],
-                password=data["password1"],
-                is_artist=ROLE_ARTIST in data["roles"],
-                is_curator=ROLE_CURATOR in data["roles"],
-                display_name=data["display_name"],
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(
-                request, f"Welcome, {user.username}: your account is ready."
-            )
-            return redirect("dashboard")
-    status = 400 if form.errors else 200
-    return render(request, "registry/signup.html", {"form": form}, status=status)
 
 
 @login_required
@@ -197,8 +151,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             claim_counts=[(s.label, claim_counts.get(s.value, 0)) for s in Claim.State],
             recent=work_rows(list(works[:RECENT_WORKS])),
         )
-    from .views_trust import dashboard_context  # it imports this module
-
     ctx.update(dashboard_context(user, holder))
     return render(request, "registry/dashboard.html", ctx)
 
@@ -216,9 +168,6 @@ def become_artist(request: HttpRequest) -> HttpResponse:
     )
     messages.success(request, "You are now an artist: upload your portfolio next.")
     return redirect("dashboard")
-
-
-# --- uploads and works ------------------------------------------------------------
 
 
 def _upload_context(form: UploadForm, **extra: Any) -> dict[str, Any]:
@@ -350,9 +299,6 @@ def register_hashes(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
     return render(request, "registry/hashes.html", {"form": form}, status=status)
 
 
-# --- claims -----------------------------------------------------------------------
-
-
 @artist_required
 def claims(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
     form = ClaimForm(request.POST or None)
@@ -408,86 +354,106 @@ def claim_withdraw(
     return redirect("claims")
 
 
-# --- account ----------------------------------------------------------------------
-
-
-def _account_context(
-    user: User,
-    holder: RightsHolder | None,
-    *,
-    profile_form: ProfileForm | None = None,
-    token_form: TokenForm | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    if profile_form is None and holder is not None:
-        profile_form = ProfileForm(
-            initial={
-                "display_name": holder.display_name,
-                "contact_email": holder.contact_email,
-                "website": holder.website,
-            }
-        )
-    return {
-        "holder": holder,
-        "profile_form": profile_form,
-        "token_form": token_form or TokenForm(),
-        "tokens": selectors.api_token_list_for_user(user=user),
-        **extra,
-    }
-
-
-@login_required
-def account(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]  # login_required
-    holder = selectors.rights_holder_for_user(user=user)
-    if request.method != "POST":
-        return render(request, "registry/account.html", _account_context(user, holder))
-    if holder is None:
-        raise Http404("no artist profile")
-    form = ProfileForm(request.POST)
-    if form.is_valid():
-        try:
-            services.rights_holder_update(holder=holder, **form.cleaned_data)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, "Profile saved.")
-            return redirect("account")
-    ctx = _account_context(user, holder, profile_form=form)
-    return render(request, "registry/account.html", ctx, status=400)
-
-
-@login_required
+@artist_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]  # login_required
-    holder = selectors.rights_holder_for_user(user=user)
-    form = TokenForm(request.POST)
-    if form.is_valid():
+def claim_check(
+    request: HttpRequest, holder: RightsHolder, claim_id: int
+) -> HttpResponse:
+    try:
+        claim = services.claim_domain_check_request(claim_id=claim_id, owner=holder)
+    except NotFound:
+        raise Http404("claim not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Checking {claim.normalized} now: reload this page in a minute to see "
+            "the result.",
+        )
+    return redirect("claims")
+
+
+@staff_required
+def review_styles(request: HttpRequest) -> HttpResponse:
+    claims = list(selectors.style_review_queue())
+    return render(request, "registry/review_styles.html", {"claims": claims})
+
+
+@staff_required
+def review_style_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
+    claim = selectors.style_claim_for_review(claim_id=claim_id)
+    if claim is None:
+        raise Http404("claim not found")
+    form = StyleDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
         try:
-            token, key = services.api_token_create(
-                user=user, name=form.cleaned_data["name"]
+            claim = services.claim_review(
+                claim_id=claim.pk,
+                approve=approve,
+                admin=request.user,  # type: ignore[arg-type]  # staff_required
+                reason=form.cleaned_data["reason"],
             )
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
-            # Rendered, not redirected: the raw key must not sit in the session
-            # store (the database) on its way to the next page.
-            ctx = _account_context(user, holder, new_token=token, new_key=key)
-            return render(request, "registry/account.html", ctx)
-    ctx = _account_context(user, holder, token_form=form)
-    return render(request, "registry/account.html", ctx, status=400)
+            verb = "approved" if approve else "rejected"
+            messages.success(request, f"Style claim “{claim.value}” {verb}.")
+            return redirect("review_styles")
+    hits = style_caption_hits(
+        names=[claim.normalized, *claim.aliases],
+        jobs=settings.STYLE_REVIEW_RECENT_JOBS,
+        rows_per_job=settings.STYLE_REVIEW_ROWS_PER_JOB,
+    )
+    ctx = {"review": selectors.style_review(claim=claim, hits=hits), "form": form}
+    status = 400 if form.errors else 200
+    return render(request, "registry/review_style.html", ctx, status=status)
 
 
-@login_required
+@staff_required
+def review_domains(request: HttpRequest) -> HttpResponse:
+    claims = list(selectors.domain_proof_problems()[:500])
+    return render(request, "registry/review_domains.html", {"claims": claims})
+
+
+@staff_required
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def review_domain_check(request: HttpRequest, claim_id: int) -> HttpResponse:
     try:
-        token = services.api_token_revoke(
-            user=request.user,  # type: ignore[arg-type]  # login_required
-            token_id=token_id,
-        )
+        claim = services.claim_domain_check_request(claim_id=claim_id)
     except NotFound:
-        raise Http404("token not found") from None
-    messages.success(request, f"Token “{token.name}” revoked.")
-    return redirect("account")
+        raise Http404("claim not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Re-check of {claim.normalized} queued.")
+    return redirect("review_domains")
+
+
+def dashboard_context(user: User, holder: RightsHolder | None) -> dict[str, Any]:
+    """What the dashboard adds: notifications, and where works and claims were
+    found (artists)."""
+    ctx: dict[str, Any] = {
+        "notifications": list(notification_list_for_user(user=user)[:10]),
+        "unread": notification_unread_count(user=user),
+    }
+    if holder is not None:
+        works, claims = found_counts(holder=holder)
+        titles = dict(
+            Work.objects.filter(owner=holder, pk__in=works).values_list("pk", "title")
+        )
+        claim_rows = {c.pk: c for c in Claim.objects.filter(pk__in=claims)}
+        ctx["found_works"] = sorted(
+            ((titles.get(pk, f"work {pk}"), pk, count) for pk, count in works.items()),
+            key=lambda row: (-row[2].matches, row[1]),
+        )
+        ctx["found_claims"] = sorted(
+            (
+                (claim_rows[pk], count)
+                for pk, count in claims.items()
+                if pk in claim_rows
+            ),
+            key=lambda row: (-row[1].matches, row[0].pk),
+        )
+    return ctx

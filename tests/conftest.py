@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from registry import services
-from registry.models import RightsHolder, User
+from accounts.models import User
+from accounts.services import api_token_create, user_signup
+from registry.models import RightsHolder
 
 PASSWORD = "correct horse battery"
 
@@ -76,7 +77,7 @@ def _media_root(tmp_path_factory: pytest.TempPathFactory, settings) -> Iterator[
 
 
 def make_artist(username: str, *, is_curator: bool = False) -> User:
-    return services.user_signup(
+    return user_signup(
         username=username,
         email=f"{username}@example.com",
         password=PASSWORD,
@@ -98,7 +99,7 @@ def other_artist(db) -> User:
 
 @pytest.fixture
 def curator(db) -> User:
-    return services.user_signup(
+    return user_signup(
         username="carol",
         email="carol@example.com",
         password=PASSWORD,
@@ -129,7 +130,7 @@ def anon_client() -> APIClient:
 
 def client_for(user: User) -> APIClient:
     """An API client authenticated with a real API token of `user`."""
-    _, key = services.api_token_create(user=user, name="tests")
+    _, key = api_token_create(user=user, name="tests")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
@@ -196,3 +197,19 @@ def celery_worker(celery_worker_app, transactional_db):
         shutdown_timeout=30,
     ) as worker:
         yield worker
+
+
+@pytest.fixture
+def other_curator(db) -> User:
+    return user_signup(
+        username="dave",
+        email="dave@example.com",
+        password=PASSWORD,
+        is_artist=False,
+        is_curator=True,
+    )
+
+
+@pytest.fixture
+def other_curator_client(other_curator: User) -> APIClient:
+    return client_for(other_curator)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import factory
 
-from registry.models import Claim, RightsHolder, User, Work
+from accounts.models import User
+from registry.models import Claim, RightsHolder, Work
 
 
 class UserFactory(factory.django.DjangoModelFactory):

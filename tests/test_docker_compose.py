@@ -248,7 +248,7 @@ def test_workers_run_the_projects_celery_app(worker):
     app = find_app(argv[2])
     assert app.main == "optout"
     app.loader.import_default_modules()  # autodiscovery, as a worker starts
-    assert "workers.tasks.image_fingerprint" in app.tasks
+    assert "registry.image_fingerprint" in app.tasks
     assert option(argv, "--prefetch-multiplier") == "1"
     assert worker_queues(worker) <= KNOWN_QUEUES | routed_queues()
 

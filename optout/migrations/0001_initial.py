@@ -2,7 +2,6 @@
 
 import django.db.models.deletion
 import optout.models
-from django.conf import settings
 from django.db import migrations, models
 
 
@@ -12,7 +11,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('registry', '0001_initial'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -27,7 +25,7 @@ class Migration(migrations.Migration):
                 ('size', models.BigIntegerField(default=0)),
                 ('sha256', models.CharField(max_length=64)),
                 ('created', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='manifests', to=settings.AUTH_USER_MODEL)),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='manifests', to='registry.user')),
             ],
             options={
                 'ordering': ['-created', '-id'],
@@ -57,7 +55,7 @@ class Migration(migrations.Migration):
                 ('finalize_started', models.DateTimeField(blank=True, null=True)),
                 ('ingest_started', models.DateTimeField(blank=True, null=True)),
                 ('manifest', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='optout.manifest')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='match_jobs', to=settings.AUTH_USER_MODEL)),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='match_jobs', to='registry.user')),
             ],
             options={
                 'ordering': ['-created', '-id'],

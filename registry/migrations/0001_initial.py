@@ -5,7 +5,6 @@ import django.contrib.auth.validators
 import django.db.models.deletion
 import django.utils.timezone
 import registry.models
-from django.conf import settings
 from django.db import migrations, models
 
 
@@ -65,7 +64,7 @@ class Migration(migrations.Migration):
                 ('created', models.DateTimeField(auto_now_add=True)),
                 ('last_used', models.DateTimeField(blank=True, null=True)),
                 ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to='registry.user')),
             ],
             options={
                 'ordering': ['-created'],
@@ -80,7 +79,7 @@ class Migration(migrations.Migration):
                 ('website', models.URLField(blank=True)),
                 ('verified', models.BooleanField(default=False, help_text='Set by admins.')),
                 ('created', models.DateTimeField(auto_now_add=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='rights_holder', to=settings.AUTH_USER_MODEL)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='rights_holder', to='registry.user')),
             ],
         ),
         migrations.CreateModel(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from registry import services
-from registry.models import Claim, Dispute, User
+from accounts.models import User
+from disputes.models import Dispute
+from registry.models import Claim
+from registry.services import claim_create
 from tests.conftest import PASSWORD, make_artist
-from tests.registry.disputes import open_dispute
+from tests.disputes.helpers import open_dispute
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_an_admin_resolves_a_dispute_from_the_review_page(live_server, page):
     alice = make_artist("alice")
     bob = make_artist("bob")
-    claim = services.claim_create(
+    claim = claim_create(
         owner=alice.rights_holder, kind="prefix", value="https://alice.example/"
     )
     dispute = open_dispute(bob, f"claim:{claim.pk}", grounds="too_broad")

@@ -19,10 +19,22 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from optout import services
+from accounts.models import User
 from optout.models import Chunk, Manifest, MatchJob
-from registry import services as registry_services
-from registry.models import Claim, Image, RightsHolder, User
+from optout.services import (
+    manifest_upload,
+    match_chunk_run,
+    match_job_finalize,
+    match_job_ingest,
+    match_job_start,
+)
+from registry.models import Claim, Image, RightsHolder
+from registry.services import (
+    claim_create,
+    claim_review,
+    image_register_hashes,
+    registry_revision_bump,
+)
 
 EXACT_URL = "https://alice.example/art/harbour.png"
 PREFIX = "https://alice.example/gallery/"
@@ -66,21 +78,19 @@ def activate_domain(claim: Claim) -> Claim:
         Claim.objects.filter(pk=claim.pk).update(
             state=Claim.State.ACTIVE, activated_at=timezone.now()
         )
-        registry_services.registry_revision_bump(reason=f"claim {claim.pk} verified")
+        registry_revision_bump(reason=f"claim {claim.pk} verified")
     claim.refresh_from_db()
     return claim
 
 
 def enforce(holder: RightsHolder) -> Registry:
     """One enforced claim of every kind and one image registered by pHash."""
-    url = registry_services.claim_create(owner=holder, kind="url", value=EXACT_URL)
-    prefix = registry_services.claim_create(owner=holder, kind="prefix", value=PREFIX)
-    domain = activate_domain(
-        registry_services.claim_create(owner=holder, kind="domain", value=DOMAIN)
-    )
-    style = registry_services.claim_create(owner=holder, kind="style", value=STYLE)
-    style = registry_services.claim_review(claim_id=style.pk, approve=True)
-    image = registry_services.image_register_hashes(
+    url = claim_create(owner=holder, kind="url", value=EXACT_URL)
+    prefix = claim_create(owner=holder, kind="prefix", value=PREFIX)
+    domain = activate_domain(claim_create(owner=holder, kind="domain", value=DOMAIN))
+    style = claim_create(owner=holder, kind="style", value=STYLE)
+    style = claim_review(claim_id=style.pk, approve=True)
+    image = image_register_hashes(
         owner=holder, hashes={"phash": PHASH}, title="Harbour at dusk"
     )
     return Registry(url=url, prefix=prefix, domain=domain, style=style, image=image)
@@ -142,20 +152,18 @@ def start_job(
     thresholds: dict[str, int] | None = None,
 ) -> MatchJob:
     """Upload a manifest through the service and start its job (queued)."""
-    manifest: Manifest = services.manifest_upload(
+    manifest: Manifest = manifest_upload(
         owner=owner, files=[upload(name, data or laion_parquet())]
     )
-    return services.match_job_start(
-        manifest=manifest, owner=owner, thresholds=thresholds
-    )
+    return match_job_start(manifest=manifest, owner=owner, thresholds=thresholds)
 
 
 def run_job(job: MatchJob) -> MatchJob:
     """Run the job's tasks in-process, in order, as the workers would."""
-    services.match_job_ingest(job_id=job.pk)
+    match_job_ingest(job_id=job.pk)
     for chunk_id in Chunk.objects.filter(job=job).values_list("pk", flat=True):
-        services.match_chunk_run(chunk_id=chunk_id)
-    services.match_job_finalize(job_id=job.pk)
+        match_chunk_run(chunk_id=chunk_id)
+    match_job_finalize(job_id=job.pk)
     job.refresh_from_db()
     return job
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from optout import services
 from optout.models import Chunk, MatchJob
+from optout.services import match_job_ingest
 
 from .helpers import run_job, start_job
 
@@ -21,7 +21,7 @@ def test_the_owner_cancels_a_queued_job_and_it_never_runs(curator_client, curato
     body = response.json()
     assert body["state"] == "cancelled"
     assert body["finished"] is not None
-    services.match_job_ingest(job_id=job.pk)  # the queued task arrives late
+    match_job_ingest(job_id=job.pk)  # the queued task arrives late
     assert not Chunk.objects.filter(job=job).exists()
     assert MatchJob.objects.get(pk=job.pk).state == "cancelled"
 

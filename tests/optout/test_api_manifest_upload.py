@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from optout.api import NOT_A_CURATOR
+from accounts.permissions import NOT_A_CURATOR
 from optout.models import Manifest, MatchJob
 
 from .helpers import csv_manifest, laion_parquet, upload

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry import services
+from accounts.services import api_token_create, api_token_revoke
 
 from .helpers import EXACT_URL
 
@@ -13,7 +13,7 @@ URL = "/api/v2/query/urls/"
 
 @pytest.fixture
 def key(curator) -> str:
-    _, key = services.api_token_create(user=curator, name="datadiligence")
+    _, key = api_token_create(user=curator, name="datadiligence")
     return key
 
 
@@ -144,8 +144,8 @@ def test_an_empty_key_gets_401(client, db):
 
 
 def test_a_revoked_token_gets_401(client, curator, db):
-    token, key = services.api_token_create(user=curator, name="old")
-    services.api_token_revoke(user=curator, token_id=token.pk)
+    token, key = api_token_create(user=curator, name="old")
+    api_token_revoke(user=curator, token_id=token.pk)
 
     response = post(client, EXACT_URL, key)
 
@@ -154,7 +154,7 @@ def test_a_revoked_token_gets_401(client, curator, db):
 
 
 def test_any_signed_up_account_may_ask(client, artist, registry):
-    _, artist_key = services.api_token_create(user=artist, name="mine")
+    _, artist_key = api_token_create(user=artist, name="mine")
 
     response = post(client, EXACT_URL, artist_key)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import webdataset as wds
 
-from registry import services as registry_services
+from core.uploads import bytes_file
 from registry.models import Image
-from registry.uploads import bytes_file
+from registry.services import portfolio_upload
 from tests.images import image_bytes
 
 from .helpers import EXACT_URL, download, enforce, upload, wait_for_job, webdataset_tar
@@ -46,7 +46,7 @@ def test_a_registered_image_is_removed_from_the_shards_by_its_content(
 ):
     enforce(holder)
     registered = image_bytes(7, "JPEG")
-    (image,) = registry_services.portfolio_upload(
+    (image,) = portfolio_upload(
         owner=holder, files=[bytes_file("harbour.jpg", registered)]
     ).images
     image = wait_hashed(image)  # fingerprinted by the worker, as in production

@@ -17,10 +17,11 @@ import tarfile
 
 import pytest
 
+from core.uploads import bytes_file
 from optout.models import Match
-from registry import services as registry_services
+from optout.services import match_job_start
 from registry.models import Image
-from registry.uploads import bytes_file
+from registry.services import image_fingerprint, image_register_hashes, portfolio_upload
 from tests.workers.verify_images import artwork, lookalike, mirror, rotate
 from workers.engine import fingerprint as fp
 
@@ -44,13 +45,13 @@ def png(img) -> bytes:
 @pytest.fixture
 def registered(holder):
     """Artworks 1 and 2 uploaded (originals stored), artwork 3 by hashes alone."""
-    result = registry_services.portfolio_upload(
+    result = portfolio_upload(
         owner=holder,
         files=[bytes_file(f"art-{s}.png", png(artwork(s))) for s in (1, 2)],
     )
-    images = [registry_services.image_fingerprint(image_id=i.pk) for i in result.images]
+    images = [image_fingerprint(image_id=i.pk) for i in result.images]
     prints = fp.fingerprint_bytes(png(artwork(3)), thumbnail_size=None).fingerprints
-    hashed = registry_services.image_register_hashes(
+    hashed = image_register_hashes(
         owner=holder, title="Private piece", hashes={"pdq": prints.pdq.hex()}
     )
     assert all(image.features for image in images)
@@ -146,10 +147,9 @@ def test_possible_matches_are_listed_not_removed_unless_the_curator_asks(
     assert keep.receipt["remove_levels"] == ["verified", "strong"]
 
     manifest = keep.manifest
-    from optout import services
 
     strict = run_job(
-        services.match_job_start(
+        match_job_start(
             manifest=manifest,
             owner=curator,
             remove_levels=["verified", "strong", "possible"],

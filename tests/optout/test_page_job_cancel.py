@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from optout.models import MatchJob
-from tests.registry.pages import assert_login_redirect
+from tests.pages import assert_login_redirect
 
 from .helpers import run_job, start_job
 

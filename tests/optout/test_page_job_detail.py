@@ -6,9 +6,9 @@ import html
 
 from django.urls import reverse
 
+from accounts.permissions import NOT_A_CURATOR
 from optout.models import MatchJob
-from optout.views import NOT_A_CURATOR
-from tests.registry.pages import assert_login_redirect
+from tests.pages import assert_login_redirect
 
 from .helpers import EXACT_URL, run_job, start_job
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from optout.views import NOT_A_CURATOR
-from tests.registry.pages import assert_login_redirect
+from accounts.permissions import NOT_A_CURATOR
+from tests.pages import assert_login_redirect
 
 from .helpers import run_job, start_job
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from accounts.permissions import NOT_A_CURATOR
 from optout.models import Manifest, MatchJob
-from optout.views import NOT_A_CURATOR
-from tests.registry.pages import assert_login_redirect
+from tests.pages import assert_login_redirect
 
 from .helpers import laion_parquet, upload
 

@@ -12,7 +12,7 @@ from datadiligence import PreprocessEvaluator
 from datadiligence.exceptions import SpawningAIAPIError
 from datadiligence.rules import SpawningAPI
 
-from registry import services
+from accounts.services import api_token_create
 
 from .helpers import EXACT_URL, enforce
 
@@ -30,7 +30,7 @@ URLS = [OPTED_OUT[0], ALLOWED[0], OPTED_OUT[1], OPTED_OUT[2], ALLOWED[1]]
 @pytest.fixture
 def rule(live_server, monkeypatch, curator, holder) -> SpawningAPI:
     enforce(holder)
-    _, key = services.api_token_create(user=curator, name="datadiligence")
+    _, key = api_token_create(user=curator, name="datadiligence")
     monkeypatch.setenv(SpawningAPI.API_KEY_ENV_VAR, key)
     rule = SpawningAPI(max_retries=0)
     rule.SPAWNING_AI_API_URL = live_server.url + "/api/v2/query/urls"

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from registry import services
-from registry.api import NOT_AN_ARTIST
 from registry.models import Claim
+from registry.permissions import NOT_AN_ARTIST
 from registry.selectors import registry_revision_current
+from registry.services import claim_create
 
 URL = "/api/v1/claims/"
 
 
 @pytest.fixture
 def claim(holder) -> Claim:
-    return services.claim_create(
+    return claim_create(
         owner=holder, kind="url", value="https://alice.example/harbour.png"
     )
 
 
 @pytest.fixture
 def others_claim(other_holder) -> Claim:
-    return services.claim_create(
+    return claim_create(
         owner=other_holder, kind="prefix", value="https://bob.example/art/"
     )
 
@@ -170,9 +170,7 @@ def test_it_rejects_a_claim_the_artist_already_has(artist_client, claim):
 
 
 def test_two_artists_may_claim_the_same_url(artist_client, other_holder):
-    services.claim_create(
-        owner=other_holder, kind="url", value="https://shared.example/a.png"
-    )
+    claim_create(owner=other_holder, kind="url", value="https://shared.example/a.png")
 
     response = artist_client.post(
         URL, {"kind": "url", "value": "https://shared.example/a.png"}, format="json"
@@ -200,8 +198,8 @@ def test_it_lists_only_the_artists_own_claims(artist_client, claim, others_claim
 
 
 def test_it_filters_claims_by_state_and_kind(artist_client, holder, claim):
-    domain = services.claim_create(owner=holder, kind="domain", value="alice.example")
-    style = services.claim_create(owner=holder, kind="style", value="Alice A")
+    domain = claim_create(owner=holder, kind="domain", value="alice.example")
+    style = claim_create(owner=holder, kind="style", value="Alice A")
 
     def ids(**params: str) -> list[int]:
         return [c["id"] for c in artist_client.get(URL, params).json()["results"]]
@@ -239,9 +237,7 @@ def test_it_hides_another_artists_claim(artist_client, others_claim):
 
 
 def test_it_does_not_show_another_artists_domain_token(artist_client, other_holder):
-    theirs = services.claim_create(
-        owner=other_holder, kind="domain", value="bob.example"
-    )
+    theirs = claim_create(owner=other_holder, kind="domain", value="bob.example")
 
     response = artist_client.get(f"{URL}{theirs.pk}/")
 

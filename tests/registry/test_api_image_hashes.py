@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from registry import services
-from registry.api import NOT_AN_ARTIST
 from registry.models import Fingerprint, Image, Work
+from registry.permissions import NOT_AN_ARTIST
 from registry.selectors import registry_revision_current
+from registry.services import work_create, work_withdraw
 from tests.images import image_bytes
 from workers.engine import fingerprint as fp
 
@@ -74,7 +74,7 @@ def test_it_accepts_uppercase_and_0x_hex_and_stores_it_lowercase(artist_client):
 
 
 def test_it_adds_the_image_to_an_existing_work(artist_client, holder, hashes):
-    work = services.work_create(owner=holder, title="Series")
+    work = work_create(owner=holder, title="Series")
 
     response = artist_client.post(URL, {"work": work.pk, **hashes}, format="json")
 
@@ -149,7 +149,7 @@ def test_it_rejects_a_hash_that_is_not_a_string(artist_client):
 
 
 def test_it_does_not_add_to_another_artists_work(artist_client, other_holder, hashes):
-    theirs = services.work_create(owner=other_holder, title="Bob's")
+    theirs = work_create(owner=other_holder, title="Bob's")
 
     response = artist_client.post(URL, {"work": theirs.pk, **hashes}, format="json")
 
@@ -159,8 +159,8 @@ def test_it_does_not_add_to_another_artists_work(artist_client, other_holder, ha
 
 
 def test_it_does_not_add_to_a_withdrawn_work(artist_client, holder, hashes):
-    work = services.work_create(owner=holder, title="Old")
-    services.work_withdraw(owner=holder, work_id=work.pk)
+    work = work_create(owner=holder, title="Old")
+    work_withdraw(owner=holder, work_id=work.pk)
 
     response = artist_client.post(URL, {"work": work.pk, **hashes}, format="json")
 

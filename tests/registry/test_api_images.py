@@ -9,10 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from registry import services
-from registry.api import NOT_AN_ARTIST
+from core.uploads import bytes_file
 from registry.models import Fingerprint, Image
-from registry.uploads import bytes_file
+from registry.permissions import NOT_AN_ARTIST
+from registry.services import image_fingerprint, portfolio_upload
 from tests.images import drawing, image_bytes, truncated_png
 from workers.engine import fingerprint as fp
 
@@ -44,7 +44,7 @@ def upload_and_fingerprint(client, capture, name: str, data: bytes) -> dict:
 
 @pytest.fixture
 def images(holder) -> list[Image]:
-    result = services.portfolio_upload(
+    result = portfolio_upload(
         owner=holder, files=[bytes_file(f"{i}.png", image_bytes(i)) for i in range(3)]
     )
     return result.images
@@ -122,7 +122,7 @@ def test_it_shows_why_an_image_failed(artist_client, holder, images):
     image = images[0]
     with open(image.original.path, "wb") as fh:
         fh.write(truncated_png(0))
-    services.image_fingerprint(image_id=image.pk)
+    image_fingerprint(image_id=image.pk)
 
     body = artist_client.get(f"{URL}{image.pk}/").json()
 
@@ -149,7 +149,7 @@ def test_a_pending_image_has_no_fingerprints_yet(artist_client, images):
 
 def test_it_shows_only_the_original_not_the_variants(artist_client, images):
     image = images[0]
-    services.image_fingerprint(image_id=image.pk)
+    image_fingerprint(image_id=image.pk)
     original = Fingerprint.objects.get(image=image, algorithm="phash")
     Fingerprint.objects.create(
         image=image, algorithm="phash", variant="mirror", version="x", value_int=1
@@ -166,9 +166,7 @@ def test_it_shows_only_the_original_not_the_variants(artist_client, images):
 def test_it_lists_only_the_artists_own_images_newest_first(
     artist_client, other_holder, images
 ):
-    services.portfolio_upload(
-        owner=other_holder, files=[bytes_file("bob.png", image_bytes(9))]
-    )
+    portfolio_upload(owner=other_holder, files=[bytes_file("bob.png", image_bytes(9))])
 
     response = artist_client.get(URL)
 
@@ -179,7 +177,7 @@ def test_it_lists_only_the_artists_own_images_newest_first(
 
 
 def test_it_filters_images_by_status(artist_client, images):
-    services.image_fingerprint(image_id=images[1].pk)
+    image_fingerprint(image_id=images[1].pk)
 
     hashed = artist_client.get(URL, {"status": "hashed"}).json()["results"]
     pending = artist_client.get(URL, {"status": "pending"}).json()["results"]
@@ -199,7 +197,7 @@ def test_it_filters_images_by_work(artist_client, images):
 def test_filtering_by_another_artists_work_finds_nothing(
     artist_client, other_holder, images
 ):
-    theirs = services.portfolio_upload(
+    theirs = portfolio_upload(
         owner=other_holder, files=[bytes_file("bob.png", image_bytes(9))]
     ).works[0]
 
@@ -231,7 +229,7 @@ def test_it_rejects_bad_filters(artist_client, db, params, message):
 
 
 def test_it_hides_another_artists_image(artist_client, other_holder):
-    theirs = services.portfolio_upload(
+    theirs = portfolio_upload(
         owner=other_holder, files=[bytes_file("bob.png", image_bytes(9))]
     ).images[0]
 

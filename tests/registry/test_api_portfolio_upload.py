@@ -12,9 +12,9 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from registry import services
-from registry.api import NOT_AN_ARTIST
 from registry.models import Image, Work
+from registry.permissions import NOT_AN_ARTIST
+from registry.services import work_create, work_withdraw
 from tests.images import drawing, image_bytes, truncated_png
 
 URL = "/api/v1/portfolio/"
@@ -95,7 +95,7 @@ def test_it_registers_each_image_as_a_work_named_after_its_file(artist_client, h
 
 
 def test_it_adds_every_image_to_a_given_work(artist_client, holder):
-    work = services.work_create(owner=holder, title="Sketchbook")
+    work = work_create(owner=holder, title="Sketchbook")
 
     response = upload(
         artist_client,
@@ -325,7 +325,7 @@ def test_it_rejects_a_work_id_that_is_not_a_number(artist_client):
 
 
 def test_it_does_not_add_images_to_another_artists_work(artist_client, other_holder):
-    theirs = services.work_create(owner=other_holder, title="Bob's")
+    theirs = work_create(owner=other_holder, title="Bob's")
 
     response = upload(artist_client, ("a.png", image_bytes(1)), work=theirs.pk)
 
@@ -336,8 +336,8 @@ def test_it_does_not_add_images_to_another_artists_work(artist_client, other_hol
 
 
 def test_it_does_not_add_images_to_a_withdrawn_work(artist_client, holder):
-    work = services.work_create(owner=holder, title="Old")
-    services.work_withdraw(owner=holder, work_id=work.pk)
+    work = work_create(owner=holder, title="Old")
+    work_withdraw(owner=holder, work_id=work.pk)
 
     response = upload(artist_client, ("a.png", image_bytes(1)), work=work.pk)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry import services
+from registry.services import claim_create
 
 URL = "/api/v1/registry/revision/"
 
@@ -15,8 +15,8 @@ def test_it_starts_at_zero(curator_client):
 
 
 def test_it_counts_changes_to_what_is_enforced(artist_client, holder):
-    services.claim_create(owner=holder, kind="url", value="https://a.example/1")
-    services.claim_create(owner=holder, kind="domain", value="a.example")  # not yet
+    claim_create(owner=holder, kind="url", value="https://a.example/1")
+    claim_create(owner=holder, kind="domain", value="a.example")  # not yet
 
     assert artist_client.get(URL).json() == {"revision": 1}
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from registry.api import NOT_AN_ARTIST
 from registry.models import RightsHolder
+from registry.permissions import NOT_AN_ARTIST
 
 URL = "/api/v1/me/rights-holder/"
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from registry import services
-from registry.api import NOT_AN_ARTIST
+from core.uploads import bytes_file
 from registry.models import RegistryRevision, Work
+from registry.permissions import NOT_AN_ARTIST
 from registry.selectors import registry_revision_current
-from registry.uploads import bytes_file
+from registry.services import (
+    image_register_hashes,
+    portfolio_upload,
+    work_create,
+    work_withdraw,
+)
 from tests.images import image_bytes
 
 URL = "/api/v1/works/"
@@ -16,14 +21,14 @@ URL = "/api/v1/works/"
 
 @pytest.fixture
 def work(holder) -> Work:
-    return services.work_create(
+    return work_create(
         owner=holder, title="Harbour at dusk", source_urls=["https://alice.example/1"]
     )
 
 
 @pytest.fixture
 def others_work(other_holder) -> Work:
-    return services.work_create(owner=other_holder, title="Bob's bridge")
+    return work_create(owner=other_holder, title="Bob's bridge")
 
 
 # --- list ---------------------------------------------------------------------
@@ -51,8 +56,8 @@ def test_it_lists_only_the_artists_own_works(artist_client, work, others_work):
 
 
 def test_it_filters_works_by_status(artist_client, holder, work):
-    gone = services.work_create(owner=holder, title="Old sketch")
-    services.work_withdraw(owner=holder, work_id=gone.pk)
+    gone = work_create(owner=holder, title="Old sketch")
+    work_withdraw(owner=holder, work_id=gone.pk)
 
     active = artist_client.get(URL, {"status": "active"}).json()["results"]
     withdrawn = artist_client.get(URL, {"status": "withdrawn"}).json()["results"]
@@ -70,7 +75,7 @@ def test_it_rejects_an_unknown_status_filter(artist_client):
 
 def test_it_pages_works_fifty_at_a_time_newest_first(artist_client, holder):
     for i in range(51):
-        services.work_create(owner=holder, title=f"Work {i}")
+        work_create(owner=holder, title=f"Work {i}")
 
     first = artist_client.get(URL).json()
     second = artist_client.get(URL, {"page": 2}).json()
@@ -90,7 +95,7 @@ def test_it_answers_404_for_a_page_past_the_end(artist_client, work):
 
 
 def test_it_counts_images_and_pending_images(artist_client, holder, work):
-    services.portfolio_upload(
+    portfolio_upload(
         owner=holder,
         files=[bytes_file(f"{i}.png", image_bytes(i)) for i in range(2)],
         work_id=work.pk,
@@ -166,7 +171,7 @@ def test_it_rejects_source_urls_that_are_not_a_list(artist_client):
 
 
 def test_it_shows_a_work_with_its_images(artist_client, holder, work):
-    result = services.portfolio_upload(
+    result = portfolio_upload(
         owner=holder, files=[bytes_file("ferry.png", image_bytes(1))], work_id=work.pk
     )
 
@@ -263,9 +268,7 @@ def test_it_withdraws_a_work(artist_client, work):
 def test_withdrawing_a_hashed_work_bumps_the_registry_revision(
     artist_client, holder, work
 ):
-    services.image_register_hashes(
-        owner=holder, hashes={"md5": "0" * 32}, work_id=work.pk
-    )
+    image_register_hashes(owner=holder, hashes={"md5": "0" * 32}, work_id=work.pk)
     before = registry_revision_current()
 
     artist_client.post(f"{URL}{work.pk}/withdraw/")

@@ -8,9 +8,9 @@ import time
 import pytest
 from django.core.management import call_command
 
-from registry import services
+from core.uploads import bytes_file
 from registry.models import Fingerprint, Image, RightsHolder
-from registry.uploads import bytes_file
+from registry.services import image_fingerprint, image_register_hashes, portfolio_upload
 from tests.images import image_bytes
 from workers.engine.fingerprint import (
     ALGORITHM_VERSIONS,
@@ -29,12 +29,12 @@ def run(*args: str) -> str:
 
 
 def hashed_images(holder: RightsHolder, seeds: list[int]) -> list[Image]:
-    result = services.portfolio_upload(
+    result = portfolio_upload(
         owner=holder,
         files=[bytes_file(f"art-{s}.png", image_bytes(s)) for s in seeds],
     )
     # No worker here: fingerprint each image in-process, as the worker would.
-    return [services.image_fingerprint(image_id=i.pk) for i in result.images]
+    return [image_fingerprint(image_id=i.pk) for i in result.images]
 
 
 def versions(image: Image) -> dict[str, str]:
@@ -129,7 +129,7 @@ def test_all_redoes_current_images_too(holder):
 
 @pytest.mark.django_db
 def test_images_registered_by_hashes_alone_are_left_alone(holder):
-    services.image_register_hashes(
+    image_register_hashes(
         owner=holder, title="Hashes only", hashes={"phash": "879c69552c54cbe6"}
     )
     (image,) = hashed_images(holder, [1])
@@ -150,7 +150,7 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_without_sync_the_work_is_queued_for_a_real_worker(celery_worker, holder):
     # The upload commits and queues the first fingerprinting; the worker does it.
-    result = services.portfolio_upload(
+    result = portfolio_upload(
         owner=holder, files=[bytes_file(f"art-{s}.png", image_bytes(s)) for s in (1, 2)]
     )
     ids = [image.pk for image in result.images]

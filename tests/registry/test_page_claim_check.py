@@ -6,19 +6,18 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from registry import services, services_trust
 from registry.models import Claim
+from registry.services import claim_create, claim_domain_check
+from tests.pages import assert_login_redirect
+from tests.registry.trust import freeze, point_domains_at
 from tests.webserver import local_site
-
-from .pages import assert_login_redirect
-from .trust import freeze, point_domains_at
 
 CLAIMS = reverse("claims")
 
 
 @pytest.fixture
 def claim(holder) -> Claim:
-    return services.claim_create(owner=holder, kind="domain", value="alice.example")
+    return claim_create(owner=holder, kind="domain", value="alice.example")
 
 
 def check_url(claim: Claim) -> str:
@@ -27,10 +26,14 @@ def check_url(claim: Claim) -> str:
 
 @pytest.fixture
 def queued(monkeypatch) -> list[tuple]:
-    from workers import tasks
+    from registry import tasks
 
     calls: list[tuple] = []
-    monkeypatch.setattr(tasks.claim_domain_check, "delay", lambda *a: calls.append(a))
+    monkeypatch.setattr(
+        tasks.claim_domain_check,
+        "apply_async",
+        lambda args, kwargs=None, **options: calls.append(tuple(args)),
+    )
     return calls
 
 
@@ -71,7 +74,7 @@ def test_the_last_failure_is_shown_to_the_artist(
     freeze(monkeypatch)
     with local_site() as site:
         point_domains_at(monkeypatch, site)
-        services_trust.claim_domain_check(claim_id=claim.pk)
+        claim_domain_check(claim_id=claim.pk)
     client.force_login(artist)
     text = client.get(CLAIMS).content.decode()
     assert "Last check (2026-11-24 09:00 UTC) failed:" in text
@@ -95,7 +98,7 @@ def test_another_artist_cannot_check_my_claim(client, other_artist, claim, queue
 
 
 def test_a_url_claim_cannot_be_checked(client, artist, holder, queued):
-    url = services.claim_create(owner=holder, kind="url", value="https://a.example/")
+    url = claim_create(owner=holder, kind="url", value="https://a.example/")
     client.force_login(artist)
     client.post(check_url(url))
     text = client.get(CLAIMS).content.decode()

@@ -1,9 +1,11 @@
+from __future__ import annotations
+
 from django.urls import reverse
 
-from registry import selectors, services
 from registry.models import Claim
-
-from .pages import assert_login_redirect
+from registry.selectors import registry_revision_current
+from registry.services import claim_create
+from tests.pages import assert_login_redirect
 
 
 def url(claim):
@@ -11,9 +13,7 @@ def url(claim):
 
 
 def make_claim(holder):
-    return services.claim_create(
-        owner=holder, kind="url", value="https://alice.example/a.png"
-    )
+    return claim_create(owner=holder, kind="url", value="https://alice.example/a.png")
 
 
 def test_it_sends_anonymous_visitors_to_log_in(client, holder):
@@ -24,7 +24,7 @@ def test_it_sends_anonymous_visitors_to_log_in(client, holder):
 
 def test_the_owner_withdraws_a_claim(client, artist, holder):
     claim = make_claim(holder)
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
     client.force_login(artist)
     text = client.get(reverse("claims")).content.decode()
     assert f'action="{url(claim)}"' in text
@@ -40,7 +40,7 @@ def test_the_owner_withdraws_a_claim(client, artist, holder):
     claim.refresh_from_db()
     assert claim.state == Claim.State.WITHDRAWN
     assert claim.withdrawn_at is not None
-    assert selectors.registry_revision_current() == revision + 1
+    assert registry_revision_current() == revision + 1
 
 
 def test_withdrawing_twice_says_so(client, artist, holder):

@@ -1,11 +1,13 @@
+from __future__ import annotations
+
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from registry import selectors, services
 from registry.models import Claim
-
-from .pages import assert_login_redirect
+from registry.selectors import registry_revision_current
+from registry.services import claim_create
+from tests.pages import assert_login_redirect
 
 URL = reverse("claims")
 
@@ -24,8 +26,8 @@ def test_it_sends_a_curator_to_the_dashboard(client, curator):
 
 
 def test_it_lists_the_owners_claims_only(client, artist, holder, other_holder):
-    services.claim_create(owner=holder, kind="url", value="https://alice.example/a.png")
-    services.claim_create(owner=other_holder, kind="url", value="https://bob.example/")
+    claim_create(owner=holder, kind="url", value="https://alice.example/a.png")
+    claim_create(owner=other_holder, kind="url", value="https://bob.example/")
     client.force_login(artist)
     response = client.get(URL)
     assert response.status_code == 200
@@ -36,7 +38,7 @@ def test_it_lists_the_owners_claims_only(client, artist, holder, other_holder):
 
 
 def test_it_adds_a_url_claim_that_is_enforced_at_once(client, artist, holder):
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
     client.force_login(artist)
     response = client.post(
         URL, {"kind": "url", "value": "HTTPS://Alice.Example:443/art/a.png#top"}
@@ -50,7 +52,7 @@ def test_it_adds_a_url_claim_that_is_enforced_at_once(client, artist, holder):
     assert claim.owner == holder
     assert claim.state == Claim.State.ACTIVE
     assert claim.normalized == "https://alice.example/art/a.png"
-    assert selectors.registry_revision_current() == revision + 1
+    assert registry_revision_current() == revision + 1
 
 
 def test_a_domain_claim_shows_its_verification_token(client, artist):
@@ -115,9 +117,7 @@ def test_it_shows_the_services_error_on_the_named_field(
 
 
 def test_it_refuses_a_claim_the_owner_already_has(client, artist, holder):
-    services.claim_create(
-        owner=holder, kind="prefix", value="https://alice.example/art/"
-    )
+    claim_create(owner=holder, kind="prefix", value="https://alice.example/art/")
     client.force_login(artist)
     response = client.post(
         URL, {"kind": "prefix", "value": "https://ALICE.example/art/"}

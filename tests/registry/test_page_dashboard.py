@@ -1,9 +1,12 @@
+from __future__ import annotations
+
 from django.urls import reverse
 
-from registry import selectors, services
-from registry.models import Claim, RightsHolder, User
-
-from .pages import assert_login_redirect, fail, fingerprint, upload
+from accounts.models import User
+from registry.models import Claim, RightsHolder
+from registry.selectors import registry_revision_current
+from registry.services import claim_create, claim_withdraw
+from tests.pages import assert_login_redirect, fail, fingerprint, upload
 
 URL = reverse("dashboard")
 
@@ -16,13 +19,13 @@ def test_it_shows_an_artists_roles_counts_and_revision(client, holder, artist):
     hashed, failed, _pending = upload(holder, 1, 2, 3)
     fingerprint(hashed)
     fail(failed)
-    services.claim_create(owner=holder, kind="url", value="https://a.example/1.png")
-    services.claim_create(owner=holder, kind="domain", value="alice.example")
-    services.claim_create(owner=holder, kind="style", value="Alice Example")
-    withdrawn = services.claim_create(
+    claim_create(owner=holder, kind="url", value="https://a.example/1.png")
+    claim_create(owner=holder, kind="domain", value="alice.example")
+    claim_create(owner=holder, kind="style", value="Alice Example")
+    withdrawn = claim_create(
         owner=holder, kind="prefix", value="https://a.example/old/"
     )
-    services.claim_withdraw(owner=holder, claim_id=withdrawn.pk)
+    claim_withdraw(owner=holder, claim_id=withdrawn.pk)
 
     client.force_login(artist)
     response = client.get(URL)
@@ -37,7 +40,7 @@ def test_it_shows_an_artists_roles_counts_and_revision(client, holder, artist):
     assert "<dt>Unverified</dt><dd>1</dd>" in text
     assert "<dt>Pending review</dt><dd>1</dd>" in text
     assert "<dt>Withdrawn</dt><dd>1</dd>" in text
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
     assert revision == 4  # hashed image, URL claim, prefix claim and its withdrawal
     assert f'<strong class="mono" id="revision">{revision}</strong>' in text
     assert Claim.objects.filter(owner=holder).count() == 4

@@ -7,7 +7,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from optout.models import Chunk, Manifest, Match, MatchJob
-from registry import selectors_trust, services
+from optout.selectors import found_counts
+from registry.services import claim_create, image_register_hashes
 
 PHASH = "d1c4f0e8b3a29587"
 
@@ -34,13 +35,13 @@ def match(j, chunk, row, **kw) -> Match:
 def test_counts_matches_jobs_and_removals_per_work_and_claim(
     client, artist, holder, curator
 ):
-    image = services.image_register_hashes(
+    image = image_register_hashes(
         owner=holder, hashes={"phash": PHASH}, title="Harbour"
     )
-    quiet = services.image_register_hashes(
+    quiet = image_register_hashes(
         owner=holder, hashes={"phash": "0" * 16}, title="Never found"
     )
-    claim = services.claim_create(owner=holder, kind="url", value="https://a.example/")
+    claim = claim_create(owner=holder, kind="url", value="https://a.example/")
     default, c1 = job(curator, remove_levels=["verified", "strong"])
     loose, c2 = job(curator, remove_levels=["verified", "strong", "possible"])
     running, c3 = job(curator, state="running")
@@ -53,7 +54,7 @@ def test_counts_matches_jobs_and_removals_per_work_and_claim(
     match(loose, c2, 1, kind="url", claim=claim)
 
     with CaptureQueriesContext(connection) as queries:
-        works, claims = selectors_trust.found_counts(holder=holder)
+        works, claims = found_counts(holder=holder)
     assert len(queries) == 3
     assert vars(works[image.work_id]) == {
         "matches": 4,
@@ -95,12 +96,12 @@ def test_a_curator_has_no_found_section(client, curator):
 
 
 def test_a_job_that_removes_no_perceptual_level_counts_none_as_removed(holder, curator):
-    image = services.image_register_hashes(
+    image = image_register_hashes(
         owner=holder, hashes={"phash": PHASH}, title="Harbour"
     )
     keep_all, chunk = job(curator, remove_levels=[])  # the curator unticked all
     match(keep_all, chunk, 0, kind="phash", image=image, level="verified")
 
-    works, _ = selectors_trust.found_counts(holder=holder)
+    works, _ = found_counts(holder=holder)
 
     assert (works[image.work_id].matches, works[image.work_id].removed) == (1, 0)

@@ -1,9 +1,10 @@
+from __future__ import annotations
+
 import pytest
 from django.urls import reverse
 
 from registry.models import Fingerprint, Image, Work
-
-from .pages import assert_login_redirect, upload
+from tests.pages import assert_login_redirect, upload
 
 URL = reverse("register_hashes")
 SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from registry import services
 from registry.models import Claim
+from registry.services import claim_create
 
 LIST = reverse("review_domains")
 
 
 @pytest.fixture
 def failing(holder) -> Claim:
-    claim = services.claim_create(owner=holder, kind="domain", value="alice.example")
+    claim = claim_create(owner=holder, kind="domain", value="alice.example")
     Claim.objects.filter(pk=claim.pk).update(
         proof_failures=1, proof_error="https://alice.example/: HTTP 500"
     )
@@ -22,10 +22,14 @@ def failing(holder) -> Claim:
 
 @pytest.fixture
 def queued(monkeypatch) -> list[tuple]:
-    from workers import tasks
+    from registry import tasks
 
     calls: list[tuple] = []
-    monkeypatch.setattr(tasks.claim_domain_check, "delay", lambda *a: calls.append(a))
+    monkeypatch.setattr(
+        tasks.claim_domain_check,
+        "apply_async",
+        lambda args, kwargs=None, **options: calls.append(tuple(args)),
+    )
     return calls
 
 
@@ -42,9 +46,9 @@ def test_non_staff_get_a_404(client, who, curator, artist, failing, queued):
 def test_staff_see_failed_and_lost_proofs_with_the_last_error(
     client, admin_user, holder, failing
 ):
-    lost = services.claim_create(owner=holder, kind="domain", value="lost.example")
+    lost = claim_create(owner=holder, kind="domain", value="lost.example")
     Claim.objects.filter(pk=lost.pk).update(state="suspended", proof_error="gone")
-    fine = services.claim_create(owner=holder, kind="domain", value="fine.example")
+    fine = claim_create(owner=holder, kind="domain", value="fine.example")
     Claim.objects.filter(pk=fine.pk).update(state="active")
     client.force_login(admin_user)
     text = client.get(LIST).content.decode()

@@ -6,8 +6,10 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from registry import selectors, services
-from registry.models import AuditEvent, Claim, Notification
+from audit.models import AuditEvent, Notification
+from registry.models import Claim
+from registry.selectors import registry_revision_current
+from registry.services import claim_create, claim_review, rights_holder_update
 from tests.optout.helpers import csv_manifest, run_job, start_job
 
 LIST = reverse("review_styles")
@@ -19,7 +21,7 @@ def detail(claim: Claim) -> str:
 
 @pytest.fixture
 def claim(holder) -> Claim:
-    return services.claim_create(
+    return claim_create(
         owner=holder, kind="style", value="Alice Moreau", aliases=["A. Moreau"]
     )
 
@@ -44,7 +46,7 @@ def test_non_staff_get_a_404_on_every_style_review_url(
 
 
 def test_staff_see_the_pending_style_claims(staff_client, claim, holder):
-    services.claim_create(owner=holder, kind="url", value="https://a.example/x.png")
+    claim_create(owner=holder, kind="url", value="https://a.example/x.png")
     text = staff_client.get(LIST).content.decode()
     assert f'<a href="{detail(claim)}">Alice Moreau</a>' in text
     assert "a. moreau" in text
@@ -54,10 +56,8 @@ def test_staff_see_the_pending_style_claims(staff_client, claim, holder):
 def test_the_detail_shows_the_claimant_and_their_verified_links(
     staff_client, claim, holder
 ):
-    services.rights_holder_update(holder=holder, website="https://alice.example/")
-    services.claim_create(
-        owner=holder, kind="prefix", value="https://alice.example/art/"
-    )
+    rights_holder_update(holder=holder, website="https://alice.example/")
+    claim_create(owner=holder, kind="prefix", value="https://alice.example/art/")
     text = staff_client.get(detail(claim)).content.decode()
     assert "<div><dt>Display name</dt><dd>Alice</dd></div>" in text
     assert '<span class="mono">https://alice.example/</span>' in text
@@ -72,9 +72,9 @@ def test_the_detail_shows_the_claimant_and_their_verified_links(
 def test_the_same_name_claimed_by_another_holder_is_flagged(
     staff_client, claim, other_holder
 ):
-    services.claim_create(owner=other_holder, kind="style", value="a. MOREAU")
-    services.claim_create(owner=other_holder, kind="style", value="Alice Moreu")
-    services.claim_create(owner=other_holder, kind="style", value="Bob Smith")
+    claim_create(owner=other_holder, kind="style", value="a. MOREAU")
+    claim_create(owner=other_holder, kind="style", value="Alice Moreu")
+    claim_create(owner=other_holder, kind="style", value="Bob Smith")
     text = staff_client.get(detail(claim)).content.decode()
     assert "<strong>Warning:</strong> the same name is already claimed by Bob" in text
     assert '<tr class="same"><td>a. MOREAU</td>' in text
@@ -107,7 +107,7 @@ def test_the_detail_counts_captions_in_recent_jobs_naming_the_style(
 def test_staff_approve_with_a_reason(
     staff_client, claim, admin_user, artist, django_capture_on_commit_callbacks
 ):
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
             detail(claim), {"decision": "approve", "reason": "Known artist"}
@@ -120,7 +120,7 @@ def test_staff_approve_with_a_reason(
     )
     claim.refresh_from_db()
     assert claim.state == Claim.State.ACTIVE
-    assert selectors.registry_revision_current() == revision + 1
+    assert registry_revision_current() == revision + 1
     event = AuditEvent.objects.get(action="claim.approve")
     assert (event.actor, event.reason, event.target_id) == (
         admin_user,
@@ -133,10 +133,10 @@ def test_staff_approve_with_a_reason(
 
 
 def test_staff_reject_without_changing_the_revision(staff_client, claim):
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
     staff_client.post(detail(claim), {"decision": "reject", "reason": "Not theirs"})
     assert Claim.objects.get(pk=claim.pk).state == Claim.State.REJECTED
-    assert selectors.registry_revision_current() == revision
+    assert registry_revision_current() == revision
     assert AuditEvent.objects.get(action="claim.reject").reason == "Not theirs"
 
 
@@ -148,13 +148,13 @@ def test_a_decision_needs_a_reason(staff_client, claim):
 
 
 def test_a_claim_decided_meanwhile_shows_the_conflict(staff_client, claim):
-    services.claim_review(claim_id=claim.pk, approve=False)
+    claim_review(claim_id=claim.pk, approve=False)
     response = staff_client.post(detail(claim), {"decision": "approve", "reason": "x"})
     assert response.status_code == 400
     assert "the claim is rejected, not pending review" in response.content.decode()
 
 
 def test_an_unknown_claim_is_a_404(staff_client, holder):
-    url_claim = services.claim_create(owner=holder, kind="url", value="https://a.b/")
+    url_claim = claim_create(owner=holder, kind="url", value="https://a.b/")
     assert staff_client.get(reverse("review_style", args=[999999])).status_code == 404
     assert staff_client.get(detail(url_claim)).status_code == 404

@@ -1,10 +1,11 @@
+from __future__ import annotations
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from registry.models import Image, Work
 from tests.images import image_bytes, truncated_png, zip_bytes
-
-from .pages import assert_login_redirect, upload
+from tests.pages import assert_login_redirect, upload
 
 URL = reverse("upload")
 

@@ -1,9 +1,10 @@
+from __future__ import annotations
+
 from django.urls import reverse
 
-from registry import selectors
 from registry.models import Work
-
-from .pages import assert_login_redirect, fingerprint, upload
+from registry.selectors import registry_revision_current
+from tests.pages import assert_login_redirect, fingerprint, upload
 
 
 def url(image):
@@ -19,7 +20,7 @@ def test_it_sends_anonymous_visitors_to_log_in(client, holder):
 def test_the_owner_withdraws_a_work(client, artist, holder):
     (image,) = upload(holder, 1)
     fingerprint(image)
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
     client.force_login(artist)
 
     response = client.post(url(image))
@@ -33,7 +34,7 @@ def test_the_owner_withdraws_a_work(client, artist, holder):
     work = Work.objects.get()
     assert work.status == Work.Status.WITHDRAWN
     assert work.withdrawn_at is not None
-    assert selectors.registry_revision_current() == revision + 1
+    assert registry_revision_current() == revision + 1
 
 
 def test_withdrawing_twice_says_so(client, artist, holder):

@@ -1,9 +1,10 @@
+from __future__ import annotations
+
 from django.urls import reverse
 
-from registry import services
 from registry.models import Fingerprint
-
-from .pages import assert_login_redirect, fail, fingerprint, upload
+from registry.services import image_register_hashes, work_withdraw
+from tests.pages import assert_login_redirect, fail, fingerprint, upload
 
 URL = reverse("works")
 
@@ -70,7 +71,7 @@ def test_it_shows_pending_and_failed_images(client, artist, holder):
 
 
 def test_it_shows_images_registered_by_hashes(client, artist, holder):
-    services.image_register_hashes(
+    image_register_hashes(
         owner=holder, title="Private sketch", hashes={"phash": "ff00ff00ff00ff00"}
     )
     client.force_login(artist)
@@ -82,7 +83,7 @@ def test_it_shows_images_registered_by_hashes(client, artist, holder):
 
 def test_it_marks_withdrawn_works(client, artist, holder):
     (image,) = upload(holder, 1)
-    services.work_withdraw(owner=holder, work_id=image.work_id)
+    work_withdraw(owner=holder, work_id=image.work_id)
     client.force_login(artist)
     text = client.get(URL).content.decode()
     assert '<span class="badge withdrawn">withdrawn</span>' in text

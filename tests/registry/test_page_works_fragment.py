@@ -1,6 +1,6 @@
 from django.urls import reverse
 
-from .pages import assert_login_redirect, fingerprint, upload
+from tests.pages import assert_login_redirect, fingerprint, upload
 
 URL = reverse("works_fragment")
 

@@ -7,13 +7,20 @@ from collections.abc import Iterator
 import pytest
 from django.core import mail
 
-from registry import selectors, services, services_trust
-from registry.errors import Conflict, NotFound
-from registry.models import AuditEvent, Claim, Notification
+from audit.models import AuditEvent, Notification
+from core.errors import Conflict, NotFound
+from registry.models import Claim
+from registry.selectors import registry_revision_current
+from registry.services import (
+    claim_create,
+    claim_domain_check,
+    claim_domain_check_request,
+    claim_withdraw,
+    domain_proof_sweep,
+)
+from tests.registry.trust import freeze, point_domains_at
 from tests.webserver import Site, local_site
 from workers.engine.webproof import WELL_KNOWN_PATH, meta_tag
-
-from .trust import freeze, point_domains_at
 
 
 @pytest.fixture
@@ -32,11 +39,11 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def claim(holder) -> Claim:
-    return services.claim_create(owner=holder, kind="domain", value="Alice.Example")
+    return claim_create(owner=holder, kind="domain", value="Alice.Example")
 
 
 def check(claim: Claim, **kw) -> Claim:
-    done = services_trust.claim_domain_check(claim_id=claim.pk, **kw)
+    done = claim_domain_check(claim_id=claim.pk, **kw)
     assert done is not None
     return done
 
@@ -45,7 +52,7 @@ def test_serving_the_token_file_activates_the_claim(
     site, clock, claim, artist, django_capture_on_commit_callbacks
 ):
     site.serve(WELL_KNOWN_PATH, claim.verification_token)
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
     with django_capture_on_commit_callbacks(execute=True):
         claim = check(claim)
     assert claim.state == Claim.State.ACTIVE
@@ -56,7 +63,7 @@ def test_serving_the_token_file_activates_the_claim(
         0,
     )
     assert claim.proof_checked_at == clock.now
-    assert selectors.registry_revision_current() == revision + 1
+    assert registry_revision_current() == revision + 1
     event = AuditEvent.objects.get(action="claim.domain_verified")
     assert (event.target_id, event.holder, event.actor) == (claim.pk, claim.owner, None)
     assert event.before == {"state": "unverified"}
@@ -75,7 +82,7 @@ def test_a_meta_tag_on_the_home_page_activates_the_claim(site, claim):
 
 def test_a_wrong_token_leaves_the_claim_unverified_with_the_reason(site, claim):
     site.serve(WELL_KNOWN_PATH, "not-the-token")
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
     claim = check(claim)
     origin = f"http://alice.example:{site.port}"
     assert claim.state == Claim.State.UNVERIFIED
@@ -84,7 +91,7 @@ def test_a_wrong_token_leaves_the_claim_unverified_with_the_reason(site, claim):
         f"{origin}/: HTTP 404"
     )
     assert claim.proof_failures == 1
-    assert selectors.registry_revision_current() == revision
+    assert registry_revision_current() == revision
     assert not AuditEvent.objects.filter(action__startswith="claim.domain").exists()
 
 
@@ -94,7 +101,7 @@ def test_a_lost_proof_suspends_the_claim_and_its_return_restores_it(
     site.serve(WELL_KNOWN_PATH, claim.verification_token)
     claim = check(claim)
     site.routes.clear()
-    revision = selectors.registry_revision_current()
+    revision = registry_revision_current()
 
     clock.advance(days=1)
     claim = check(claim)  # one failure: a site down for a moment keeps its claim
@@ -103,7 +110,7 @@ def test_a_lost_proof_suspends_the_claim_and_its_return_restores_it(
     claim = check(claim)
     assert (claim.state, claim.proof_failures) == (Claim.State.SUSPENDED, 2)
     assert claim.suspended_from == ""
-    assert selectors.registry_revision_current() == revision + 1
+    assert registry_revision_current() == revision + 1
     lost = AuditEvent.objects.get(action="claim.domain_proof_lost")
     assert lost.reason == claim.proof_error
     assert Notification.objects.filter(user=artist).first().subject == (
@@ -118,7 +125,7 @@ def test_a_lost_proof_suspends_the_claim_and_its_return_restores_it(
         "meta",
         0,
     )
-    assert selectors.registry_revision_current() == revision + 2
+    assert registry_revision_current() == revision + 2
     assert AuditEvent.objects.filter(action="claim.domain_proof_restored").exists()
     assert Notification.objects.filter(user=artist).first().subject == (
         "Domain proof found again: alice.example is enforced again"
@@ -140,13 +147,17 @@ def test_a_scheduled_check_skips_a_claim_checked_recently(site, clock, claim, se
 def test_the_sweep_queues_due_enforced_domains_only(
     site, clock, holder, other_holder, settings, monkeypatch
 ):
-    from workers import tasks
+    from registry import tasks
 
     queued: list[tuple] = []
-    monkeypatch.setattr(tasks.claim_domain_check, "delay", lambda *a: queued.append(a))
+    monkeypatch.setattr(
+        tasks.claim_domain_check,
+        "apply_async",
+        lambda args, kwargs=None, **options: queued.append(tuple(args)),
+    )
     settings.DOMAIN_PROOF_RECHECK_SECONDS = 3600
     due, fresh, unverified, lost = (
-        services.claim_create(owner=holder, kind="domain", value=f"{n}.example")
+        claim_create(owner=holder, kind="domain", value=f"{n}.example")
         for n in ("due", "fresh", "unverified", "lost")
     )
     Claim.objects.filter(pk=due.pk).update(
@@ -156,28 +167,32 @@ def test_the_sweep_queues_due_enforced_domains_only(
         state="active", proof_checked_at=clock.now.replace(hour=8, minute=30)
     )
     Claim.objects.filter(pk=lost.pk).update(state="suspended", proof_checked_at=None)
-    assert services_trust.domain_proof_sweep() == 2
+    assert domain_proof_sweep() == 2
     assert queued == [(lost.pk, True), (due.pk, True)]
 
 
 def test_check_now_queues_the_owners_domain_claim_only(
     claim, other_holder, holder, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from workers import tasks
+    from registry import tasks
 
     queued: list[tuple] = []
-    monkeypatch.setattr(tasks.claim_domain_check, "delay", lambda *a: queued.append(a))
+    monkeypatch.setattr(
+        tasks.claim_domain_check,
+        "apply_async",
+        lambda args, kwargs=None, **options: queued.append(tuple(args)),
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        services_trust.claim_domain_check_request(claim_id=claim.pk, owner=holder)
+        claim_domain_check_request(claim_id=claim.pk, owner=holder)
     assert queued == [(claim.pk,)]
     with pytest.raises(NotFound, match="claim not found"):
-        services_trust.claim_domain_check_request(claim_id=claim.pk, owner=other_holder)
-    url = services.claim_create(owner=holder, kind="url", value="https://a.example/")
+        claim_domain_check_request(claim_id=claim.pk, owner=other_holder)
+    url = claim_create(owner=holder, kind="url", value="https://a.example/")
     with pytest.raises(Conflict, match="only domain claims have a proof"):
-        services_trust.claim_domain_check_request(claim_id=url.pk, owner=holder)
-    services.claim_withdraw(owner=holder, claim_id=claim.pk)
+        claim_domain_check_request(claim_id=url.pk, owner=holder)
+    claim_withdraw(owner=holder, claim_id=claim.pk)
     with pytest.raises(Conflict) as exc:
-        services_trust.claim_domain_check_request(claim_id=claim.pk, owner=holder)
+        claim_domain_check_request(claim_id=claim.pk, owner=holder)
     assert exc.value.message == (
         "the claim is withdrawn: only unverified, active and suspended domain "
         "claims are checked"
@@ -187,12 +202,12 @@ def test_check_now_queues_the_owners_domain_claim_only(
 def test_beat_sweeps_domain_proofs_on_the_celery_queue(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["domain-proof-sweep"]
     assert entry == {
-        "task": "workers.tasks.domain_proof_sweep",
+        "task": "registry.domain_proof_sweep",
         "schedule": float(settings.DOMAIN_PROOF_SWEEP_SECONDS),
     }
     routes = settings.CELERY_TASK_ROUTES
-    assert routes["workers.tasks.claim_domain_check"] == {"queue": "celery"}
-    from workers.tasks import claim_domain_check
+    assert routes["registry.claim_domain_check"] == {"queue": "celery"}
+    from registry.tasks import claim_domain_check
 
     assert claim_domain_check.acks_late is True
     assert claim_domain_check.time_limit == 180

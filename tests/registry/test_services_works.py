@@ -5,10 +5,18 @@ import pathlib
 import pytest
 from django.conf import settings
 
-from registry import selectors, services
-from registry.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.uploads import bytes_file
 from registry.models import Fingerprint, Image, Work
-from registry.uploads import bytes_file
+from registry.selectors import registry_revision_current
+from registry.services import (
+    image_fingerprint,
+    image_needs_refingerprint,
+    image_register_hashes,
+    portfolio_upload,
+    work_create,
+    work_withdraw,
+)
 from tests.images import image_bytes, truncated_png, zip_bytes
 from workers.engine.fingerprint import ALGORITHM_VERSIONS, fingerprint_bytes
 
@@ -24,7 +32,7 @@ def test_each_uploaded_image_becomes_a_pending_work(
     holder, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        result = services.portfolio_upload(
+        result = portfolio_upload(
             owner=holder,
             files=[
                 bytes_file("sunset_over-sea.png", image_bytes(1)),
@@ -42,8 +50,8 @@ def test_each_uploaded_image_becomes_a_pending_work(
 
 
 def test_images_can_be_added_to_one_work(holder):
-    work = services.work_create(owner=holder, title="Triptych")
-    result = services.portfolio_upload(
+    work = work_create(owner=holder, title="Triptych")
+    result = portfolio_upload(
         owner=holder,
         work_id=work.pk,
         files=[bytes_file(f"{i}.png", image_bytes(i)) for i in range(3)],
@@ -53,16 +61,16 @@ def test_images_can_be_added_to_one_work(holder):
 
 
 def test_it_refuses_to_add_images_to_someone_elses_work(holder, other_holder):
-    work = services.work_create(owner=other_holder, title="Theirs")
+    work = work_create(owner=other_holder, title="Theirs")
     with pytest.raises(NotFound):
-        services.portfolio_upload(
+        portfolio_upload(
             owner=holder, work_id=work.pk, files=[bytes_file("a.png", image_bytes(1))]
         )
     assert media_files() == set()
 
 
 def test_good_files_are_kept_when_others_are_rejected(holder):
-    result = services.portfolio_upload(
+    result = portfolio_upload(
         owner=holder,
         files=[
             bytes_file("good.png", image_bytes(1)),
@@ -81,7 +89,7 @@ def test_good_files_are_kept_when_others_are_rejected(holder):
 
 def test_when_nothing_is_good_the_error_lists_every_file(holder):
     with pytest.raises(ValidationFailed) as exc:
-        services.portfolio_upload(
+        portfolio_upload(
             owner=holder, files=[bytes_file("a.txt", b"text"), bytes_file("b.png", b"")]
         )
     assert exc.value.field == "files"
@@ -98,7 +106,7 @@ def test_when_nothing_is_good_the_error_lists_every_file(holder):
 
 def test_an_upload_without_files_is_rejected(holder):
     with pytest.raises(ValidationFailed) as exc:
-        services.portfolio_upload(owner=holder, files=[])
+        portfolio_upload(owner=holder, files=[])
     assert (exc.value.field, exc.value.message) == ("files", "no files were uploaded")
 
 
@@ -113,9 +121,7 @@ def test_zip_members_are_registered_and_unsafe_paths_rejected(holder, tmp_path):
             "portfolio/inner.zip": zip_bytes({"x.png": image_bytes(5)}),
         }
     )
-    result = services.portfolio_upload(
-        owner=holder, files=[bytes_file("art.zip", archive)]
-    )
+    result = portfolio_upload(owner=holder, files=[bytes_file("art.zip", archive)])
     assert [i.original_name for i in result.images] == [
         "art.zip: portfolio/one.png",
         "art.zip: portfolio/two.jpg",
@@ -143,7 +149,7 @@ def test_a_zip_that_expands_past_the_limit_is_refused(holder, settings):
     settings.ZIP_MAX_TOTAL_BYTES = 1000
     archive = zip_bytes({"a.png": image_bytes(1)})
     with pytest.raises(ValidationFailed) as exc:
-        services.portfolio_upload(owner=holder, files=[bytes_file("big.zip", archive)])
+        portfolio_upload(owner=holder, files=[bytes_file("big.zip", archive)])
     assert exc.value.message.startswith("big.zip: the ZIP expands to ")
     assert exc.value.message.endswith("(possible ZIP bomb)")
 
@@ -152,7 +158,7 @@ def test_a_zip_with_too_many_members_is_refused(holder, settings):
     settings.ZIP_MAX_MEMBERS = 2
     archive = zip_bytes({f"{i}.png": image_bytes(i) for i in range(3)})
     with pytest.raises(ValidationFailed) as exc:
-        services.portfolio_upload(owner=holder, files=[bytes_file("many.zip", archive)])
+        portfolio_upload(owner=holder, files=[bytes_file("many.zip", archive)])
     assert exc.value.message == "many.zip: the ZIP has 3 files, over the limit of 2"
 
 
@@ -160,9 +166,7 @@ def test_a_highly_compressed_member_is_refused(holder):
     archive = zip_bytes(
         {"bomb.png": b"\0" * (20 * 1024 * 1024), "ok.png": image_bytes(1)}
     )
-    result = services.portfolio_upload(
-        owner=holder, files=[bytes_file("b.zip", archive)]
-    )
+    result = portfolio_upload(owner=holder, files=[bytes_file("b.zip", archive)])
     assert [i.original_name for i in result.images] == ["b.zip: ok.png"]
     (rejected,) = result.rejected
     assert rejected.file == "b.zip: bomb.png"
@@ -189,7 +193,7 @@ def test_a_zip_whose_headers_understate_sizes_cannot_expand_past_the_limit(
     data[cd + 24 : cd + 28] = small
     result_or_error = None
     try:
-        result_or_error = services.portfolio_upload(
+        result_or_error = portfolio_upload(
             owner=holder, files=[bytes_file("lie.zip", bytes(data))]
         )
     except ValidationFailed as exc:
@@ -203,17 +207,15 @@ def test_files_over_the_size_limit_are_refused(holder, settings):
     settings.UPLOAD_MAX_FILE_BYTES = 1024 * 1024
     data = image_bytes(1, "BMP", size=(800, 600))  # 1.4 MB
     with pytest.raises(ValidationFailed) as exc:
-        services.portfolio_upload(owner=holder, files=[bytes_file("huge.bmp", data)])
+        portfolio_upload(owner=holder, files=[bytes_file("huge.bmp", data)])
     assert exc.value.message == "huge.bmp: the file is 1.4 MB, over the 1 MB limit"
 
 
 def test_fingerprinting_stores_every_hash_and_bumps_the_revision(holder):
     data = image_bytes(9)
-    image = services.portfolio_upload(
-        owner=holder, files=[bytes_file("a.png", data)]
-    ).images[0]
-    before = selectors.registry_revision_current()
-    services.image_fingerprint(image_id=image.pk)
+    image = portfolio_upload(owner=holder, files=[bytes_file("a.png", data)]).images[0]
+    before = registry_revision_current()
+    image_fingerprint(image_id=image.pk)
     image.refresh_from_db()
     expected = fingerprint_bytes(data).fingerprints
     prints = {f.algorithm: f for f in image.fingerprints.filter(variant="original")}
@@ -222,32 +224,32 @@ def test_fingerprinting_stores_every_hash_and_bumps_the_revision(holder):
     assert bytes(prints["pdq"].value) == expected.pdq
     assert bytes(prints["sha256"].value) == expected.sha256
     assert {f.algorithm: f.version for f in prints.values()} == ALGORITHM_VERSIONS
-    assert selectors.registry_revision_current() == before + 1
+    assert registry_revision_current() == before + 1
 
 
 def test_fingerprinting_twice_changes_nothing(holder):
-    image = services.portfolio_upload(
+    image = portfolio_upload(
         owner=holder, files=[bytes_file("a.png", image_bytes(9))]
     ).images[0]
-    services.image_fingerprint(image_id=image.pk)
-    revision = selectors.registry_revision_current()
+    image_fingerprint(image_id=image.pk)
+    revision = registry_revision_current()
     ids = set(Fingerprint.objects.values_list("id", flat=True))
-    services.image_fingerprint(image_id=image.pk)
-    assert selectors.registry_revision_current() == revision
+    image_fingerprint(image_id=image.pk)
+    assert registry_revision_current() == revision
     assert set(Fingerprint.objects.values_list("id", flat=True)) == ids
 
 
 def test_an_out_of_date_fingerprint_is_recomputed(holder):
-    image = services.portfolio_upload(
+    image = portfolio_upload(
         owner=holder, files=[bytes_file("a.png", image_bytes(9))]
     ).images[0]
-    services.image_fingerprint(image_id=image.pk)
+    image_fingerprint(image_id=image.pk)
     Fingerprint.objects.filter(image=image, algorithm="pdq").update(
         version="pdqhash-0.1:old"
     )
-    assert services.image_needs_refingerprint(image=image)
-    services.image_fingerprint(image_id=image.pk)
-    assert not services.image_needs_refingerprint(image=image)
+    assert image_needs_refingerprint(image=image)
+    image_fingerprint(image_id=image.pk)
+    assert not image_needs_refingerprint(image=image)
     assert Fingerprint.objects.filter(image=image, variant="original").count() == 4
 
 
@@ -258,17 +260,17 @@ def test_low_quality_pdq_is_kept_with_its_quality(holder):
 
     out = BytesIO()
     PILImage.new("RGB", (120, 90), (40, 40, 40)).save(out, format="PNG")
-    image = services.portfolio_upload(
+    image = portfolio_upload(
         owner=holder, files=[bytes_file("flat.png", out.getvalue())]
     ).images[0]
-    services.image_fingerprint(image_id=image.pk)
+    image_fingerprint(image_id=image.pk)
     pdq = Fingerprint.objects.get(image=image, algorithm="pdq", variant="original")
     assert pdq.quality < settings.PDQ_LOW_QUALITY
 
 
 def test_hash_only_registration_is_enforced_at_once(holder):
-    before = selectors.registry_revision_current()
-    image = services.image_register_hashes(
+    before = registry_revision_current()
+    image = image_register_hashes(
         owner=holder,
         title="Private piece",
         hashes={
@@ -284,7 +286,7 @@ def test_hash_only_registration_is_enforced_at_once(holder):
     assert set(prints) == {"phash", "pdq"}
     assert prints["phash"].hex == "8a74e64ee15b0557"
     assert prints["pdq"].quality == 88
-    assert selectors.registry_revision_current() == before + 1
+    assert registry_revision_current() == before + 1
 
 
 @pytest.mark.parametrize(
@@ -303,36 +305,30 @@ def test_hash_only_registration_rejects_malformed_hashes(
     holder, hashes, field, message
 ):
     with pytest.raises(ValidationFailed) as exc:
-        services.image_register_hashes(owner=holder, title="x", hashes=hashes)
+        image_register_hashes(owner=holder, title="x", hashes=hashes)
     assert (exc.value.field, exc.value.message) == (field, message)
     assert not Work.objects.exists()
 
 
 def test_withdrawing_a_work_with_hashed_images_bumps_the_revision(holder):
-    image = services.image_register_hashes(
-        owner=holder, title="x", hashes={"md5": "0" * 32}
-    )
-    before = selectors.registry_revision_current()
-    services.work_withdraw(owner=holder, work_id=image.work_id)
+    image = image_register_hashes(owner=holder, title="x", hashes={"md5": "0" * 32})
+    before = registry_revision_current()
+    work_withdraw(owner=holder, work_id=image.work_id)
     assert Work.objects.get(pk=image.work_id).status == "withdrawn"
-    assert selectors.registry_revision_current() == before + 1
+    assert registry_revision_current() == before + 1
     with pytest.raises(Conflict):
-        services.work_withdraw(owner=holder, work_id=image.work_id)
+        work_withdraw(owner=holder, work_id=image.work_id)
 
 
 def test_nobody_else_can_withdraw_a_work(holder, other_holder):
-    work = services.work_create(owner=holder, title="Mine")
+    work = work_create(owner=holder, title="Mine")
     with pytest.raises(NotFound):
-        services.work_withdraw(owner=other_holder, work_id=work.pk)
+        work_withdraw(owner=other_holder, work_id=work.pk)
 
 
 def test_work_source_urls_are_normalized_and_checked(holder):
-    work = services.work_create(
-        owner=holder, title="x", source_urls=["HTTPS://A.example/x#y"]
-    )
+    work = work_create(owner=holder, title="x", source_urls=["HTTPS://A.example/x#y"])
     assert work.source_urls == ["https://a.example/x"]
     with pytest.raises(ValidationFailed) as exc:
-        services.work_create(
-            owner=holder, title="x", source_urls=["https://a.example/", "nope"]
-        )
+        work_create(owner=holder, title="x", source_urls=["https://a.example/", "nope"])
     assert exc.value.message == "source_urls[1]: 'nope' is not a valid URL"

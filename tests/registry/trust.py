@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from registry import services_trust
+from registry.services import domain_proof, proof_config
 from tests.webserver import Site
 from workers.engine.webproof import FetchFailed
 
@@ -37,7 +37,7 @@ def point_domains_at(monkeypatch: pytest.MonkeyPatch, site: Site, *names: str) -
     the fetcher still refuses every other private address.
     """
     table = dict.fromkeys(names or ("alice.example",), "127.0.0.1")
-    original = services_trust.proof_config
+    original = proof_config
 
     def resolver(host: str, port: int) -> list[str]:
         if host not in table:
@@ -52,4 +52,4 @@ def point_domains_at(monkeypatch: pytest.MonkeyPatch, site: Site, *names: str) -
             allowed_addresses=frozenset({"127.0.0.1"}),
         )
 
-    monkeypatch.setattr(services_trust, "proof_config", config)
+    monkeypatch.setattr(domain_proof, "proof_config", config)

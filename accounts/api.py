@@ -1,0 +1,172 @@
+"""The accounts API (/api/v1/me/, /api/v1/tokens/): the signed-in account and
+its API tokens. Same conventions as every app's api.py: one class per URL, one
+method per verb, its own serializers and schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiToken, User
+from core.api import Pagination, errors, paginated_response, path_id
+from registry.selectors import rights_holder_for_user
+
+from . import selectors, services
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Documents accounts.authentication.ApiTokenAuthentication in the schema."""
+
+    target_class = "accounts.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` (or `Bearer <key>`), with a key from "
+            "POST /api/v1/tokens/.",
+        }
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    key_prefix = serializers.CharField(help_text="The key's first characters.")
+    created = serializers.DateTimeField()
+    last_used = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    active = serializers.BooleanField(source="is_active")
+
+    class Meta:
+        ref_name = "ApiToken"
+
+
+class RightsHolderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    contact_email = serializers.EmailField()
+    website = serializers.CharField()
+    verified = serializers.BooleanField(help_text="Set by admins.")
+
+    class Meta:
+        ref_name = "MeRightsHolder"
+
+
+class MeApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        email = serializers.EmailField()
+        roles = serializers.ListField(
+            child=serializers.ChoiceField(choices=["artist", "curator", "admin"])
+        )
+        rights_holder = RightsHolderSerializer(allow_null=True)
+
+        class Meta:
+            ref_name = "Me"
+
+    @extend_schema(
+        tags=["account"],
+        summary="The signed-in account",
+        responses={200: OutputSerializer, **errors(401)},
+    )
+    def get(self, request: Request) -> Response:
+        user: User = request.user
+        holder = rights_holder_for_user(user=user)
+        data = self.OutputSerializer(
+            {
+                "id": user.pk,
+                "username": user.username,
+                "email": user.email,
+                "roles": user.roles,
+                "rights_holder": holder,
+            }
+        ).data
+        return Response(data)
+
+
+class TokenListCreateApi(APIView):
+    pagination_class = Pagination
+
+    ListOutputSerializer = TokenOutputSerializer
+
+    class CreateInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+
+        class Meta:
+            ref_name = "ApiTokenCreate"
+
+    class CreateOutputSerializer(TokenOutputSerializer):
+        key = serializers.SerializerMethodField()
+
+        class Meta:
+            ref_name = "ApiTokenCreated"
+
+        @extend_schema_field(
+            {
+                "type": "string",
+                "description": "The secret key. Shown this once; only a hash "
+                "is stored.",
+            }
+        )
+        def get_key(self, token: ApiToken) -> str:
+            return self.context["key"]
+
+    @extend_schema(
+        tags=["tokens"],
+        summary="The signed-in account's API tokens",
+        responses={200: ListOutputSerializer(many=True), **errors(401)},
+    )
+    def get(self, request: Request) -> Response:
+        tokens = selectors.api_token_list_for_user(user=request.user)
+        return paginated_response(
+            queryset=tokens,
+            serializer_class=self.ListOutputSerializer,
+            request=request,
+            view=self,
+        )
+
+    @extend_schema(
+        tags=["tokens"],
+        summary="Create an API token",
+        request=CreateInputSerializer,
+        responses={201: CreateOutputSerializer, **errors(400, 401)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.CreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = services.api_token_create(
+            user=request.user, name=serializer.validated_data["name"]
+        )
+        return Response(
+            self.CreateOutputSerializer(token, context={"key": key}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TokenRevokeApi(APIView):
+    @extend_schema(
+        tags=["tokens"],
+        summary="Revoke an API token",
+        description="The token stops working at once. Revoking a revoked token "
+        "changes nothing.",
+        parameters=[path_id("token_id")],
+        responses={200: TokenOutputSerializer, **errors(401, 404)},
+    )
+    def delete(self, request: Request, token_id: int) -> Response:
+        token: ApiToken = services.api_token_revoke(
+            user=request.user, token_id=token_id
+        )
+        return Response(TokenOutputSerializer(token).data)

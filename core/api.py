@@ -1,0 +1,119 @@
+"""What every app's REST API shares: pagination, the error body and its schema,
+id parameters (the `dbid` path converter) and the JSON 404 for unknown paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.urls import Resolver404, register_converter, resolve
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+)
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+# Ids are 64-bit signed integers in every database we run on; a bigger number
+# in a URL, a filter or a body is "not found" or "invalid", never a crash.
+ID_MAX = 2**63 - 1
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+
+
+def paginated_response(
+    *,
+    queryset: QuerySet[Any],
+    serializer_class: type[serializers.Serializer],
+    request: Request,
+    view: APIView,
+) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    data = serializer_class(page, many=True, context={"request": request}).data
+    return paginator.get_paginated_response(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="For people; names the field.")
+    code = serializers.CharField(help_text="For programs: invalid, not_found, …")
+    extra = serializers.DictField(
+        help_text='Details: "fields" (field -> messages), "rejected" (files).'
+    )
+
+    class Meta:
+        ref_name = "Error"
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input; the message names the field.",
+    401: "No credentials, or an invalid or revoked token.",
+    403: "The account is not registered as an artist.",
+    404: "Not found, or not yours.",
+    409: "The object is not in a state that allows this.",
+}
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code])
+        for code in codes
+    }
+
+
+def path_id(name: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=ID_MAX, **kwargs)
+
+
+def absolute_url(request: Request | None, url: str) -> str:
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+class ApiNotFoundApi(APIView):
+    # Every other path under /api/v1/: a JSON 404 instead of Django's HTML page.
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        message = f"no API endpoint at {request.path}"
+        if not request.path.endswith("/"):
+            try:
+                match = resolve(request.path_info + "/")
+            except Resolver404:
+                match = None
+            if match is not None and getattr(match.func, "cls", None) is not type(self):
+                message += f"; did you mean {request.path}/ (with a slash)?"
+        raise exceptions.NotFound(message)
+
+
+class IdConverter:
+    """A database id: digits that fit a 64-bit integer (bigger ones are a 404)."""
+
+    regex = "[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= ID_MAX:
+            raise ValueError("not a database id")
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+# Path converter for ids in API URLs: `<dbid:work_id>`.
+register_converter(IdConverter, "dbid")

@@ -1,0 +1,227 @@
+"""Reads for disputes and false-match reports, and the match-exception filter
+the matcher applies to every batch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import User
+from audit.models import AuditEvent
+from core.errors import NotFound
+from disputes.models import Dispute, DisputeEvidence, FalseMatchReport, MatchException
+from registry.models import Image
+from workers.engine.urls import UrlRejected, normalize_url
+
+CLAIM_KINDS = {"url", "prefix", "domain", "style"}
+
+
+HASH_KINDS = ("sha256", "md5", "phash", "pdq")
+
+
+# Distances to at most this many of a work's images are shown.
+MAX_COMPARED_IMAGES = 50
+
+
+def dispute_target_images(dispute: Dispute) -> QuerySet[Image]:
+    if dispute.image_id:
+        return Image.objects.filter(pk=dispute.image_id)
+    if dispute.work_id:
+        return Image.objects.filter(work_id=dispute.work_id)
+    return Image.objects.none()
+
+
+def dispute_check_visible(dispute: Dispute, user: User) -> None:
+    """NotFound unless the user is staff, the disputer or the claimant."""
+
+    if not (
+        user.is_staff
+        or dispute.disputer_id == user.pk
+        or dispute.holder.user_id == user.pk
+    ):
+        raise NotFound("dispute not found")
+
+
+def dispute_list_for_user(*, user: User, role: str | None = None) -> QuerySet[Dispute]:
+    """Disputes the user opened (role "disputer") or must answer ("claimant")."""
+    qs = Dispute.objects.select_related("holder", "disputer", "claim", "work", "image")
+    if role == "disputer":
+        return qs.filter(disputer=user)
+    if role == "claimant":
+        return qs.filter(holder__user=user)
+    return qs.filter(Q(disputer=user) | Q(holder__user=user))
+
+
+def dispute_get_for_user(*, user: User, dispute_id: int) -> Dispute:
+    dispute = (
+        Dispute.objects.select_related(
+            "holder__user", "disputer", "claim", "work", "image", "decided_by"
+        )
+        .filter(pk=dispute_id)
+        .first()
+    )
+    if dispute is None:
+        raise NotFound("dispute not found")
+    dispute_check_visible(dispute, user)
+    return dispute
+
+
+def dispute_list_for_review(*, state: str | None = None) -> QuerySet[Dispute]:
+    qs = Dispute.objects.select_related(
+        "holder", "disputer", "claim", "work", "image"
+    ).order_by("response_due", "created", "id")
+    if state:
+        qs = qs.filter(state=state)
+    return qs
+
+
+def dispute_counts_by_state() -> dict[str, int]:
+    counts = dict(
+        Dispute.objects.values_list("state").annotate(n=Count("id")).order_by()
+    )
+    return {state: counts.get(state, 0) for state in Dispute.State.values}
+
+
+def dispute_timeline(*, dispute: Dispute) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(
+        target_type="dispute", target_id=dispute.pk
+    ).order_by("created", "id")
+
+
+def _hamming_hex(a: str, b: str) -> int | None:
+    if not a or not b or len(a) != len(b):
+        return None
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One evidence image against one disputed image."""
+
+    evidence: DisputeEvidence
+    image: Image
+    phash: int | None
+    pdq: int | None
+    same_bytes: bool
+
+
+def image_hashes(image: Image) -> dict[str, str]:
+    return {
+        f.algorithm: f.hex for f in image.fingerprints.all() if f.variant == "original"
+    }
+
+
+def dispute_comparisons(*, dispute: Dispute) -> list[Comparison]:
+    """Hamming distances from each evidence image to each disputed image."""
+    images = list(
+        dispute_target_images(dispute).prefetch_related("fingerprints")[
+            :MAX_COMPARED_IMAGES
+        ]
+    )
+    out = []
+    for evidence in dispute.evidence.filter(is_image=True):
+        for image in images:
+            hashes = image_hashes(image)
+            out.append(
+                Comparison(
+                    evidence=evidence,
+                    image=image,
+                    phash=_hamming_hex(evidence.phash, hashes.get("phash", "")),
+                    pdq=_hamming_hex(evidence.pdq, hashes.get("pdq", "")),
+                    same_bytes=evidence.sha256 == hashes.get("sha256"),
+                )
+            )
+    return out
+
+
+def false_match_report_list_for_review(
+    *, state: str | None = None
+) -> QuerySet[FalseMatchReport]:
+    qs = FalseMatchReport.objects.select_related("reporter", "claim", "image")
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("created", "id")
+
+
+def false_match_report_get(*, report_id: int) -> FalseMatchReport:
+    report = (
+        FalseMatchReport.objects.select_related(
+            "reporter", "claim__owner", "image__work__owner", "match", "decided_by"
+        )
+        .filter(pk=report_id)
+        .first()
+    )
+    if report is None:
+        raise NotFound("report not found")
+    return report
+
+
+def report_distances(*, report: FalseMatchReport) -> dict[str, int | None]:
+    """Hamming distances between the reported row and the registered image."""
+    if report.image is None:
+        return {}
+    hashes = image_hashes(report.image)
+    row = report.row_hashes or {}
+    return {
+        name: _hamming_hex(row.get(name, ""), hashes.get(name, ""))
+        for name in ("phash", "pdq")
+    }
+
+
+def batch_row_keys(batch: Any, i: int) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    url = batch.urls[i]
+    if url:
+        try:
+            keys["url"] = normalize_url(url).href
+        except UrlRejected:
+            pass
+    if batch.keys[i]:
+        keys["key"] = str(batch.keys[i])
+    for name in ("sha256", "md5", "pdq"):
+        value = getattr(batch, name)[i]
+        if value:
+            keys[name] = bytes(value).hex()
+    if batch.phash[i] is not None:
+        keys["phash"] = (
+            (batch.phash[i] & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big").hex()
+        )
+    return keys
+
+
+def match_exceptions_filter(
+    *, revision: int | None, batch: Any, found: list[Any]
+) -> list[Any]:
+    """Drop the engine's matches that a match exception (at `revision`) rules out.
+
+    One query per batch, and only for the claims and images the batch hit.
+    """
+    if not found or revision is None:
+        return found
+    targets = {
+        f"{'claim' if str(m.kind) in CLAIM_KINDS else 'image'}:{m.ref}" for m in found
+    }
+    excepted: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for target, key_type, key in MatchException.objects.filter(
+        target_key__in=targets, revision__lte=revision
+    ).values_list("target_key", "key_type", "key"):
+        excepted[target].add((key_type, key))
+    if not excepted:
+        return found
+    kept = []
+    row_keys: dict[int, set[tuple[str, str]]] = {}
+    for m in found:
+        target = f"{'claim' if str(m.kind) in CLAIM_KINDS else 'image'}:{m.ref}"
+        if target in excepted:
+            if m.row not in row_keys:
+                row_keys[m.row] = set(
+                    batch_row_keys(batch, m.row - batch.first_row).items()
+                )
+            if row_keys[m.row] & excepted[target]:
+                continue
+        kept.append(m)
+    return kept

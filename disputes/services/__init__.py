@@ -1,0 +1,24 @@
+"""Every write for disputes and false-match reports.
+
+The package re-exports its modules' public names, so callers import from
+`disputes.services` and need not know which module holds what.
+"""
+
+from .disputes import (  # noqa: F401
+    Target,
+    dispute_confirm,
+    dispute_create,
+    dispute_deadlines_run,
+    dispute_resolve,
+    dispute_respond,
+    dispute_url,
+    dispute_withdraw,
+    target_parse,
+)
+from .evidence import (  # noqa: F401
+    MAX_EVIDENCE_URLS,
+)
+from .reports import (  # noqa: F401
+    false_match_report_create,
+    false_match_report_decide,
+)

@@ -1,0 +1,560 @@
+"""Disputes: open, respond, withdraw, resolve, confirm, and the deadline check.
+
+A dispute contests a work, one image or a claim. Its states, and who moves them:
+
+    open -> awaiting_response        the system, as it is created (claimant told)
+    awaiting_response -> under_review  the claimant answers
+    awaiting_response|under_review -> resolved   an admin decides
+        (-> pending_confirmation first when a second admin must agree)
+    pending_confirmation -> resolved   a different admin confirms
+    pending_confirmation -> under_review  a different admin declines
+    awaiting_response -> resolved (lapsed) | under_review   the deadline check
+    any unresolved state -> withdrawn  the disputer
+
+A decision that changes what is enforced bumps the registry revision and writes
+the audit record in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from audit.services import notify
+from core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from core.uploads import IncomingFile
+from disputes.models import Dispute, DisputeEvidence
+from disputes.selectors import dispute_check_visible
+from disputes.services.evidence import (
+    _clean_urls,
+    _evidence_delete,
+    _evidence_save,
+    _evidence_store,
+)
+from disputes.services.outcomes import (
+    _apply_outcome,
+    _audit,
+    _check_outcome,
+    _needs_second_admin,
+    _suspend,
+    _unsuspend,
+)
+from registry.models import Claim, Image, Work
+
+log = logging.getLogger(__name__)
+
+
+def dispute_url(dispute: Dispute) -> str:
+    return reverse("dispute_detail", args=[dispute.pk])
+
+
+def _state_label(state: str) -> str:
+    return state.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Target:
+    type: str
+    obj: Claim | Work | Image
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}:{self.obj.pk}"
+
+
+_TARGET_RE = re.compile(r"^(work|image|claim):([0-9]{1,18})$")
+
+
+def target_parse(target: str) -> Target:
+    """`work:12`, `image:40` or `claim:7` -> the object; NotFound if there is none."""
+    match = _TARGET_RE.match((target or "").strip())
+    if not match:
+        raise ValidationFailed(
+            "target must be work:<id>, image:<id> or claim:<id>", field="target"
+        )
+    kind, pk = match.group(1), int(match.group(2))
+    obj: Claim | Work | Image | None
+    if kind == "claim":
+        obj = Claim.objects.select_related("owner__user").filter(pk=pk).first()
+    elif kind == "work":
+        obj = Work.objects.select_related("owner__user").filter(pk=pk).first()
+    else:
+        obj = Image.objects.select_related("work__owner__user").filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(f"{kind} {pk} not found", field="target")
+    return Target(kind, obj)
+
+
+def _target_disputable(target: Target) -> None:
+    obj = target.obj
+    if isinstance(obj, Claim):
+        if obj.state in (
+            Claim.State.WITHDRAWN,
+            Claim.State.REJECTED,
+            Claim.State.REVOKED,
+        ):
+            raise Conflict(
+                f"the claim is {_state_label(obj.state)}; there is nothing to dispute"
+            )
+    elif isinstance(obj, Work):
+        if obj.status != Work.Status.ACTIVE:
+            raise Conflict("the work is withdrawn; there is nothing to dispute")
+    else:
+        if (
+            obj.work.status != Work.Status.ACTIVE
+            or obj.exclusions.filter(temporary=False).exists()
+        ):
+            raise Conflict("the image is not enforced; there is nothing to dispute")
+
+
+def dispute_create(
+    *,
+    disputer: User,
+    target: str,
+    grounds: str,
+    statement: str,
+    evidence_urls: Iterable[str] = (),
+    files: Sequence[IncomingFile] = (),
+) -> Dispute:
+    """Open a dispute; it awaits the claimant's response at once.
+
+    Raises ValidationFailed (bad grounds, empty statement, bad URL or file),
+    NotFound (no such target), Conflict (already disputed by you and not
+    resolved, the same grounds already decided, or nothing left to dispute).
+    """
+    parsed = target_parse(target)
+    if grounds not in Dispute.Grounds.values:
+        raise ValidationFailed(
+            "grounds must be one of " + ", ".join(Dispute.Grounds.values),
+            field="grounds",
+        )
+    is_style = isinstance(parsed.obj, Claim) and parsed.obj.kind == Claim.Kind.STYLE
+    if grounds == Dispute.Grounds.IMPERSONATION and not is_style:
+        raise ValidationFailed(
+            "grounds: impersonation applies to style claims only", field="grounds"
+        )
+    statement = (statement or "").strip()
+    if not statement:
+        raise ValidationFailed(
+            "statement: say why the claim is wrong", field="statement"
+        )
+    urls = _clean_urls(evidence_urls)
+    holder_user_id = (
+        parsed.obj.work.owner.user_id
+        if isinstance(parsed.obj, Image)
+        else parsed.obj.owner.user_id
+    )
+    if holder_user_id == disputer.pk:
+        raise ValidationFailed(
+            "target: you cannot dispute your own registration; withdraw it instead",
+            field="target",
+        )
+    _target_disputable(parsed)
+    _check_repeat(disputer, parsed.key, grounds, statement)
+
+    stored = _evidence_store(files)
+    try:
+        with transaction.atomic():
+            dispute = _dispute_open(disputer, parsed, grounds, statement, urls)
+            _evidence_save(dispute, stored, DisputeEvidence.Party.DISPUTER)
+    except IntegrityError:
+        _evidence_delete(stored)
+        raise Conflict(
+            "you already have a dispute about this that is not resolved",
+            code="duplicate",
+        ) from None
+    except BaseException:
+        _evidence_delete(stored)
+        raise
+    return dispute
+
+
+def _check_repeat(disputer: User, key: str, grounds: str, statement: str) -> None:
+    earlier = Dispute.objects.filter(disputer=disputer, target_key=key)
+    active = earlier.exclude(state__in=Dispute.FINAL_STATES).first()
+    if active is not None:
+        raise Conflict(
+            f"you already have a dispute about this (#{active.pk}, "
+            f"{_state_label(active.state)}); add to it or withdraw it first",
+            code="duplicate",
+        )
+    same = earlier.filter(state=Dispute.State.RESOLVED, grounds=grounds)
+    for old in same:
+        if " ".join(old.statement.split()) == " ".join(statement.split()):
+            raise Conflict(
+                f"a dispute of yours on these grounds was already decided "
+                f"(#{old.pk}, {old.outcome}); dispute it on other grounds or "
+                "give new evidence",
+                field="grounds",
+                code="repeat",
+            )
+
+
+def _dispute_open(
+    disputer: User, target: Target, grounds: str, statement: str, urls: list[str]
+) -> Dispute:
+    obj = target.obj
+    holder = obj.work.owner if isinstance(obj, Image) else obj.owner
+    dispute = Dispute.objects.create(
+        disputer=disputer,
+        holder=holder,
+        target_type=target.type,
+        target_key=target.key,
+        claim=obj if isinstance(obj, Claim) else None,
+        work=obj if isinstance(obj, Work) else None,
+        image=obj if isinstance(obj, Image) else None,
+        grounds=grounds,
+        statement=statement,
+        evidence_urls=urls,
+        state=Dispute.State.OPEN,
+    )
+    _audit(
+        dispute,
+        actor=disputer,
+        action="dispute.opened",
+        after={"state": dispute.state, "grounds": grounds, "target": target.key},
+        reason=statement,
+    )
+    if settings.DISPUTE_SUSPEND_WHILE_OPEN:
+        dispute.suspended = _suspend(dispute, disputer)
+    now = timezone.now()
+    dispute.state = Dispute.State.AWAITING_RESPONSE
+    dispute.response_due = now + timedelta(days=settings.DISPUTE_RESPONSE_DAYS)
+    dispute.save(update_fields=["state", "response_due", "suspended", "updated"])
+    _audit(
+        dispute,
+        actor=None,
+        action="dispute.awaiting_response",
+        before={"state": Dispute.State.OPEN},
+        after={
+            "state": dispute.state,
+            "response_due": dispute.response_due.isoformat(),
+        },
+    )
+    notify(
+        user=holder.user,
+        kind="dispute_opened",
+        subject=f"Your {target.type} “{obj}” is disputed",
+        body=(
+            f"{disputer.username} disputes your {target.type} “{obj}” "
+            f"({dispute.get_grounds_display()}). Please respond by "
+            f"{dispute.response_due:%Y-%m-%d}; "
+            + (
+                "if you do not, it stops being enforced."
+                if settings.DISPUTE_UNANSWERED_RELEASES
+                else "if you do not, an admin decides without your answer."
+            )
+        ),
+        url=dispute_url(dispute),
+    )
+    return dispute
+
+
+def _locked(dispute_id: int) -> Dispute:
+    dispute = (
+        # Lock the dispute row only: PostgreSQL cannot lock the nullable side
+        # of the outer joins to claim, work and image.
+        Dispute.objects.select_for_update(of=("self",))
+        .select_related("holder__user", "disputer", "claim", "work", "image")
+        .filter(pk=dispute_id)
+        .first()
+    )
+    if dispute is None:
+        raise NotFound("dispute not found")
+    return dispute
+
+
+def dispute_respond(
+    *,
+    user: User,
+    dispute_id: int,
+    response: str,
+    files: Sequence[IncomingFile] = (),
+) -> Dispute:
+    """The claimant answers; the dispute goes to an admin (under review)."""
+    response = (response or "").strip()
+    if not response:
+        raise ValidationFailed("response: write your answer", field="response")
+    stored = _evidence_store(files)
+    try:
+        with transaction.atomic():
+            dispute = _locked(dispute_id)
+            dispute_check_visible(dispute, user)
+            if dispute.holder.user_id != user.pk:
+                raise NotAllowed("only the claimant can respond to a dispute")
+            if dispute.state != Dispute.State.AWAITING_RESPONSE:
+                raise Conflict(
+                    f"the dispute is {_state_label(dispute.state)}; it no longer "
+                    "awaits your response"
+                )
+            now = timezone.now()
+            dispute.state = Dispute.State.UNDER_REVIEW
+            dispute.response, dispute.responded_at = response, now
+            dispute.save(update_fields=["state", "response", "responded_at", "updated"])
+            _evidence_save(dispute, stored, DisputeEvidence.Party.CLAIMANT)
+            _audit(
+                dispute,
+                actor=user,
+                action="dispute.responded",
+                before={"state": Dispute.State.AWAITING_RESPONSE},
+                after={"state": dispute.state},
+                reason=response,
+            )
+            notify(
+                user=dispute.disputer,
+                kind="dispute_responded",
+                subject=f"The claimant answered your dispute #{dispute.pk}",
+                body="An admin will now review it.",
+                url=dispute_url(dispute),
+            )
+    except BaseException:
+        _evidence_delete(stored)
+        raise
+    return dispute
+
+
+def dispute_withdraw(*, user: User, dispute_id: int) -> Dispute:
+    """The disputer drops the dispute (any time before it is resolved)."""
+    with transaction.atomic():
+        dispute = _locked(dispute_id)
+        dispute_check_visible(dispute, user)
+        if dispute.disputer_id != user.pk:
+            raise NotAllowed("only the person who opened a dispute can withdraw it")
+        if dispute.is_final:
+            raise Conflict(
+                f"the dispute is already {dispute.state}; it cannot be withdrawn"
+            )
+        before = dispute.state
+        _unsuspend(dispute, user, f"dispute {dispute.pk} withdrawn")
+        dispute.state = Dispute.State.WITHDRAWN
+        dispute.resolved_at = timezone.now()
+        dispute.save(update_fields=["state", "resolved_at", "suspended", "updated"])
+        _audit(
+            dispute,
+            actor=user,
+            action="dispute.withdrawn",
+            before={"state": before},
+            after={"state": dispute.state},
+        )
+        notify(
+            user=dispute.holder.user,
+            kind="dispute_withdrawn",
+            subject=f"Dispute #{dispute.pk} was withdrawn",
+            body=f"The dispute about your {dispute.target_type} “{dispute.target}” "
+            "was withdrawn; nothing changes.",
+            url=dispute_url(dispute),
+        )
+    return dispute
+
+
+def dispute_resolve(
+    *,
+    admin: User,
+    dispute_id: int,
+    outcome: str,
+    reason: str,
+    narrowed_to: str = "",
+    excluded_images: Sequence[int] = (),
+) -> Dispute:
+    """An admin decides. Takes effect now, or once a second admin confirms.
+
+    Raises NotAllowed (not an admin), ValidationFailed (no reason, bad outcome
+    or narrowing), Conflict (the dispute is not awaiting a decision).
+    """
+    if not admin.is_staff:
+        raise NotAllowed("only admins decide disputes")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("reason: say why you decided so", field="reason")
+    with transaction.atomic():
+        dispute = _locked(dispute_id)
+        if dispute.state not in (
+            Dispute.State.AWAITING_RESPONSE,
+            Dispute.State.UNDER_REVIEW,
+        ):
+            raise Conflict(
+                f"the dispute is {_state_label(dispute.state)}; it cannot be "
+                "decided now"
+            )
+        narrowed, excluded = _check_outcome(
+            dispute, outcome, narrowed_to, excluded_images
+        )
+        before = dispute.state
+        dispute.outcome = outcome
+        dispute.narrowed_to = narrowed
+        dispute.excluded_images = excluded
+        dispute.decision_reason = reason
+        dispute.decided_by, dispute.decided_at = admin, timezone.now()
+        if _needs_second_admin(dispute, outcome, excluded):
+            dispute.state = Dispute.State.PENDING_CONFIRMATION
+            dispute.save()
+            _audit(
+                dispute,
+                actor=admin,
+                action="dispute.proposed",
+                before={"state": before},
+                after={"state": dispute.state, "outcome": outcome},
+                reason=reason,
+            )
+            return dispute
+        _finish(dispute, actor=admin, before=before)
+    return dispute
+
+
+def _finish(dispute: Dispute, *, actor: User | None, before: str) -> None:
+    _apply_outcome(dispute, actor)
+    dispute.state = Dispute.State.RESOLVED
+    dispute.resolved_at = timezone.now()
+    dispute.save()
+    _audit(
+        dispute,
+        actor=actor,
+        action="dispute.resolved",
+        before={"state": before},
+        after={"state": dispute.state, "outcome": dispute.outcome},
+        reason=dispute.decision_reason,
+    )
+    subject = f"Dispute #{dispute.pk} was decided: {dispute.outcome}"
+    body = f"{dispute.get_outcome_display()}: {dispute.decision_reason}"
+    for user in (dispute.disputer, dispute.holder.user):
+        notify(
+            user=user,
+            kind="dispute_resolved",
+            subject=subject,
+            body=body,
+            url=dispute_url(dispute),
+        )
+
+
+def dispute_confirm(
+    *, admin: User, dispute_id: int, approve: bool, reason: str = ""
+) -> Dispute:
+    """A second admin confirms (the decision takes effect) or declines it."""
+    if not admin.is_staff:
+        raise NotAllowed("only admins confirm decisions")
+    with transaction.atomic():
+        dispute = _locked(dispute_id)
+        if dispute.state != Dispute.State.PENDING_CONFIRMATION:
+            raise Conflict(
+                f"the dispute is {_state_label(dispute.state)}; there is no "
+                "decision to confirm"
+            )
+        if dispute.decided_by_id == admin.pk:
+            raise Conflict("a second, different admin must confirm this decision")
+        if approve:
+            dispute.confirmed_by = admin
+            _finish(dispute, actor=admin, before=Dispute.State.PENDING_CONFIRMATION)
+            return dispute
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationFailed(
+                "reason: say why you decline the decision", field="reason"
+            )
+        proposed = dispute.outcome
+        dispute.state = Dispute.State.UNDER_REVIEW
+        dispute.outcome, dispute.narrowed_to, dispute.excluded_images = "", "", []
+        dispute.decided_by, dispute.decided_at, dispute.lapsed = None, None, False
+        dispute.save()
+        _audit(
+            dispute,
+            actor=admin,
+            action="dispute.declined",
+            before={"state": Dispute.State.PENDING_CONFIRMATION, "outcome": proposed},
+            after={"state": dispute.state},
+            reason=reason,
+        )
+    return dispute
+
+
+def dispute_deadlines_run() -> dict[str, int]:
+    """The beat task's work: reminders, then unanswered disputes at their deadline.
+
+    Idempotent: each dispute is taken with a conditional update or under a row
+    lock, so overlapping runs do nothing twice.
+    """
+    now = timezone.now()
+    report: dict[str, int] = defaultdict(int)
+    soon = now + timedelta(days=settings.DISPUTE_REMINDER_DAYS)
+    waiting = Dispute.objects.filter(state=Dispute.State.AWAITING_RESPONSE)
+    for dispute in waiting.filter(
+        reminded_at__isnull=True, response_due__gt=now, response_due__lte=soon
+    ).select_related("holder__user"):
+        with transaction.atomic():
+            if Dispute.objects.filter(
+                pk=dispute.pk,
+                state=Dispute.State.AWAITING_RESPONSE,
+                reminded_at__isnull=True,
+            ).update(reminded_at=now):
+                assert dispute.response_due is not None
+                notify(
+                    user=dispute.holder.user,
+                    kind="dispute_reminder",
+                    subject=f"Dispute #{dispute.pk}: your response is due "
+                    f"{dispute.response_due:%Y-%m-%d}",
+                    body=f"The dispute about your {dispute.target_type} "
+                    f"“{dispute.target}” still awaits your response.",
+                    url=dispute_url(dispute),
+                )
+                report["reminded"] += 1
+    for dispute_id in waiting.filter(response_due__lte=now).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            dispute = _locked(dispute_id)
+            if dispute.state != Dispute.State.AWAITING_RESPONSE:
+                continue
+            report[_lapse(dispute)] += 1
+    return dict(report)
+
+
+def _lapse(dispute: Dispute) -> str:
+    before = dispute.state
+    reason = "the claimant did not respond by the deadline"
+    if not settings.DISPUTE_UNANSWERED_RELEASES:
+        dispute.state = Dispute.State.UNDER_REVIEW
+        dispute.save(update_fields=["state", "updated"])
+        _audit(
+            dispute,
+            actor=None,
+            action="dispute.unanswered",
+            before={"state": before},
+            after={"state": dispute.state},
+            reason=reason + "; an admin will decide",
+        )
+        for user in (dispute.disputer, dispute.holder.user):
+            notify(
+                user=user,
+                kind="dispute_unanswered",
+                subject=f"Dispute #{dispute.pk}: no response by the deadline",
+                body="An admin will now decide without the claimant's answer.",
+                url=dispute_url(dispute),
+            )
+        return "to_review"
+    dispute.outcome = Dispute.Outcome.REVOKED
+    dispute.decision_reason = reason
+    dispute.decided_at = timezone.now()
+    dispute.lapsed = True
+    if _needs_second_admin(dispute, dispute.outcome, []):
+        dispute.state = Dispute.State.PENDING_CONFIRMATION
+        dispute.save()
+        _audit(
+            dispute,
+            actor=None,
+            action="dispute.proposed",
+            before={"state": before},
+            after={"state": dispute.state, "outcome": dispute.outcome},
+            reason=reason + "; an admin must confirm",
+        )
+        return "to_confirm"
+    _finish(dispute, actor=None, before=before)
+    return "released"

@@ -1,0 +1,36 @@
+"""The curators' REST API (/api/v1/): manifests, jobs, matches, lookups and the
+Spawning-compatible URL check.
+
+The package re-exports its modules' public names, so callers import from
+`optout.api` and need not know which module holds what.
+"""
+
+from .jobs import (  # noqa: F401
+    JobCancelApi,
+    JobDetailApi,
+    JobDetailOutputSerializer,
+    JobListApi,
+    JobMatchListApi,
+    JobOutputDownloadApi,
+    JobOutputFileSerializer,
+    JobStateField,
+    JobSummaryOutputSerializer,
+    JsonObjectField,
+    ManifestOutputSerializer,
+    ManifestPartOutputSerializer,
+    ManifestUploadApi,
+    MatchKindField,
+    MatchOutputSerializer,
+    errors,
+    job_detail,
+)
+from .lookup import (  # noqa: F401
+    LookupApi,
+    LookupHitOutputSerializer,
+    LookupItemOutputSerializer,
+)
+from .spawning import (  # noqa: F401
+    SpawningQueryUrlsApi,
+    SpawningSchema,
+    spawning_exception_handler,
+)

@@ -1,0 +1,493 @@
+"""Manifests, match jobs, their matches and output files (/api/v1/manifests/,
+/api/v1/jobs/). Someone else's job or file is "not found" (404).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import (
+    FileResponse,
+)
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from accounts.permissions import NOT_A_CURATOR
+from core.api import ErrorSerializer, paginated_response, path_id
+from core.errors import NotFound, ValidationFailed
+from optout import selectors, services
+from optout.models import Manifest, Match, MatchJob
+from optout.snapshots import max_radius
+from workers.engine.perceptual import removes_row
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input; the message names the file or field.",
+    401: "No credentials, or an invalid or revoked token.",
+    403: "The account is not a dataset curator.",
+    404: "Not found, or not yours.",
+    409: "The job is not in a state that allows this.",
+}
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code])
+        for code in codes
+    }
+
+
+def _absolute(request: Request | None, url: str) -> str:
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+# Named enum components: registry's Claim already has "kind" and "state" choice
+# sets, and the schema would otherwise call these KindC12Enum and warn.
+@extend_schema_field(
+    {"type": "string", "enum": Match.Kind.values}, component_name="MatchKind"
+)
+class MatchKindField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Match.Kind.choices, **kwargs)
+
+
+@extend_schema_field(
+    {"type": "string", "enum": MatchJob.State.values}, component_name="JobState"
+)
+class JobStateField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=MatchJob.State.choices, **kwargs)
+
+
+class JsonObjectField(serializers.CharField):
+    """A JSON object sent as a multipart form field, e.g. columns={"url": "URL"}."""
+
+    def __init__(self, *, example: str, **kwargs: Any) -> None:
+        self.example = example
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        text = super().to_internal_value(data)
+        if not text.strip():
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise serializers.ValidationError(
+                f"must be a JSON object, e.g. {self.example}"
+            ) from None
+        if not isinstance(value, dict):
+            raise serializers.ValidationError(
+                f"must be a JSON object, e.g. {self.example}"
+            )
+        return value
+
+
+class ManifestPartOutputSerializer(serializers.Serializer):
+    name = serializers.CharField(source="original_name")
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+    class Meta:
+        ref_name = "ManifestPart"
+
+
+class ManifestOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    format = serializers.ChoiceField(choices=Manifest.Format.choices)
+    columns = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Logical column -> the file's column, as detected or given.",
+    )
+    size = serializers.IntegerField(help_text="Bytes, all files together.")
+    sha256 = serializers.CharField(help_text="Of all files' bytes, in order.")
+    parts = ManifestPartOutputSerializer(many=True)
+    created = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "Manifest"
+
+
+class JobOutputFileSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(
+        help_text="report_csv, report_jsonl, report_parquet, filtered or receipt."
+    )
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "JobOutputFile"
+
+    @extend_schema_field({"type": "string", "format": "uri"})
+    def get_url(self, output: Any) -> str:
+        url = reverse(
+            "api-job-output", kwargs={"job_id": output.job_id, "output_id": output.pk}
+        )
+        return _absolute(self.context.get("request"), url)
+
+
+class JobSummaryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    manifest = serializers.IntegerField(source="manifest_id")
+    manifest_name = serializers.CharField(source="manifest.name")
+    state = JobStateField()
+    phase = serializers.CharField(help_text="ingesting, matching or finalizing.")
+    progress = serializers.FloatField(help_text="rows_done / rows_total, 0 to 1.")
+    rows_total = serializers.IntegerField(allow_null=True)
+    rows_done = serializers.IntegerField()
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Matches by kind (when done)."
+    )
+    created = serializers.DateTimeField()
+    finished = serializers.DateTimeField(allow_null=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "JobSummary"
+
+    @extend_schema_field({"type": "string", "format": "uri"})
+    def get_url(self, job: MatchJob) -> str:
+        url = reverse("api-job", kwargs={"job_id": job.pk})
+        return _absolute(self.context.get("request"), url)
+
+
+class JobDetailOutputSerializer(JobSummaryOutputSerializer):
+    class ProblemSerializer(serializers.Serializer):
+        row = serializers.IntegerField(allow_null=True, help_text="0-based.")
+        field = serializers.CharField(allow_null=True)
+        message = serializers.CharField()
+
+        class Meta:
+            ref_name = "SkippedRow"
+
+    failure_reason = serializers.CharField()
+    rows_skipped = serializers.IntegerField()
+    chunks_total = serializers.IntegerField()
+    chunks_done = serializers.IntegerField()
+    skipped_reasons = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Skipped rows by reason."
+    )
+    problems = serializers.SerializerMethodField()
+    registry_revision = serializers.IntegerField(
+        allow_null=True, help_text="The registry revision matched against."
+    )
+    manifest_sha256 = serializers.CharField()
+    thresholds = serializers.DictField(
+        help_text="Hamming radius per perceptual hash (phash, pdq) and the "
+        "levels' settings the job ran with.",
+    )
+    remove_levels = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Perceptual levels the filtered manifest removes; matches of "
+        "other levels are listed for review only.",
+    )
+    receipt = serializers.DictField(help_text="Set when the job has succeeded.")
+    outputs = serializers.SerializerMethodField()
+    matches_url = serializers.SerializerMethodField()
+    started = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        ref_name = "JobDetail"
+
+    @extend_schema_field(ProblemSerializer(many=True))
+    def get_problems(self, job: MatchJob) -> list[dict[str, Any]]:
+        problems = selectors.job_problems(job=job)
+        return self.ProblemSerializer(problems, many=True).data
+
+    @extend_schema_field(JobOutputFileSerializer(many=True))
+    def get_outputs(self, job: MatchJob) -> list[dict[str, Any]]:
+        outputs = selectors.output_list_for_job(job=job)
+        return JobOutputFileSerializer(outputs, many=True, context=self.context).data
+
+    @extend_schema_field({"type": "string", "format": "uri"})
+    def get_matches_url(self, job: MatchJob) -> str:
+        url = reverse("api-job-matches", kwargs={"job_id": job.pk})
+        return _absolute(self.context.get("request"), url)
+
+
+class MatchOutputSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="0-based row number in the manifest.")
+    key = serializers.CharField()
+    url = serializers.CharField()
+    kind = MatchKindField()
+    claim = serializers.IntegerField(
+        source="claim_id", allow_null=True, help_text="url, prefix, domain, style."
+    )
+    image = serializers.IntegerField(
+        source="image_id", allow_null=True, help_text="Hash matches."
+    )
+    work = serializers.IntegerField(source="work_id", allow_null=True)
+    distance = serializers.IntegerField(
+        allow_null=True, help_text="Hamming distance (phash, pdq)."
+    )
+    matched = serializers.CharField(
+        help_text="What matched: the claimed URL, prefix, domain or style name."
+    )
+    level = serializers.CharField(
+        help_text="Perceptual matches: verified (local features agree), strong "
+        "(too close for chance) or possible (for review); empty otherwise."
+    )
+    variant = serializers.CharField(
+        help_text="Perceptual matches: the registry variant that came closest "
+        '("+mirror" when the row\'s mirror image did).'
+    )
+    inliers = serializers.IntegerField(
+        allow_null=True,
+        help_text="Verification's inlier count; null when it could not run.",
+    )
+    agreement = serializers.FloatField(
+        allow_null=True,
+        help_text="Verified pairs: correlation (-1..1) of the row's image laid "
+        "on the registered one by the transform found.",
+    )
+    chance = serializers.FloatField(
+        allow_null=True,
+        help_text="Estimated probability that an unrelated image is this close.",
+    )
+    removed = serializers.SerializerMethodField(
+        help_text="Whether this match removes its row from the filtered manifest."
+    )
+
+    class Meta:
+        ref_name = "Match"
+
+    def get_removed(self, match: Match) -> bool:
+        return removes_row(match.level, match.job.remove_levels)
+
+
+def job_detail(job_id: int, user: User) -> MatchJob:
+    job = selectors.job_get_for_owner(owner=user, job_id=job_id)
+    if job is None:
+        raise NotFound("job not found")
+    return job
+
+
+class ManifestUploadApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        files = serializers.ListField(
+            child=serializers.FileField(allow_empty_file=True, use_url=False),
+            allow_empty=False,
+            error_messages={
+                "required": "no manifest file was uploaded; send it in this "
+                "multipart field",
+                "empty": "no manifest file was uploaded; send it in this "
+                "multipart field",
+            },
+            help_text="The manifest: one CSV, TSV, JSONL or Parquet file, or one "
+            "or more WebDataset .tar shards (repeat the field).",
+        )
+        name = serializers.CharField(
+            max_length=255, required=False, allow_blank=True, default=""
+        )
+        columns = JsonObjectField(
+            example='{"url": "URL", "caption": "TEXT"}',
+            required=False,
+            allow_blank=True,
+            help_text="JSON object: logical column (url, caption, key, sha256, "
+            "md5, phash, pdq, status) -> the file's column. Detected when absent.",
+        )
+        thresholds = JsonObjectField(
+            example='{"phash": 8, "pdq": 31}',
+            required=False,
+            allow_blank=True,
+            help_text="JSON object: largest Hamming distance that counts as a "
+            "match, per perceptual hash (phash, pdq).",
+        )
+        remove_levels = serializers.ListField(
+            child=serializers.ChoiceField(choices=Match.Level.values),
+            required=False,
+            help_text="Perceptual levels to remove from the filtered manifest "
+            "(repeat the field; default verified and strong). Exact, URL and "
+            "style matches are always removed.",
+        )
+
+        class Meta:
+            ref_name = "ManifestUpload"
+
+        def validate_thresholds(self, value: dict[str, Any]) -> dict[str, int]:
+            # Checked here too, before the upload is stored, so a typo in a
+            # threshold does not leave a manifest without a job behind.
+            limits = asdict(max_radius())
+            for kind, radius in value.items():
+                if kind not in limits:
+                    raise serializers.ValidationError(
+                        f"unknown hash {kind!r}; use phash or pdq"
+                    )
+                if (
+                    not isinstance(radius, int)
+                    or isinstance(radius, bool)
+                    or not 0 <= radius <= limits[kind]
+                ):
+                    raise serializers.ValidationError(
+                        f"{kind} must be a whole number from 0 to {limits[kind]}"
+                    )
+            return value
+
+    class OutputSerializer(ManifestOutputSerializer):
+        job = JobSummaryOutputSerializer()
+
+        class Meta:
+            ref_name = "ManifestUploaded"
+
+    @extend_schema(
+        tags=["manifests"],
+        summary="Upload a manifest and start matching it",
+        description="The file is stored and checked (format, columns) at once; "
+        "matching runs in the background: follow the job's progress at its url.",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **errors(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        if not request.user.is_curator:
+            raise exceptions.PermissionDenied(NOT_A_CURATOR, code="not_a_curator")
+        try:
+            serializer = self.InputSerializer(data=request.data)
+        except TooManyFilesSent:
+            raise ValidationFailed(
+                "files: too many files in one request (the limit is "
+                f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES})",
+                field="files",
+            ) from None
+        except (RequestDataTooBig, TooManyFieldsSent) as exc:
+            raise ValidationFailed(f"the request is too large ({exc})") from None
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        manifest = services.manifest_upload(
+            owner=request.user,
+            files=data["files"],
+            columns=data.get("columns") or None,
+            name=data["name"],
+        )
+        job = services.match_job_start(
+            manifest=manifest,
+            owner=request.user,
+            thresholds=data.get("thresholds"),
+            remove_levels=data.get("remove_levels"),
+        )
+        manifest.job = job  # type: ignore[attr-defined]  # for the serializer
+        return Response(
+            self.OutputSerializer(manifest, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class JobListApi(APIView):
+    @extend_schema(
+        tags=["jobs"],
+        summary="Your match jobs, newest first",
+        responses={200: JobSummaryOutputSerializer(many=True), **errors(401)},
+    )
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            queryset=selectors.job_list_for_owner(owner=request.user),
+            serializer_class=JobSummaryOutputSerializer,
+            request=request,
+            view=self,
+        )
+
+
+class JobDetailApi(APIView):
+    @extend_schema(
+        tags=["jobs"],
+        summary="One match job: state, progress, counts, receipt and files",
+        parameters=[path_id("job_id")],
+        responses={200: JobDetailOutputSerializer, **errors(401, 404)},
+    )
+    def get(self, request: Request, job_id: int) -> Response:
+        job = job_detail(job_id, request.user)
+        return Response(
+            JobDetailOutputSerializer(job, context={"request": request}).data
+        )
+
+
+class JobCancelApi(APIView):
+    @extend_schema(
+        tags=["jobs"],
+        summary="Cancel a queued or running job",
+        parameters=[path_id("job_id")],
+        request=None,
+        responses={200: JobDetailOutputSerializer, **errors(401, 404, 409)},
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        services.match_job_cancel(owner=request.user, job_id=job_id)
+        job = job_detail(job_id, request.user)
+        return Response(
+            JobDetailOutputSerializer(job, context={"request": request}).data
+        )
+
+
+class JobMatchListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        kind = MatchKindField(required=False)
+        level = serializers.ChoiceField(choices=Match.Level.values, required=False)
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="A job's matches in row order, 50 a page",
+        parameters=[
+            path_id("job_id"),
+            OpenApiParameter("kind", enum=Match.Kind.values),
+            OpenApiParameter("level", enum=Match.Level.values),
+        ],
+        responses={200: MatchOutputSerializer(many=True), **errors(400, 401, 404)},
+    )
+    def get(self, request: Request, job_id: int) -> Response:
+        job = job_detail(job_id, request.user)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        matches = selectors.match_list_for_job(
+            job=job,
+            kind=filters.validated_data.get("kind"),
+            level=filters.validated_data.get("level"),
+        )
+        return paginated_response(
+            queryset=matches,
+            serializer_class=MatchOutputSerializer,
+            request=request,
+            view=self,
+        )
+
+
+class JobOutputDownloadApi(APIView):
+    @extend_schema(
+        tags=["jobs"],
+        summary="Download one of a job's files (report, filtered manifest, receipt)",
+        parameters=[path_id("job_id"), path_id("output_id")],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            **errors(401, 404),
+        },
+    )
+    def get(self, request: Request, job_id: int, output_id: int) -> FileResponse:
+        output = selectors.output_get_for_owner(
+            owner=request.user, job_id=job_id, output_id=output_id
+        )
+        if output is None:
+            raise NotFound("file not found")
+        return FileResponse(
+            output.file.open("rb"), as_attachment=True, filename=output.name
+        )

@@ -1,0 +1,128 @@
+"""Spawning-compatible URL lookup: POST /api/v2/query/urls/ (and without the slash).
+
+Clients written for Spawning's Do Not Train API (datadiligence's SpawningAPI
+rule, Hugging Face's dataset-viewer) can point at a self-hosted registry
+unchanged: the body is text/plain, one URL a line; the header is
+`Authorization: API <token>` (one of our API tokens); the answer is
+`{"urls": [{"url", "optOut", "optIn"}, ...]}` with exactly one entry per line,
+in order, empty lines included, because clients pad batches with empty strings
+and read the answer by position.
+
+Both paths are routed to the same view: Hugging Face posts without the slash,
+and a POST must not be redirected. Errors come in Spawning's (and DRF's) shape,
+`{"detail": "..."}`, not the project's `{"message", ...}`: its clients only look
+at the status code and, at most, `detail`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import (
+    RequestDataTooBig,
+)
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from accounts.authentication import ApiTokenAuthentication
+from core.errors import DomainError
+from optout.selectors import LOOKUP_MAX_ITEMS, registry_lookup
+
+
+class SpawningSchema(AutoSchema):
+    """Both routes in the schema, each with an operationId of its own."""
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        return operation_id if self.path.endswith("/") else operation_id + "_no_slash"
+
+
+def spawning_exception_handler(
+    exc: Exception, context: dict[str, Any]
+) -> Response | None:
+    if isinstance(exc, DomainError):
+        exc = exceptions.ParseError(exc.message)
+    return exception_handler(exc, context)  # {"detail": "..."}
+
+
+_ERROR = inline_serializer(
+    name="SpawningError", fields={"detail": serializers.CharField()}
+)
+
+
+class SpawningQueryUrlsApi(APIView):
+    authentication_classes = [ApiTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    schema = SpawningSchema()
+
+    def get_exception_handler(self) -> Any:
+        return spawning_exception_handler
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'API realm="api"'
+
+    @extend_schema(
+        tags=["spawning"],
+        summary="Spawning-compatible URL opt-out check",
+        description="Body: text/plain, one URL a line, at most "
+        f"{LOOKUP_MAX_ITEMS:,} lines. Header: `Authorization: API <token>`. "
+        "The answer has one entry per line, in order, empty lines included; "
+        "optOut is true when an enforced url, prefix or domain claim covers "
+        "the URL. optIn is always false.",
+        request={"text/plain": OpenApiTypes.STR},
+        responses={
+            200: inline_serializer(
+                name="SpawningUrls",
+                fields={
+                    "urls": inline_serializer(
+                        name="SpawningUrl",
+                        fields={
+                            "url": serializers.CharField(),
+                            "optOut": serializers.BooleanField(),
+                            "optIn": serializers.BooleanField(),
+                        },
+                        many=True,
+                    )
+                },
+            ),
+            400: OpenApiResponse(_ERROR, description="Too many lines, or not UTF-8."),
+            401: OpenApiResponse(_ERROR, description="A missing or wrong token."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise exceptions.ParseError(
+                f"the body is too large; send at most {LOOKUP_MAX_ITEMS:,} URLs"
+            ) from None
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise exceptions.ParseError("the body must be UTF-8 text") from None
+        # The inverse of the clients' "\n".join(urls): a trailing empty line is
+        # an entry of its own, so splitlines() (which drops it) would not do.
+        lines = [line.removesuffix("\r") for line in text.split("\n")] if text else []
+        if len(lines) > LOOKUP_MAX_ITEMS:
+            raise exceptions.ParseError(
+                f"at most {LOOKUP_MAX_ITEMS:,} URLs per request, got {len(lines):,}"
+            )
+        result = registry_lookup(items={"urls": lines})
+        return Response(
+            {
+                "urls": [
+                    {"url": item.value, "optOut": item.url_opted_out, "optIn": False}
+                    for item in result.items["urls"]
+                ]
+            }
+        )

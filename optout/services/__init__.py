@@ -1,0 +1,31 @@
+"""Every write of the curators' side: manifests, match jobs and their chunks,
+reports and receipts.
+
+The package re-exports its modules' public names, so callers import from
+`optout.services` and need not know which module holds what.
+"""
+
+# Read by services and selectors alike; kept importable from here.
+from optout.selectors import (  # noqa: F401,E402
+    default_levels,
+    default_tails,
+    default_thresholds,
+)
+
+from .finalize import (  # noqa: F401
+    match_job_finalize,
+    receipt_build,
+)
+from .jobs import (  # noqa: F401
+    KIND_CLAIM,
+    PERCEPTUAL_LEVELS,
+    match_chunk_run,
+    match_job_cancel,
+    match_job_ingest,
+    match_job_start,
+    match_sweep,
+)
+from .manifests import (  # noqa: F401
+    UploadedManifestFile,
+    manifest_upload,
+)

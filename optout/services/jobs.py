@@ -1,0 +1,394 @@
+"""Match jobs: start, cancel, ingest (plan chunks), match each chunk, sweep.
+
+A job runs as: ingest (plan chunks) -> one match task per chunk -> finalize.
+Each step claims its work with a conditional UPDATE, so a duplicated or
+retried task finds nothing to do, and every chunk's state and lease live in
+the database: the sweep re-queues chunks whose lease expired or whose message
+was lost (a killed worker, a restarted Redis), so no task is waited on and no
+chord is needed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.tasks import enqueue
+from disputes.selectors import match_exceptions_filter
+from optout.models import Chunk, Manifest, Match, MatchJob
+from optout.references import reference_features
+from optout.selectors import (
+    default_levels,
+    default_thresholds,
+    manifest_paths,
+)
+from optout.snapshots import snapshot_for_revision
+from registry.selectors import registry_revision_current
+from workers.engine import manifests as engine_manifests
+from workers.engine.manifests import ManifestRejected
+from workers.engine.perceptual import Levels, tail_models
+from workers.engine.snapshot import Thresholds
+from workers.engine.types import ChunkSpec, ManifestFormat, RowBatch
+
+KIND_CLAIM = {"url", "prefix", "domain", "style"}
+
+
+PERCEPTUAL_LEVELS = ("verified", "strong", "possible")
+
+
+def _remove_levels(levels: Iterable[str] | None) -> list[str]:
+    if levels is None:
+        return [lv for lv in PERCEPTUAL_LEVELS if lv in settings.MATCH_REMOVE_LEVELS]
+    chosen = list(dict.fromkeys(levels))
+    unknown = [lv for lv in chosen if lv not in PERCEPTUAL_LEVELS]
+    if unknown:
+        raise ValidationFailed(
+            f"remove_levels: unknown level {unknown[0]!r}; choose from "
+            + ", ".join(PERCEPTUAL_LEVELS),
+            field="remove_levels",
+        )
+    return [lv for lv in PERCEPTUAL_LEVELS if lv in chosen]
+
+
+def match_job_start(
+    *,
+    manifest: Manifest,
+    owner: User,
+    thresholds: dict[str, int] | None = None,
+    remove_levels: Iterable[str] | None = None,
+) -> MatchJob:
+    """Queue a match job for `manifest`; ingest runs once this commits.
+
+    `remove_levels`: which perceptual levels the filtered manifest removes
+    (default settings.MATCH_REMOVE_LEVELS); the others are only listed.
+    """
+    if manifest.owner_id != owner.pk:
+        raise NotFound("manifest not found")
+    removing = _remove_levels(remove_levels)
+    chosen = asdict(default_thresholds())
+    from optout.snapshots import max_radius
+
+    limits = asdict(max_radius())
+    for kind, value in (thresholds or {}).items():
+        if kind not in chosen:
+            raise ValidationFailed(
+                f"thresholds: unknown hash {kind!r}", field="thresholds"
+            )
+        if not isinstance(value, int) or not 0 <= value <= limits[kind]:
+            raise ValidationFailed(
+                f"thresholds: {kind} must be a whole number from 0 to {limits[kind]}",
+                field="thresholds",
+            )
+        chosen[kind] = value
+    # The levels' settings are fixed at start, so the receipt can name them.
+    chosen.update(asdict(default_levels()))
+    chosen["verify"] = settings.MATCH_VERIFY
+    chosen["variant_scheme"] = settings.MATCH_VARIANT_SCHEME
+    with transaction.atomic():
+        job = MatchJob.objects.create(
+            manifest=manifest,
+            owner=owner,
+            manifest_sha256=manifest.sha256,
+            thresholds=chosen,
+            remove_levels=removing,
+        )
+        _queue("match_job_ingest", job.pk)
+    return job
+
+
+def match_job_cancel(*, owner: User, job_id: int) -> MatchJob:
+    job = MatchJob.objects.filter(pk=job_id, owner=owner).first()
+    if job is None:
+        raise NotFound("job not found")
+    updated = MatchJob.objects.filter(
+        pk=job.pk, state__in=[MatchJob.State.QUEUED, MatchJob.State.RUNNING]
+    ).update(state=MatchJob.State.CANCELLED, finished=timezone.now(), phase="")
+    if not updated:
+        raise Conflict(f"the job has already {job.state}")
+    job.refresh_from_db()
+    return job
+
+
+def _queue(task_name: str, *args: Any) -> None:
+    enqueue(f"optout.{task_name}", *args)
+
+
+def _fail(job_id: int, reason: str) -> None:
+    MatchJob.objects.filter(
+        pk=job_id, state__in=[MatchJob.State.QUEUED, MatchJob.State.RUNNING]
+    ).update(
+        state=MatchJob.State.FAILED,
+        failure_reason=reason[:4000],
+        finished=timezone.now(),
+        phase="",
+    )
+
+
+def match_job_ingest(*, job_id: int) -> None:
+    """Plan the job's chunks and queue one match task each (idempotent)."""
+    now = timezone.now()
+    claimed = MatchJob.objects.filter(pk=job_id, state=MatchJob.State.QUEUED).update(
+        state=MatchJob.State.RUNNING, started=now, ingest_started=now, phase="ingesting"
+    )
+    if not claimed:
+        return
+    job = MatchJob.objects.select_related("manifest").get(pk=job_id)
+    manifest = job.manifest
+    revision = registry_revision_current()
+    snapshot_for_revision(revision)  # build it once, before the chunks need it
+    try:
+        specs = engine_manifests.plan_chunks(
+            manifest_paths(manifest),
+            ManifestFormat(manifest.format),
+            target_rows=settings.MATCH_CHUNK_ROWS,
+        )
+    except ManifestRejected as exc:
+        _fail(job_id, str(exc))
+        return
+    with transaction.atomic():
+        now = timezone.now()
+        Chunk.objects.filter(job_id=job_id).delete()
+        chunks = Chunk.objects.bulk_create(
+            Chunk(
+                job_id=job_id,
+                index=i,
+                spec=spec.as_dict(),
+                rows=spec.rows,
+                queued_at=now,
+            )
+            for i, spec in enumerate(specs)
+        )
+        MatchJob.objects.filter(pk=job_id).update(
+            registry_revision=revision,
+            rows_total=sum(s.rows for s in specs),
+            chunks_total=len(chunks),
+            phase="matching",
+        )
+        if chunks:
+            ids = [c.pk for c in Chunk.objects.filter(job_id=job_id).order_by("index")]
+            for chunk_id in ids:
+                _queue("match_chunk", chunk_id)
+        else:
+            _queue("match_job_finalize", job_id)
+
+
+def _lease(chunk_id: int) -> str | None:
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    running = MatchJob.objects.filter(state=MatchJob.State.RUNNING).values("pk")
+    leased = (
+        Chunk.objects.filter(pk=chunk_id, job_id__in=running)
+        .filter(
+            Q(state=Chunk.State.PENDING)
+            | Q(state=Chunk.State.LEASED, lease_expires__lt=now)
+        )
+        .update(
+            state=Chunk.State.LEASED,
+            lease_token=token,
+            lease_expires=now + timedelta(seconds=settings.MATCH_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+        )
+    )
+    return token if leased else None
+
+
+def _extend_lease(chunk_id: int, token: str) -> bool:
+    return bool(
+        Chunk.objects.filter(
+            pk=chunk_id, lease_token=token, state=Chunk.State.LEASED
+        ).update(
+            lease_expires=timezone.now()
+            + timedelta(seconds=settings.MATCH_LEASE_SECONDS)
+        )
+    )
+
+
+def match_chunk_run(*, chunk_id: int) -> str:
+    """Match one chunk and store its matches; returns what happened, for logs."""
+    token = _lease(chunk_id)
+    if token is None:
+        return "not leased"
+    chunk = Chunk.objects.select_related("job__manifest").get(pk=chunk_id)
+    job = chunk.job
+    manifest = job.manifest
+    spec = ChunkSpec.from_dict(chunk.spec)
+    assert job.registry_revision is not None
+    snapshot = snapshot_for_revision(job.registry_revision)
+    thresholds = Thresholds(phash=job.thresholds["phash"], pdq=job.thresholds["pdq"])
+    levels = Levels(
+        **{
+            name: job.thresholds[name]
+            for name in Levels.__dataclass_fields__
+            if name in job.thresholds
+        }
+    )
+    references = reference_features if job.thresholds.get("verify", True) else None
+    tails = tail_models(job.thresholds.get("variant_scheme", ""))
+    matches: list[Match] = []
+    skipped: Counter[str] = Counter()
+    examples: list[dict[str, Any]] = []
+    try:
+        for batch in engine_manifests.read_chunk(
+            manifest_paths(manifest),
+            ManifestFormat(manifest.format),
+            spec,
+            manifest.columns,
+        ):
+            found, problems = snapshot.match(
+                batch, thresholds, levels=levels, references=references, tails=tails
+            )
+            found = match_exceptions_filter(
+                revision=job.registry_revision, batch=batch, found=found
+            )
+            for problem in [*batch.skipped, *problems]:
+                skipped[problem.reason] += 1
+                if len(examples) < 20:
+                    examples.append(problem.as_dict())
+            matches += _match_rows(job, chunk, batch, found)
+            if not _extend_lease(chunk_id, token):
+                return "lease lost"
+    except ManifestRejected as exc:
+        _fail(job.pk, str(exc))
+        return "failed"
+    except Exception:
+        # Let another attempt try; the sweep fails the job after too many.
+        Chunk.objects.filter(pk=chunk_id, lease_token=token).update(
+            state=Chunk.State.PENDING, lease_token="", queued_at=timezone.now()
+        )
+        raise
+
+    rows_skipped = sum(skipped.values())
+    with transaction.atomic():
+        done = Chunk.objects.filter(
+            pk=chunk_id,
+            lease_token=token,
+            state=Chunk.State.LEASED,
+            job__state=MatchJob.State.RUNNING,
+        ).update(
+            state=Chunk.State.DONE,
+            rows_skipped=rows_skipped,
+            matches=len(matches),
+            skipped_reasons=dict(skipped),
+            problems=examples,
+        )
+        if not done:
+            transaction.set_rollback(True)
+            return "lease lost"
+        Match.objects.filter(chunk_id=chunk_id).delete()
+        Match.objects.bulk_create(matches, batch_size=5000)
+        MatchJob.objects.filter(pk=job.pk).update(
+            rows_done=F("rows_done") + chunk.rows,
+            rows_skipped=F("rows_skipped") + rows_skipped,
+            chunks_done=F("chunks_done") + 1,
+        )
+        remaining = Chunk.objects.filter(job_id=job.pk).exclude(state=Chunk.State.DONE)
+        if not remaining.exists():
+            _queue("match_job_finalize", job.pk)
+    return "done"
+
+
+def _match_rows(
+    job: MatchJob, chunk: Chunk, batch: RowBatch, found: Iterable[Any]
+) -> list[Match]:
+    out = []
+    for m in found:
+        i = m.row - batch.first_row
+        kind = str(m.kind)
+        out.append(
+            Match(
+                job_id=job.pk,
+                chunk_id=chunk.pk,
+                row=m.row,
+                key=(batch.keys[i] or "")[:255],
+                url=batch.urls[i] or "",
+                kind=kind,
+                claim_id=m.ref if kind in KIND_CLAIM else None,
+                image_id=None if kind in KIND_CLAIM else m.ref,
+                distance=m.distance,
+                matched=(m.matched or "")[:2048],
+                level=m.level,
+                variant=m.variant[:32],
+                inliers=m.inliers,
+                agreement=m.agreement,
+                chance=m.chance,
+            )
+        )
+    return out
+
+
+def match_sweep() -> dict[str, int]:
+    """Re-queue what a lost task left behind; fail chunks that keep failing.
+
+    Run periodically (Celery beat). Safe to run anywhere, any number of times.
+    """
+    now = timezone.now()
+    requeue_before = now - timedelta(seconds=settings.MATCH_REQUEUE_SECONDS)
+    stale = now - timedelta(seconds=settings.MATCH_LEASE_SECONDS)
+    report = Counter[str]()
+    running = MatchJob.objects.filter(state=MatchJob.State.RUNNING)
+
+    # Chunks whose worker died or lost its lease, or whose message was lost.
+    lost = Chunk.objects.filter(job__in=running).filter(
+        Q(state=Chunk.State.LEASED, lease_expires__lt=now)
+        | Q(state=Chunk.State.PENDING, queued_at__lt=requeue_before)
+    )
+    for chunk in lost.only("pk", "job_id", "attempts", "index"):
+        if chunk.attempts >= settings.MATCH_MAX_ATTEMPTS:
+            _fail(
+                chunk.job_id,
+                f"chunk {chunk.index} failed {chunk.attempts} times; "
+                "see the worker logs",
+            )
+            report["failed"] += 1
+            continue
+        with transaction.atomic():
+            if (
+                Chunk.objects.filter(pk=chunk.pk)
+                .filter(
+                    Q(state=Chunk.State.LEASED, lease_expires__lt=now)
+                    | Q(state=Chunk.State.PENDING)
+                )
+                .update(state=Chunk.State.PENDING, lease_token="", queued_at=now)
+            ):
+                _queue("match_chunk", chunk.pk)
+                report["chunks"] += 1
+
+    # Jobs whose ingest or finalize task was lost.
+    for job_id in MatchJob.objects.filter(
+        state=MatchJob.State.QUEUED, created__lt=requeue_before
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            _queue("match_job_ingest", job_id)
+        report["ingest"] += 1
+    for job_id in (
+        running.filter(chunks_total=0, ingest_started__lt=stale)
+        .exclude(phase="finalizing")
+        .values_list("pk", flat=True)
+    ):
+        if not Chunk.objects.filter(job_id=job_id).exists():
+            with transaction.atomic():
+                if MatchJob.objects.filter(pk=job_id, chunks_total=0).update(
+                    state=MatchJob.State.QUEUED
+                ):
+                    _queue("match_job_ingest", job_id)
+                    report["ingest"] += 1
+    for job_id in (
+        running.filter(chunks_done=F("chunks_total"), chunks_total__gt=0)
+        .filter(Q(finalize_started__isnull=True) | Q(finalize_started__lt=stale))
+        .values_list("pk", flat=True)
+    ):
+        with transaction.atomic():
+            _queue("match_job_finalize", job_id)
+        report["finalize"] += 1
+    return dict(report)

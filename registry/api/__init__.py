@@ -1,0 +1,31 @@
+"""The artists' REST API (/api/v1/): rights holders, works, images and claims.
+
+The package re-exports its modules' public names, so callers import from
+`registry.api` and need not know which module holds what.
+"""
+
+from .claims import (  # noqa: F401
+    ClaimCheckApi,
+    ClaimDetailApi,
+    ClaimListCreateApi,
+    ClaimWithdrawApi,
+)
+from .shared import (  # noqa: F401
+    ClaimOutputSerializer,
+    FingerprintsOutputSerializer,
+    ImageOutputSerializer,
+    RightsHolderOutputSerializer,
+    WorkDetailOutputSerializer,
+    WorkOutputSerializer,
+)
+from .works import (  # noqa: F401
+    ImageDetailApi,
+    ImageListApi,
+    ImageRegisterHashesApi,
+    PortfolioUploadApi,
+    RegistryRevisionApi,
+    RightsHolderApi,
+    WorkDetailApi,
+    WorkListCreateApi,
+    WorkWithdrawApi,
+)

@@ -1,0 +1,260 @@
+"""Claims: create, withdraw, review (style claims), and the suspension of an
+account's claims with the account.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from audit.services import audit_record, notify
+from core.errors import Conflict, NotFound, ValidationFailed
+from registry.models import Claim, RightsHolder
+from registry.services.revision import registry_revision_bump
+from workers.engine.style import normalize_text
+from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
+
+
+def normalize_style_name(name: str) -> str:
+    """NFKC, case-folded, inner white space collapsed: how names are compared.
+
+    The same rule the matcher applies to captions (workers.engine.style).
+    """
+    return normalize_text(name)
+
+
+def _claim_normalize(kind: str, value: str) -> str:
+    try:
+        if kind in (Claim.Kind.URL, Claim.Kind.PREFIX):
+            return normalize_url(value).href
+        if kind == Claim.Kind.DOMAIN:
+            return normalize_domain(value)
+    except UrlRejected as exc:
+        raise ValidationFailed(f"value: {exc}", field="value") from None
+    if kind == Claim.Kind.STYLE:
+        name = normalize_style_name(value)
+        if len(name) < 2:
+            raise ValidationFailed(
+                "value: a style name needs at least 2 characters", field="value"
+            )
+        return name
+    raise ValidationFailed(f"kind: unknown claim kind {kind!r}", field="kind")
+
+
+def claim_create(
+    *,
+    owner: RightsHolder,
+    kind: str,
+    value: str,
+    aliases: Iterable[str] = (),
+) -> Claim:
+    """Claim a URL, URL prefix, domain or style name.
+
+    URL and prefix claims are enforced at once; a domain waits for proof of
+    control (state unverified), a style name for an admin (pending review).
+    """
+    normalized = _claim_normalize(kind, value)
+    clean_aliases: list[str] = []
+    if kind == Claim.Kind.STYLE:
+        for alias in aliases or []:
+            alias_n = normalize_style_name(alias)
+            if len(alias_n) < 2:
+                raise ValidationFailed(
+                    "aliases: each alias needs at least 2 characters", field="aliases"
+                )
+            if alias_n != normalized and alias_n not in clean_aliases:
+                clean_aliases.append(alias_n)
+    elif aliases:
+        raise ValidationFailed(
+            "aliases: only style claims have aliases", field="aliases"
+        )
+
+    state = {
+        Claim.Kind.URL: Claim.State.ACTIVE,
+        Claim.Kind.PREFIX: Claim.State.ACTIVE,
+        Claim.Kind.DOMAIN: Claim.State.UNVERIFIED,
+        Claim.Kind.STYLE: Claim.State.PENDING_REVIEW,
+    }[Claim.Kind(kind)]
+    exists = (
+        Claim.objects.filter(owner=owner, kind=kind, normalized=normalized)
+        .exclude(state__in=[Claim.State.WITHDRAWN, Claim.State.REJECTED])
+        .exists()
+    )
+    if exists:
+        raise ValidationFailed("value: you already have this claim", field="value")
+    try:
+        with transaction.atomic():
+            claim = Claim.objects.create(
+                owner=owner,
+                kind=kind,
+                value=value.strip()[:2048],
+                normalized=normalized[:2048],
+                aliases=clean_aliases,
+                state=state,
+                verification_token=(
+                    secrets.token_urlsafe(24) if kind == Claim.Kind.DOMAIN else ""
+                ),
+                activated_at=timezone.now() if state == Claim.State.ACTIVE else None,
+            )
+            if claim.is_enforced:
+                registry_revision_bump(reason=f"claim {claim.pk} created")
+            audit_record(
+                actor=owner.user,
+                action="claim.create",
+                target=claim,
+                holder=owner,
+                after={"state": claim.state, "value": claim.normalized},
+            )
+    except IntegrityError:
+        raise ValidationFailed(
+            "value: you already have this claim", field="value"
+        ) from None
+    return claim
+
+
+def claim_withdraw(*, owner: RightsHolder, claim_id: int) -> Claim:
+    with transaction.atomic():
+        claim = (
+            Claim.objects.select_for_update().filter(pk=claim_id, owner=owner).first()
+        )
+        if claim is None:
+            raise NotFound("claim not found")
+        if claim.state == Claim.State.WITHDRAWN:
+            raise Conflict("the claim is already withdrawn")
+        was_enforced = claim.is_enforced
+        before = claim.state
+        claim.state = Claim.State.WITHDRAWN
+        claim.withdrawn_at = timezone.now()
+        claim.save(update_fields=["state", "withdrawn_at"])
+        if was_enforced:
+            registry_revision_bump(reason=f"claim {claim.pk} withdrawn")
+        audit_record(
+            actor=owner.user,
+            action="claim.withdraw",
+            target=claim,
+            holder=owner,
+            before={"state": before},
+            after={"state": claim.state},
+        )
+    return claim
+
+
+def claim_review(
+    *, claim_id: int, approve: bool, admin: User | None = None, reason: str = ""
+) -> Claim:
+    """An admin approves or rejects a style claim that is pending review.
+
+    The artist is notified; the decision and its reason go to the audit log.
+    """
+    with transaction.atomic():
+        claim = (
+            Claim.objects.select_for_update()
+            .select_related("owner__user")
+            .filter(pk=claim_id)
+            .first()
+        )
+        if claim is None:
+            raise NotFound("claim not found")
+        if claim.state != Claim.State.PENDING_REVIEW:
+            raise Conflict(
+                f"the claim is {claim.state.replace('_', ' ')}, not pending review"
+            )
+        if approve:
+            claim.state = Claim.State.ACTIVE
+            claim.activated_at = timezone.now()
+            claim.save(update_fields=["state", "activated_at"])
+            registry_revision_bump(reason=f"claim {claim.pk} approved")
+        else:
+            claim.state = Claim.State.REJECTED
+            claim.save(update_fields=["state"])
+        verb = "approved" if approve else "rejected"
+        audit_record(
+            actor=admin,
+            action="claim.approve" if approve else "claim.reject",
+            target=claim,
+            holder=claim.owner,
+            before={"state": Claim.State.PENDING_REVIEW},
+            after={"state": claim.state},
+            reason=reason,
+        )
+        notify(
+            user=claim.owner.user,
+            kind=f"claim.{verb}",
+            subject=f"Your style claim “{claim.value}” was {verb}",
+            body=(
+                "It is now enforced: captions naming it are flagged in datasets."
+                if approve
+                else "It is not enforced."
+            )
+            + (f"\n\nReason: {reason}" if reason else ""),
+            url="/claims/",
+        )
+    return claim
+
+
+# --- claims of a suspended account ---------------------------------------------
+
+SUSPENDABLE = (Claim.State.ACTIVE, Claim.State.UNVERIFIED, Claim.State.PENDING_REVIEW)
+
+
+def claims_suspend_for_account(*, admin: User, user: User, reason: str) -> list[int]:
+    """Suspend the account's live claims (inside the caller's transaction).
+
+    Each claim remembers its state in `suspended_from`, so reinstating restores
+    it exactly. Bumps the registry revision when an enforced claim stops.
+    Returns the ids of the claims suspended.
+    """
+    holder = RightsHolder.objects.filter(user=user).first()
+    claims = list(
+        Claim.objects.select_for_update()
+        .filter(owner__user=user, state__in=SUSPENDABLE)
+        .order_by("id")
+    )
+    if any(c.state == Claim.State.ACTIVE for c in claims):
+        registry_revision_bump(reason=f"account {user.pk} suspended")
+    for claim in claims:
+        before = claim.state
+        claim.suspended_from = before
+        claim.state = Claim.State.SUSPENDED
+        claim.save(update_fields=["state", "suspended_from"])
+        audit_record(
+            actor=admin,
+            action="claim.suspend",
+            target=claim,
+            holder=holder,
+            before={"state": before},
+            after={"state": claim.state},
+            reason=reason,
+        )
+    return [c.pk for c in claims]
+
+
+def claims_reinstate_for_account(*, admin: User, user: User, reason: str) -> list[int]:
+    """Give back each claim claims_suspend_for_account suspended its old state."""
+    holder = RightsHolder.objects.filter(user=user).first()
+    claims = list(
+        Claim.objects.select_for_update()
+        .filter(owner__user=user, state=Claim.State.SUSPENDED)
+        .exclude(suspended_from="")
+        .order_by("id")
+    )
+    if any(c.suspended_from == Claim.State.ACTIVE for c in claims):
+        registry_revision_bump(reason=f"account {user.pk} reinstated")
+    for claim in claims:
+        claim.state = claim.suspended_from
+        claim.suspended_from = ""
+        claim.save(update_fields=["state", "suspended_from"])
+        audit_record(
+            actor=admin,
+            action="claim.reinstate",
+            target=claim,
+            holder=holder,
+            before={"state": Claim.State.SUSPENDED},
+            after={"state": claim.state},
+            reason=reason,
+        )
+    return [c.pk for c in claims]
