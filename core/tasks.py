@@ -18,7 +18,13 @@ from django.db import transaction
 
 def send(name: str, *args: Any) -> None:
     """Send the task now (outside a transaction, or from a task body)."""
-    current_app.signature(name, args=args).apply_async()
+    app = current_app
+    if name not in app.tasks:
+        # Only a worker loads the apps' tasks.py at start; elsewhere (the web
+        # server, a management command, the tests) load them on first use, so
+        # the name resolves to the task with its routing and eager mode.
+        app.loader.import_default_modules()
+    app.signature(name, args=args).apply_async()
 
 
 def enqueue(name: str, *args: Any) -> None:
