@@ -9,6 +9,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import (
+    OpenApiExample,
     extend_schema,
     extend_schema_field,
 )
@@ -53,6 +54,54 @@ class TokenOutputSerializer(serializers.Serializer):
         ref_name = "ApiToken"
 
 
+# Examples for the schema, kept next to the serializers they must fit.
+TOKEN_EXAMPLE = {
+    "id": 12,
+    "name": "laptop",
+    "key_prefix": "dnt_Xq3v",
+    "created": "2026-11-24T08:20:00Z",
+    "last_used": "2026-11-30T17:05:12Z",
+    "revoked_at": None,
+    "active": True,
+}
+TOKEN_REVOKED_EXAMPLE = {
+    **TOKEN_EXAMPLE,
+    "revoked_at": "2026-12-01T09:14:03Z",
+    "active": False,
+}
+TOKEN_CREATE_EXAMPLE = {"name": "ci runner"}
+TOKEN_CREATED_EXAMPLE = {
+    "id": 13,
+    "name": "ci runner",
+    "key_prefix": "dnt_TApE",
+    "created": "2026-12-01T09:12:44Z",
+    "last_used": None,
+    "revoked_at": None,
+    "active": True,
+    "key": "dnt_TApEegwFXiZicIRy2UVS7wFOubjs_PxpAQrRrm6XDNo",
+}
+ME_ARTIST_EXAMPLE = {
+    "id": 7,
+    "username": "alice",
+    "email": "alice@example.com",
+    "roles": ["artist"],
+    "rights_holder": {
+        "id": 3,
+        "display_name": "Alice Moreau",
+        "contact_email": "studio@alice-moreau.example",
+        "website": "https://alice-moreau.example/",
+        "verified": True,
+    },
+}
+ME_CURATOR_EXAMPLE = {
+    "id": 9,
+    "username": "carol",
+    "email": "carol@dataset-lab.example",
+    "roles": ["curator"],
+    "rights_holder": None,
+}
+
+
 class RightsHolderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     display_name = serializers.CharField()
@@ -80,7 +129,19 @@ class MeApi(APIView):
     @extend_schema(
         tags=["account"],
         summary="The signed-in account",
+        description="The account the token or session belongs to: its id, "
+        "username, email and roles. `rights_holder` is the artist profile, or "
+        "null for an account that is not an artist (create one with POST "
+        "/api/v1/me/rights-holder/). Any signed-in account may call it.",
         responses={200: OutputSerializer, **errors(401)},
+        examples=[
+            OpenApiExample("An artist", value=ME_ARTIST_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "A curator (no artist profile)",
+                value=ME_CURATOR_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def get(self, request: Request) -> Response:
         user: User = request.user
@@ -127,7 +188,14 @@ class TokenListCreateApi(APIView):
     @extend_schema(
         tags=["tokens"],
         summary="The signed-in account's API tokens",
-        responses={200: ListOutputSerializer(many=True), **errors(401)},
+        description="Every token of the signed-in account, revoked ones "
+        "included, newest first, 50 to a page (`?page=`; a page past the last "
+        "is a 404). The secret keys are never shown again: only their first "
+        "characters (`key_prefix`).",
+        responses={200: ListOutputSerializer(many=True), **errors(401, 404)},
+        examples=[
+            OpenApiExample("A token", value=TOKEN_EXAMPLE, response_only=True),
+        ],
     )
     def get(self, request: Request) -> Response:
         tokens = selectors.api_token_list_for_user(user=request.user)
@@ -141,8 +209,24 @@ class TokenListCreateApi(APIView):
     @extend_schema(
         tags=["tokens"],
         summary="Create an API token",
+        description="A new token for the signed-in account, named for your own "
+        "reference (leading and trailing spaces are dropped; 1 to 100 "
+        "characters; names need not be unique). The answer holds the secret "
+        "`key`, shown this once: send it as `Authorization: Token <key>`. Each "
+        "call creates another token.",
         request=CreateInputSerializer,
         responses={201: CreateOutputSerializer, **errors(400, 401)},
+        examples=[
+            OpenApiExample(
+                "A token for a CI job", value=TOKEN_CREATE_EXAMPLE, request_only=True
+            ),
+            OpenApiExample(
+                "The new token and its key",
+                value=TOKEN_CREATED_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = self.CreateInputSerializer(data=request.data)
@@ -160,10 +244,17 @@ class TokenRevokeApi(APIView):
     @extend_schema(
         tags=["tokens"],
         summary="Revoke an API token",
-        description="The token stops working at once. Revoking a revoked token "
-        "changes nothing.",
+        description="Revokes one of the signed-in account's tokens (the one "
+        "making the call included); it stops working at once and stays listed "
+        "as revoked. Revoking a revoked token changes nothing and answers the "
+        "same. Another account's token is a 404.",
         parameters=[path_id("token_id")],
         responses={200: TokenOutputSerializer, **errors(401, 404)},
+        examples=[
+            OpenApiExample(
+                "The revoked token", value=TOKEN_REVOKED_EXAMPLE, response_only=True
+            ),
+        ],
     )
     def delete(self, request: Request, token_id: int) -> Response:
         token: ApiToken = services.api_token_revoke(

@@ -28,6 +28,21 @@ ID_MAX = 2**63 - 1
 class Pagination(PageNumberPagination):
     page_size = 50
 
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        # DRF's own example values ("count": 123, "next": an accounts URL on
+        # api.example.org) end up in every list example of the schema; these
+        # describe a one-page answer instead.
+        out = super().get_paginated_response_schema(schema)
+        properties = out["properties"]
+        properties["count"].update(
+            example=1, description="Objects in all pages together."
+        )
+        properties["next"].update(example=None, description="The next page, if any.")
+        properties["previous"].update(
+            example=None, description="The previous page, if any."
+        )
+        return out
+
 
 def paginated_response(
     *,

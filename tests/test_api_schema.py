@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 from drf_spectacular.drainage import GENERATOR_STATS
 
@@ -114,3 +115,136 @@ def test_options_lists_every_method_of_a_shared_url(artist_client):
 
     assert response.status_code == 200
     assert response["Allow"] == "GET, POST, HEAD, OPTIONS"
+
+
+def api_operations(schema: dict) -> list[tuple[str, str, dict]]:
+    return [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/")
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
+@pytest.fixture
+def schema(anon_client, db) -> dict:
+    return anon_client.get("/api/schema/", {"format": "json"}).json()
+
+
+def test_every_operation_has_a_summary_and_a_description(schema):
+    missing = [
+        f"{method.upper()} {path}"
+        for path, method, operation in api_operations(schema)
+        if not operation.get("summary") or not operation.get("description")
+    ]
+    assert missing == []
+
+
+def test_every_request_body_and_json_answer_has_an_example(schema):
+    missing = []
+    for path, method, operation in api_operations(schema):
+        body = operation.get("requestBody", {}).get("content", {})
+        if body and not any(c.get("examples") for c in body.values()):
+            missing.append(f"{method.upper()} {path}: request")
+        for status_code, response in operation["responses"].items():
+            content = response.get("content", {}).get("application/json")
+            if status_code.startswith("2") and content and not content.get("examples"):
+                missing.append(f"{method.upper()} {path}: {status_code}")
+    assert missing == []
+
+
+def test_every_operation_documents_its_errors_in_the_error_shape(schema):
+    wrong = []
+    for path, method, operation in api_operations(schema):
+        errors = {c: r for c, r in operation["responses"].items() if c[0] in "45"}
+        if not errors:
+            wrong.append(f"{method.upper()} {path}: no error documented")
+        if operation.get("security") != [{}] and "401" not in errors:
+            wrong.append(f"{method.upper()} {path}: 401 not documented")
+        for status_code, response in errors.items():
+            body = response.get("content", {}).get("application/json", {})
+            if path.startswith("/api/v1/") and body.get("schema") != {
+                "$ref": "#/components/schemas/Error"
+            }:
+                wrong.append(f"{method.upper()} {path}: {status_code} not an Error")
+    assert wrong == []
+
+
+def test_list_operations_are_documented_as_the_pages_they_return(schema):
+    bare_lists = [
+        f"GET {path}"
+        for path, method, operation in api_operations(schema)
+        if method == "get"
+        and operation["responses"]
+        .get("200", {})
+        .get("content", {})
+        .get("application/json", {})
+        .get("schema", {})
+        .get("type")
+        == "array"
+    ]
+    assert bare_lists == []
+
+
+def _plain(node, components: dict, depth: int = 0):
+    """An OpenAPI 3.0 schema as plain JSON Schema: refs inlined, nullable spelled."""
+    if depth > 20:
+        return {}
+    if isinstance(node, list):
+        return [_plain(n, components, depth + 1) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[1]
+        return _plain(components[name], components, depth + 1)
+    out = {
+        key: _plain(value, components, depth + 1)
+        for key, value in node.items()
+        if key not in ("nullable", "readOnly", "writeOnly", "example", "examples")
+    }
+    if node.get("nullable"):
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def test_every_example_fits_its_schema(schema):
+    import jsonschema
+
+    components = schema["components"]["schemas"]
+    wrong = []
+    for path, method, operation in api_operations(schema):
+        places = [("request", operation.get("requestBody", {}).get("content", {}))]
+        places += [
+            (status_code, response.get("content", {}))
+            for status_code, response in operation["responses"].items()
+        ]
+        for where, content in places:
+            for media_type, body in content.items():
+                if "json" not in media_type or "schema" not in body:
+                    continue
+                plain = _plain(body["schema"], components)
+                for name, example in body.get("examples", {}).items():
+                    try:
+                        jsonschema.validate(example["value"], plain)
+                    except jsonschema.ValidationError as exc:
+                        wrong.append(
+                            f"{method.upper()} {path} {where} {name!r}: {exc.message}"
+                        )
+    assert wrong == []
+
+
+def test_the_example_check_refuses_an_example_that_does_not_fit():
+    import jsonschema
+
+    components = {
+        "Work": {
+            "type": "object",
+            "properties": {"id": {"type": "integer"}, "note": {"nullable": True}},
+            "required": ["id"],
+        }
+    }
+    plain = _plain({"$ref": "#/components/schemas/Work"}, components)
+    jsonschema.validate({"id": 1, "note": None}, plain)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"id": "one"}, plain)

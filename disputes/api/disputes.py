@@ -15,7 +15,9 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -26,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import (
+    ErrorSerializer,
     Pagination,
     absolute_url,
     errors,
@@ -35,9 +38,26 @@ from core.api import (
 )
 from core.errors import ValidationFailed
 from core.uploads import IncomingFile
-from disputes.models import Dispute, DisputeEvidence, FalseMatchReport
-
-from . import selectors, services
+from disputes import selectors, services
+from disputes.api.examples import (
+    DISPUTE_ANSWERED_EXAMPLE,
+    DISPUTE_CONFIRM_EXAMPLE,
+    DISPUTE_CREATE_EXAMPLE,
+    DISPUTE_CREATE_MULTIPART_EXAMPLE,
+    DISPUTE_DECLINE_EXAMPLE,
+    DISPUTE_DECLINED_EXAMPLE,
+    DISPUTE_NARROWED_EXAMPLE,
+    DISPUTE_OPENED_EXAMPLE,
+    DISPUTE_PROPOSED_EXAMPLE,
+    DISPUTE_RESOLVE_NARROW_CLAIM_EXAMPLE,
+    DISPUTE_RESOLVE_NARROW_WORK_EXAMPLE,
+    DISPUTE_RESOLVE_UPHOLD_EXAMPLE,
+    DISPUTE_RESPOND_EXAMPLE,
+    DISPUTE_RESPOND_MULTIPART_EXAMPLE,
+    DISPUTE_UPHELD_EXAMPLE,
+    DISPUTE_WITHDRAWN_EXAMPLE,
+)
+from disputes.models import Dispute, DisputeEvidence
 
 FILES_HELP = (
     "Evidence files; repeat the field for more. Images are fingerprinted and "
@@ -62,6 +82,15 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
         raise ValidationFailed(f"the request is too large ({exc})") from None
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def _errors(*codes: int, described: dict[int, str]) -> dict[int, OpenApiResponse]:
+    """`errors(*codes)`, with what some of them mean for this operation."""
+    documented = errors(*codes)
+    for code, description in described.items():
+        assert code in documented, code
+        documented[code] = OpenApiResponse(ErrorSerializer, description=description)
+    return documented
 
 
 class EvidenceOutputSerializer(serializers.Serializer):
@@ -171,11 +200,38 @@ class DisputeListCreateApi(APIView):
     @extend_schema(
         tags=["disputes"],
         summary="Disputes you opened or must answer",
+        description="The disputes you opened (`role=disputer`) and those about "
+        "your works, images and claims (`role=claimant`); both when `role` is "
+        "left out. `state` keeps one state only. Newest first, 50 a page. Admins "
+        "see only their own disputes here too.",
         parameters=[
-            OpenApiParameter("role", enum=["disputer", "claimant"]),
+            OpenApiParameter(
+                "role",
+                enum=["disputer", "claimant"],
+                description="disputer: the ones you opened; claimant: the ones "
+                "about your registrations.",
+            ),
             OpenApiParameter("state", enum=Dispute.State.values),
         ],
-        responses={200: DisputeOutputSerializer(many=True), **errors(400, 401)},
+        responses={
+            200: DisputeOutputSerializer(many=True),
+            **_errors(
+                400,
+                401,
+                404,
+                described={
+                    400: "An unknown role or state.",
+                    404: "No such page (past the last one, or not a number).",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Awaiting the claimant",
+                value=DISPUTE_OPENED_EXAMPLE,
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         filters = self.ListFilterSerializer(data=request.query_params)
@@ -195,15 +251,54 @@ class DisputeListCreateApi(APIView):
     @extend_schema(
         tags=["disputes"],
         summary="Dispute a work, an image or a claim",
-        description="The claimant is notified and has DISPUTE_RESPONSE_DAYS days "
-        "to respond (state awaiting_response). One unresolved dispute per person "
-        "and target (409); after a decision, a new one needs other grounds or new "
-        "evidence (409).",
+        description="Any signed-in account may dispute someone else's work, image "
+        "or claim (disputing your own is a 400; `impersonation` is for style "
+        "claims only). The claimant is notified and has DISPUTE_RESPONSE_DAYS "
+        "days (14 by default) to respond, so the dispute starts in "
+        "`awaiting_response`. Evidence: up to 20 URLs, and files (at most "
+        "DISPUTE_EVIDENCE_MAX_FILES, 10 by default) sent as multipart/form-data. "
+        "A 409 if you already have an unresolved dispute on the target, if one of "
+        "yours with the same grounds and statement was already decided, or if "
+        "the target is no longer enforced.",
         request={
             "multipart/form-data": CreateInputSerializer,
             "application/json": CreateInputSerializer,
         },
-        responses={201: DisputeOutputSerializer, **errors(400, 401, 404, 409)},
+        responses={
+            201: DisputeOutputSerializer,
+            **_errors(
+                400,
+                401,
+                404,
+                409,
+                described={
+                    404: "The target does not exist.",
+                    409: "You already dispute this target, the same dispute was "
+                    "already decided, or the target is not enforced.",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Dispute a claim with JSON",
+                value=DISPUTE_CREATE_EXAMPLE,
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Dispute a claim with files",
+                value=DISPUTE_CREATE_MULTIPART_EXAMPLE,
+                description="`files` stands for the file parts: repeat the field "
+                "once per file.",
+                request_only=True,
+                media_type="multipart/form-data",
+            ),
+            OpenApiExample(
+                "Awaiting the claimant",
+                value=DISPUTE_OPENED_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         data = _valid(self.CreateInputSerializer, request)
@@ -222,8 +317,18 @@ class DisputeDetailApi(APIView):
     @extend_schema(
         tags=["disputes"],
         summary="One dispute",
+        description="A dispute with its evidence, the claimant's response and "
+        "the decision once made. Only its disputer, its claimant and admins see "
+        "it (anyone else gets a 404); `you_are` says which of them you are.",
         parameters=[path_id("dispute_id")],
         responses={200: DisputeOutputSerializer, **errors(401, 404)},
+        examples=[
+            OpenApiExample(
+                "Answered and under review",
+                value=DISPUTE_ANSWERED_EXAMPLE,
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request, dispute_id: int) -> Response:
         return _detail(request, dispute_id)
@@ -247,14 +352,50 @@ class DisputeRespondApi(APIView):
     @extend_schema(
         tags=["disputes"],
         summary="Respond to a dispute about your work or claim",
-        description="Only while it awaits your response (else 409); the dispute "
-        "then goes to an admin (under_review).",
+        description="The claimant answers once, with optional evidence files sent "
+        "as multipart/form-data. Only while the dispute is `awaiting_response` "
+        "(else 409), and only the claimant (the disputer or an admin gets a 403). "
+        "The dispute then goes to `under_review` for an admin, and the disputer "
+        "is notified.",
         parameters=[path_id("dispute_id")],
         request={
             "multipart/form-data": InputSerializer,
             "application/json": InputSerializer,
         },
-        responses={200: DisputeOutputSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={
+            200: DisputeOutputSerializer,
+            **_errors(
+                400,
+                401,
+                403,
+                404,
+                409,
+                described={
+                    403: "You can see the dispute but are not its claimant.",
+                    409: "The dispute no longer awaits a response.",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "An answer with JSON",
+                value=DISPUTE_RESPOND_EXAMPLE,
+                request_only=True,
+            ),
+            OpenApiExample(
+                "An answer with files",
+                value=DISPUTE_RESPOND_MULTIPART_EXAMPLE,
+                description="`files` stands for the file parts: repeat the field "
+                "once per file.",
+                request_only=True,
+                media_type="multipart/form-data",
+            ),
+            OpenApiExample(
+                "Answered and under review",
+                value=DISPUTE_ANSWERED_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request: Request, dispute_id: int) -> Response:
         data = _valid(self.InputSerializer, request)
@@ -271,10 +412,33 @@ class DisputeWithdrawApi(APIView):
     @extend_schema(
         tags=["disputes"],
         summary="Withdraw a dispute you opened",
-        description="Any time before it is resolved (else 409).",
+        description="The disputer drops the dispute at any time before it is "
+        "resolved; no request body. It becomes `withdrawn`, any enforcement "
+        "suspended while it was open is restored, and the claimant is notified. "
+        "Only the disputer may (403 for the claimant or an admin); a resolved or "
+        "withdrawn dispute is a 409.",
         parameters=[path_id("dispute_id")],
         request=None,
-        responses={200: DisputeOutputSerializer, **errors(401, 403, 404, 409)},
+        responses={
+            200: DisputeOutputSerializer,
+            **_errors(
+                401,
+                403,
+                404,
+                409,
+                described={
+                    403: "You can see the dispute but did not open it.",
+                    409: "The dispute is already resolved or withdrawn.",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Withdrawn",
+                value=DISPUTE_WITHDRAWN_EXAMPLE,
+                response_only=True,
+            )
+        ],
     )
     def post(self, request: Request, dispute_id: int) -> Response:
         services.dispute_withdraw(user=request.user, dispute_id=dispute_id)
@@ -304,11 +468,59 @@ class DisputeResolveApi(APIView):
     @extend_schema(
         tags=["disputes"],
         summary="Decide a dispute (admins)",
-        description="Takes effect at once, or (state pending_confirmation) when "
-        "a second admin confirms it.",
+        description="An admin decides a dispute that is `awaiting_response` or "
+        "`under_review` (else 409): `upheld` keeps the registration, `revoked` "
+        "stops enforcing it, `narrowed` keeps part of it (`narrowed_to` for a URL "
+        "prefix or domain claim, `excluded_images` for a work; one image cannot "
+        "be narrowed). A revoke or narrowing of a verified rights holder's claim, "
+        "or one touching more than DISPUTE_SECOND_ADMIN_IMAGES images (1000 by "
+        "default), waits in `pending_confirmation` for a second admin. Otherwise "
+        "it takes effect at once (`resolved`; both parties are notified).",
         parameters=[path_id("dispute_id")],
         request=InputSerializer,
-        responses={200: DisputeOutputSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={
+            200: DisputeOutputSerializer,
+            **_errors(
+                400,
+                401,
+                403,
+                404,
+                409,
+                described={
+                    403: "The account is not an admin.",
+                    404: "No such dispute.",
+                    409: "The dispute awaits no decision (it is pending "
+                    "confirmation, resolved or withdrawn).",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Narrow a claim to a narrower prefix",
+                value=DISPUTE_RESOLVE_NARROW_CLAIM_EXAMPLE,
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Leave some images of a work out",
+                value=DISPUTE_RESOLVE_NARROW_WORK_EXAMPLE,
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Uphold",
+                value=DISPUTE_RESOLVE_UPHOLD_EXAMPLE,
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Waits for a second admin",
+                value=DISPUTE_PROPOSED_EXAMPLE,
+                response_only=True,
+            ),
+            OpenApiExample(
+                "Upheld at once",
+                value=DISPUTE_UPHELD_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request: Request, dispute_id: int) -> Response:
         data = _valid(self.InputSerializer, request)
@@ -332,54 +544,44 @@ class DisputeConfirmApi(APIView):
     @extend_schema(
         tags=["disputes"],
         summary="Confirm or decline another admin's decision (admins)",
+        description="For a dispute in `pending_confirmation`, an admin other than "
+        "the one who proposed the decision confirms it (`approve: true`: it takes "
+        "effect and the dispute is `resolved`) or declines it (`approve: false` "
+        "with a `reason`: the proposal is cleared and the dispute goes back to "
+        "`under_review`). Any other state, or the proposing admin, is a 409.",
         parameters=[path_id("dispute_id")],
         request=InputSerializer,
-        responses={200: DisputeOutputSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={
+            200: DisputeOutputSerializer,
+            **_errors(
+                400,
+                401,
+                403,
+                404,
+                409,
+                described={
+                    403: "The account is not an admin.",
+                    404: "No such dispute.",
+                    409: "No decision awaits confirmation, or you proposed it.",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample("Confirm", value=DISPUTE_CONFIRM_EXAMPLE, request_only=True),
+            OpenApiExample("Decline", value=DISPUTE_DECLINE_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Confirmed and narrowed",
+                value=DISPUTE_NARROWED_EXAMPLE,
+                response_only=True,
+            ),
+            OpenApiExample(
+                "Declined and back under review",
+                value=DISPUTE_DECLINED_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request: Request, dispute_id: int) -> Response:
         data = _valid(self.InputSerializer, request)
         services.dispute_confirm(admin=request.user, dispute_id=dispute_id, **data)
         return _detail(request, dispute_id)
-
-
-class MatchReportApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        reason = serializers.ChoiceField(choices=FalseMatchReport.Reason.choices)
-        text = serializers.CharField(
-            max_length=5_000,
-            required=False,
-            default="",
-            help_text='Required for "other".',
-        )
-
-        class Meta:
-            ref_name = "FalseMatchReportCreate"
-
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        match = serializers.IntegerField(source="match_id")
-        reason = serializers.ChoiceField(choices=FalseMatchReport.Reason.choices)
-        text = serializers.CharField()
-        state = serializers.ChoiceField(choices=FalseMatchReport.State.choices)
-        created = serializers.DateTimeField()
-
-        class Meta:
-            ref_name = "FalseMatchReport"
-
-    @extend_schema(
-        tags=["matches"],
-        summary="Report a match of your job as wrong",
-        description="An admin reviews it; if they agree, that row never matches "
-        "that claim or image again in later jobs.",
-        parameters=[path_id("match_id")],
-        request=InputSerializer,
-        responses={201: OutputSerializer, **errors(400, 401, 404, 409)},
-    )
-    def post(self, request: Request, match_id: int) -> Response:
-        data = _valid(self.InputSerializer, request)
-        report = services.false_match_report_create(
-            reporter=request.user, match_id=match_id, **data
-        )
-        return Response(
-            self.OutputSerializer(report).data, status=status.HTTP_201_CREATED
-        )

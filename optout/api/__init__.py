@@ -18,7 +18,6 @@ from .jobs import (  # noqa: F401
     JsonObjectField,
     ManifestOutputSerializer,
     ManifestPartOutputSerializer,
-    ManifestUploadApi,
     MatchKindField,
     MatchOutputSerializer,
     errors,
@@ -29,6 +28,7 @@ from .lookup import (  # noqa: F401
     LookupHitOutputSerializer,
     LookupItemOutputSerializer,
 )
+from .manifests import ManifestUploadApi  # noqa: F401
 from .spawning import (  # noqa: F401
     SpawningQueryUrlsApi,
     SpawningSchema,

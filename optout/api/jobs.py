@@ -5,39 +5,37 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import (
-    RequestDataTooBig,
-    TooManyFieldsSent,
-    TooManyFilesSent,
-)
 from django.http import (
     FileResponse,
 )
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from accounts.permissions import NOT_A_CURATOR
-from core.api import ErrorSerializer, paginated_response, path_id
-from core.errors import NotFound, ValidationFailed
+from core.api import ErrorSerializer, Pagination, paginated_response, path_id
+from core.errors import NotFound
 from optout import selectors, services
+from optout.api.examples import (
+    CANCELLED_JOB_DETAIL_EXAMPLE,
+    JOB_DETAIL_EXAMPLE,
+    JOB_SUMMARY_EXAMPLE,
+    PERCEPTUAL_MATCH_EXAMPLE,
+    URL_MATCH_EXAMPLE,
+)
 from optout.models import Manifest, Match, MatchJob
-from optout.snapshots import max_radius
 from workers.engine.perceptual import removes_row
 
 _ERROR_DESCRIPTIONS = {
@@ -49,11 +47,18 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-def errors(*codes: int) -> dict[int, OpenApiResponse]:
+def errors(
+    *codes: int, descriptions: dict[int, str] | None = None
+) -> dict[int, OpenApiResponse]:
+    """Error responses for `codes`; `descriptions` rewords some for one operation."""
+    described = {**_ERROR_DESCRIPTIONS, **(descriptions or {})}
     return {
-        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code])
+        code: OpenApiResponse(ErrorSerializer, description=described[code])
         for code in codes
     }
+
+
+_PAGE_NOT_FOUND = "No such page: `page` is past the last page or not a number."
 
 
 def _absolute(request: Request | None, url: str) -> str:
@@ -284,122 +289,25 @@ def job_detail(job_id: int, user: User) -> MatchJob:
     return job
 
 
-class ManifestUploadApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
-
-    class InputSerializer(serializers.Serializer):
-        files = serializers.ListField(
-            child=serializers.FileField(allow_empty_file=True, use_url=False),
-            allow_empty=False,
-            error_messages={
-                "required": "no manifest file was uploaded; send it in this "
-                "multipart field",
-                "empty": "no manifest file was uploaded; send it in this "
-                "multipart field",
-            },
-            help_text="The manifest: one CSV, TSV, JSONL or Parquet file, or one "
-            "or more WebDataset .tar shards (repeat the field).",
-        )
-        name = serializers.CharField(
-            max_length=255, required=False, allow_blank=True, default=""
-        )
-        columns = JsonObjectField(
-            example='{"url": "URL", "caption": "TEXT"}',
-            required=False,
-            allow_blank=True,
-            help_text="JSON object: logical column (url, caption, key, sha256, "
-            "md5, phash, pdq, status) -> the file's column. Detected when absent.",
-        )
-        thresholds = JsonObjectField(
-            example='{"phash": 8, "pdq": 31}',
-            required=False,
-            allow_blank=True,
-            help_text="JSON object: largest Hamming distance that counts as a "
-            "match, per perceptual hash (phash, pdq).",
-        )
-        remove_levels = serializers.ListField(
-            child=serializers.ChoiceField(choices=Match.Level.values),
-            required=False,
-            help_text="Perceptual levels to remove from the filtered manifest "
-            "(repeat the field; default verified and strong). Exact, URL and "
-            "style matches are always removed.",
-        )
-
-        class Meta:
-            ref_name = "ManifestUpload"
-
-        def validate_thresholds(self, value: dict[str, Any]) -> dict[str, int]:
-            # Checked here too, before the upload is stored, so a typo in a
-            # threshold does not leave a manifest without a job behind.
-            limits = asdict(max_radius())
-            for kind, radius in value.items():
-                if kind not in limits:
-                    raise serializers.ValidationError(
-                        f"unknown hash {kind!r}; use phash or pdq"
-                    )
-                if (
-                    not isinstance(radius, int)
-                    or isinstance(radius, bool)
-                    or not 0 <= radius <= limits[kind]
-                ):
-                    raise serializers.ValidationError(
-                        f"{kind} must be a whole number from 0 to {limits[kind]}"
-                    )
-            return value
-
-    class OutputSerializer(ManifestOutputSerializer):
-        job = JobSummaryOutputSerializer()
-
-        class Meta:
-            ref_name = "ManifestUploaded"
-
-    @extend_schema(
-        tags=["manifests"],
-        summary="Upload a manifest and start matching it",
-        description="The file is stored and checked (format, columns) at once; "
-        "matching runs in the background: follow the job's progress at its url.",
-        request=InputSerializer,
-        responses={201: OutputSerializer, **errors(400, 401, 403)},
-    )
-    def post(self, request: Request) -> Response:
-        if not request.user.is_curator:
-            raise exceptions.PermissionDenied(NOT_A_CURATOR, code="not_a_curator")
-        try:
-            serializer = self.InputSerializer(data=request.data)
-        except TooManyFilesSent:
-            raise ValidationFailed(
-                "files: too many files in one request (the limit is "
-                f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES})",
-                field="files",
-            ) from None
-        except (RequestDataTooBig, TooManyFieldsSent) as exc:
-            raise ValidationFailed(f"the request is too large ({exc})") from None
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        manifest = services.manifest_upload(
-            owner=request.user,
-            files=data["files"],
-            columns=data.get("columns") or None,
-            name=data["name"],
-        )
-        job = services.match_job_start(
-            manifest=manifest,
-            owner=request.user,
-            thresholds=data.get("thresholds"),
-            remove_levels=data.get("remove_levels"),
-        )
-        manifest.job = job  # type: ignore[attr-defined]  # for the serializer
-        return Response(
-            self.OutputSerializer(manifest, context={"request": request}).data,
-            status=status.HTTP_201_CREATED,
-        )
-
-
 class JobListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         tags=["jobs"],
         summary="Your match jobs, newest first",
-        responses={200: JobSummaryOutputSerializer(many=True), **errors(401)},
+        description="Every match job the caller started, newest first, 50 a "
+        "page, in their short form (state, progress, counts); an account that "
+        "started none gets an empty page. The full job, with its receipt and "
+        "files, is at each job's `url`.",
+        responses={
+            200: JobSummaryOutputSerializer(many=True),
+            **errors(401, 404, descriptions={404: _PAGE_NOT_FOUND}),
+        },
+        examples=[
+            OpenApiExample(
+                "A finished job", value=JOB_SUMMARY_EXAMPLE, response_only=True
+            ),
+        ],
     )
     def get(self, request: Request) -> Response:
         return paginated_response(
@@ -414,8 +322,20 @@ class JobDetailApi(APIView):
     @extend_schema(
         tags=["jobs"],
         summary="One match job: state, progress, counts, receipt and files",
+        description="One of the caller's jobs; poll it until `state` is "
+        "succeeded, failed or cancelled. `counts`, `receipt` and `outputs` (the "
+        "reports, the filtered manifest and the receipt, each with a download "
+        "`url`) are filled in when the job succeeds; `problems` lists the first "
+        "20 skipped rows. Someone else's job is a 404.",
         parameters=[path_id("job_id")],
         responses={200: JobDetailOutputSerializer, **errors(401, 404)},
+        examples=[
+            OpenApiExample(
+                "A job that has succeeded",
+                value=JOB_DETAIL_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = job_detail(job_id, request.user)
@@ -428,9 +348,31 @@ class JobCancelApi(APIView):
     @extend_schema(
         tags=["jobs"],
         summary="Cancel a queued or running job",
+        description="Stops one of the caller's jobs that is queued or running: "
+        "it becomes cancelled at once, its remaining chunks are not matched and "
+        "it produces no reports, filtered manifest or receipt. No body. The "
+        "answer is the job as it is now. A job that has already succeeded, "
+        "failed or been cancelled is a 409, so cancelling twice is one too.",
         parameters=[path_id("job_id")],
         request=None,
-        responses={200: JobDetailOutputSerializer, **errors(401, 404, 409)},
+        responses={
+            200: JobDetailOutputSerializer,
+            **errors(
+                401,
+                404,
+                409,
+                descriptions={
+                    409: "The job has already succeeded, failed or been cancelled."
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "A queued job, cancelled",
+                value=CANCELLED_JOB_DETAIL_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request: Request, job_id: int) -> Response:
         services.match_job_cancel(owner=request.user, job_id=job_id)
@@ -441,6 +383,8 @@ class JobCancelApi(APIView):
 
 
 class JobMatchListApi(APIView):
+    pagination_class = Pagination
+
     class FilterSerializer(serializers.Serializer):
         kind = MatchKindField(required=False)
         level = serializers.ChoiceField(choices=Match.Level.values, required=False)
@@ -448,12 +392,46 @@ class JobMatchListApi(APIView):
     @extend_schema(
         tags=["jobs"],
         summary="A job's matches in row order, 50 a page",
+        description="The matches found so far in one of the caller's jobs, by "
+        "manifest row (a row can have several), optionally only one `kind` or "
+        "one perceptual `level`. `removed` says whether the match takes its row "
+        "out of the filtered manifest.",
         parameters=[
             path_id("job_id"),
-            OpenApiParameter("kind", enum=Match.Kind.values),
-            OpenApiParameter("level", enum=Match.Level.values),
+            OpenApiParameter(
+                "kind",
+                enum=Match.Kind.values,
+                description="Only matches of this kind.",
+            ),
+            OpenApiParameter(
+                "level",
+                enum=Match.Level.values,
+                description="Only perceptual matches of this level.",
+            ),
         ],
-        responses={200: MatchOutputSerializer(many=True), **errors(400, 401, 404)},
+        responses={
+            200: MatchOutputSerializer(many=True),
+            **errors(
+                400,
+                401,
+                404,
+                descriptions={
+                    400: "An unknown `kind` or `level`.",
+                    404: "Not found, or not yours; or no such page (`page` past "
+                    "the last page or not a number).",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "A URL prefix claim", value=URL_MATCH_EXAMPLE, response_only=True
+            ),
+            OpenApiExample(
+                "A verified perceptual match",
+                value=PERCEPTUAL_MATCH_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = job_detail(job_id, request.user)
@@ -476,6 +454,11 @@ class JobOutputDownloadApi(APIView):
     @extend_schema(
         tags=["jobs"],
         summary="Download one of a job's files (report, filtered manifest, receipt)",
+        description="The file's bytes as an attachment under its name; take the "
+        "`url` from the job's `outputs`. The Content-Type is guessed from the "
+        "name (text/csv for matches.csv, application/json for receipt.json) and "
+        "is application/octet-stream where there is no guess (Parquet, JSON "
+        "lines). A file of someone else's job, or not of job `job_id`, is a 404.",
         parameters=[path_id("job_id"), path_id("output_id")],
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
     extend_schema,
 )
 from rest_framework import serializers
@@ -10,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import errors
+from core.api import ErrorSerializer, errors
 from optout import selectors
 from optout.api.jobs import MatchKindField
 
@@ -46,6 +48,81 @@ class LookupItemOutputSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "LookupItem"
+
+
+# Examples for the schema (/api/docs/); they must fit the serializers
+# (tests/test_api_schema.py checks), so change them together.
+LOOKUP_REQUEST_EXAMPLE = {
+    "urls": [
+        "https://alice.example/art/harbour.png",
+        "https://free.example/5.jpg",
+        "not a url",
+    ],
+    "captions": ["dusk over the harbour, in the style of Alice Moreau"],
+    "phash": ["d1c4f0e8b3a29587"],
+}
+_NO_HIT = {
+    "claim": None,
+    "image": None,
+    "work": None,
+    "distance": None,
+    "level": "",
+    "variant": "",
+    "chance": None,
+}
+LOOKUP_RESULT_EXAMPLE = {
+    "revision": 311,
+    "urls": [
+        {
+            "value": "https://alice.example/art/harbour.png",
+            "matches": [
+                {
+                    **_NO_HIT,
+                    "kind": "url",
+                    "claim": 5,
+                    "matched": "https://alice.example/art/harbour.png",
+                }
+            ],
+            "problem": None,
+        },
+        {"value": "https://free.example/5.jpg", "matches": [], "problem": None},
+        {
+            "value": "not a url",
+            "matches": [],
+            "problem": "'not a url' is not a valid URL",
+        },
+    ],
+    "captions": [
+        {
+            "value": "dusk over the harbour, in the style of Alice Moreau",
+            "matches": [
+                {**_NO_HIT, "kind": "style", "claim": 8, "matched": "alice moreau"}
+            ],
+            "problem": None,
+        }
+    ],
+    "sha256": [],
+    "md5": [],
+    "phash": [
+        {
+            "value": "d1c4f0e8b3a29587",
+            "matches": [
+                {
+                    **_NO_HIT,
+                    "kind": "phash",
+                    "image": 2204,
+                    "work": 318,
+                    "distance": 0,
+                    "matched": "",
+                    "level": "possible",
+                    "variant": "original",
+                }
+            ],
+            "problem": None,
+        }
+    ],
+    "pdq": [],
+}
 
 
 class LookupApi(APIView):
@@ -107,11 +184,39 @@ class LookupApi(APIView):
     @extend_schema(
         tags=["lookup"],
         summary=f"Check up to {selectors.LOOKUP_MAX_ITEMS:,} items at once",
-        description="Answered at once from the current registry revision. Each "
-        "list in the answer has one entry per item sent, in order, with its "
-        "matches (none when the item is not in the registry).",
+        description="For any signed-up account (artist or curator). Send image "
+        "URLs, captions and hex hashes in their lists (every list may be left "
+        "out; other keys are ignored), at most "
+        f"{selectors.LOOKUP_MAX_ITEMS:,} values in all; a bigger batch is a 400: "
+        "upload it as a manifest instead. It is answered at once from the "
+        "current registry revision, reads only and stores nothing. Each list in "
+        "the answer has one entry per value sent, in order, with its matches "
+        "(none when the value is not in the registry, or is empty) and, when "
+        "the value could not be checked, the `problem`.",
         request=InputSerializer,
-        responses={200: OutputSerializer, **errors(400, 401)},
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description=f"More than {selectors.LOOKUP_MAX_ITEMS:,} values, a "
+                "body that is not a JSON object of lists of strings, or a "
+                "malformed hash (the message names the list and the index, also "
+                'in `extra["index"]`).',
+            ),
+            **errors(401),
+        },
+        examples=[
+            OpenApiExample(
+                "URLs, a caption and a pHash",
+                value=LOOKUP_REQUEST_EXAMPLE,
+                request_only=True,
+            ),
+            OpenApiExample(
+                "One entry per value sent",
+                value=LOOKUP_RESULT_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)

@@ -24,6 +24,7 @@ from django.core.exceptions import (
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiResponse,
     extend_schema,
     inline_serializer,
@@ -59,6 +60,32 @@ _ERROR = inline_serializer(
     name="SpawningError", fields={"detail": serializers.CharField()}
 )
 
+# Examples for the schema (/api/docs/): what datadiligence sends and gets.
+SPAWNING_REQUEST_EXAMPLE = "\n".join(
+    [
+        "https://alice.example/art/harbour.png",
+        "https://free.example/1.jpg",
+        "",
+        "https://bob-art.example/works/bridge.jpg",
+    ]
+)
+SPAWNING_ANSWER_EXAMPLE = {
+    "urls": [
+        {
+            "url": "https://alice.example/art/harbour.png",
+            "optOut": True,
+            "optIn": False,
+        },
+        {"url": "https://free.example/1.jpg", "optOut": False, "optIn": False},
+        {"url": "", "optOut": False, "optIn": False},
+        {
+            "url": "https://bob-art.example/works/bridge.jpg",
+            "optOut": True,
+            "optIn": False,
+        },
+    ]
+}
+
 
 class SpawningQueryUrlsApi(APIView):
     authentication_classes = [ApiTokenAuthentication]
@@ -74,11 +101,17 @@ class SpawningQueryUrlsApi(APIView):
     @extend_schema(
         tags=["spawning"],
         summary="Spawning-compatible URL opt-out check",
-        description="Body: text/plain, one URL a line, at most "
-        f"{LOOKUP_MAX_ITEMS:,} lines. Header: `Authorization: API <token>`. "
-        "The answer has one entry per line, in order, empty lines included; "
-        "optOut is true when an enforced url, prefix or domain claim covers "
-        "the URL. optIn is always false.",
+        description="A drop-in for Spawning's Do Not Train API (datadiligence, "
+        "Hugging Face's dataset-viewer); the paths with and without the final "
+        "slash behave the same, and neither redirects. Body: text/plain, "
+        f"UTF-8, one URL a line (LF or CRLF), at most {LOOKUP_MAX_ITEMS:,} "
+        "lines. Header: `Authorization: API <token>` with an API token of any "
+        "signed-up account (`Token` and `Bearer` work too; a session does not). "
+        "The answer has one entry per line, in order, empty lines included, "
+        "checked against the current registry revision; `optOut` is true when "
+        "an enforced url, prefix or domain claim covers the URL (style claims "
+        "and images do not count) and `optIn` is always false. Errors come in "
+        'Spawning\'s shape, `{"detail": "..."}`, not in this API\'s Error shape.',
         request={"text/plain": OpenApiTypes.STR},
         responses={
             200: inline_serializer(
@@ -95,9 +128,44 @@ class SpawningQueryUrlsApi(APIView):
                     )
                 },
             ),
-            400: OpenApiResponse(_ERROR, description="Too many lines, or not UTF-8."),
-            401: OpenApiResponse(_ERROR, description="A missing or wrong token."),
+            400: OpenApiResponse(
+                _ERROR,
+                description="Too many lines, a body that is not UTF-8, or a body "
+                "over the server's upload size limit.",
+                examples=[
+                    OpenApiExample(
+                        "Too many lines",
+                        value={
+                            "detail": f"at most {LOOKUP_MAX_ITEMS:,} URLs per "
+                            f"request, got {LOOKUP_MAX_ITEMS + 1:,}"
+                        },
+                    )
+                ],
+            ),
+            401: OpenApiResponse(
+                _ERROR,
+                description="A missing, empty, wrong or revoked token, or a "
+                "suspended account.",
+                examples=[
+                    OpenApiExample(
+                        "A wrong token", value={"detail": "Invalid or revoked token."}
+                    )
+                ],
+            ),
         },
+        examples=[
+            OpenApiExample(
+                "Four lines with an empty one",
+                value=SPAWNING_REQUEST_EXAMPLE,
+                request_only=True,
+                media_type="text/plain",
+            ),
+            OpenApiExample(
+                "One entry per line",
+                value=SPAWNING_ANSWER_EXAMPLE,
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         try:

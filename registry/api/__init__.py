@@ -10,6 +10,12 @@ from .claims import (  # noqa: F401
     ClaimListCreateApi,
     ClaimWithdrawApi,
 )
+from .images import (  # noqa: F401
+    ImageDetailApi,
+    ImageListApi,
+    ImageRegisterHashesApi,
+    PortfolioUploadApi,
+)
 from .shared import (  # noqa: F401
     ClaimOutputSerializer,
     FingerprintsOutputSerializer,
@@ -19,10 +25,6 @@ from .shared import (  # noqa: F401
     WorkOutputSerializer,
 )
 from .works import (  # noqa: F401
-    ImageDetailApi,
-    ImageListApi,
-    ImageRegisterHashesApi,
-    PortfolioUploadApi,
     RegistryRevisionApi,
     RightsHolderApi,
     WorkDetailApi,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     extend_schema,
 )
@@ -13,7 +14,14 @@ from rest_framework.response import Response
 from core.api import Pagination, errors, paginated_response, path_id
 from core.errors import NotFound
 from registry import selectors, services
-from registry.api.shared import ClaimOutputSerializer
+from registry.api.examples import (
+    CLAIM_DOMAIN_EXAMPLE,
+    CLAIM_STYLE_EXAMPLE,
+    CLAIM_URL_EXAMPLE,
+)
+from registry.api.shared import (
+    ClaimOutputSerializer,
+)
 from registry.models import Claim
 from registry.permissions import ArtistApi
 
@@ -47,12 +55,23 @@ class ClaimListCreateApi(ArtistApi):
 
     @extend_schema(
         tags=["claims"],
-        summary="The artist's claims",
+        summary="List the artist's claims",
+        description="The signed-in artist's claims in every state, newest first, "
+        "50 to a page (a page number past the last page is a 404). state and "
+        "kind keep only claims in that state or of that kind.",
         parameters=[
             OpenApiParameter("state", enum=Claim.State.values),
             OpenApiParameter("kind", enum=Claim.Kind.values),
         ],
-        responses={200: OutputSerializer(many=True), **errors(400, 401, 403)},
+        responses={200: OutputSerializer(many=True), **errors(400, 401, 403, 404)},
+        examples=[
+            OpenApiExample(
+                "A page of claims",
+                value=CLAIM_URL_EXAMPLE,
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def get(self, request: Request) -> Response:
         filters = self.ListFilterSerializer(data=request.query_params)
@@ -71,10 +90,58 @@ class ClaimListCreateApi(ArtistApi):
         tags=["claims"],
         summary="Claim a URL, a URL prefix, a domain or a style name",
         description="url and prefix claims are enforced at once; a domain claim "
-        "is unverified until you prove control with its verification_token; a "
-        "style claim waits for an admin (pending_review).",
+        "is unverified until you serve its verification_token on the domain and "
+        "ask for a check (POST /api/v1/claims/{claim_id}/check/); a style claim "
+        "waits for an admin (pending_review). Only style claims take aliases. "
+        "Claiming again what you already claim is a 400, unless the earlier "
+        "claim was withdrawn or rejected.",
         request=CreateInputSerializer,
         responses={201: OutputSerializer, **errors(400, 401, 403)},
+        examples=[
+            OpenApiExample(
+                "A URL",
+                value={
+                    "kind": "url",
+                    "value": "https://Alice.example/art/harbour-at-dawn.jpg",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A domain",
+                value={"kind": "domain", "value": "alice.example"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A style name",
+                value={
+                    "kind": "style",
+                    "value": "Alice Moreau",
+                    "aliases": ["A. Moreau"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "URL claim",
+                summary="A URL claim, enforced at once",
+                value=CLAIM_URL_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "Domain claim",
+                summary="A domain claim, waiting for its proof",
+                value=CLAIM_DOMAIN_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "Style claim",
+                summary="A style claim, waiting for review",
+                value=CLAIM_STYLE_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = self.CreateInputSerializer(data=request.data)
@@ -88,9 +155,26 @@ class ClaimListCreateApi(ArtistApi):
 class ClaimDetailApi(ArtistApi):
     @extend_schema(
         tags=["claims"],
-        summary="One claim",
+        summary="Get one claim",
+        description="One of the signed-in artist's claims, with its state and, "
+        "for a domain, its verification_token and the result of the last proof "
+        "check. Another artist's claim is a 404.",
         parameters=[path_id("claim_id")],
         responses={200: ClaimOutputSerializer, **errors(401, 403, 404)},
+        examples=[
+            OpenApiExample(
+                "A verified domain",
+                value={
+                    **CLAIM_DOMAIN_EXAMPLE,
+                    "state": "active",
+                    "activated_at": "2026-11-24T09:10:02Z",
+                    "proof_checked_at": "2026-11-24T09:10:02Z",
+                    "proof_method": "file",
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def get(self, request: Request, claim_id: int) -> Response:
         claim = selectors.claim_get_for_owner(owner=self.holder, claim_id=claim_id)
@@ -103,9 +187,25 @@ class ClaimWithdrawApi(ArtistApi):
     @extend_schema(
         tags=["claims"],
         summary="Withdraw a claim",
+        description="Stops the claim for good, whatever its state: an enforced "
+        "claim is no longer matched by match jobs started afterwards. There is no "
+        "undo, but the same value may be claimed again. A claim that is already "
+        "withdrawn is a 409.",
         parameters=[path_id("claim_id")],
         request=None,
         responses={200: ClaimOutputSerializer, **errors(401, 403, 404, 409)},
+        examples=[
+            OpenApiExample(
+                "Withdrawn",
+                value={
+                    **CLAIM_URL_EXAMPLE,
+                    "state": "withdrawn",
+                    "withdrawn_at": "2026-12-02T16:05:31Z",
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def post(self, request: Request, claim_id: int) -> Response:
         claim = services.claim_withdraw(owner=self.holder, claim_id=claim_id)
@@ -118,11 +218,29 @@ class ClaimCheckApi(ArtistApi):
         summary="Check a domain claim's proof of control now",
         description="Queues a check of the token at "
         "https://DOMAIN/.well-known/dnt-registry-verification.txt or in "
-        '<meta name="dnt-registry-verification"> on the home page; the claim '
-        "shows the result (proof_checked_at, proof_error) once it has run.",
+        '<meta name="dnt-registry-verification"> on the home page and answers '
+        "at once with the claim as it is; read the claim later for the result "
+        "(state, proof_checked_at, proof_method, proof_error). Only unverified, "
+        "active and proof-lost (suspended) domain claims are checked; any other "
+        "claim is a 409.",
         parameters=[path_id("claim_id")],
         request=None,
         responses={202: ClaimOutputSerializer, **errors(401, 403, 404, 409)},
+        examples=[
+            OpenApiExample(
+                "Check queued after a failed one",
+                value={
+                    **CLAIM_DOMAIN_EXAMPLE,
+                    "proof_checked_at": "2026-11-24T08:52:40Z",
+                    "proof_error": "https://alice.example/.well-known/"
+                    "dnt-registry-verification.txt: HTTP 404; "
+                    'no <meta name="dnt-registry-verification"> tag in '
+                    "https://alice.example/",
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
     )
     def post(self, request: Request, claim_id: int) -> Response:
         claim = services.claim_domain_check_request(

@@ -153,3 +153,8 @@ class ClaimOutputSerializer(serializers.Serializer):
     )
     def get_verification_token(self, claim: Claim) -> str | None:
         return claim.verification_token or None
+
+
+# --- Example values for the schema (/api/docs/) ---------------------------------
+# Each one fits the serializer above it exactly; tests/test_api_schema.py checks
+# them against the generated schema.

@@ -4,34 +4,30 @@ portfolio upload and the registry revision.
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.exceptions import (
-    RequestDataTooBig,
-    TooManyFieldsSent,
-    TooManyFilesSent,
-)
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     extend_schema,
 )
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import Pagination, errors, id_field, paginated_response, path_id
-from core.errors import NotFound, ValidationFailed
-from core.uploads import IncomingFile
+from core.api import Pagination, errors, paginated_response, path_id
+from core.errors import NotFound
 from registry import selectors, services
+from registry.api.examples import (
+    RIGHTS_HOLDER_EXAMPLE,
+    WORK_DETAIL_EXAMPLE,
+    WORK_EXAMPLE,
+)
 from registry.api.shared import (
-    ImageOutputSerializer,
     RightsHolderOutputSerializer,
     WorkDetailOutputSerializer,
     WorkOutputSerializer,
 )
-from registry.models import Image, Work
+from registry.models import Work
 from registry.permissions import ArtistApi, artist_holder
 
 
@@ -58,14 +54,40 @@ class RightsHolderApi(APIView):
     @extend_schema(
         tags=["account"],
         summary="Register the signed-in account as an artist",
-        description="Idempotent: an account that is already an artist gets its "
-        "rights holder back unchanged (200).",
+        description="Any signed-in account may call this to become an artist (a "
+        "rights holder) and so use the works, images, portfolio and claims "
+        "operations. display_name defaults to the username; contact_email is the "
+        "account's email address. Idempotent: an account that is already an "
+        "artist gets its profile back unchanged with 200 (the values sent are "
+        "validated but not applied; use PATCH to change them).",
         request=CreateInputSerializer,
         responses={
             201: OutputSerializer,
             200: OutputSerializer,
             **errors(400, 401),
         },
+        examples=[
+            OpenApiExample(
+                "Become an artist",
+                value={
+                    "display_name": "Alice Moreau",
+                    "website": "https://alice.example",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Registered",
+                value=RIGHTS_HOLDER_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "Already an artist",
+                value={**RIGHTS_HOLDER_EXAMPLE, "verified": True},
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = self.CreateInputSerializer(data=request.data)
@@ -85,8 +107,27 @@ class RightsHolderApi(APIView):
     @extend_schema(
         tags=["account"],
         summary="Change the artist's public details",
+        description="Changes the signed-in artist's display_name, contact_email "
+        "or website; fields left out keep their values. display_name may not be "
+        'blank; website may be emptied with "". verified is set by admins only.',
         request=UpdateInputSerializer,
         responses={200: OutputSerializer, **errors(400, 401, 403)},
+        examples=[
+            OpenApiExample(
+                "New contact address",
+                value={"contact_email": "studio@alice.example"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Updated",
+                value={
+                    **RIGHTS_HOLDER_EXAMPLE,
+                    "contact_email": "studio@alice.example",
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def patch(self, request: Request) -> Response:
         holder = artist_holder(request.user)
@@ -126,11 +167,26 @@ class WorkListCreateApi(ArtistApi):
 
     @extend_schema(
         tags=["works"],
-        summary="The artist's works",
+        summary="List the artist's works",
+        description="The signed-in artist's works, newest first, 50 to a page "
+        "(a page number past the last page is a 404). status keeps only active "
+        "or only withdrawn works. image_count counts every image of a work, "
+        "pending_count those not fingerprinted yet.",
         parameters=[
             OpenApiParameter("status", enum=Work.Status.values),
         ],
-        responses={200: ListOutputSerializer(many=True), **errors(400, 401, 403)},
+        responses={
+            200: ListOutputSerializer(many=True),
+            **errors(400, 401, 403, 404),
+        },
+        examples=[
+            OpenApiExample(
+                "A page of works",
+                value=WORK_EXAMPLE,
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def get(self, request: Request) -> Response:
         filters = self.ListFilterSerializer(data=request.query_params)
@@ -147,9 +203,35 @@ class WorkListCreateApi(ArtistApi):
 
     @extend_schema(
         tags=["works"],
-        summary="Create a work (images are added by upload or by hashes)",
+        summary="Create a work",
+        description="Creates an active work with no images; add them with POST "
+        "/api/v1/portfolio/ or POST /api/v1/images/hashes/, giving the work's id. "
+        "The title may not be blank. source_urls must be http(s) URLs and are "
+        "stored normalized; they are for reference and are not matched (claim "
+        "a URL for that).",
         request=CreateInputSerializer,
         responses={201: CreateOutputSerializer, **errors(400, 401, 403)},
+        examples=[
+            OpenApiExample(
+                "New work",
+                value={
+                    "title": "Harbour at dawn",
+                    "description": "Oil on canvas, 2024.",
+                    "source_urls": ["https://alice.example/art/harbour-at-dawn"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Created",
+                value={
+                    **WORK_DETAIL_EXAMPLE,
+                    "image_count": 0,
+                    "images": [],
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = self.CreateInputSerializer(data=request.data)
@@ -179,9 +261,19 @@ class WorkDetailApi(ArtistApi):
 
     @extend_schema(
         tags=["works"],
-        summary="One work with its images",
+        summary="Get one work with its images",
+        description="One of the signed-in artist's works, with every image in it "
+        "(oldest first) and their fingerprints. Another artist's work is a 404.",
         parameters=[path_id("work_id")],
         responses={200: OutputSerializer, **errors(401, 403, 404)},
+        examples=[
+            OpenApiExample(
+                "A work with one image",
+                value=WORK_DETAIL_EXAMPLE,
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def get(self, request: Request, work_id: int) -> Response:
         work = selectors.work_get_for_owner(owner=self.holder, work_id=work_id)
@@ -192,9 +284,29 @@ class WorkDetailApi(ArtistApi):
     @extend_schema(
         tags=["works"],
         summary="Change a work's title, description or source URLs",
+        description="Fields left out keep their values; source_urls, when sent, "
+        "replaces the whole list. The title may not be blank and source_urls must "
+        "be http(s) URLs. Withdrawn works may be edited too; this changes nothing "
+        "that is enforced.",
         parameters=[path_id("work_id")],
         request=UpdateInputSerializer,
         responses={200: OutputSerializer, **errors(400, 401, 403, 404)},
+        examples=[
+            OpenApiExample(
+                "New description",
+                value={"description": "Oil on canvas, 2024. Private collection."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Updated",
+                value={
+                    **WORK_DETAIL_EXAMPLE,
+                    "description": "Oil on canvas, 2024. Private collection.",
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def patch(self, request: Request, work_id: int) -> Response:
         serializer = self.UpdateInputSerializer(data=request.data)
@@ -209,10 +321,26 @@ class WorkDetailApi(ArtistApi):
 class WorkWithdrawApi(ArtistApi):
     @extend_schema(
         tags=["works"],
-        summary="Withdraw a work: stop enforcing it and all its images",
+        summary="Withdraw a work",
+        description="Stops enforcing the work and all its images: match jobs "
+        "started afterwards no longer match them. There is no undo, and images "
+        "cannot be added to a withdrawn work. Withdrawing a work that is already "
+        "withdrawn is a 409.",
         parameters=[path_id("work_id")],
         request=None,
         responses={200: WorkDetailOutputSerializer, **errors(401, 403, 404, 409)},
+        examples=[
+            OpenApiExample(
+                "Withdrawn",
+                value={
+                    **WORK_DETAIL_EXAMPLE,
+                    "status": "withdrawn",
+                    "withdrawn_at": "2026-12-02T16:05:31Z",
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def post(self, request: Request, work_id: int) -> Response:
         services.work_withdraw(owner=self.holder, work_id=work_id)
@@ -220,198 +348,6 @@ class WorkWithdrawApi(ArtistApi):
         return Response(
             WorkDetailOutputSerializer(work, context={"request": request}).data
         )
-
-
-class ImageListApi(ArtistApi):
-    pagination_class = Pagination
-
-    class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=Image.Status.choices, required=False)
-        work = id_field(required=False)
-
-    @extend_schema(
-        tags=["images"],
-        summary="The artist's images, newest first",
-        parameters=[
-            OpenApiParameter("status", enum=Image.Status.values),
-            OpenApiParameter("work", OpenApiTypes.INT, description="A work's id."),
-        ],
-        responses={200: ImageOutputSerializer(many=True), **errors(400, 401, 403)},
-    )
-    def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        images = selectors.image_list_for_owner(
-            owner=self.holder,
-            status=filters.validated_data.get("status"),
-            work_id=filters.validated_data.get("work"),
-        )
-        return paginated_response(
-            queryset=images,
-            serializer_class=ImageOutputSerializer,
-            request=request,
-            view=self,
-        )
-
-
-class ImageDetailApi(ArtistApi):
-    @extend_schema(
-        tags=["images"],
-        summary="One image with its fingerprints",
-        parameters=[path_id("image_id")],
-        responses={200: ImageOutputSerializer, **errors(401, 403, 404)},
-    )
-    def get(self, request: Request, image_id: int) -> Response:
-        image = selectors.image_get_for_owner(owner=self.holder, image_id=image_id)
-        if image is None:
-            raise NotFound("image not found")
-        return Response(ImageOutputSerializer(image, context={"request": request}).data)
-
-
-class ImageRegisterHashesApi(ArtistApi):
-    class InputSerializer(serializers.Serializer):
-        title = serializers.CharField(
-            max_length=300,
-            required=False,
-            allow_blank=True,
-            default="",
-            help_text="Title of the new work; required unless `work` is given.",
-        )
-        work = id_field(
-            required=False, allow_null=True, help_text="Add to this work of yours."
-        )
-        sha256 = serializers.CharField(
-            required=False, allow_blank=True, allow_null=True, help_text="64 hex"
-        )
-        md5 = serializers.CharField(
-            required=False, allow_blank=True, allow_null=True, help_text="32 hex"
-        )
-        phash = serializers.CharField(
-            required=False, allow_blank=True, allow_null=True, help_text="16 hex"
-        )
-        pdq = serializers.CharField(
-            required=False, allow_blank=True, allow_null=True, help_text="64 hex"
-        )
-        pdq_quality = serializers.IntegerField(
-            required=False, allow_null=True, help_text="0-100, as PDQ reports it."
-        )
-
-        class Meta:
-            ref_name = "ImageHashes"
-
-    @extend_schema(
-        tags=["images"],
-        summary="Register an image by its hashes alone (the image never leaves "
-        "your computer)",
-        request=InputSerializer,
-        responses={201: ImageOutputSerializer, **errors(400, 401, 403, 404, 409)},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        image = services.image_register_hashes(
-            owner=self.holder,
-            hashes={name: data.get(name) for name in services.HASH_FIELDS},
-            title=data["title"],
-            work_id=data.get("work"),
-            pdq_quality=data.get("pdq_quality"),
-        )
-        image = selectors.image_get_for_owner(owner=self.holder, image_id=image.pk)
-        return Response(
-            ImageOutputSerializer(image, context={"request": request}).data,
-            status=status.HTTP_201_CREATED,
-        )
-
-
-class PortfolioUploadApi(ArtistApi):
-    parser_classes = [MultiPartParser, FormParser]
-
-    class InputSerializer(serializers.Serializer):
-        files = serializers.ListField(
-            child=serializers.FileField(allow_empty_file=True, use_url=False),
-            allow_empty=False,
-            error_messages={
-                "required": "no file was uploaded; send images or ZIP archives "
-                "in this multipart field",
-                "empty": "no file was uploaded; send images or ZIP archives "
-                "in this multipart field",
-            },
-            help_text="Images (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC, AVIF) and "
-            "ZIP archives of images; repeat the field for more files.",
-        )
-        work = id_field(
-            required=False,
-            help_text="Add every image to this work of yours; without it each "
-            "image becomes a work titled after its file name.",
-        )
-
-        class Meta:
-            ref_name = "PortfolioUpload"
-
-    class OutputSerializer(serializers.Serializer):
-        class RejectedSerializer(serializers.Serializer):
-            file = serializers.CharField(
-                help_text='The file, or "archive.zip: member" for a ZIP member.'
-            )
-            message = serializers.CharField(help_text="Why it was not accepted.")
-
-            class Meta:
-                ref_name = "RejectedFile"
-
-        works = WorkOutputSerializer(many=True)
-        images = ImageOutputSerializer(many=True)
-        rejected = RejectedSerializer(many=True)
-
-        class Meta:
-            ref_name = "PortfolioUploadResult"
-
-    @extend_schema(
-        tags=["images"],
-        summary="Upload images and ZIP archives of images",
-        description="Good files are kept even when others are rejected; the "
-        "rejected ones are listed with their reasons. Images are fingerprinted "
-        "in the background (status pending, then hashed or failed). If no file "
-        "is good, the answer is 400 and extra.rejected lists every file.",
-        request=InputSerializer,
-        responses={201: OutputSerializer, **errors(400, 401, 403, 404, 409)},
-    )
-    def post(self, request: Request) -> Response:
-        try:
-            serializer = self.InputSerializer(data=request.data)
-        except TooManyFilesSent:
-            raise ValidationFailed(
-                "files: too many files in one request (the limit is "
-                f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES}); put them in a ZIP "
-                "or send several requests",
-                field="files",
-            ) from None
-        except (RequestDataTooBig, TooManyFieldsSent) as exc:
-            raise ValidationFailed(f"the request is too large ({exc})") from None
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        result = services.portfolio_upload(
-            owner=self.holder,
-            files=[
-                IncomingFile(name=f.name, size=f.size, stream=f) for f in data["files"]
-            ],
-            work_id=data.get("work"),
-        )
-        works = (
-            selectors.work_list_for_owner(owner=self.holder)
-            .filter(pk__in=[w.pk for w in result.works])
-            .order_by("id")
-        )
-        images = (
-            selectors.image_list_for_owner(owner=self.holder)
-            .filter(pk__in=[i.pk for i in result.images])
-            .order_by("id")
-        )
-        output = self.OutputSerializer(
-            {"works": works, "images": images, "rejected": result.rejected},
-            context={"request": request},
-        )
-        return Response(output.data, status=status.HTTP_201_CREATED)
 
 
 class RegistryRevisionApi(APIView):
@@ -425,8 +361,20 @@ class RegistryRevisionApi(APIView):
 
     @extend_schema(
         tags=["registry"],
-        summary="The registry's current revision",
+        summary="Get the registry's current revision",
+        description="Any signed-in account may read it. The revision goes up "
+        "with every change to what is enforced (an image hashed or withdrawn, a "
+        "claim activated or withdrawn, a dispute decided), so a client can tell "
+        "whether the registry changed since a match job ran at an earlier one.",
         responses={200: OutputSerializer, **errors(401)},
+        examples=[
+            OpenApiExample(
+                "Current revision",
+                value={"revision": 1842},
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def get(self, request: Request) -> Response:
         revision = selectors.registry_revision_current()

@@ -1,0 +1,189 @@
+"""POST /api/v1/manifests/: upload a manifest (one file or several parts) and
+start its match job."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import NOT_A_CURATOR
+from core.errors import ValidationFailed
+from optout import services
+from optout.api.examples import (
+    MANIFEST_UPLOAD_REQUEST_EXAMPLE,
+    MANIFEST_UPLOADED_EXAMPLE,
+)
+from optout.api.jobs import (
+    JobSummaryOutputSerializer,
+    JsonObjectField,
+    ManifestOutputSerializer,
+    errors,
+)
+from optout.models import Match
+from optout.snapshots import max_radius
+
+
+class ManifestUploadApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        files = serializers.ListField(
+            child=serializers.FileField(allow_empty_file=True, use_url=False),
+            allow_empty=False,
+            error_messages={
+                "required": "no manifest file was uploaded; send it in this "
+                "multipart field",
+                "empty": "no manifest file was uploaded; send it in this "
+                "multipart field",
+            },
+            help_text="The manifest: one CSV, TSV, JSONL or Parquet file, or one "
+            "or more WebDataset .tar shards (repeat the field).",
+        )
+        name = serializers.CharField(
+            max_length=255, required=False, allow_blank=True, default=""
+        )
+        columns = JsonObjectField(
+            example='{"url": "URL", "caption": "TEXT"}',
+            required=False,
+            allow_blank=True,
+            help_text="JSON object: logical column (url, caption, key, sha256, "
+            "md5, phash, pdq, status) -> the file's column. Detected when absent.",
+        )
+        thresholds = JsonObjectField(
+            example='{"phash": 8, "pdq": 31}',
+            required=False,
+            allow_blank=True,
+            help_text="JSON object: largest Hamming distance that counts as a "
+            "match, per perceptual hash (phash, pdq).",
+        )
+        remove_levels = serializers.ListField(
+            child=serializers.ChoiceField(choices=Match.Level.values),
+            required=False,
+            help_text="Perceptual levels to remove from the filtered manifest "
+            "(repeat the field; default verified and strong). Exact, URL and "
+            "style matches are always removed.",
+        )
+
+        class Meta:
+            ref_name = "ManifestUpload"
+
+        def validate_thresholds(self, value: dict[str, Any]) -> dict[str, int]:
+            # Checked here too, before the upload is stored, so a typo in a
+            # threshold does not leave a manifest without a job behind.
+            limits = asdict(max_radius())
+            for kind, radius in value.items():
+                if kind not in limits:
+                    raise serializers.ValidationError(
+                        f"unknown hash {kind!r}; use phash or pdq"
+                    )
+                if (
+                    not isinstance(radius, int)
+                    or isinstance(radius, bool)
+                    or not 0 <= radius <= limits[kind]
+                ):
+                    raise serializers.ValidationError(
+                        f"{kind} must be a whole number from 0 to {limits[kind]}"
+                    )
+            return value
+
+    class OutputSerializer(ManifestOutputSerializer):
+        job = JobSummaryOutputSerializer()
+
+        class Meta:
+            ref_name = "ManifestUploaded"
+
+    @extend_schema(
+        tags=["manifests"],
+        summary="Upload a manifest and start matching it",
+        description="For dataset curators only (others get 403). Send "
+        "multipart/form-data: one CSV, TSV, JSONL or Parquet file, or several "
+        "WebDataset .tar shards (repeat the `files` field). The files are "
+        "stored and checked (format, columns, thresholds) at once, so an "
+        "unreadable file is a 400 that names it and nothing is kept; then a "
+        "match job is queued and matching runs in the background against the "
+        "registry revision current when the job starts: follow it at the job's "
+        "`url`. Every call stores a new manifest and starts a new job.",
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(
+                OutputSerializer, description="The manifest and its queued job."
+            ),
+            **errors(
+                400,
+                401,
+                403,
+                descriptions={
+                    400: "No file, an empty, unreadable or too large file, files "
+                    "that are not all .tar shards, a bad `columns`, `thresholds` "
+                    "or `remove_levels`, or a request over the server's limits; "
+                    "the message names the file or field.",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "A LAION part with its columns named",
+                value=MANIFEST_UPLOAD_REQUEST_EXAMPLE,
+                description="`files` is the file itself (repeat the field for "
+                "tar shards); `columns` and `thresholds` are JSON objects sent as "
+                "text; every field but `files` may be left out.",
+                request_only=True,
+                media_type="multipart/form-data",
+            ),
+            OpenApiExample(
+                "Stored, and its job queued",
+                value=MANIFEST_UPLOADED_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        if not request.user.is_curator:
+            raise exceptions.PermissionDenied(NOT_A_CURATOR, code="not_a_curator")
+        try:
+            serializer = self.InputSerializer(data=request.data)
+        except TooManyFilesSent:
+            raise ValidationFailed(
+                "files: too many files in one request (the limit is "
+                f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES})",
+                field="files",
+            ) from None
+        except (RequestDataTooBig, TooManyFieldsSent) as exc:
+            raise ValidationFailed(f"the request is too large ({exc})") from None
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        manifest = services.manifest_upload(
+            owner=request.user,
+            files=data["files"],
+            columns=data.get("columns") or None,
+            name=data["name"],
+        )
+        job = services.match_job_start(
+            manifest=manifest,
+            owner=request.user,
+            thresholds=data.get("thresholds"),
+            remove_levels=data.get("remove_levels"),
+        )
+        manifest.job = job  # type: ignore[attr-defined]  # for the serializer
+        return Response(
+            self.OutputSerializer(manifest, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
