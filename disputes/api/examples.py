@@ -187,8 +187,8 @@ DISPUTE_NARROWED_EXAMPLE = {
 
 DISPUTE_DECLINED_EXAMPLE = {
     **DISPUTE_ANSWERED_EXAMPLE,
-    # Declining clears the proposed outcome; its decision_reason stays.
-    "decision_reason": DECISION_REASON,
+    # Declining clears the proposed outcome and its reason (kept in the audit log).
+    "decision_reason": "",
     "you_are": ["admin"],
 }
 

@@ -464,6 +464,9 @@ def dispute_confirm(
         dispute.state = Dispute.State.UNDER_REVIEW
         dispute.outcome, dispute.narrowed_to, dispute.excluded_images = "", "", []
         dispute.decided_by, dispute.decided_at, dispute.lapsed = None, None, False
+        # The declined proposal's reason stays in the audit log, not on the
+        # dispute, which is back under review with no decision.
+        dispute.decision_reason = ""
         dispute.save()
         _audit(
             dispute,

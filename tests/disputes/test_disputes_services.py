@@ -475,6 +475,7 @@ def test_a_second_admin_may_decline_with_a_reason(
     claim.refresh_from_db()
     assert dispute.state == Dispute.State.UNDER_REVIEW
     assert dispute.outcome == ""
+    assert dispute.decision_reason == ""
     assert claim.state == Claim.State.ACTIVE
     assert actions(dispute)[-1] == "dispute.declined"
 
