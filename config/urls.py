@@ -51,6 +51,13 @@ urlpatterns = [
     path("", include(optout.urls.urlpatterns)),
 ]
 
+# Under /api/, errors that Django answers itself (request limits, unknown paths,
+# crashes) come back as JSON in the API's error shape; see core/api_errors.py.
+handler400 = "core.api_errors.bad_request"
+handler403 = "core.api_errors.permission_denied"
+handler404 = "core.api_errors.page_not_found"
+handler500 = "core.api_errors.server_error"
+
 
 def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     """Originals and thumbnails, from MEDIA_ROOT as it is now (tests change it)."""
