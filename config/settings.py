@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from our static files, not a CDN: the docs
+    # pages work offline and show the version we pinned.
+    "drf_spectacular_sidecar",
     "accounts",
     "registry",
     "disputes",
@@ -49,6 +52,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -59,12 +63,15 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Under /api/, JSON in the API's error shape; elsewhere Django's page.
+CSRF_FAILURE_VIEW = "core.api_errors.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # core/ is a package, not an app: its templates (the ReDoc page) by path.
+        "DIRS": [BASE_DIR / "templates", BASE_DIR / "core" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -150,6 +157,7 @@ ZIP_MAX_TOTAL_BYTES = env.int("ZIP_MAX_TOTAL_BYTES", default=1024 * 1024 * 1024)
 ZIP_MAX_RATIO = env.int("ZIP_MAX_RATIO", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000  # Django's default, named for the API docs.
 THUMBNAIL_SIZE = env.int("THUMBNAIL_SIZE", default=256)
 PDQ_LOW_QUALITY = env.int("PDQ_LOW_QUALITY", default=50)
 
@@ -304,10 +312,24 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Opt-out registry API",
     "DESCRIPTION": "Register works and claims that must not be used to train AI "
-    "models; check datasets against them.",
+    "models; check datasets against them.\n\n"
+    'Errors are JSON: `{"message": ..., "code": ..., "extra": {...}}`. A JSON or '
+    f"form body over {DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)} MB "
+    "(DATA_UPLOAD_MAX_MEMORY_SIZE; in multipart uploads the form fields, not "
+    "the files) is refused with 413 `request_too_large`; more than "
+    f"{DATA_UPLOAD_MAX_NUMBER_FIELDS:,} form fields or "
+    f"{DATA_UPLOAD_MAX_NUMBER_FILES:,} files with 400 `too_many_fields` / "
+    "`too_many_files`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api_schema.document_page_not_found",
+    ],
     # Several models have a "status"; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "WorkStatusEnum": "registry.models.Work.Status",

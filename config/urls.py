@@ -3,7 +3,11 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 import accounts.urls
 import audit.urls
@@ -20,6 +24,13 @@ urlpatterns = [
         "api/docs/",
         SpectacularSwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(
+            url_name="api-schema", template_name="core/redoc.html"
+        ),
+        name="api-redoc",
     ),
     # Each app's API under /api/v1/; anything else there is a JSON 404.
     path(
@@ -39,6 +50,13 @@ urlpatterns = [
     path("", include(audit.urls.urlpatterns)),
     path("", include(optout.urls.urlpatterns)),
 ]
+
+# Under /api/, errors that Django answers itself (request limits, unknown paths,
+# crashes) come back as JSON in the API's error shape; see core/api_errors.py.
+handler400 = "core.api_errors.bad_request"
+handler403 = "core.api_errors.permission_denied"
+handler404 = "core.api_errors.page_not_found"
+handler500 = "core.api_errors.server_error"
 
 
 def serve_media(request: HttpRequest, path: str) -> HttpResponse:
