@@ -54,14 +54,6 @@ CHECKS = [
     response_schema_conformance,
 ]
 
-# TODO(#10): failures whose fixes belong in the apps, not here; (operation,
-# status) -> why. Fix them there and empty this.
-KNOWN_FAILURES: dict[tuple[str, int], str] = {
-    ("POST /api/v1/manifests/", 500): "a blank thresholds field reaches "
-    "validate_thresholds as '' ('str' object has no attribute 'items'): "
-    "optout/api/jobs.py JsonObjectField must turn a blank value into {}",
-}
-
 
 @pytest.fixture
 def deterministic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -235,8 +227,7 @@ def test_every_operation_answers_as_its_schema_says(
                 for status, example in exercise(
                     operation, mode, world, headers, crashes
                 ).items():
-                    if (label, status) not in KNOWN_FAILURES:
-                        unexpected.setdefault((label, status), example)
+                    unexpected.setdefault((label, status), example)
                 transaction.set_rollback(True)
 
     report = "\n\n".join(f"{key}:\n{text}" for key, text in sorted(unexpected.items()))

@@ -106,6 +106,12 @@ class JsonObjectField(serializers.CharField):
             )
         return value
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # CharField answers a blank value with "" and never calls
+        # to_internal_value: a blank field means no object.
+        value = super().run_validation(data)
+        return {} if value == "" else value
+
 
 class ManifestPartOutputSerializer(serializers.Serializer):
     name = serializers.CharField(source="original_name")

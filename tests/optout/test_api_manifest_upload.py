@@ -74,6 +74,21 @@ def test_it_takes_a_name_column_overrides_and_thresholds(curator_client):
     assert radii(MatchJob.objects.get().thresholds) == {"phash": 4, "pdq": 40}
 
 
+def test_blank_columns_and_thresholds_mean_the_defaults(curator_client):
+    # A form that sends every field, empty ones too (curl -F thresholds=).
+    data = b"url,caption\nhttps://a.example/1.png,a cat\n"
+
+    response = curator_client.post(
+        URL,
+        {"files": [upload("m.csv", data)], "columns": "", "thresholds": ""},
+        format="multipart",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["columns"]["url"] == "url"
+    assert radii(MatchJob.objects.get().thresholds) == {"phash": 8, "pdq": 40}
+
+
 def test_it_rejects_a_file_it_cannot_read_naming_it(curator_client):
     response = curator_client.post(
         URL,
