@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from audit.selectors import AuditFilters
 from audit.services import notification_mark_read
 from core.api import Pagination, errors, id_field, paginated_response
-from registry.permissions import ArtistApi
+from registry.permissions import ArtistApi, artist_errors
 
 from . import selectors
 
@@ -133,7 +133,7 @@ class AuditListApi(ArtistApi):
         parameters=[FilterSerializer],
         responses={
             200: AuditEventOutputSerializer(many=True),
-            **errors(400, 401, 403, 404),
+            **artist_errors(400, 401, 403, 404),
         },
         examples=[
             OpenApiExample(

@@ -71,15 +71,23 @@ class ErrorSerializer(serializers.Serializer):
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input; the message names the field.",
     401: "No credentials, or an invalid or revoked token.",
-    403: "The account is not registered as an artist.",
+    403: "The account may not do this; the message says why.",
     404: "Not found, or not yours.",
     409: "The object is not in a state that allows this.",
 }
 
 
-def errors(*codes: int) -> dict[int, OpenApiResponse]:
+def errors(
+    *codes: int, descriptions: dict[int, str] | None = None
+) -> dict[int, OpenApiResponse]:
+    """Error responses for `codes`, in the Error shape; `descriptions` says what
+    some of them mean for one app or operation."""
+    described = {**_ERROR_DESCRIPTIONS, **(descriptions or {})}
+    unknown = set(descriptions or {}) - set(codes)
+    if unknown:
+        raise ValueError(f"described but not listed: {sorted(unknown)}")
     return {
-        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code])
+        code: OpenApiResponse(ErrorSerializer, description=described[code])
         for code in codes
     }
 

@@ -15,11 +15,13 @@ from django.http import (
     HttpResponse,
 )
 from django.shortcuts import redirect
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.models import User
+from core.api import errors
 from registry.models import RightsHolder
 
 from . import selectors
@@ -68,3 +70,9 @@ class ArtistApi(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.holder = artist_holder(request.user)
+
+
+def artist_errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """core.api.errors for the artists' operations, where 403 means one thing."""
+    wording = {403: f"The account is not an artist ({NOT_AN_ARTIST})."}
+    return errors(*codes, descriptions={c: t for c, t in wording.items() if c in codes})

@@ -17,7 +17,6 @@ from django.core.exceptions import (
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -28,7 +27,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import (
-    ErrorSerializer,
     Pagination,
     absolute_url,
     errors,
@@ -82,15 +80,6 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
         raise ValidationFailed(f"the request is too large ({exc})") from None
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def _errors(*codes: int, described: dict[int, str]) -> dict[int, OpenApiResponse]:
-    """`errors(*codes)`, with what some of them mean for this operation."""
-    documented = errors(*codes)
-    for code, description in described.items():
-        assert code in documented, code
-        documented[code] = OpenApiResponse(ErrorSerializer, description=description)
-    return documented
 
 
 class EvidenceOutputSerializer(serializers.Serializer):
@@ -215,11 +204,11 @@ class DisputeListCreateApi(APIView):
         ],
         responses={
             200: DisputeOutputSerializer(many=True),
-            **_errors(
+            **errors(
                 400,
                 401,
                 404,
-                described={
+                descriptions={
                     400: "An unknown role or state.",
                     404: "No such page (past the last one, or not a number).",
                 },
@@ -266,12 +255,12 @@ class DisputeListCreateApi(APIView):
         },
         responses={
             201: DisputeOutputSerializer,
-            **_errors(
+            **errors(
                 400,
                 401,
                 404,
                 409,
-                described={
+                descriptions={
                     404: "The target does not exist.",
                     409: "You already dispute this target, the same dispute was "
                     "already decided, or the target is not enforced.",
@@ -364,13 +353,13 @@ class DisputeRespondApi(APIView):
         },
         responses={
             200: DisputeOutputSerializer,
-            **_errors(
+            **errors(
                 400,
                 401,
                 403,
                 404,
                 409,
-                described={
+                descriptions={
                     403: "You can see the dispute but are not its claimant.",
                     409: "The dispute no longer awaits a response.",
                 },
@@ -421,12 +410,12 @@ class DisputeWithdrawApi(APIView):
         request=None,
         responses={
             200: DisputeOutputSerializer,
-            **_errors(
+            **errors(
                 401,
                 403,
                 404,
                 409,
-                described={
+                descriptions={
                     403: "You can see the dispute but did not open it.",
                     409: "The dispute is already resolved or withdrawn.",
                 },
@@ -480,13 +469,13 @@ class DisputeResolveApi(APIView):
         request=InputSerializer,
         responses={
             200: DisputeOutputSerializer,
-            **_errors(
+            **errors(
                 400,
                 401,
                 403,
                 404,
                 409,
-                described={
+                descriptions={
                     403: "The account is not an admin.",
                     404: "No such dispute.",
                     409: "The dispute awaits no decision (it is pending "
@@ -553,13 +542,13 @@ class DisputeConfirmApi(APIView):
         request=InputSerializer,
         responses={
             200: DisputeOutputSerializer,
-            **_errors(
+            **errors(
                 400,
                 401,
                 403,
                 404,
                 409,
-                described={
+                descriptions={
                     403: "The account is not an admin.",
                     404: "No such dispute.",
                     409: "No decision awaits confirmation, or you proposed it.",

@@ -12,10 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import (
+    errors,
     path_id,
 )
 from disputes import services
-from disputes.api.disputes import _errors, _valid
+from disputes.api.disputes import _valid
 from disputes.api.examples import (
     MATCH_REPORT_EXAMPLE,
     MATCH_REPORT_PLAIN_EXAMPLE,
@@ -61,12 +62,12 @@ class MatchReportApi(APIView):
         request=InputSerializer,
         responses={
             201: OutputSerializer,
-            **_errors(
+            **errors(
                 400,
                 401,
                 404,
                 409,
-                described={
+                descriptions={
                     404: "No such match in your jobs.",
                     409: "You already have an open report on this match.",
                 },

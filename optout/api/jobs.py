@@ -25,7 +25,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from core.api import ErrorSerializer, Pagination, paginated_response, path_id
+from core.api import Pagination, paginated_response, path_id
+from core.api import errors as core_errors
 from core.errors import NotFound
 from optout import selectors, services
 from optout.api.examples import (
@@ -38,11 +39,10 @@ from optout.api.examples import (
 from optout.models import Manifest, Match, MatchJob
 from workers.engine.perceptual import removes_row
 
-_ERROR_DESCRIPTIONS = {
+# What the shared error codes mean on the curators' side.
+CURATOR_ERRORS = {
     400: "Invalid input; the message names the file or field.",
-    401: "No credentials, or an invalid or revoked token.",
     403: "The account is not a dataset curator.",
-    404: "Not found, or not yours.",
     409: "The job is not in a state that allows this.",
 }
 
@@ -50,12 +50,9 @@ _ERROR_DESCRIPTIONS = {
 def errors(
     *codes: int, descriptions: dict[int, str] | None = None
 ) -> dict[int, OpenApiResponse]:
-    """Error responses for `codes`; `descriptions` rewords some for one operation."""
-    described = {**_ERROR_DESCRIPTIONS, **(descriptions or {})}
-    return {
-        code: OpenApiResponse(ErrorSerializer, description=described[code])
-        for code in codes
-    }
+    """core.api.errors with the curators' wording."""
+    wording = {c: t for c, t in CURATOR_ERRORS.items() if c in codes}
+    return core_errors(*codes, descriptions={**wording, **(descriptions or {})})
 
 
 _PAGE_NOT_FOUND = "No such page: `page` is past the last page or not a number."

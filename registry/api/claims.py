@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import Pagination, errors, paginated_response, path_id
+from core.api import Pagination, paginated_response, path_id
 from core.errors import NotFound
 from registry import selectors, services
 from registry.api.examples import (
@@ -23,7 +23,7 @@ from registry.api.shared import (
     ClaimOutputSerializer,
 )
 from registry.models import Claim
-from registry.permissions import ArtistApi
+from registry.permissions import ArtistApi, artist_errors
 
 
 class ClaimListCreateApi(ArtistApi):
@@ -63,7 +63,10 @@ class ClaimListCreateApi(ArtistApi):
             OpenApiParameter("state", enum=Claim.State.values),
             OpenApiParameter("kind", enum=Claim.Kind.values),
         ],
-        responses={200: OutputSerializer(many=True), **errors(400, 401, 403, 404)},
+        responses={
+            200: OutputSerializer(many=True),
+            **artist_errors(400, 401, 403, 404),
+        },
         examples=[
             OpenApiExample(
                 "A page of claims",
@@ -96,7 +99,7 @@ class ClaimListCreateApi(ArtistApi):
         "Claiming again what you already claim is a 400, unless the earlier "
         "claim was withdrawn or rejected.",
         request=CreateInputSerializer,
-        responses={201: OutputSerializer, **errors(400, 401, 403)},
+        responses={201: OutputSerializer, **artist_errors(400, 401, 403)},
         examples=[
             OpenApiExample(
                 "A URL",
@@ -160,7 +163,7 @@ class ClaimDetailApi(ArtistApi):
         "for a domain, its verification_token and the result of the last proof "
         "check. Another artist's claim is a 404.",
         parameters=[path_id("claim_id")],
-        responses={200: ClaimOutputSerializer, **errors(401, 403, 404)},
+        responses={200: ClaimOutputSerializer, **artist_errors(401, 403, 404)},
         examples=[
             OpenApiExample(
                 "A verified domain",
@@ -193,7 +196,7 @@ class ClaimWithdrawApi(ArtistApi):
         "withdrawn is a 409.",
         parameters=[path_id("claim_id")],
         request=None,
-        responses={200: ClaimOutputSerializer, **errors(401, 403, 404, 409)},
+        responses={200: ClaimOutputSerializer, **artist_errors(401, 403, 404, 409)},
         examples=[
             OpenApiExample(
                 "Withdrawn",
@@ -225,7 +228,7 @@ class ClaimCheckApi(ArtistApi):
         "claim is a 409.",
         parameters=[path_id("claim_id")],
         request=None,
-        responses={202: ClaimOutputSerializer, **errors(401, 403, 404, 409)},
+        responses={202: ClaimOutputSerializer, **artist_errors(401, 403, 404, 409)},
         examples=[
             OpenApiExample(
                 "Check queued after a failed one",

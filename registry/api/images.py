@@ -20,7 +20,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import Pagination, errors, id_field, paginated_response, path_id
+from core.api import Pagination, id_field, paginated_response, path_id
 from core.errors import NotFound, ValidationFailed
 from core.uploads import IncomingFile
 from registry import selectors, services
@@ -35,7 +35,7 @@ from registry.api.shared import (
     WorkOutputSerializer,
 )
 from registry.models import Image
-from registry.permissions import ArtistApi
+from registry.permissions import ArtistApi, artist_errors
 
 
 class ImageListApi(ArtistApi):
@@ -58,7 +58,7 @@ class ImageListApi(ArtistApi):
         ],
         responses={
             200: ImageOutputSerializer(many=True),
-            **errors(400, 401, 403, 404),
+            **artist_errors(400, 401, 403, 404),
         },
         examples=[
             OpenApiExample(
@@ -94,7 +94,7 @@ class ImageDetailApi(ArtistApi):
         "the ones submitted, and no file, size or thumbnail. Another artist's "
         "image is a 404.",
         parameters=[path_id("image_id")],
-        responses={200: ImageOutputSerializer, **errors(401, 403, 404)},
+        responses={200: ImageOutputSerializer, **artist_errors(401, 403, 404)},
         examples=[
             OpenApiExample(
                 "An uploaded image",
@@ -158,7 +158,10 @@ class ImageRegisterHashesApi(ArtistApi):
         "withdrawn); without it a new work is created, named by title (then "
         "required).",
         request=InputSerializer,
-        responses={201: ImageOutputSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={
+            201: ImageOutputSerializer,
+            **artist_errors(400, 401, 403, 404, 409),
+        },
         examples=[
             OpenApiExample(
                 "Hashes for a new work",
@@ -250,7 +253,7 @@ class PortfolioUploadApi(ArtistApi):
         "good the answer is 400, with every rejected file in extra.rejected; too "
         "many files or too large a request is a 400 too.",
         request=InputSerializer,
-        responses={201: OutputSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={201: OutputSerializer, **artist_errors(400, 401, 403, 404, 409)},
         examples=[
             OpenApiExample(
                 "Two files",

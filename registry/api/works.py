@@ -28,7 +28,7 @@ from registry.api.shared import (
     WorkOutputSerializer,
 )
 from registry.models import Work
-from registry.permissions import ArtistApi, artist_holder
+from registry.permissions import ArtistApi, artist_errors, artist_holder
 
 
 class RightsHolderApi(APIView):
@@ -111,7 +111,7 @@ class RightsHolderApi(APIView):
         "or website; fields left out keep their values. display_name may not be "
         'blank; website may be emptied with "". verified is set by admins only.',
         request=UpdateInputSerializer,
-        responses={200: OutputSerializer, **errors(400, 401, 403)},
+        responses={200: OutputSerializer, **artist_errors(400, 401, 403)},
         examples=[
             OpenApiExample(
                 "New contact address",
@@ -177,7 +177,7 @@ class WorkListCreateApi(ArtistApi):
         ],
         responses={
             200: ListOutputSerializer(many=True),
-            **errors(400, 401, 403, 404),
+            **artist_errors(400, 401, 403, 404),
         },
         examples=[
             OpenApiExample(
@@ -210,7 +210,7 @@ class WorkListCreateApi(ArtistApi):
         "stored normalized; they are for reference and are not matched (claim "
         "a URL for that).",
         request=CreateInputSerializer,
-        responses={201: CreateOutputSerializer, **errors(400, 401, 403)},
+        responses={201: CreateOutputSerializer, **artist_errors(400, 401, 403)},
         examples=[
             OpenApiExample(
                 "New work",
@@ -265,7 +265,7 @@ class WorkDetailApi(ArtistApi):
         description="One of the signed-in artist's works, with every image in it "
         "(oldest first) and their fingerprints. Another artist's work is a 404.",
         parameters=[path_id("work_id")],
-        responses={200: OutputSerializer, **errors(401, 403, 404)},
+        responses={200: OutputSerializer, **artist_errors(401, 403, 404)},
         examples=[
             OpenApiExample(
                 "A work with one image",
@@ -290,7 +290,7 @@ class WorkDetailApi(ArtistApi):
         "that is enforced.",
         parameters=[path_id("work_id")],
         request=UpdateInputSerializer,
-        responses={200: OutputSerializer, **errors(400, 401, 403, 404)},
+        responses={200: OutputSerializer, **artist_errors(400, 401, 403, 404)},
         examples=[
             OpenApiExample(
                 "New description",
@@ -328,7 +328,10 @@ class WorkWithdrawApi(ArtistApi):
         "withdrawn is a 409.",
         parameters=[path_id("work_id")],
         request=None,
-        responses={200: WorkDetailOutputSerializer, **errors(401, 403, 404, 409)},
+        responses={
+            200: WorkDetailOutputSerializer,
+            **artist_errors(401, 403, 404, 409),
+        },
         examples=[
             OpenApiExample(
                 "Withdrawn",
