@@ -74,6 +74,7 @@ _ERROR_DESCRIPTIONS = {
     403: "The account may not do this; the message says why.",
     404: "Not found, or not yours.",
     409: "The object is not in a state that allows this.",
+    415: "The body's Content-Type is not one this operation reads.",
 }
 
 

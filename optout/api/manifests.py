@@ -18,7 +18,7 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,7 +41,8 @@ from optout.snapshots import max_radius
 
 
 class ManifestUploadApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    # Multipart only: a url-encoded form cannot carry the manifest's files.
+    parser_classes = [MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
         files = serializers.ListField(
@@ -129,11 +130,14 @@ class ManifestUploadApi(APIView):
                 400,
                 401,
                 403,
+                415,
                 descriptions={
                     400: "No file, an empty, unreadable or too large file, files "
                     "that are not all .tar shards, a bad `columns`, `thresholds` "
                     "or `remove_levels`, or a request over the server's limits; "
                     "the message names the file or field.",
+                    415: "Not multipart/form-data: only a multipart form carries "
+                    "the manifest's files.",
                 },
             ),
         },

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import (
     RequestDataTooBig,
 )
@@ -172,7 +173,8 @@ class SpawningQueryUrlsApi(APIView):
             body = request.body
         except RequestDataTooBig:
             raise exceptions.ParseError(
-                f"the body is too large; send at most {LOOKUP_MAX_ITEMS:,} URLs"
+                f"the body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} "
+                f"bytes; send at most {LOOKUP_MAX_ITEMS:,} URLs a request"
             ) from None
         try:
             text = body.decode("utf-8")

@@ -173,6 +173,17 @@ def test_it_accepts_several_files_only_as_tar_shards(curator_client):
     assert not Manifest.objects.exists()
 
 
+def test_a_url_encoded_form_is_refused_as_it_cannot_carry_files(curator_client):
+    response = curator_client.post(
+        URL, "name=x", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 415
+    assert response.json()["message"] == (
+        'Unsupported media type "application/x-www-form-urlencoded" in request.'
+    )
+
+
 def test_it_needs_a_file(curator_client):
     response = curator_client.post(URL, {"name": "nothing"}, format="multipart")
 
