@@ -101,9 +101,7 @@ def test_10000_lines_are_accepted_and_10001_refused(client, key, db):
     assert response.json() == {"detail": "at most 10,000 URLs per request, got 10,001"}
 
 
-def test_a_body_over_the_size_limit_is_refused_for_its_bytes(
-    client, key, db, settings
-):
+def test_a_body_over_the_size_limit_is_refused_for_its_bytes(client, key, db, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     long_url = "https://example.org/" + "a" * 600
 
