@@ -19,7 +19,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=config.settings \
     DEBUG=false \
-    MEDIA_ROOT=/data/media
+    MEDIA_ROOT=/data/media \
+    RECEIPT_KEY_DIR=/data/keys
 
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links /wheels -r /wheels/requirements.txt
@@ -35,11 +36,13 @@ RUN DEBUG=false \
     CELERY_BROKER_URL=redis://unused:6379/0 \
     python manage.py collectstatic --noinput
 
-# The code stays root-owned and read-only to the app; only media is writable.
-# Docker copies /data/media's owner into a new named volume mounted there.
+# The code stays root-owned and read-only to the app; only media and the
+# receipt-signing key's folder are writable. Docker copies each folder's owner
+# and mode into a new named volume mounted there.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home app \
-    && mkdir -p /data/media \
-    && chown app:app /data/media
+    && mkdir -p /data/media /data/keys \
+    && chown app:app /data/media /data/keys \
+    && chmod 700 /data/keys
 USER app
 
 EXPOSE 8000

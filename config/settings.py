@@ -244,6 +244,41 @@ DOMAIN_PROOF_FAILURES_TO_SUSPEND = env.int(
 STYLE_REVIEW_RECENT_JOBS = env.int("STYLE_REVIEW_RECENT_JOBS", default=20)
 STYLE_REVIEW_ROWS_PER_JOB = env.int("STYLE_REVIEW_ROWS_PER_JOB", default=100_000)
 
+# Receipts: signed with the registry's Ed25519 key (workers/engine/receipts.py).
+# RECEIPT_SIGNING_KEY (or RECEIPT_SIGNING_KEY_FILE): the private key, PKCS#8 PEM
+# or base64 of its 32 bytes. Unset, a key is generated on first use under
+# RECEIPT_KEY_DIR (mode 0600) and kept there; `manage.py receipt_key_rotate`
+# replaces it and keeps its public key published as retired.
+RECEIPT_SIGNING_KEY = env.str("RECEIPT_SIGNING_KEY", default="")
+RECEIPT_KEY_DIR = Path(env.str("RECEIPT_KEY_DIR", default=str(VAR_DIR / "keys")))
+# Public keys of earlier signing keys (base64 of 32 bytes, comma-separated):
+# still published, so receipts they signed still verify.
+RECEIPT_RETIRED_KEYS = env.list("RECEIPT_RETIRED_KEYS", default=[])
+
+
+def _check_receipt_settings() -> None:
+    from workers.engine.receipts import (
+        KeysInvalid,
+        private_key_from_text,
+        public_key_from_text,
+    )
+
+    try:
+        if RECEIPT_SIGNING_KEY:
+            private_key_from_text(RECEIPT_SIGNING_KEY)
+    except KeysInvalid as exc:
+        raise ImproperlyConfigured(f"RECEIPT_SIGNING_KEY: {exc}") from None
+    for i, text in enumerate(RECEIPT_RETIRED_KEYS):
+        try:
+            public_key_from_text(text)
+        except KeysInvalid as exc:
+            raise ImproperlyConfigured(
+                f"RECEIPT_RETIRED_KEYS, key {i + 1}: {exc}"
+            ) from None
+
+
+_check_receipt_settings()
+
 # Celery. The embedded default is a filesystem broker under var/ (no server).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -21,15 +21,37 @@ from accounts.models import User
 from core.errors import ValidationFailed
 from disputes.selectors import match_exceptions_filter
 from optout.models import Chunk, JobOutput, Manifest, ManifestPart, Match, MatchJob
+from optout.signing import published_keys
 from optout.snapshots import snapshot_for_revision
 from registry.models import Image, RightsHolder
-from registry.selectors import registry_revision_current
+from registry.selectors import registry_identity, registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
 from workers.engine.perceptual import Levels, TailModel, removes_row, tail_models
+from workers.engine.receipts import PublishedKey, keys_document
 from workers.engine.snapshot import Thresholds
 from workers.engine.style import StyleIndex
 from workers.engine.types import ChunkSpec, ManifestFormat, MatchKind, RowBatch
+
+
+def receipt_keys() -> dict[str, PublishedKey]:
+    """Key id -> the registry's public keys that receipts may be signed with.
+
+    The active key is generated on first use when none is configured
+    (optout/signing.py).
+    """
+    return {key.key_id: key for key in published_keys()}
+
+
+def receipt_keys_document() -> dict[str, Any]:
+    """What /.well-known/dnt-registry-keys.json serves: the registry and its
+    keys, the active one first, then the retired ones."""
+    registry = {
+        "id": registry_identity(),
+        "name": settings.SITE_NAME,
+        "url": settings.SITE_URL,
+    }
+    return keys_document(published_keys(), registry)
 
 
 def part_local_path(part: ManifestPart) -> Path:

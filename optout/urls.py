@@ -8,6 +8,12 @@ from django.urls import path
 from . import api, views
 
 urlpatterns = [
+    # The public keys that verify receipts: JSON, no account needed.
+    path(
+        ".well-known/dnt-registry-keys.json",
+        views.receipt_keys,
+        name="receipt_keys",
+    ),
     path("datasets/", views.job_list, name="jobs"),
     path("datasets/upload/", views.manifest_upload, name="manifest_upload"),
     path("datasets/jobs/<int:job_id>/", views.job_detail, name="job_detail"),

@@ -20,10 +20,11 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    JsonResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import User
 from accounts.permissions import curator_required
@@ -123,6 +124,11 @@ class ManifestForm(forms.Form):
 
 def _job_context(job: MatchJob) -> dict[str, Any]:
     matches = selectors.match_list_for_job(job=job)
+    # A receipt stored before receipts were signed is the payload alone.
+    signed = "payload" in job.receipt
+    payload = job.receipt.get("payload", {}) if signed else job.receipt
+    levels = payload.get("matches_by_level", payload.get("levels")) or {}
+    rows = payload.get("rows")
     return {
         "job": job,
         "outputs": selectors.output_list_for_job(job=job),
@@ -133,9 +139,16 @@ def _job_context(job: MatchJob) -> dict[str, Any]:
         "matches_api": reverse("api-job-matches", kwargs={"job_id": job.pk}),
         "counts": sorted(job.counts.items()),
         "levels": [
-            (level, (job.receipt.get("levels") or {}).get(level, 0))
+            (level, levels.get(level, 0))
             for level in ("verified", "strong", "possible")
         ],
+        "rows_for_review": (
+            rows.get("kept_for_review", 0)
+            if isinstance(rows, dict)
+            else payload.get("rows_listed_for_review", 0)
+        ),
+        "receipt_key_id": job.receipt.get("key_id", "") if signed else "",
+        "keys_url": reverse("receipt_keys"),
         "skipped_reasons": sorted(job.skipped_reasons.items(), key=lambda kv: -kv[1]),
         "receipt": json.dumps(job.receipt, indent=2) if job.receipt else "",
         "percent": round(job.progress * 100),
@@ -228,3 +241,18 @@ def job_output(
     return FileResponse(
         output.file.open("rb"), as_attachment=True, filename=output.name
     )
+
+
+@require_safe
+def receipt_keys(request: HttpRequest) -> HttpResponse:
+    """/.well-known/dnt-registry-keys.json: the keys that verify receipts.
+
+    Public and cacheable for a few minutes; any origin may read it, so an
+    auditor's page in a browser can fetch it too.
+    """
+    response = JsonResponse(
+        selectors.receipt_keys_document(), json_dumps_params={"indent": 2}
+    )
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "public, max-age=300"
+    return response

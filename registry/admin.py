@@ -17,6 +17,7 @@ from registry.models import (
     Claim,
     Fingerprint,
     Image,
+    RegistryIdentity,
     RegistryRevision,
     RightsHolder,
     Work,
@@ -227,3 +228,9 @@ class ClaimAdmin(ReadOnlyAdmin):
 class RegistryRevisionAdmin(ReadOnlyAdmin):
     fields = ("value", "last_reason", "changed")
     list_display = ("__str__", "value", "last_reason", "changed")
+
+
+@admin.register(RegistryIdentity)
+class RegistryIdentityAdmin(ReadOnlyAdmin):
+    fields = ("uuid", "created")
+    list_display = ("__str__", "created")

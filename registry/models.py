@@ -5,6 +5,7 @@ fingerprints, claims (URL, prefix, domain, style) and the registry revision.
 from __future__ import annotations
 
 import secrets
+import uuid
 
 from django.db import models
 from django.db.models import Q
@@ -229,3 +230,21 @@ class RegistryRevision(models.Model):
 
     def __str__(self) -> str:
         return f"revision {self.value}"
+
+
+class RegistryIdentity(models.Model):
+    """A single row: this registry's random id, made once, never changed.
+
+    Receipts and the published keys name it, so an auditor can tell which
+    registry a revision number belongs to (every registry counts from 0).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    uuid = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "registry identity"
+
+    def __str__(self) -> str:
+        return str(self.uuid)

@@ -20,6 +20,7 @@ from registry.models import (
     Claim,
     Fingerprint,
     Image,
+    RegistryIdentity,
     RegistryRevision,
     RightsHolder,
     Work,
@@ -29,6 +30,16 @@ from registry.models import (
 def registry_revision_current() -> int:
     row = RegistryRevision.objects.filter(pk=1).first()
     return row.value if row else 0
+
+
+def registry_identity() -> str:
+    """This registry's id (a UUID), as receipts and the published keys name it.
+
+    Migration 0007 makes the row; it is made here only for a database emptied
+    since (a test's flush), and then once: the primary key is fixed.
+    """
+    row, _ = RegistryIdentity.objects.get_or_create(pk=1)
+    return str(row.uuid)
 
 
 def rights_holder_for_user(*, user: User) -> RightsHolder | None:

@@ -69,6 +69,15 @@ def _snapshot_root(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _receipt_key_dir(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
+    # Receipts are signed with a key generated on first use: one per test, in a
+    # folder of its own, never the developer's var/keys.
+    settings.RECEIPT_KEY_DIR = tmp_path_factory.mktemp("keys")
+    settings.RECEIPT_SIGNING_KEY = ""
+    settings.RECEIPT_RETIRED_KEYS = []
+
+
+@pytest.fixture(autouse=True)
 def _media_root(tmp_path_factory: pytest.TempPathFactory, settings) -> Iterator[None]:
     media = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = str(media)

@@ -179,7 +179,7 @@ def test_named_volumes_are_declared_and_all_used():
             if not source.startswith((".", "/", "~", "$")):
                 assert source in declared, f"{name} uses undeclared volume {source}"
                 used.add(source)
-    assert used == declared == {"db-data", "redis-data", "media"}
+    assert used == declared == {"db-data", "redis-data", "media", "keys"}
     assert "db-data:/var/lib/postgresql/data" in SERVICES["db"]["volumes"]
 
 
@@ -187,6 +187,14 @@ def test_web_and_workers_share_the_media_volume_at_media_root():
     for service in APP_SERVICES:
         media_root = SERVICES[service]["environment"]["MEDIA_ROOT"]
         assert f"media:{media_root}" in SERVICES[service]["volumes"], service
+
+
+def test_web_and_workers_share_the_receipt_key_volume_at_receipt_key_dir():
+    # Web publishes the public key of the key the ingest workers sign with.
+    for service in APP_SERVICES:
+        key_dir = SERVICES[service]["environment"]["RECEIPT_KEY_DIR"]
+        assert f"keys:{key_dir}" in SERVICES[service]["volumes"], service
+        assert not key_dir.startswith(SERVICES[service]["environment"]["MEDIA_ROOT"])
 
 
 def test_app_services_are_configured_for_production_from_the_env_file():
@@ -331,7 +339,11 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         for name, value in SERVICES["web"]["environment"].items()
     }
     env.update(compose_env)
-    env.update(DATABASE_URL=database, MEDIA_ROOT=str(tmp_path / "media"))
+    env.update(
+        DATABASE_URL=database,
+        MEDIA_ROOT=str(tmp_path / "media"),
+        RECEIPT_KEY_DIR=str(tmp_path / "keys"),
+    )
     return env
 
 

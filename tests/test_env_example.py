@@ -87,6 +87,7 @@ def test_the_groups_are_there_in_order():
         "uploads and media",
         "matching (curators' manifests)",
         "trust (domain proof, style review)",
+        "receipts (signing keys)",
         "security (only with DEBUG off)",
         "docker compose only (docker-compose.yml, not settings.py)",
     ]

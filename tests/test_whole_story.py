@@ -48,7 +48,7 @@ def test_a_dispute_from_claim_to_decision_changes_the_next_job(
     # 2. The curator's job matches the first row, through a real worker.
     first = check(curator_client)
     assert first["counts"] == {"prefix": 1}
-    assert first["receipt"]["rows_removed"] == 1
+    assert first["receipt"]["payload"]["rows"]["removed"] == 1
 
     # 3. The curator disputes the claim.
     response = curator_client.post(
@@ -90,7 +90,7 @@ def test_a_dispute_from_claim_to_decision_changes_the_next_job(
     # 6. The next job no longer removes the row, and names a later revision.
     second = check(curator_client)
     assert second["counts"] == {}
-    assert second["receipt"]["rows_removed"] == 0
+    assert second["receipt"]["payload"]["rows"]["removed"] == 0
     assert second["registry_revision"] > first["registry_revision"]
 
     # 7. The audit log tells the story, in order.

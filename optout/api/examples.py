@@ -70,26 +70,110 @@ JOB_DETAIL_EXAMPLE = {
     "thresholds": _EXAMPLE_THRESHOLDS,
     "remove_levels": ["verified", "strong"],
     "receipt": {
-        "job": 42,
-        "manifest": {
-            "name": "LAION-400M part 00000",
-            "sha256": _EXAMPLE_SHA256,
-            "format": "parquet",
-            "size": 18734112,
+        "payload": {
+            "type": "dnt-registry-receipt",
+            "version": 1,
+            "registry": {
+                "id": "5b0e7c1e-8a4f-4c3e-9d51-2f6a9b7c0d14",
+                "name": "Opt-out registry",
+                "url": "https://registry.example",
+                "keys_url": "https://registry.example/.well-known/"
+                "dnt-registry-keys.json",
+                "revision": 311,
+            },
+            "job": 42,
+            "software": {
+                "name": "optout-registry",
+                "version": "0.2.0",
+                "engine": {
+                    "fingerprint.md5": "1",
+                    "fingerprint.pdq": "pdqhash-0.2:1",
+                    "fingerprint.phash": "imagehash-4.3.2:8x8",
+                    "fingerprint.sha256": "1",
+                    "pdq_variants": "v1:dihedral+rotx+crops:256px",
+                    "snapshot": "3",
+                    "hamming_index": "1",
+                    "url_index": "1:fnv1a64-murmur3fmix64",
+                    "url_normalization": "ada-url-4.0.0",
+                    "style_index": "1:pyahocorasick-2.3.1",
+                    "verify": "2:opencv-4.14.0",
+                },
+                "models": {},
+            },
+            "manifest": {
+                "name": "LAION-400M part 00000",
+                "format": "parquet",
+                "size": 18734112,
+                "sha256": _EXAMPLE_SHA256,
+                "sha256_of": "the bytes of the files below, concatenated in "
+                "their order",
+                "files": [
+                    {
+                        "name": "laion400m-part-00000.parquet",
+                        "size": 18734112,
+                        "sha256": _EXAMPLE_SHA256,
+                        "rows": 100000,
+                    }
+                ],
+            },
+            "columns": {"caption": "TEXT", "url": "URL"},
+            "checks": [
+                {
+                    "signal": "url",
+                    "columns": ["URL"],
+                    "kinds": ["url", "prefix", "domain"],
+                },
+                {"signal": "caption", "columns": ["TEXT"], "kinds": ["style"]},
+            ],
+            "thresholds": {"phash": 8, "pdq": 40},
+            "levels": {
+                "max_candidates": 8,
+                "min_agreement": "0.5",
+                "min_inliers": 16,
+                "pdq_strong": -1,
+                "phash_strong": -1,
+                "variant_scheme": "dihedral+rotx+crops",
+                "verify": True,
+                "remove": ["verified", "strong"],
+            },
+            "rows": {
+                "total": 100000,
+                "checked": 99998,
+                "removed": 49,
+                "kept_for_review": 1,
+                "unchecked": 2,
+                "unchecked_passed_on": 2,
+                "in_filtered": 99951,
+            },
+            "unchecked_reasons": {_EXAMPLE_SKIPPED: 2},
+            "matches": _EXAMPLE_COUNTS,
+            "matches_by_level": {"verified": 1, "strong": 1, "possible": 1},
+            "outputs": [
+                {
+                    "kind": kind,
+                    "name": name,
+                    "size": size,
+                    "sha256": sha256,
+                }
+                for kind, name, size, sha256 in [
+                    ("report_csv", "matches.csv", 9310, "3b1f" * 16),
+                    ("report_jsonl", "matches.jsonl", 24577, "9e0c" * 16),
+                    ("report_parquet", "matches.parquet", 15002, "51d7" * 16),
+                    (
+                        "filtered",
+                        "filtered-laion400m-part-00000.parquet",
+                        18721950,
+                        "c4a2" * 16,
+                    ),
+                ]
+            ],
+            "started": "2026-11-24T08:20:02+00:00",
+            "finished": "2026-11-24T08:31:12+00:00",
         },
-        "registry_revision": 311,
-        "thresholds": _EXAMPLE_THRESHOLDS,
-        "rows": 100000,
-        "rows_skipped": 2,
-        "rows_removed": 49,
-        "rows_listed_for_review": 1,
-        "matches": _EXAMPLE_COUNTS,
-        "levels": {"verified": 1, "strong": 1, "possible": 1},
-        "remove_levels": ["verified", "strong"],
-        "skipped_reasons": {_EXAMPLE_SKIPPED: 2},
-        "started": "2026-11-24T08:20:02+00:00",
-        "finished": "2026-11-24T08:31:12+00:00",
-        "software": "optout-registry 0.2.0",
+        "algorithm": "Ed25519",
+        "key_id": "4499a1240ce61642",
+        "signature": "CCdBcSwITFFmIdzlo8Y9DCG/gx93yVtfyu2B7NbXXQ6t2sd1z5juaZ3FWGcG"
+        "f5tBepKcATGkp6SfNZ/XF0hbCw==",
     },
     "outputs": [
         {

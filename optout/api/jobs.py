@@ -211,7 +211,15 @@ class JobDetailOutputSerializer(JobSummaryOutputSerializer):
         help_text="Perceptual levels the filtered manifest removes; matches of "
         "other levels are listed for review only.",
     )
-    receipt = serializers.DictField(help_text="Set when the job has succeeded.")
+    receipt = serializers.DictField(
+        help_text="Set when the job has succeeded: the signed receipt, as "
+        "receipt.json holds it. `payload` names the manifest's files with their "
+        "SHA-256 and row counts, the registry's id and revision, the checks and "
+        "columns used, thresholds and levels, engine versions, the row counts "
+        "and the SHA-256 of every file the job wrote; `signature` is the "
+        "Ed25519 signature of its canonical JSON by the key `key_id`, published "
+        "at /.well-known/dnt-registry-keys.json (README: Verifying a receipt)."
+    )
     outputs = serializers.SerializerMethodField()
     matches_url = serializers.SerializerMethodField()
     started = serializers.DateTimeField(allow_null=True)

@@ -15,6 +15,8 @@ from optout.selectors import (  # noqa: F401,E402
 from .finalize import (  # noqa: F401
     match_job_finalize,
     receipt_build,
+    receipt_file,
+    receipt_output,
 )
 from .jobs import (  # noqa: F401
     KIND_CLAIM,
@@ -28,4 +30,8 @@ from .jobs import (  # noqa: F401
 from .manifests import (  # noqa: F401
     UploadedManifestFile,
     manifest_upload,
+)
+from .receipts import (  # noqa: F401
+    receipt_key_rotate,
+    receipt_sign,
 )

@@ -22,10 +22,18 @@ from django.utils import timezone
 
 from optout.models import Chunk, JobOutput, Match, MatchJob
 from optout.selectors import manifest_paths
+from optout.services.receipts import receipt_sign
+from registry.selectors import registry_identity
 from workers.engine import manifests as engine_manifests
 from workers.engine.perceptual import removes_row
+from workers.engine.receipts import RECEIPT_TYPE, RECEIPT_VERSION, file_sha256
 from workers.engine.reports import write_reports
+from workers.engine.snapshot import checks_applied
 from workers.engine.types import ManifestFormat
+from workers.engine.versions import engine_versions, model_versions
+
+# Where the published keys are, relative to SITE_URL (config/urls.py).
+KEYS_PATH = "/.well-known/dnt-registry-keys.json"
 
 
 def match_job_finalize(*, job_id: int) -> None:
@@ -67,10 +75,13 @@ def match_job_finalize(*, job_id: int) -> None:
         .count()
     )
     skipped: Counter[str] = Counter()
-    for reasons in Chunk.objects.filter(job=job).values_list(
-        "skipped_reasons", flat=True
+    part_rows: Counter[int] = Counter()
+    for reasons, spec, rows in Chunk.objects.filter(job=job).values_list(
+        "skipped_reasons", "spec", "rows"
     ):
         skipped.update(reasons or {})
+        part_rows[spec["part"]] += rows
+    parts = list(job.manifest.parts.all())
 
     workdir = Path(tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=settings.WORK_ROOT))
     try:
@@ -81,39 +92,58 @@ def match_job_finalize(*, job_id: int) -> None:
             removed,
             workdir / "filtered",
         )
-        finished = timezone.now()
-        receipt = receipt_build(
-            job_id=job.pk,
-            manifest_name=job.manifest.name,
-            manifest_sha256=job.manifest_sha256,
-            manifest_format=job.manifest.format,
-            manifest_size=job.manifest.size,
-            registry_revision=job.registry_revision,
-            thresholds=job.thresholds,
-            rows=job.rows_total,
-            rows_skipped=job.rows_skipped,
-            rows_removed=int(removed.shape[0]),
-            counts=counts,
-            levels=levels,
-            remove_levels=job.remove_levels,
-            rows_listed_for_review=listed,
-            skipped_reasons=dict(skipped),
-            started=job.started,
-            finished=finished,
-        )
-        (workdir / "receipt.json").write_text(json.dumps(receipt, indent=2))
         outputs = [
             (JobOutput.Kind.REPORT_CSV, report_paths["csv"], "matches.csv"),
             (JobOutput.Kind.REPORT_JSONL, report_paths["jsonl"], "matches.jsonl"),
             (JobOutput.Kind.REPORT_PARQUET, report_paths["parquet"], "matches.parquet"),
-            (JobOutput.Kind.RECEIPT, workdir / "receipt.json", "receipt.json"),
         ]
         # Filtered parts keep the names the curator uploaded them under.
-        names = [p.original_name for p in job.manifest.parts.all()]
         outputs += [
-            (JobOutput.Kind.FILTERED, path, f"filtered-{name}")
-            for path, name in zip(filtered, names, strict=True)
+            (JobOutput.Kind.FILTERED, path, f"filtered-{part.original_name}")
+            for path, part in zip(filtered, parts, strict=True)
         ]
+        finished = timezone.now()
+        receipt = receipt_sign(
+            receipt_build(
+                job_id=job.pk,
+                manifest_name=job.manifest.name,
+                manifest_sha256=job.manifest_sha256,
+                manifest_format=job.manifest.format,
+                manifest_size=job.manifest.size,
+                files=[
+                    receipt_file(
+                        name=part.original_name,
+                        size=part.size,
+                        sha256=part.sha256,
+                        rows=part_rows[i],
+                    )
+                    for i, part in enumerate(parts)
+                ],
+                columns=job.manifest.columns,
+                registry_revision=job.registry_revision,
+                thresholds=job.thresholds,
+                rows=job.rows_total,
+                rows_skipped=job.rows_skipped,
+                rows_removed=int(removed.shape[0]),
+                counts=counts,
+                levels=levels,
+                remove_levels=job.remove_levels,
+                rows_listed_for_review=listed,
+                skipped_reasons=dict(skipped),
+                outputs=[
+                    receipt_output(kind=str(kind), name=name, path=path)
+                    for kind, path, name in outputs
+                ],
+                started=job.started,
+                finished=finished,
+            )
+        )
+        (workdir / "receipt.json").write_text(
+            json.dumps(receipt, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        outputs.append(
+            (JobOutput.Kind.RECEIPT, workdir / "receipt.json", "receipt.json")
+        )
         with transaction.atomic():
             for old in JobOutput.objects.filter(job=job):
                 old.file.delete(save=False)
@@ -137,6 +167,17 @@ def match_job_finalize(*, job_id: int) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def receipt_file(*, name: str, size: int, sha256: str, rows: int) -> dict[str, Any]:
+    """One input file as a receipt lists it."""
+    return {"name": name, "size": size, "sha256": sha256, "rows": rows}
+
+
+def receipt_output(*, kind: str, name: str, path: Path) -> dict[str, Any]:
+    """One file the check wrote, with the digest an auditor compares."""
+    sha256, size = file_sha256(path)
+    return {"kind": kind, "name": name, "size": size, "sha256": sha256}
+
+
 def receipt_build(
     *,
     job_id: int | None,
@@ -144,8 +185,10 @@ def receipt_build(
     manifest_sha256: str,
     manifest_format: str,
     manifest_size: int,
+    files: list[dict[str, Any]],
+    columns: dict[str, str],
     registry_revision: int | None,
-    thresholds: dict[str, int],
+    thresholds: dict[str, Any],
     rows: int | None,
     rows_skipped: int,
     rows_removed: int,
@@ -154,35 +197,83 @@ def receipt_build(
     levels: dict[str, int] | None = None,
     remove_levels: list[str] | None = None,
     rows_listed_for_review: int = 0,
+    outputs: list[dict[str, Any]],
     started: datetime | None,
     finished: datetime,
 ) -> dict[str, Any]:
-    """The receipt a curator keeps: what was checked, against what, and the result.
+    """The receipt's payload: what was checked, how, against what, and the result.
 
-    One shape for a job's receipt.json and check_manifest's (job_id None there).
+    One shape for a job's receipt and check_manifest's (job null there); sign
+    it with receipt_sign. `files` (receipt_file): the manifest's files in
+    order; `thresholds`: the job's (Hamming radii and the levels' settings);
+    `outputs` (receipt_output): the reports and filtered files, each with its
+    SHA-256, so an auditor holding only the filtered files can match them.
+    Fractions are written as strings: a payload holds no float
+    (workers/engine/receipts.py says why).
     """
+    scheme = str(thresholds.get("variant_scheme", settings.MATCH_VARIANT_SCHEME))
+    verify = bool(thresholds.get("verify", settings.MATCH_VERIFY))
+    total = rows or 0
+    radii = {kind: thresholds[kind] for kind in ("phash", "pdq") if kind in thresholds}
     return {
+        "type": RECEIPT_TYPE,
+        "version": RECEIPT_VERSION,
+        "registry": {
+            "id": registry_identity(),
+            "name": settings.SITE_NAME,
+            "url": settings.SITE_URL,
+            "keys_url": settings.SITE_URL.rstrip("/") + KEYS_PATH,
+            "revision": registry_revision,
+        },
         "job": job_id,
+        "software": {
+            "name": "optout-registry",
+            "version": settings.VERSION,
+            "engine": engine_versions(scheme),
+            "models": model_versions(scheme),
+        },
         "manifest": {
             "name": manifest_name,
-            "sha256": manifest_sha256,
             "format": manifest_format,
             "size": manifest_size,
+            "sha256": manifest_sha256,
+            "sha256_of": "the bytes of the files below, concatenated in their order",
+            "files": files,
         },
-        "registry_revision": registry_revision,
-        "thresholds": thresholds,
-        "rows": rows,
-        "rows_skipped": rows_skipped,
-        "rows_removed": rows_removed,
-        "rows_listed_for_review": rows_listed_for_review,
-        "matches": counts,
-        "levels": levels or {},
-        "remove_levels": remove_levels or [],
-        "skipped_reasons": skipped_reasons,
+        "columns": dict(sorted(columns.items())),
+        "checks": checks_applied(columns, verify=verify),
+        "thresholds": radii,
+        "levels": {
+            **{
+                name: _plain(value)
+                for name, value in sorted(thresholds.items())
+                if name not in radii
+            },
+            "remove": list(remove_levels or []),
+        },
+        "rows": {
+            "total": total,
+            "checked": total - rows_skipped,
+            "removed": rows_removed,
+            "kept_for_review": rows_listed_for_review,
+            "unchecked": rows_skipped,
+            # Today a row that could not be checked is copied to the filtered
+            # manifest unchanged.
+            "unchecked_passed_on": rows_skipped,
+            "in_filtered": total - rows_removed,
+        },
+        "unchecked_reasons": dict(sorted(skipped_reasons.items())),
+        "matches": dict(sorted(counts.items())),
+        "matches_by_level": dict(sorted((levels or {}).items())),
+        "outputs": outputs,
         "started": started.isoformat() if started else None,
         "finished": finished.isoformat(),
-        "software": "optout-registry " + settings.VERSION,
     }
+
+
+def _plain(value: Any) -> Any:
+    """A setting as a payload holds it: floats as their shortest decimal string."""
+    return repr(value) if isinstance(value, float) else value
 
 
 def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:

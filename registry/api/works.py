@@ -358,6 +358,11 @@ class RegistryRevisionApi(APIView):
         revision = serializers.IntegerField(
             help_text="Bumped by every change to what is enforced."
         )
+        registry = serializers.UUIDField(
+            help_text="This registry's id, made once when it was installed. "
+            "Receipts name it beside the revision, since every registry counts "
+            "revisions from 0."
+        )
 
         class Meta:
             ref_name = "RegistryRevision"
@@ -368,17 +373,25 @@ class RegistryRevisionApi(APIView):
         description="Any signed-in account may read it. The revision goes up "
         "with every change to what is enforced (an image hashed or withdrawn, a "
         "claim activated or withdrawn, a dispute decided), so a client can tell "
-        "whether the registry changed since a match job ran at an earlier one.",
+        "whether the registry changed since a match job ran at an earlier one. "
+        "`registry` is the registry's own id, as signed receipts and "
+        "/.well-known/dnt-registry-keys.json name it.",
         responses={200: OutputSerializer, **errors(401)},
         examples=[
             OpenApiExample(
                 "Current revision",
-                value={"revision": 1842},
+                value={
+                    "revision": 1842,
+                    "registry": "5b0e7c1e-8a4f-4c3e-9d51-2f6a9b7c0d14",
+                },
                 response_only=True,
                 status_codes=["200"],
             ),
         ],
     )
     def get(self, request: Request) -> Response:
-        revision = selectors.registry_revision_current()
-        return Response(self.OutputSerializer({"revision": revision}).data)
+        body = {
+            "revision": selectors.registry_revision_current(),
+            "registry": selectors.registry_identity(),
+        }
+        return Response(self.OutputSerializer(body).data)

@@ -143,7 +143,7 @@ def test_an_accepted_url_report_stops_that_row_matching_in_later_jobs(
 
     later = run_job(start_job(curator))
     assert later.registry_revision == revision + 1
-    assert later.receipt["registry_revision"] == revision + 1
+    assert later.receipt["payload"]["registry"]["revision"] == revision + 1
     rows = matched(later)
     assert 1 not in rows
     assert rows == {0: {"url"}, 2: {"domain"}, 3: {"style"}, 4: {"phash"}}
@@ -212,7 +212,7 @@ def test_a_job_started_after_a_revoke_does_not_match_the_revoked_claim(
     )
     later = run_job(start_job(curator))
     assert later.registry_revision == job.registry_revision + 1
-    assert later.receipt["registry_revision"] == later.registry_revision
+    assert later.receipt["payload"]["registry"]["revision"] == later.registry_revision
     assert 0 not in matched(later)
     assert set(matched(later)) == {1, 2, 3, 4}
 

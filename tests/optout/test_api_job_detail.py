@@ -54,12 +54,14 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
         "variant_scheme": settings.MATCH_VARIANT_SCHEME,
     }
     assert body["remove_levels"] == ["verified", "strong"]
-    assert body["receipt"]["remove_levels"] == ["verified", "strong"]
-    assert body["receipt"]["manifest"]["sha256"] == body["manifest_sha256"]
-    assert body["receipt"]["registry_revision"] == body["registry_revision"]
-    assert body["receipt"]["rows_removed"] == 4
-    assert body["receipt"]["rows_listed_for_review"] == 1
-    assert body["receipt"]["levels"] == {"possible": 1}
+    assert body["receipt"]["algorithm"] == "Ed25519"
+    receipt = body["receipt"]["payload"]
+    assert receipt["levels"]["remove"] == ["verified", "strong"]
+    assert receipt["manifest"]["sha256"] == body["manifest_sha256"]
+    assert receipt["registry"]["revision"] == body["registry_revision"]
+    assert receipt["rows"]["removed"] == 4
+    assert receipt["rows"]["kept_for_review"] == 1
+    assert receipt["matches_by_level"] == {"possible": 1}
     assert body["matches_url"] == f"http://testserver/api/v1/jobs/{job.pk}/matches/"
     kinds = sorted(o["kind"] for o in body["outputs"])
     assert kinds == [

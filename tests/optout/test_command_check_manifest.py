@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from optout.models import Manifest, Match, MatchJob
+from optout.selectors import receipt_keys
 from registry.selectors import registry_revision_current
+from workers.engine.receipts import verify_receipt
 
 from .helpers import KEPT_URLS, laion_parquet, read_parquet, run_job, start_job
 
@@ -58,13 +61,19 @@ def test_it_writes_the_reports_the_filtered_manifest_and_a_receipt(
     table = read_parquet(filtered.read_bytes())
     assert table.column("URL").to_pylist() == KEPT_URLS
     assert table.schema == read_parquet(manifest.read_bytes()).schema
-    receipt = json.loads((out_dir / "receipt.json").read_text())
+    signed = json.loads((out_dir / "receipt.json").read_text())
+    receipt = verify_receipt(signed, receipt_keys()).payload
     assert receipt["job"] is None
-    assert receipt["registry_revision"] == registry_revision_current()
-    assert receipt["rows"] == 7
-    assert receipt["rows_removed"] == 4
+    assert receipt["registry"]["revision"] == registry_revision_current()
+    assert receipt["rows"]["total"] == 7
+    assert receipt["rows"]["removed"] == 4
     assert receipt["thresholds"]["phash"] == 8
     assert receipt["thresholds"]["pdq"] == 40
+    assert [(f["name"], f["rows"]) for f in receipt["manifest"]["files"]] == [
+        (manifest.name, 7)
+    ]
+    listed = {o["name"]: o["sha256"] for o in receipt["outputs"]}
+    assert listed[filtered.name] == hashlib.sha256(filtered.read_bytes()).hexdigest()
     assert receipt["matches"] == {
         "url": 1,
         "prefix": 1,
@@ -87,14 +96,27 @@ def test_its_receipt_has_the_fields_of_a_jobs_receipt(
     manifest, tmp_path, curator, registry
 ):
     check(str(manifest), "--out", str(tmp_path / "result"))
-    receipt = json.loads((tmp_path / "result" / "receipt.json").read_text())
+    signed = json.loads((tmp_path / "result" / "receipt.json").read_text())
     job = run_job(start_job(curator))
+    receipt, theirs = signed["payload"], job.receipt["payload"]
 
-    assert set(receipt) == set(job.receipt)
-    assert set(receipt["manifest"]) == set(job.receipt["manifest"])
+    assert set(signed) == set(job.receipt)
+    assert signed["key_id"] == job.receipt["key_id"]
+    assert set(receipt) == set(theirs)
+    assert set(receipt["manifest"]) == set(theirs["manifest"])
     assert receipt["manifest"]["sha256"] == job.manifest_sha256
-    for field in ("rows", "rows_removed", "matches", "thresholds", "registry_revision"):
-        assert receipt[field] == job.receipt[field]
+    assert receipt["manifest"]["files"] == theirs["manifest"]["files"]
+    for field in (
+        "rows",
+        "matches",
+        "thresholds",
+        "levels",
+        "registry",
+        "columns",
+        "checks",
+        "software",
+    ):
+        assert receipt[field] == theirs[field], field
 
 
 def test_a_tighter_phash_threshold_is_used(manifest, tmp_path, registry):
@@ -102,7 +124,7 @@ def test_a_tighter_phash_threshold_is_used(manifest, tmp_path, registry):
 
     check(str(manifest), "--out", str(out_dir), "--phash", "0", "--pdq", "10")
 
-    receipt = json.loads((out_dir / "receipt.json").read_text())
+    receipt = json.loads((out_dir / "receipt.json").read_text())["payload"]
     assert receipt["thresholds"]["phash"] == 0
     assert receipt["thresholds"]["pdq"] == 10
     assert receipt["matches"]["phash"] == 1  # distance 0 still matches

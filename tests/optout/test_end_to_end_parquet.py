@@ -64,8 +64,8 @@ def test_a_curator_uploads_watches_and_downloads_report_and_filtered_parquet(
 
     receipt = json.loads(download(curator_client, outputs["receipt"]["url"]))
     assert receipt == job["receipt"]
-    assert receipt["manifest"]["sha256"] == job["manifest_sha256"]
-    assert receipt["rows_removed"] == len(REMOVED_ROWS)
+    assert receipt["payload"]["manifest"]["sha256"] == job["manifest_sha256"]
+    assert receipt["payload"]["rows"]["removed"] == len(REMOVED_ROWS)
 
     matches = curator_client.get(job["matches_url"], {"kind": "style"}).json()
     assert [m["row"] for m in matches["results"]] == [3]

@@ -127,7 +127,7 @@ def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
     assert "Perceptual matches by level" in page
     assert 'class="level level-verified">verified</span>' in page
     assert "inliers" in page
-    assert job.receipt["levels"]["verified"] >= 2
+    assert job.receipt["payload"]["matches_by_level"]["verified"] >= 2
 
 
 def filtered_keys(job) -> set[str]:
@@ -143,8 +143,8 @@ def test_possible_matches_are_listed_not_removed_unless_the_curator_asks(
     hash_only = next(m for m in by_key(keep)["hash-only"] if m.kind == "pdq")
     assert hash_only.level == "possible"
     assert filtered_keys(keep) == {"hash-only", "lookalike", "unrelated"}
-    assert keep.receipt["rows_listed_for_review"] == 1
-    assert keep.receipt["remove_levels"] == ["verified", "strong"]
+    assert keep.receipt["payload"]["rows"]["kept_for_review"] == 1
+    assert keep.receipt["payload"]["levels"]["remove"] == ["verified", "strong"]
 
     manifest = keep.manifest
 

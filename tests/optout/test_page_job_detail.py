@@ -38,11 +38,35 @@ def test_a_finished_job_shows_counts_receipt_downloads_and_matches(
         link = reverse("job_output", args=[job.pk, output.pk])
         assert f'<a href="{link}" download>{output.name}</a>' in text
     assert html.escape(f'"sha256": "{job.manifest_sha256}"') in text
+    assert (
+        "Signed with the registry's Ed25519 key "
+        f"<code>{job.receipt['key_id']}</code>" in text
+    )
+    assert (
+        '<a href="/.well-known/dnt-registry-keys.json">published public keys</a>'
+        in (text)
+    )
+    assert "1 row kept but listed for review." in text
     assert f"/api/v1/jobs/{job.pk}/matches/" in text
     assert f'<td class="value">{EXACT_URL}</td>' in text
     assert f"image {registry.image.pk} (work {registry.image.work_id})" in text
     assert "Cancel this job" not in text  # final: nothing to cancel
     assert "This page updates by itself." not in text
+
+
+def test_a_job_finished_before_receipts_were_signed_still_shows_its_receipt(
+    client, curator, registry
+):
+    job = run_job(start_job(curator))
+    old = {"rows_listed_for_review": 2, "levels": {"possible": 3}, "job": job.pk}
+    MatchJob.objects.filter(pk=job.pk).update(receipt=old)
+    client.force_login(curator)
+
+    text = client.get(url(job)).content.decode()
+
+    assert "2 rows kept but listed for review." in text
+    assert "<dt>possible</dt><dd>3</dd>" in text
+    assert "Signed with" not in text
 
 
 def test_a_running_job_polls_and_offers_to_cancel(client, curator):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,42 @@ VARIANT_SLOTS = 64
 # Loads a registered image's local features for verification (None when the
 # registry has only its hashes); see workers/engine/verify.py.
 ReferenceLoader = Callable[[int], Any]
+
+# Which match kinds each signal (a manifest role) feeds in Snapshot.match. An
+# image (tar shards) is fingerprinted, then looked up as its four hashes.
+SIGNAL_KINDS: dict[str, tuple[MatchKind, ...]] = {
+    "url": (MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN),
+    "caption": (MatchKind.STYLE,),
+    "sha256": (MatchKind.SHA256,),
+    "md5": (MatchKind.MD5,),
+    "phash": (MatchKind.PHASH,),
+    "pdq": (MatchKind.PDQ,),
+    "image": (MatchKind.SHA256, MatchKind.MD5, MatchKind.PHASH, MatchKind.PDQ),
+}
+
+
+def checks_applied(columns: Mapping[str, str], *, verify: bool) -> list[dict[str, Any]]:
+    """Each check a manifest with these columns (role -> column) gets.
+
+    One entry per signal found, in SIGNAL_KINDS order: the signal, the
+    manifest's column for it and the match kinds it is checked for. Images are
+    also verified geometrically against stored originals when `verify` is on.
+    Roles that are not signals (key, status) are not checks.
+    """
+    checks: list[dict[str, Any]] = []
+    for signal, kinds in SIGNAL_KINDS.items():
+        column = columns.get(signal)
+        if not column:
+            continue
+        check: dict[str, Any] = {
+            "signal": signal,
+            "columns": [column],
+            "kinds": [str(kind) for kind in kinds],
+        }
+        if signal == "image":
+            check["verified_geometrically"] = verify
+        checks.append(check)
+    return checks
 
 
 @dataclass(frozen=True)

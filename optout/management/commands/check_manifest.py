@@ -26,10 +26,14 @@ from django.utils import timezone
 from optout.references import reference_features
 from optout.selectors import image_work_ids
 from optout.services import (
+    PERCEPTUAL_LEVELS,
     default_levels,
     default_tails,
     default_thresholds,
     receipt_build,
+    receipt_file,
+    receipt_output,
+    receipt_sign,
 )
 from optout.snapshots import max_radius, snapshot_for_revision
 from registry.selectors import registry_revision_current
@@ -77,16 +81,23 @@ class Progress:
         self.write(self.line() + "\n")
 
 
-def _digest(paths: list[Path]) -> tuple[str, int]:
-    """SHA-256 of all files' bytes in order, as the upload computes it; size."""
+def _digest(paths: list[Path]) -> tuple[str, int, list[tuple[str, int]]]:
+    """SHA-256 of all files' bytes in order, as the upload computes it; size;
+    and each file's own SHA-256 and size, in the same pass."""
     digest = hashlib.sha256()
     size = 0
+    each = []
     for path in paths:
+        one = hashlib.sha256()
+        one_size = 0
         with open(path, "rb") as fh:
             while block := fh.read(1 << 20):
                 digest.update(block)
-                size += len(block)
-    return digest.hexdigest(), size
+                one.update(block)
+                one_size += len(block)
+        each.append((one.hexdigest(), one_size))
+        size += one_size
+    return digest.hexdigest(), size, each
 
 
 class Command(BaseCommand):
@@ -146,7 +157,7 @@ class Command(BaseCommand):
             )
         except ManifestRejected as exc:
             raise CommandError(f"{paths[0].name}: {exc}") from None
-        sha256, size = _digest(paths)
+        sha256, size, part_digests = _digest(paths)
         rows_total = sum(spec.rows for spec in specs)
 
         revision = registry_revision_current()
@@ -169,6 +180,7 @@ class Command(BaseCommand):
 
         progress = Progress(write, rows_total)
         removed: set[int] = set()
+        graded: set[int] = set()  # rows with a perceptual match
         counts: Counter[str] = Counter()
         level_counts: Counter[str] = Counter()
         levels = default_levels()
@@ -200,6 +212,7 @@ class Command(BaseCommand):
                             removed.add(m.row)
                         if m.level:
                             level_counts[m.level] += 1
+                            graded.add(m.row)
                         counts[str(m.kind)] += 1
                         yield {
                             "row": m.row,
@@ -232,12 +245,31 @@ class Command(BaseCommand):
         except ManifestRejected as exc:
             raise CommandError(f"{paths[0].name}: {exc}") from None
 
-        receipt = receipt_build(
+        part_rows: Counter[int] = Counter()
+        for spec in specs:
+            part_rows[spec.part] += spec.rows
+        written = [
+            ("report_csv", reports["csv"]),
+            ("report_jsonl", reports["jsonl"]),
+            ("report_parquet", reports["parquet"]),
+            *(("filtered", path) for path in filtered),
+        ]
+        payload = receipt_build(
             job_id=None,
             manifest_name=paths[0].name,
             manifest_sha256=sha256,
             manifest_format=fmt.value,
             manifest_size=size,
+            files=[
+                receipt_file(name=path.name, size=part_size, sha256=part_sha, rows=rows)
+                for path, (part_sha, part_size), rows in zip(
+                    paths,
+                    part_digests,
+                    [part_rows[i] for i in range(len(paths))],
+                    strict=True,
+                )
+            ],
+            columns=columns,
             registry_revision=revision,
             thresholds={
                 **asdict(thresholds),
@@ -251,12 +283,20 @@ class Command(BaseCommand):
             counts=dict(counts),
             skipped_reasons=dict(skipped),
             levels=dict(level_counts),
-            remove_levels=sorted(remove_levels),
+            remove_levels=[lv for lv in PERCEPTUAL_LEVELS if lv in remove_levels],
+            rows_listed_for_review=len(graded - removed),
+            outputs=[
+                receipt_output(kind=kind, name=path.name, path=path)
+                for kind, path in written
+            ],
             started=started,
             finished=timezone.now(),
         )
         receipt_path = out / "receipt.json"
-        receipt_path.write_text(json.dumps(receipt, indent=2))
+        receipt_path.write_text(
+            json.dumps(receipt_sign(payload), indent=2, ensure_ascii=False),
+            encoding="utf-8",
+        )
 
         summary = ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items()))
         self.stdout.write(
