@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, errors
 from optout import selectors
-from optout.api.jobs import MatchKindField
+from optout.api.jobs import MATCHED_AS_HELP, MatchKindField
 
 
 class LookupHitOutputSerializer(serializers.Serializer):
@@ -24,6 +24,7 @@ class LookupHitOutputSerializer(serializers.Serializer):
     work = serializers.IntegerField(source="work_id", allow_null=True)
     distance = serializers.IntegerField(allow_null=True)
     matched = serializers.CharField()
+    matched_as = serializers.CharField(help_text=MATCHED_AS_HELP)
     level = serializers.CharField(
         help_text="Perceptual hits: verified, strong or possible; empty otherwise."
     )
@@ -62,6 +63,7 @@ LOOKUP_REQUEST_EXAMPLE = {
     "phash": ["d1c4f0e8b3a29587"],
 }
 _NO_HIT = {
+    "matched_as": "",
     "claim": None,
     "image": None,
     "work": None,
@@ -81,6 +83,7 @@ LOOKUP_RESULT_EXAMPLE = {
                     "kind": "url",
                     "claim": 5,
                     "matched": "https://alice.example/art/harbour.png",
+                    "matched_as": "exact",
                 }
             ],
             "problem": None,
@@ -192,7 +195,10 @@ class LookupApi(APIView):
         "current registry revision, reads only and stores nothing. Each list in "
         "the answer has one entry per value sent, in order, with its matches "
         "(none when the value is not in the registry, or is empty) and, when "
-        "the value could not be checked, the `problem`.",
+        "the value could not be checked, the `problem`. A URL matches a claim "
+        "whatever its scheme (http or https) and with or without a leading "
+        "`www.`; a URL claim without a query string also covers the URL with "
+        "one. Each match's `matched_as` says which of these it took.",
         request=InputSerializer,
         responses={
             200: OutputSerializer,
