@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ErrorSerializer, errors
+from core.api import ErrorSerializer, errors, reject_unknown_keys
 from optout import selectors
 from optout.api.jobs import MATCHED_AS_HELP, MatchKindField
 
@@ -189,7 +189,7 @@ class LookupApi(APIView):
         summary=f"Check up to {selectors.LOOKUP_MAX_ITEMS:,} items at once",
         description="For any signed-up account (artist or curator). Send image "
         "URLs, captions and hex hashes in their lists (every list may be left "
-        "out; other keys are ignored), at most "
+        "out; any other key is a 400 that names it), at most "
         f"{selectors.LOOKUP_MAX_ITEMS:,} values in all; a bigger batch is a 400: "
         "upload it as a manifest instead. It is answered at once from the "
         "current registry revision, reads only and stores nothing. Each list in "
@@ -205,7 +205,8 @@ class LookupApi(APIView):
             400: OpenApiResponse(
                 ErrorSerializer,
                 description=f"More than {selectors.LOOKUP_MAX_ITEMS:,} values, a "
-                "body that is not a JSON object of lists of strings, or a "
+                "body that is not a JSON object of lists of strings, a key other "
+                "than the six lists (the message names each), or a "
                 "malformed hash (the message names the list and the index, also "
                 'in `extra["index"]`).',
             ),
@@ -225,6 +226,9 @@ class LookupApi(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        reject_unknown_keys(
+            request.data, known=selectors.LOOKUP_FIELDS, what="a lookup"
+        )
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = selectors.registry_lookup(items=dict(serializer.validated_data))

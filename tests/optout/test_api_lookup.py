@@ -133,6 +133,32 @@ def test_anonymous_visitors_get_401(anon_client, db):
     assert response.status_code == 401
 
 
+def test_unknown_keys_are_refused_naming_them(curator_client, registry):
+    # An ignored key would answer with empty lists, which reads as "not
+    # registered" for URLs that are.
+    response = curator_client.post(URL, {"items": [EXACT_URL]}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == (
+        "unknown key 'items'; a lookup takes urls, captions, sha256, md5, phash and pdq"
+    )
+    assert body["extra"]["fields"] == {"items": [body["message"]]}
+
+
+def test_every_unknown_key_is_named_even_beside_known_ones(curator_client, registry):
+    response = curator_client.post(
+        URL,
+        {"urls": [EXACT_URL], "url": [EXACT_URL], "hashes": ["ab" * 32]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"].startswith("unknown keys 'hashes', 'url'; ")
+    assert set(body["extra"]["fields"]) == {"hashes", "url"}
+
+
 def test_urls_match_claims_up_to_scheme_www_and_query(curator_client, registry):
     response = curator_client.post(
         URL,
