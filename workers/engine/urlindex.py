@@ -585,37 +585,47 @@ def _collect(
     url_flags: np.ndarray | None,
     dropped: int = 0,
 ) -> None:
-    """Append (row, kind, claim id, claim value, matched_as) for every
-    confirmed position. url_flags: the URLs' key flags (None: 0 for all);
-    dropped: _QUERY_DROPPED when the URL's query was left out of the lookup."""
+    """Append (row, kind, claim id, claim value, matched_as) for every claim of
+    every confirmed position. url_flags: the URLs' key flags (None: 0 for
+    all); dropped: _QUERY_DROPPED when the URL's query was left out."""
     hits = np.flatnonzero(pos >= 0)
     if not hits.shape[0]:
         return
-    rows = (batch.rows[which[hits]] + batch.first_row).tolist()
-    if url_flags is None:
-        flag_list = [0] * len(rows)
+    # Every claim of every hit, in numpy: Python only builds the tuples.
+    positions = pos[hits]
+    first = table.claim_ptr[positions]
+    counts = table.claim_ptr[positions + 1] - first
+    rows = batch.rows[which[hits]] + batch.first_row
+    flags = (
+        np.zeros(hits.shape[0], np.uint8)
+        if url_flags is None
+        else url_flags[which[hits]]
+    )
+    if (counts == 1).all():  # one claim per key: the usual case
+        claims = first
     else:
-        flag_list = url_flags[which[hits]].tolist()
-    keys: dict[int, str] = {}
+        ends = np.cumsum(counts)
+        claims = np.repeat(first - ends + counts, counts) + np.arange(ends[-1])
+        rows, positions, flags = (
+            np.repeat(a, counts) for a in (rows, positions, flags)
+        )
+    claim_flags = table.claim_flags[claims]
+    how = (claim_flags ^ flags) | dropped
+    values: dict[int, str] = {}
     heads = table.heads
-    ptr, ids, claim_flags = table.claim_ptr, table.claim_ids, table.claim_flags
-    for row, p, url_flag in zip(rows, pos[hits].tolist(), flag_list, strict=True):
-        key = keys.get(p)
-        if key is None:
-            key = keys[p] = table.value(p)
-        lo, hi = int(ptr[p]), int(ptr[p + 1])
-        for ref, flag in zip(
-            ids[lo:hi].tolist(), claim_flags[lo:hi].tolist(), strict=True
-        ):
-            found.append(
-                (
-                    row,
-                    kind,
-                    ref,
-                    heads[flag] + key,
-                    MATCHED_AS[(flag ^ url_flag) | dropped],
-                )
-            )
+    for row, p, ref, flag, as_ in zip(
+        rows.tolist(),
+        positions.tolist(),
+        table.claim_ids[claims].tolist(),
+        claim_flags.tolist(),
+        how.tolist(),
+        strict=True,
+    ):
+        slot = p << 2 | flag
+        value = values.get(slot)
+        if value is None:
+            value = values[slot] = heads[flag] + table.value(p)
+        found.append((row, kind, ref, value, MATCHED_AS[as_]))
 
 
 def _member(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
