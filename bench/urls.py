@@ -3,15 +3,18 @@
 Generates --claims exact URL claims in normal form (plus prefix and domain
 claims) and a LAION-like Parquet manifest of --rows rows (URL, TEXT), a few %
 of them claimed and spelled differently (host case, default ports, fragments,
-dot segments, lower-case percent-escapes), then measures on one core:
+dot segments, lower-case percent-escapes, and the equivalences claims ignore:
+http for https, a "www." added or dropped, a "?w=512" added), then measures
+on one core:
 
-- lookup step: href hashes -> positions in the sorted claim array
-  (UrlIndex.lookup_hashes), against a Python dict of the normalized strings
-  and against plain np.searchsorted on sorted queries, at several batch
-  sizes; and every kind's lookups with confirmation (UrlIndex.lookup).
+- lookup step: key hashes -> positions in the sorted claim array
+  (UrlIndex.lookup_hashes), against a Python dict of the keys (normal form
+  without scheme and www) and against plain np.searchsorted on sorted
+  queries, at several batch sizes; and every kind's lookups with
+  confirmation (UrlIndex.lookup), against dicts with the same equivalences.
 - whole chunk: read the URL column with pyarrow, normalize, hash, look up and
-  write the matches to Parquet; the baseline normalizes with urllib.parse and
-  looks up in Python dicts.
+  write the matches (with matched_as) to Parquet; the baseline normalizes
+  with urllib.parse and looks up in Python dicts.
 
     .venv/bin/python bench/urls.py --claims 10000000 --rows 1000000 --repeat 3
 
@@ -117,6 +120,16 @@ def respell(url: str, r: random.Random) -> str:
         scheme, rest = url.split("://", 1)
         host, path = rest.split("/", 1)
         return f"{scheme}://{host}/x/../{path}"
+    # What claims ignore: the scheme, a leading "www.", a query added by a CDN.
+    if roll < 0.5:
+        return "http://" + url.split("://", 1)[1]
+    if roll < 0.55:
+        scheme, rest = url.split("://", 1)
+        if rest.startswith("www."):
+            return f"{scheme}://{rest[4:]}"
+        return f"{scheme}://www.{rest}"
+    if roll < 0.6 and "?" not in url:
+        return url + "?w=512"
     return url
 
 
@@ -147,8 +160,10 @@ def make_data(args: argparse.Namespace, work: Path) -> tuple[UrlIndex, dict, Pat
         kind = n % 6
         if kind < 4:  # 2% exact
             manifest[i] = respell(claim_urls[r.randrange(len(claim_urls))], r)
-        elif kind == 4:  # 0.5% under a prefix claim
+        elif kind == 4:  # 0.5% under a prefix claim, half of them as http://
             manifest[i] = r.choice(prefixes) + f"{r.getrandbits(32):x}.jpg"
+            if n % 12 == 4:
+                manifest[i] = "http://" + manifest[i].split("://", 1)[1]
         else:  # 0.5% on a claimed domain or a subdomain of it
             manifest[i] = f"http://{r.choice(SUBS)}.{r.choice(domains)}/p/{n}.png"
     for i in r.sample(range(rows), rows // 500):  # bad and missing URLs
@@ -170,24 +185,64 @@ def make_data(args: argparse.Namespace, work: Path) -> tuple[UrlIndex, dict, Pat
         f"in {time.perf_counter() - t:.1f} s"
     )
     t = time.perf_counter()
+    first_domain = len(claim_urls) + len(prefixes)
     plain = {
-        "url": _group(enumerate(claim_urls)),
-        "prefix": _group(enumerate(prefixes, start=len(claim_urls))),
-        "domain": _group(enumerate(domains, start=len(claim_urls) + len(prefixes))),
+        "url": _group_keys(enumerate(claim_urls)),
+        "prefix": _group_keys(enumerate(prefixes, start=len(claim_urls))),
+        "domain": _group(enumerate(domains, start=first_domain)),
+        "domain_www": _group(
+            (
+                (ref, d[4:])
+                for ref, d in enumerate(domains, start=first_domain)
+                if d.startswith("www.") and "." in d[4:]
+            ),
+            www=True,
+        ),
     }
-    plain["origins"] = {p[: p.index("/", 8)] for p in prefixes}
+    plain["origins"] = {k[: k.index("/")] for k in plain["prefix"]}
     print(f"built the baseline's dicts in {time.perf_counter() - t:.1f} s")
     return index, plain, path
 
 
-def _group(pairs) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
-    out: dict[str, list[int]] = {}
+def _group(pairs, www: bool = False) -> dict[str, list[tuple[int, str, int]]]:  # type: ignore[no-untyped-def]
+    """host -> [(claim id, claimed domain, flags)] for domain claims; www: the
+    hosts are www-claims without their "www." (flag 2)."""
+    out: dict[str, list[tuple[int, str, int]]] = {}
     for ref, value in pairs:
-        out.setdefault(value, []).append(ref)
+        entry = (ref, "www." + value, 2) if www else (ref, value, 0)
+        out.setdefault(value, []).append(entry)
+    return out
+
+
+def _group_keys(pairs) -> dict[str, list[tuple[int, str, int]]]:  # type: ignore[no-untyped-def]
+    """key -> [(claim id, normal form, flags)] for URL and prefix claims."""
+    out: dict[str, list[tuple[int, str, int]]] = {}
+    for ref, href in pairs:
+        key, flags = url_key(href)
+        out.setdefault(key, []).append((ref, href, flags))
     return out
 
 
 # --- baseline: urllib.parse normalization, dict lookups ----------------------
+
+_AS_NAMES = ((1, "scheme"), (2, "www"), (4, "query"))
+
+
+def matched_as(bits: int) -> str:
+    return "+".join(name for bit, name in _AS_NAMES if bits & bit) or "exact"
+
+
+def url_key(href: str) -> tuple[str, int]:
+    """(key, flags): the normal form without its scheme (flag 1: https) and
+    without a leading "www." before another dot and no credentials (flag 2)."""
+    scheme, rest = href.split("://", 1)
+    flags = 1 if scheme == "https" else 0
+    if rest.startswith("www."):
+        authority = rest[: min(i for i in (rest.find("/"), rest.find("?")) if i >= 0)]
+        if "@" not in authority and "." in authority[4:].split(":", 1)[0]:
+            return rest[4:], flags | 2
+    return rest, flags
+
 
 _DEFAULT_PORT = {"http": 80, "https": 443}
 _PCT = re.compile(r"%[0-9a-fA-F]{2}")
@@ -216,37 +271,53 @@ def urllib_normalize(url: str) -> tuple[str, str, str]:
 
 
 def baseline_lookup(
-    plain: dict, normalized: list[tuple[int, str, str, str]], first_row: int
-) -> list[tuple[int, str, int, str]]:
+    plain: dict, normalized: list[tuple[int, str, int, str, str]], first_row: int
+) -> list[tuple[int, str, int, str, str]]:
+    """normalized: (row, key, flags, host, origin key) per URL."""
     found = []
-    exact, prefix, domain, origins = (
+    exact, prefix, domain, domain_www, origins = (
         plain["url"],
         plain["prefix"],
         plain["domain"],
+        plain["domain_www"],
         plain["origins"],
     )
-    for row, href, origin, host in normalized:
-        refs = exact.get(href)
-        if refs:
-            found += [(first_row + row, "url", ref, href) for ref in refs]
+    for row, key, flags, host, origin in normalized:
+        for ref, value, claim_flags in exact.get(key, ()):
+            found.append(
+                (first_row + row, "url", ref, value, matched_as(claim_flags ^ flags))
+            )
+        cut = key.find("?")
+        if cut >= 0:
+            for ref, value, claim_flags in exact.get(key[:cut], ()):
+                as_ = matched_as((claim_flags ^ flags) | 4)
+                found.append((first_row + row, "url", ref, value, as_))
         if origin in origins:
-            cut = href.find("?")
-            end = cut if cut >= 0 else len(href)
-            candidates = {href, href[:end]}
-            slash = href.find("/", len(origin))
+            end = cut if cut >= 0 else len(key)
+            candidates = {key, key[:end]}
+            slash = key.find("/", len(origin))
             while 0 <= slash < end:
-                candidates.add(href[: slash + 1])
-                candidates.add(href[:slash])
-                slash = href.find("/", slash + 1)
+                candidates.add(key[: slash + 1])
+                candidates.add(key[:slash])
+                slash = key.find("/", slash + 1)
             for c in candidates:
-                for ref in prefix.get(c, ()):
-                    found.append((first_row + row, "prefix", ref, c))
+                for ref, value, claim_flags in prefix.get(c, ()):
+                    as_ = matched_as(claim_flags ^ flags)
+                    found.append((first_row + row, "prefix", ref, value, as_))
         suffix = host
         while "." in suffix:
-            for ref in domain.get(suffix, ()):
-                found.append((first_row + row, "domain", ref, suffix))
+            for ref, value, _ in domain.get(suffix, ()):
+                found.append((first_row + row, "domain", ref, value, "exact"))
             suffix = suffix.split(".", 1)[1]
+        for ref, value, _ in domain_www.get(host, ()):
+            found.append((first_row + row, "domain", ref, value, "www"))
     return found
+
+
+def baseline_row(href: str, host: str) -> tuple[str, int, str, str]:
+    """(key, flags, host, origin key) of a normalized URL, for baseline_lookup."""
+    key, flags = url_key(href)
+    return key, flags, host, key[: key.index("/")]
 
 
 # --- the steps ----------------------------------------------------------------
@@ -256,24 +327,25 @@ def read_urls(path: Path) -> list[str | None]:
     return pq.read_table(path, columns=["URL"]).column("URL").to_pylist()
 
 
-def write_matches(rows: list[tuple[int, str, int, str]], path: Path) -> None:
+def write_matches(rows: list[tuple[int, str, int, str, str]], path: Path) -> None:
     if rows:
-        row, kind, ref, matched = zip(*rows, strict=True)
+        row, kind, ref, matched, how = zip(*rows, strict=True)
     else:
-        row = kind = ref = matched = ()
+        row = kind = ref = matched = how = ()
     table = pa.table(
         {
             "row": pa.array(row, pa.int64()),
             "kind": pa.array(kind, pa.string()),
             "ref": pa.array(ref, pa.int64()),
             "matched": pa.array(matched, pa.string()),
+            "matched_as": pa.array(how, pa.string()),
         }
     )
     pq.write_table(table, path)
 
 
-def as_rows(matches: list[Match]) -> list[tuple[int, str, int, str]]:
-    return [(m.row, m.kind.value, m.ref, m.matched) for m in matches]
+def as_rows(matches: list[Match]) -> list[tuple[int, str, int, str, str]]:
+    return [(m.row, m.kind.value, m.ref, m.matched, m.matched_as) for m in matches]
 
 
 def ours_chunk(index: UrlIndex, path: Path, out: Path) -> dict[str, float]:
@@ -304,9 +376,10 @@ def baseline_chunk(plain: dict, path: Path, out: Path) -> dict[str, float]:
     for i, url in enumerate(urls):
         if url:
             try:
-                normalized.append((i, *urllib_normalize(url)))
+                href, _, host = urllib_normalize(url)
             except ValueError:
-                pass
+                continue
+            normalized.append((i, *baseline_row(href, host)))
     times["normalize + hash"] = time.perf_counter() - t
     t = time.perf_counter()
     found = baseline_lookup(plain, normalized, 0)
@@ -353,10 +426,15 @@ def lookup_step(
 ) -> list[tuple[str, float, float]]:
     urls = read_urls(path)
     batch = prepare_urls(urls, 0)
-    hrefs = [batch.href(i) for i in range(batch.rows.shape[0])]
+    normalized = []
+    for i in range(batch.rows.shape[0]):
+        host = batch.href(i, int(batch.host_start[i]), int(batch.host_end[i]))
+        normalized.append(
+            (int(batch.rows[i]), *baseline_row(batch.href(i).decode(), host.decode()))
+        )
     n = len(urls)
     lines = []
-    hashes = batch.href_hashes
+    hashes = batch.key_hashes
     ours = timed(args.repeat, lambda: index.lookup_hashes(hashes))
     exact = plain["url"]
 
@@ -368,7 +446,7 @@ def lookup_step(
     # Fresh str objects each run: a str caches its hash once computed.
     base_times = []
     for _ in range(args.repeat):
-        strings = [h.decode("ascii") for h in hrefs]
+        strings = [key.encode().decode() for _, key, _, _, _ in normalized]
         gc.collect()
         t = time.perf_counter()
         dict_lookup(strings)
@@ -389,15 +467,9 @@ def lookup_step(
             (f"exact, batches of {size:,}, np.searchsorted", t_part, base_exact)
         )
     ours_all = timed(args.repeat, lambda: index.lookup(batch))
-    normalized = []
-    for i in range(batch.rows.shape[0]):
-        href = hrefs[i].decode("ascii")
-        ps = int(batch.path_start[i])
-        host = href[int(batch.host_start[i]) : int(batch.host_end[i])]
-        normalized.append((int(batch.rows[i]), href, href[:ps], host))
     base_all = []
     for _ in range(args.repeat):
-        fresh = [(r, h.encode().decode(), o, s) for r, h, o, s in normalized]
+        fresh = [(r, k.encode().decode(), f, h, o) for r, k, f, h, o in normalized]
         gc.collect()
         t = time.perf_counter()
         baseline_lookup(plain, fresh, 0)

@@ -4,6 +4,7 @@ id parameters (the `dbid` path converter) and the JSON 404 for unknown paths.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,6 +20,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from core.errors import ValidationFailed
 
 # Ids are 64-bit signed integers in every database we run on; a bigger number
 # in a URL, a filter or a body is "not found" or "invalid", never a crash.
@@ -91,6 +94,27 @@ def errors(
         code: OpenApiResponse(ErrorSerializer, description=described[code])
         for code in codes
     }
+
+
+def reject_unknown_keys(data: Any, *, known: Sequence[str], what: str) -> None:
+    """Refuse a body object with keys outside `known`, naming every one.
+
+    For operations where a key dropped in silence changes what the answer
+    means (a misspelt list checks nothing and reads as "not registered").
+    Bodies that are not objects are left to the serializer. Raises
+    ValidationFailed.
+    """
+    if not isinstance(data, Mapping):
+        return
+    unknown = sorted(str(key) for key in data if key not in known)
+    if not unknown:
+        return
+    names = ", ".join(repr(key) for key in unknown)
+    takes = ", ".join(known[:-1]) + f" and {known[-1]}" if len(known) > 1 else known[0]
+    message = (
+        f"unknown key{'s' if len(unknown) > 1 else ''} {names}; {what} takes {takes}"
+    )
+    raise ValidationFailed(message, extra={"fields": {k: [message] for k in unknown}})
 
 
 def path_id(name: str) -> OpenApiParameter:

@@ -200,6 +200,9 @@ class Match(models.Model):
     )
     distance = models.SmallIntegerField(null=True, blank=True)
     matched = models.CharField(max_length=2048, blank=True)
+    # url, prefix and domain matches: which equivalence the match took, "exact"
+    # or "scheme", "www" and "query" joined with "+" (workers/engine/urlindex.py).
+    matched_as = models.CharField(max_length=32, blank=True)
     # Perceptual matches only: how sure we are, and the figures behind it.
     level = models.CharField(
         max_length=16, choices=Level.choices, blank=True, db_index=True

@@ -149,6 +149,7 @@ class LookupHit:
     work_id: int | None
     distance: int | None
     matched: str
+    matched_as: str = ""
     level: str = ""
     variant: str = ""
     chance: float | None = None
@@ -260,6 +261,7 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
                 work_id=None if is_claim else works.get(m.ref),
                 distance=m.distance,
                 matched=m.matched,
+                matched_as=m.matched_as,
                 level=m.level,
                 variant=m.variant,
                 chance=m.chance,

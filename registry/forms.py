@@ -93,7 +93,8 @@ class ClaimForm(forms.Form):
         max_length=2048,
         required=False,
         help_text="A URL (https://example.com/art/piece.png), a URL prefix "
-        "(https://example.com/art/), a domain (example.com) or a name.",
+        "(https://example.com/art/), a domain (example.com) or a name. http or "
+        "https and a leading www. do not matter.",
     )
     aliases = forms.CharField(
         max_length=2000,

@@ -17,6 +17,7 @@ from disputes.models import Dispute, ImageExclusion
 from disputes.selectors import dispute_target_images
 from registry.models import Claim, Work
 from registry.services import registry_revision_bump
+from workers.engine.urlindex import url_key
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
 
 
@@ -128,10 +129,18 @@ def _narrowed_claim_value(claim: Claim, narrowed_to: str) -> str:
         raise ValidationFailed(f"narrowed_to: {exc}", field="narrowed_to") from None
     href = url.href
     if claim.kind == Claim.Kind.PREFIX:
-        inside = href.startswith(claim.normalized) and href != claim.normalized
+        # Compared as matching compares them: scheme and www do not matter.
+        key, claim_key = url_key(href)[0], url_key(claim.normalized)[0]
+        inside = key.startswith(claim_key) and key != claim_key
     else:
         domain = normalize_domain(claim.normalized)
-        inside = url.host == domain or url.host.endswith("." + domain)
+        inside = (
+            url.host == domain
+            or url.host.endswith("." + domain)
+            or (
+                domain.startswith("www.") and url.host == domain[4:] and "." in url.host
+            )
+        )
     if not inside:
         raise ValidationFailed(
             f"narrowed_to: {href} is not inside the claim {claim.normalized}",

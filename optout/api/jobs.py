@@ -243,6 +243,15 @@ class JobDetailOutputSerializer(JobSummaryOutputSerializer):
         return _absolute(self.context.get("request"), url)
 
 
+MATCHED_AS_HELP = (
+    "url, prefix and domain matches: which equivalence the match took: "
+    '"exact", or "scheme" (http for https or back), "www" (a leading www. '
+    'added or dropped) and "query" (a claim without a query string covers '
+    'the URL with one) joined with "+", as in "scheme+www"; empty for other '
+    "kinds."
+)
+
+
 class MatchOutputSerializer(serializers.Serializer):
     row = serializers.IntegerField(help_text="0-based row number in the manifest.")
     key = serializers.CharField()
@@ -261,6 +270,7 @@ class MatchOutputSerializer(serializers.Serializer):
     matched = serializers.CharField(
         help_text="What matched: the claimed URL, prefix, domain or style name."
     )
+    matched_as = serializers.CharField(help_text=MATCHED_AS_HELP)
     level = serializers.CharField(
         help_text="Perceptual matches: verified (local features agree), strong "
         "(too close for chance) or possible (for review); empty otherwise."

@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ErrorSerializer, errors
+from core.api import ErrorSerializer, errors, reject_unknown_keys
 from optout import selectors
-from optout.api.jobs import MatchKindField
+from optout.api.jobs import MATCHED_AS_HELP, MatchKindField
 
 
 class LookupHitOutputSerializer(serializers.Serializer):
@@ -24,6 +24,7 @@ class LookupHitOutputSerializer(serializers.Serializer):
     work = serializers.IntegerField(source="work_id", allow_null=True)
     distance = serializers.IntegerField(allow_null=True)
     matched = serializers.CharField()
+    matched_as = serializers.CharField(help_text=MATCHED_AS_HELP)
     level = serializers.CharField(
         help_text="Perceptual hits: verified, strong or possible; empty otherwise."
     )
@@ -62,6 +63,7 @@ LOOKUP_REQUEST_EXAMPLE = {
     "phash": ["d1c4f0e8b3a29587"],
 }
 _NO_HIT = {
+    "matched_as": "",
     "claim": None,
     "image": None,
     "work": None,
@@ -81,6 +83,7 @@ LOOKUP_RESULT_EXAMPLE = {
                     "kind": "url",
                     "claim": 5,
                     "matched": "https://alice.example/art/harbour.png",
+                    "matched_as": "exact",
                 }
             ],
             "problem": None,
@@ -186,20 +189,24 @@ class LookupApi(APIView):
         summary=f"Check up to {selectors.LOOKUP_MAX_ITEMS:,} items at once",
         description="For any signed-up account (artist or curator). Send image "
         "URLs, captions and hex hashes in their lists (every list may be left "
-        "out; other keys are ignored), at most "
+        "out; any other key is a 400 that names it), at most "
         f"{selectors.LOOKUP_MAX_ITEMS:,} values in all; a bigger batch is a 400: "
         "upload it as a manifest instead. It is answered at once from the "
         "current registry revision, reads only and stores nothing. Each list in "
         "the answer has one entry per value sent, in order, with its matches "
         "(none when the value is not in the registry, or is empty) and, when "
-        "the value could not be checked, the `problem`.",
+        "the value could not be checked, the `problem`. A URL matches a claim "
+        "whatever its scheme (http or https) and with or without a leading "
+        "`www.`; a URL claim without a query string also covers the URL with "
+        "one. Each match's `matched_as` says which of these it took.",
         request=InputSerializer,
         responses={
             200: OutputSerializer,
             400: OpenApiResponse(
                 ErrorSerializer,
                 description=f"More than {selectors.LOOKUP_MAX_ITEMS:,} values, a "
-                "body that is not a JSON object of lists of strings, or a "
+                "body that is not a JSON object of lists of strings, a key other "
+                "than the six lists (the message names each), or a "
                 "malformed hash (the message names the list and the index, also "
                 'in `extra["index"]`).',
             ),
@@ -219,6 +226,9 @@ class LookupApi(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        reject_unknown_keys(
+            request.data, known=selectors.LOOKUP_FIELDS, what="a lookup"
+        )
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = selectors.registry_lookup(items=dict(serializer.validated_data))

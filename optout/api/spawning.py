@@ -6,7 +6,10 @@ unchanged: the body is text/plain, one URL a line; the header is
 `Authorization: API <token>` (one of our API tokens); the answer is
 `{"urls": [{"url", "optOut", "optIn"}, ...]}` with exactly one entry per line,
 in order, empty lines included, because clients pad batches with empty strings
-and read the answer by position.
+and read the answer by position. Lines are counted as text files count them: a
+newline ends a line, so a body that ends with one (a file sent with
+`curl --data-binary @urls.txt`) has no empty line after it; a client whose
+last URL is empty sends its newline too ("a\n\n" is "a" and "").
 
 Both paths are routed to the same view: Hugging Face posts without the slash,
 and a POST must not be redirected. Errors come in Spawning's (and DRF's) shape,
@@ -106,12 +109,17 @@ class SpawningQueryUrlsApi(APIView):
         "Hugging Face's dataset-viewer); the paths with and without the final "
         "slash behave the same, and neither redirects. Body: text/plain, "
         f"UTF-8, one URL a line (LF or CRLF), at most {LOOKUP_MAX_ITEMS:,} "
-        "lines. Header: `Authorization: API <token>` with an API token of any "
+        "lines; a newline at the end of the body ends the last line and adds "
+        "no empty one (a 10,000-line file sent with `curl --data-binary @file` "
+        "is 10,000 URLs), while empty lines before it count. Header: "
+        "`Authorization: API <token>` with an API token of any "
         "signed-up account (`Token` and `Bearer` work too; a session does not). "
         "The answer has one entry per line, in order, empty lines included, "
         "checked against the current registry revision; `optOut` is true when "
         "an enforced url, prefix or domain claim covers the URL (style claims "
-        "and images do not count) and `optIn` is always false. Errors come in "
+        "and images do not count; http and https, with or without a leading "
+        "`www.`, are one URL, and a URL claim without a query string covers "
+        "the URL with any query) and `optIn` is always false. Errors come in "
         'Spawning\'s shape, `{"detail": "..."}`, not in this API\'s Error shape.',
         request={"text/plain": OpenApiTypes.STR},
         responses={
@@ -180,9 +188,12 @@ class SpawningQueryUrlsApi(APIView):
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise exceptions.ParseError("the body must be UTF-8 text") from None
-        # The inverse of the clients' "\n".join(urls): a trailing empty line is
-        # an entry of its own, so splitlines() (which drops it) would not do.
+        # A newline ends a line, as in a text file: a final one adds no empty
+        # line, and every other empty line is an entry of its own (clients pad
+        # with ""). Not splitlines(): it also splits at \v, \f, U+2028, ...
         lines = [line.removesuffix("\r") for line in text.split("\n")] if text else []
+        if text.endswith("\n"):
+            lines.pop()
         if len(lines) > LOOKUP_MAX_ITEMS:
             raise exceptions.ParseError(
                 f"at most {LOOKUP_MAX_ITEMS:,} URLs per request, got {len(lines):,}"

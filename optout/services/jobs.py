@@ -317,6 +317,7 @@ def _match_rows(
                 image_id=None if kind in KIND_CLAIM else m.ref,
                 distance=m.distance,
                 matched=(m.matched or "")[:2048],
+                matched_as=m.matched_as,
                 level=m.level,
                 variant=m.variant[:32],
                 inliers=m.inliers,

@@ -349,10 +349,30 @@ def test_narrowing_a_prefix_claim_replaces_it_with_the_narrower_prefix(
 
 
 @pytest.mark.parametrize(
+    "narrowed_to",
+    ["http://alice.example/gallery/", "https://www.alice.example/gallery/"],
+)
+def test_a_narrowing_may_spell_the_prefix_with_another_scheme_or_www(
+    claim, other_artist, admin_user, narrowed_to
+):
+    # The claim covers those URLs too (scheme and www do not matter).
+    dispute = open_dispute(other_artist, f"claim:{claim.pk}", grounds="too_broad")
+    dispute_resolve(
+        admin=admin_user,
+        dispute_id=dispute.pk,
+        outcome="narrowed",
+        reason="only the gallery is hers",
+        narrowed_to=narrowed_to,
+    )
+    assert Claim.objects.get(normalized=narrowed_to).state == Claim.State.ACTIVE
+
+
+@pytest.mark.parametrize(
     ("narrowed_to", "message"),
     [
         ("https://elsewhere.example/a/", "is not inside the claim"),
         ("https://alice.example/", "is not inside the claim"),
+        ("http://www.alice.example/", "is not inside the claim"),
         ("not a url", "narrowed_to:"),
     ],
 )

@@ -20,7 +20,7 @@ from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     _fast_passwords,
     open_dispute,
 )
-from tests.optout.helpers import PHASH, run_job, start_job
+from tests.optout.helpers import EXACT_URL, PHASH, laion_parquet, run_job, start_job
 
 pytestmark = pytest.mark.django_db
 
@@ -201,6 +201,20 @@ def test_the_review_page_shows_both_sides_and_the_figures(
     assert f'<code class="hash">{PHASH}</code>' in text
     assert '<dd data-distance="phash">0</dd>' in text
     assert "Record decision" in text
+
+
+def test_the_review_page_says_how_a_url_match_matched(
+    client, registry, curator, admin_user
+):
+    rows = [("http://www.alice.example/art/harbour.png", "a harbour", None)]
+    job = run_job(start_job(curator, laion_parquet(rows)))
+    report = false_match_report_create(
+        reporter=curator, match_id=match_of(job, "url").pk, reason="not_same_image"
+    )
+    client.force_login(admin_user)
+    text = client.get(reverse("review_report", args=[report.pk])).content.decode()
+    assert f'<dd class="mono">{EXACT_URL}</dd>' in text
+    assert "<dt>Matched as</dt><dd>scheme+www</dd>" in text
 
 
 def test_a_job_started_after_a_revoke_does_not_match_the_revoked_claim(

@@ -37,6 +37,7 @@ def test_it_lists_every_match_in_row_order(curator_client, curator, registry):
         "work": None,
         "distance": None,
         "matched": EXACT_URL,
+        "matched_as": "exact",
         "level": "",
         "variant": "",
         "inliers": None,

@@ -46,6 +46,7 @@ def test_each_item_gets_its_matches_in_the_order_sent(curator_client, registry):
             "work": None,
             "distance": None,
             "matched": EXACT_URL,
+            "matched_as": "exact",
             "level": "",
             "variant": "",
             "chance": None,
@@ -72,6 +73,7 @@ def test_each_item_gets_its_matches_in_the_order_sent(curator_client, registry):
             "work": registry.image.work_id,
             "distance": 0,
             "matched": "",
+            "matched_as": "",
             "level": "possible",
             "variant": "original",
             "chance": None,
@@ -129,3 +131,58 @@ def test_anonymous_visitors_get_401(anon_client, db):
     response = anon_client.post(URL, {"urls": [EXACT_URL]}, format="json")
 
     assert response.status_code == 401
+
+
+def test_unknown_keys_are_refused_naming_them(curator_client, registry):
+    # An ignored key would answer with empty lists, which reads as "not
+    # registered" for URLs that are.
+    response = curator_client.post(URL, {"items": [EXACT_URL]}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == (
+        "unknown key 'items'; a lookup takes urls, captions, sha256, md5, phash and pdq"
+    )
+    assert body["extra"]["fields"] == {"items": [body["message"]]}
+
+
+def test_every_unknown_key_is_named_even_beside_known_ones(curator_client, registry):
+    response = curator_client.post(
+        URL,
+        {"urls": [EXACT_URL], "url": [EXACT_URL], "hashes": ["ab" * 32]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"].startswith("unknown keys 'hashes', 'url'; ")
+    assert set(body["extra"]["fields"]) == {"hashes", "url"}
+
+
+def test_urls_match_claims_up_to_scheme_www_and_query(curator_client, registry):
+    response = curator_client.post(
+        URL,
+        {
+            "urls": [
+                "http://alice.example/art/harbour.png",
+                "https://www.alice.example/art/harbour.png?w=512",
+                "http://www.alice.example/gallery/x.png",
+                "https://alice.example/art/harbour.png",
+                "https://alice.example/art/harbour2.png",
+            ]
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    found = [
+        [(m["kind"], m["matched"], m["matched_as"]) for m in item["matches"]]
+        for item in response.json()["urls"]
+    ]
+    assert found == [
+        [("url", EXACT_URL, "scheme")],
+        [("url", EXACT_URL, "www+query")],
+        [("prefix", PREFIX, "scheme+www")],
+        [("url", EXACT_URL, "exact")],
+        [],
+    ]

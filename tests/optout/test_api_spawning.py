@@ -8,6 +8,8 @@ from accounts.services import api_token_create, api_token_revoke
 
 from .helpers import EXACT_URL
 
+FREE = "https://free.example/1.jpg"
+
 URL = "/api/v2/query/urls/"
 
 
@@ -34,7 +36,8 @@ def test_it_answers_one_entry_per_line_in_order_empty_lines_included(
         "",
     ]
 
-    response = post(client, "\n".join(lines), key)
+    # The last line is empty: its newline ends it, and one more ends the body.
+    response = post(client, "\n".join(lines) + "\n", key)
 
     assert response.status_code == 200
     assert response.json() == {
@@ -58,13 +61,57 @@ def test_it_answers_one_entry_per_line_in_order_empty_lines_included(
 
 
 def test_it_answers_the_path_without_a_slash_without_redirecting(client, key, registry):
-    response = post(client, f"{EXACT_URL}\n", key, path="/api/v2/query/urls")
+    response = post(client, EXACT_URL, key, path="/api/v2/query/urls")
 
     assert response.status_code == 200
     assert response.json()["urls"] == [
         {"url": EXACT_URL, "optOut": True, "optIn": False},
-        {"url": "", "optOut": False, "optIn": False},
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [
+        (f"{EXACT_URL}\n", [EXACT_URL]),
+        (f"{EXACT_URL}\r\n", [EXACT_URL]),
+        (f"{EXACT_URL}\n\nhttps://free.example/1.jpg\n", [EXACT_URL, "", FREE]),
+        (f"{EXACT_URL}\n\n", [EXACT_URL, ""]),
+        (f"\n{EXACT_URL}", ["", EXACT_URL]),
+        ("\n", [""]),
+    ],
+)
+def test_a_final_newline_ends_the_last_line_and_adds_none(
+    client, key, registry, body, lines
+):
+    response = post(client, body, key)
+
+    assert response.status_code == 200
+    assert [u["url"] for u in response.json()["urls"]] == lines
+
+
+def test_a_10000_url_file_sent_by_curl_gets_10000_entries(
+    client, key, registry, tmp_path
+):
+    # As `curl --data-binary @urls.txt` sends it: the file's bytes as they are,
+    # a newline after every line, and curl's default form Content-Type.
+    urls = [f"https://free.example/{i}.jpg" for i in range(9_999)] + [
+        "http://www.alice.example/art/harbour.png"
+    ]
+    path = tmp_path / "urls.txt"
+    path.write_text("".join(f"{url}\n" for url in urls))
+
+    response = client.post(
+        URL,
+        data=path.read_bytes(),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"API {key}",
+    )
+
+    assert response.status_code == 200, response.content[:300]
+    answer = response.json()["urls"]
+    assert len(answer) == 10_000
+    assert [u["url"] for u in answer] == urls
+    assert [i for i, u in enumerate(answer) if u["optOut"]] == [9_999]
 
 
 def test_windows_line_ends_are_not_part_of_the_url(client, key, registry):
@@ -95,7 +142,7 @@ def test_10000_lines_are_accepted_and_10001_refused(client, key, db):
         post(client, "\n".join(["https://a.example/"] * 10_000), key).status_code == 200
     )
 
-    response = post(client, "\n".join(["https://a.example/"] * 10_001), key)
+    response = post(client, "https://a.example/\n" * 10_001, key)
 
     assert response.status_code == 400
     assert response.json() == {"detail": "at most 10,000 URLs per request, got 10,001"}

@@ -135,3 +135,20 @@ def test_it_refuses_a_url_that_is_not_one(client, artist):
     assert error.startswith("value: ")
     assert escape(error) in response.content.decode()
     assert not Claim.objects.exists()
+
+
+def test_it_says_how_url_claims_match(client, artist):
+    client.force_login(artist)
+
+    text = " ".join(client.get(URL).content.decode().split())
+
+    assert "How URL claims match" in text
+    assert (
+        "http and https are the same, and so are a host with and without a "
+        'leading <span class="mono">www.</span>: a prefix claim on '
+        "https://alice.example/art/ also covers http://alice.example/art/x.png "
+        "and https://www.alice.example/art/y.png."
+    ) in text
+    assert "An exact URL without a query string also covers it with any query" in text
+    assert "A URL with a query string covers that query only." in text
+    assert "exact, scheme, www, query" in text

@@ -31,6 +31,13 @@ def hits(index: UrlIndex, url: str) -> list[tuple[str, int, str]]:
     return [(m.kind.value, m.ref, m.matched) for m in matches]
 
 
+def hits_as(index: UrlIndex, url: str) -> list[tuple[str, int, str, str]]:
+    """Like hits, with each match's matched_as."""
+    matches, problems = index.match([url], 0)
+    assert problems == []
+    return [(m.kind.value, m.ref, m.matched, m.matched_as) for m in matches]
+
+
 CLAIMED = "https://art.example/works/Blue%20Hour.png?size=large"
 
 
@@ -56,16 +63,161 @@ def test_it_matches_an_exact_url_however_it_is_spelled(spelling):
 @pytest.mark.parametrize(
     "other",
     [
-        "http://art.example/works/Blue%20Hour.png?size=large",  # another scheme
         "https://art.example:8443/works/Blue%20Hour.png?size=large",
         "https://art.example/works/blue%20hour.png?size=large",  # path case
-        "https://art.example/works/Blue%20Hour.png",
+        "https://art.example/works/Blue%20Hour.png",  # the claim has a query
         "https://art.example/works/Blue%20Hour.png?size=small",
-        "https://www.art.example/works/Blue%20Hour.png?size=large",
+        "https://art.example/works/Blue%20Hour.png?size=large&w=512",
+        "https://img.art.example/works/Blue%20Hour.png?size=large",
+        "https://www2.art.example/works/Blue%20Hour.png?size=large",
+        "https://wwwart.example/works/Blue%20Hour.png?size=large",
     ],
 )
 def test_it_does_not_match_another_url(other):
     assert hits(index_of(urls=[(7, CLAIMED)]), other) == []
+
+
+# (claim, manifest URL, matched_as): scheme, a leading "www." and, for a claim
+# without a query, the query string do not matter; each match says which
+# equivalence it took.
+URL_EQUIVALENCES = [
+    ("https://al.example/a.png", "https://al.example/a.png", "exact"),
+    ("https://al.example/a.png", "http://al.example/a.png", "scheme"),
+    ("http://al.example/a.png", "https://al.example/a.png", "scheme"),
+    ("https://al.example/a.png", "https://www.al.example/a.png", "www"),
+    ("https://www.al.example/a.png", "https://al.example/a.png", "www"),
+    ("https://www.al.example/a.png", "https://WWW.Al.example/a.png", "exact"),
+    ("http://www.al.example/a.png", "https://al.example/a.png", "scheme+www"),
+    ("https://al.example/a.png", "https://al.example/a.png?w=512", "query"),
+    ("https://al.example/a.png", "https://al.example/a.png?", "query"),
+    ("https://al.example/a.png", "http://www.al.example/a.png?w=1", "scheme+www+query"),
+    ("https://al.example/a.png", "https://www.al.example/a.png?w=1#x", "www+query"),
+    ("https://al.example/a.png?v=2", "http://al.example/a.png?v=2", "scheme"),
+    ("https://www.al.example/a.png?v=2", "https://al.example/a.png?v=2", "www"),
+    ("https://al.example:8443/a.png", "http://al.example:8443/a.png", "scheme"),
+    ("https://www.bücher.de/ä.png", "http://xn--bcher-kva.de/%C3%A4.png", "scheme+www"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("claim", "url", "matched_as"), URL_EQUIVALENCES)
+def test_a_url_claim_covers_the_url_up_to_scheme_www_and_query(claim, url, matched_as):
+    index = index_of(urls=[(7, claim)])
+    assert hits_as(index, url) == [("url", 7, href(claim), matched_as)]
+
+
+@pytest.mark.parametrize(
+    ("claim", "url"),
+    [
+        # A claim with a query covers that query only.
+        ("https://alice.example/a.png?v=2", "https://alice.example/a.png"),
+        ("https://alice.example/a.png?v=2", "https://alice.example/a.png?v=3"),
+        ("https://alice.example/a.png?v=2", "https://alice.example/a.png?v=2&w=5"),
+        # Only a leading "www." label, and only with a name after it.
+        ("https://alice.example/a.png", "https://m.alice.example/a.png"),
+        ("https://alice.example/a.png", "https://www.www.alice.example/a.png"),
+        ("https://example/a.png", "https://www.example/a.png"),
+        ("https://alice.example/a.png", "https://user@www.alice.example/a.png"),
+        # The port stays: http://a/ is port 80, https://a/ port 443.
+        ("https://alice.example/a.png", "http://alice.example:443/a.png"),
+        ("https://alice.example/a.png", "https://alice.example:8443/a.png"),
+        # The path still has to be the same.
+        ("https://alice.example/a.png", "https://alice.example/a.png/"),
+        ("https://alice.example/a", "https://alice.example/a.png?w=1"),
+    ],
+)
+def test_a_url_claim_does_not_cover_other_urls(claim, url):
+    assert hits(index_of(urls=[(7, claim)]), url) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "flags"),
+    [
+        ("https://a.example/x", "a.example/x", urlindex.HTTPS),
+        ("http://a.example/x", "a.example/x", 0),
+        ("https://www.a.example/x", "a.example/x", urlindex.HTTPS | urlindex.WWW),
+        ("http://www.a.example:8080/x?q", "a.example:8080/x?q", urlindex.WWW),
+        ("http://www.example/x", "www.example/x", 0),
+        ("http://www.example:8080/x", "www.example:8080/x", 0),
+        ("http://user@www.a.example/x", "user@www.a.example/x", 0),
+        ("http://www.www.a.example/x", "www.a.example/x", urlindex.WWW),
+        ("http://www2.a.example/x", "www2.a.example/x", 0),
+        ("http://[::1]/x", "[::1]/x", 0),
+    ],
+)
+def test_the_key_drops_the_scheme_and_a_leading_www(value, key, flags):
+    assert urlindex.url_key(href(value)) == (key, flags)
+
+
+def test_claims_that_differ_by_scheme_or_www_each_say_how_they_matched():
+    index = index_of(
+        urls=[
+            (1, "http://alice.example/a.png"),
+            (2, "https://alice.example/a.png"),
+            (3, "https://www.alice.example/a.png"),
+            (4, "https://alice.example/a.png?w=512"),
+        ]
+    )
+    assert hits_as(index, "https://alice.example/a.png?w=512") == [
+        ("url", 1, "http://alice.example/a.png", "scheme+query"),
+        ("url", 2, "https://alice.example/a.png", "query"),
+        ("url", 3, "https://www.alice.example/a.png", "www+query"),
+        ("url", 4, "https://alice.example/a.png?w=512", "exact"),
+    ]
+
+
+def test_a_prefix_claim_covers_http_and_www_urls_under_it():
+    # The LAION case: an artist claims a folder as https://; datasets hold
+    # the same images as http:// and on www.
+    index = index_of(prefixes=[(3, "https://alice.example/art/")])
+    claim = "https://alice.example/art/"
+    assert hits_as(index, "http://alice.example/art/x.png") == [
+        ("prefix", 3, claim, "scheme")
+    ]
+    assert hits_as(index, "https://www.alice.example/art/y.png") == [
+        ("prefix", 3, claim, "www")
+    ]
+    assert hits_as(index, "http://www.alice.example/art/z.png?w=64") == [
+        ("prefix", 3, claim, "scheme+www")
+    ]
+    assert hits_as(index, "https://alice.example/art/w.png") == [
+        ("prefix", 3, claim, "exact")
+    ]
+    assert hits(index, "http://alice.example/artwork/x.png") == []
+    assert hits(index, "http://img.alice.example/art/x.png") == []
+
+
+def test_a_prefix_claim_on_www_covers_the_bare_host():
+    index = index_of(prefixes=[(3, "http://www.alice.example/art")])
+    assert hits_as(index, "https://alice.example/art/x.png") == [
+        ("prefix", 3, "http://www.alice.example/art", "scheme+www")
+    ]
+
+
+def test_a_domain_claim_on_www_covers_the_bare_host_and_nothing_beside_it():
+    index = index_of(domains=[(4, "www.alice.example")])
+    assert hits_as(index, "https://alice.example/a.png") == [
+        ("domain", 4, "www.alice.example", "www")
+    ]
+    assert hits_as(index, "http://www.alice.example/a.png") == [
+        ("domain", 4, "www.alice.example", "exact")
+    ]
+    assert hits_as(index, "https://img.www.alice.example/a.png") == [
+        ("domain", 4, "www.alice.example", "exact")
+    ]
+    assert hits(index, "https://shop.alice.example/a.png") == []
+    assert hits(index, "https://example/a.png") == []
+
+
+def test_a_domain_claim_covers_www_as_a_subdomain():
+    index = index_of(domains=[(4, "alice.example"), (5, "www.alice.example")])
+    assert hits_as(index, "https://www.alice.example/a.png") == [
+        ("domain", 4, "alice.example", "exact"),
+        ("domain", 5, "www.alice.example", "exact"),
+    ]
+    assert hits_as(index, "https://alice.example/a.png") == [
+        ("domain", 4, "alice.example", "exact"),
+        ("domain", 5, "www.alice.example", "www"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +251,8 @@ def test_it_matches_across_idna_and_percent_encoding(claim, url):
         ("https://a.example/gallery", "https://a.example/gallery.png", False),
         ("https://a.example/gallery", "https://a.example/Gallery/x", False),
         ("https://a.example/gallery", "https://a.example/x/gallery/y", False),
-        ("https://a.example/gallery", "http://a.example/gallery/x", False),
+        ("https://a.example/gallery", "http://a.example/gallery/x", True),
+        ("https://a.example/gallery", "https://www.a.example/gallery/x", True),
         ("https://a.example/gallery", "https://a.example:8443/gallery/x", False),
         ("https://a.example/gallery", "https://b.a.example/gallery/x", False),
         ("https://a.example/gallery", "https://A.EXAMPLE:443/x/../gallery/y#f", True),
@@ -205,8 +358,20 @@ def test_matches_name_the_manifest_row_kind_claim_and_value():
     )
     assert problems == []
     assert matches == [
-        Match(row=1002, kind=MatchKind.URL, ref=11, matched=href(CLAIMED)),
-        Match(row=1004, kind=MatchKind.DOMAIN, ref=12, matched="other.example"),
+        Match(
+            row=1002,
+            kind=MatchKind.URL,
+            ref=11,
+            matched=href(CLAIMED),
+            matched_as="exact",
+        ),
+        Match(
+            row=1004,
+            kind=MatchKind.DOMAIN,
+            ref=12,
+            matched="other.example",
+            matched_as="exact",
+        ),
     ]
 
 
@@ -244,7 +409,7 @@ MIXED_CLAIMS = {
         (3, "https://a.example/x.png"),
     ],
     "prefixes": [(4, "https://a.example/gallery"), (5, "https://b.example/")],
-    "domains": [(6, "example.com"), (7, "www.example.com")],
+    "domains": [(6, "example.com"), (7, "www.example.com"), (8, "www.c.example")],
 }
 MIXED_URLS = [
     CLAIMED,
@@ -256,6 +421,10 @@ MIXED_URLS = [
     "https://www.example.com/",
     "https://badexample.com/",
     "not a url",
+    "http://www.a.example/x.png?w=512",
+    "http://www.a.example/gallery?p=1",
+    "https://c.example/",
+    "https://d.c.example/",
 ]
 
 
@@ -266,6 +435,12 @@ def test_hash_collisions_are_caught_by_comparing_the_strings(monkeypatch):
     assert set(weak.tables["url"].hashes.tolist()) <= {0, 1, 2, 3}
     assert len(weak.tables["prefix"]) == 2
     assert weak.match(MIXED_URLS, 0) == expected
+    assert {m.matched_as for m in expected[0]} == {
+        "exact",
+        "www",
+        "scheme+www",
+        "scheme+www+query",
+    }
 
 
 def test_it_survives_a_save_and_load(tmp_path):
@@ -273,7 +448,7 @@ def test_it_survives_a_save_and_load(tmp_path):
     index.save(tmp_path / "urls")
     for mmap in (True, False):
         loaded = UrlIndex.load(tmp_path / "urls", mmap=mmap)
-        assert len(loaded) == len(index) == 7
+        assert len(loaded) == len(index) == 8
         assert loaded.nbytes == index.nbytes
         assert loaded.match(MIXED_URLS, 10) == index.match(MIXED_URLS, 10)
     assert isinstance(UrlIndex.load(tmp_path / "urls").tables["url"].hashes, np.memmap)
@@ -283,7 +458,7 @@ def test_it_refuses_an_index_written_with_another_hash(tmp_path):
     index_of(**MIXED_CLAIMS).save(tmp_path)
     meta = json.loads((tmp_path / "index.json").read_text())
     (tmp_path / "index.json").write_text(json.dumps({**meta, "hash": "blake2b-64"}))
-    with pytest.raises(ValueError, match="URL index format 1/blake2b-64"):
+    with pytest.raises(ValueError, match="URL index format 2/blake2b-64"):
         UrlIndex.load(tmp_path)
 
 
@@ -292,12 +467,15 @@ def test_the_hash_is_stable_across_processes_and_versions():
     # HASH_NAME, so old indexes are refused instead of silently missing.
     assert stable_hash(b"https://example.com/") == 0x2636_3D14_A743_38D9
     assert stable_hash(b"example.com", reverse=True) == stable_hash(b"moc.elpmaxe")
-    batch = prepare_urls(["https://example.com/", "https://Example.com/a?b"], 0)
-    assert batch.href_hashes.tolist() == [
-        stable_hash(b"https://example.com/"),
-        stable_hash(b"https://example.com/a?b"),
+    batch = prepare_urls(["https://example.com/", "http://www.Example.com/a?b"], 0)
+    # Keys: the normal form without scheme and www.
+    assert batch.key_hashes.tolist() == [
+        stable_hash(b"example.com/"),
+        stable_hash(b"example.com/a?b"),
     ]
-    assert batch.origin_hashes.tolist() == [stable_hash(b"https://example.com")] * 2
+    assert batch.bare_hashes.tolist()[1] == stable_hash(b"example.com/a")
+    assert batch.origin_hashes.tolist() == [stable_hash(b"example.com")] * 2
+    assert [batch.key(i) for i in range(2)] == [b"example.com/", b"example.com/a?b"]
 
 
 def test_lookup_hashes_finds_claimed_hashes_and_only_those():

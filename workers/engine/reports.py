@@ -3,6 +3,11 @@
 CSV cells that a spreadsheet would run as a formula (starting with =, +, -, @,
 tab or carriage return) are prefixed with a single quote, per OWASP's advice on
 CSV injection; JSONL and Parquet keep values verbatim.
+
+One line per match (COLUMNS). `matched` is the claim's value or the style name;
+`matched_as` (url, prefix and domain matches) says which equivalence the match
+took: "exact", or "scheme", "www" and "query" joined with "+"
+(workers/engine/urlindex.py); it is empty for the other kinds.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ COLUMNS = (
     "work_id",
     "distance",
     "matched",
+    "matched_as",
     "level",
     "variant",
     "inliers",
@@ -44,6 +50,7 @@ _SCHEMA = pa.schema(
         ("work_id", pa.int64()),
         ("distance", pa.int32()),
         ("matched", pa.string()),
+        ("matched_as", pa.string()),
         ("level", pa.string()),
         ("variant", pa.string()),
         ("inliers", pa.int32()),

@@ -29,7 +29,7 @@ from .style import StyleIndex
 from .types import Match, MatchKind, RowBatch, RowProblem
 from .urlindex import UrlIndex
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: URL index format 2 (keys without scheme and www)
 
 # A PDQ index entry's id packs the image id and the variant's position in the
 # snapshot's variant list: image_id * VARIANT_SLOTS + position.

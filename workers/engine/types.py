@@ -128,6 +128,9 @@ class Match:
     ref: the registry id hit (a Claim id for url/prefix/domain/style, an Image
     id for hashes). distance: Hamming distance for phash/pdq, else None.
     matched: what matched (the normalized URL, prefix, domain or style name).
+    matched_as (url, prefix and domain matches): which equivalence the match
+    took, "exact" or "scheme", "www" and "query" joined with "+"
+    (workers/engine/urlindex.py); empty for other kinds.
     Perceptual matches also carry: level (verified / strong / possible), the
     registry variant that came closest (with "+mirror" when the row's mirror
     did), the verification's inlier count (None when it could not run) and the
@@ -144,3 +147,4 @@ class Match:
     inliers: int | None = None
     agreement: float | None = None
     chance: float | None = None
+    matched_as: str = ""

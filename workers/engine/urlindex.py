@@ -1,38 +1,62 @@
 """URL, URL-prefix and domain claims, matched against manifest URLs.
 
-Each kind is a table of the claims' distinct normalized values, sorted by a
-stable 64-bit hash; a manifest URL is normalized (workers.engine.urls), the
-strings it could match are hashed, and the hashes are looked up in the sorted
-array for the whole batch at once (see _Table for how). Every hash hit is
-confirmed by comparing the strings, so a 64-bit collision costs time, never a
-false match.
+Each kind is a table of the claims' distinct keys, sorted by a stable 64-bit
+hash; a manifest URL is normalized (workers.engine.urls), the keys it could
+match are hashed, and the hashes are looked up in the sorted array for the
+whole batch at once (see _Table for how). Every hash hit is confirmed by
+comparing the strings, so a 64-bit collision costs time, never a false match.
+
+Equivalences, the way artists mean their claims: the scheme (http or https)
+and a leading "www." label of the host do not matter. Both sides are reduced to
+the same key at index time, the normal form without its scheme and without a
+leading "www." (only when the host goes on with at least one more dot, and not
+after credentials): https://www.a.example/x and http://a.example/x both have
+the key "a.example/x". So every lookup stays a hash probe, never a scan. What
+was dropped is kept as two flag bits, per claim and per manifest URL, and each
+Match says which equivalence it took (`matched_as`): "exact", or "scheme",
+"www" and "query" joined with "+" ("scheme+www"). `matched` is the claim's own
+normal form, rebuilt from its key and flags.
 
 What a claim covers (claims and URLs are both in normal form):
 
-- url: the URL itself, byte for byte.
+- url: the URL itself, up to scheme and www. A claim without a query string
+  also covers the same URL with any query (image CDNs resize with "?w=512"):
+  a manifest URL with a query is looked up a second time without it. A claim
+  with a query covers only that query, byte for byte.
 - prefix: the claim P covers URL U when U == P, or U starts with P at a path
-  boundary: P ends with "/", or U continues with "/" or "?". So
-  "https://a.example/gallery/" covers everything under /gallery/, and
+  boundary (keys compared: scheme and www do not matter): P ends with "/", or
+  U continues with "/" or "?". So "https://a.example/gallery/" covers
+  everything under /gallery/ (http://www.a.example/gallery/x.png too), and
   "https://a.example/gallery" covers /gallery, /gallery/..., /gallery?...
   but not /gallery2. Boundaries are looked for in the path only: a prefix
-  claim with a query string covers that exact URL and nothing else. Scheme,
-  credentials, host and port are part of the prefix.
+  claim with a query string covers that exact URL and nothing else.
+  Credentials, host and port are part of the prefix.
 - domain: the host and every subdomain: example.com covers example.com and
-  www.example.com, not badexample.com. Any scheme, port or path.
+  www.example.com, not badexample.com. Any scheme, port or path. A claim on
+  www.example.com also covers the bare host example.com ("www"), not its
+  other subdomains: a separate small table of such claims is probed with
+  each URL's whole host.
 
-Each URL yields a handful of lookups: its href (url), its origin (a filter:
-only URLs whose scheme://host:port has a prefix claim get prefix candidates,
-two per "/" in the path, one at "?", and the href itself), and its host with
-each parent suffix of at least two labels (domain).
+Each URL yields a handful of lookups: its key and, with a query, its key
+without it (url); its origin key (a filter: only URLs whose host:port has a
+prefix claim get prefix candidates, two per "/" in the path, one at "?", and
+the key itself); and its host with each parent suffix of at least two labels
+(domain).
 
 The hash is FNV-1a 64 with MurmurHash3's 64-bit finalizer, computed by numba
 over the batch's bytes in one pass per URL: prefix hashes are the running
-state at each boundary, and domain hashes run from the end of the host, so
-each parent suffix is a running state too. A URL needs up to a dozen hashes;
-hashlib.blake2b from Python costs 0.5 us per string, which alone would halve
-the whole-chunk rate. The hash is stable across processes and machines
-(`stable_hash` is the plain Python reference). It is not keyed: whoever
-crafts colliding URLs only slows their own job down.
+state at each boundary, the query-less key is the state at "?", and domain
+hashes run from the end of the host, so each parent suffix is a running state
+too. A URL needs up to a dozen hashes; hashlib.blake2b from Python costs 0.5
+us per string, which alone would halve the whole-chunk rate. The hash is
+stable across processes and machines (`stable_hash` is the plain Python
+reference). It is not keyed: whoever crafts colliding URLs only slows their
+own job down.
+
+Limits: ports stay significant (http://a:8080/ and https://a:8080/ are one
+key, http://a/ and https://a:80/ are not); "www." is kept after credentials
+(https://user@www.a.example/) and when nothing but a single label follows it
+(www.example); other host labels (m., img.) are never dropped.
 """
 
 from __future__ import annotations
@@ -49,7 +73,7 @@ import numpy as np
 from .types import Match, MatchKind, RowProblem
 from .urls import UrlRejected, normalize_url_parts
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: keys without scheme and www, claim flags, domain_www
 HASH_NAME = "fnv1a64-murmur3fmix64"
 
 # Every hash is ANDed with this. Tests narrow it to force collisions.
@@ -61,8 +85,27 @@ _FMIX_1 = np.uint64(0xFF51_AFD7_ED55_8CCD)
 _FMIX_2 = np.uint64(0xC4CE_B9FE_1A85_EC53)
 _S33 = np.uint64(33)
 _SLASH, _QUERY, _DOT, _NEWLINE = ord("/"), ord("?"), ord("."), ord("\n")
+_AT, _COLON, _LOWER_S, _LOWER_W = ord("@"), ord(":"), ord("s"), ord("w")
 
-_TABLES = ("url", "prefix", "domain")
+# What a key dropped from its normal form (flag bits, per claim and per URL).
+HTTPS, WWW = 1, 2
+# And what a lookup dropped from the manifest URL (not stored).
+_QUERY_DROPPED = 4
+# matched_as by (claim flags ^ URL flags) | _QUERY_DROPPED when the query was.
+MATCHED_AS = tuple(
+    "+".join(
+        name
+        for bit, name in ((HTTPS, "scheme"), (WWW, "www"), (_QUERY_DROPPED, "query"))
+        if bits & bit
+    )
+    or "exact"
+    for bits in range(8)
+)
+# A claim's normal form is its key after these (by its flags).
+_URL_HEADS = ("http://", "https://", "http://www.", "https://www.")
+_HOST_HEADS = ("", "", "www.", "www.")
+
+_TABLES = ("url", "prefix", "domain", "domain_www")
 _KINDS = (MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN)  # the sort order
 
 
@@ -72,6 +115,17 @@ def stable_hash(data: bytes, *, reverse: bool = False) -> int:
     for byte in reversed(data) if reverse else data:
         h = ((h ^ byte) * 0x100_0000_01B3) & 0xFFFF_FFFF_FFFF_FFFF
     return _fmix_py(h) & _HASH_MASK
+
+
+def url_key(href: str) -> tuple[str, int]:
+    """A normal-form href's key (what claims and URLs are compared by) and its
+    flags (HTTPS, WWW): the same kernel as the index, one string at a time.
+
+    Raises UnicodeEncodeError for a value that is not ASCII (not normalized).
+    """
+    data, offsets = _pack_ascii([href])
+    starts, flags = _key_starts(data, offsets)
+    return href[int(starts[0]) :], int(flags[0])
 
 
 def _fmix_py(h: int) -> int:
@@ -115,22 +169,81 @@ def _hash_strings(data, offsets, reverse, mask):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def _href_hashes(data, offsets, path_start, mask):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Hash of each href, and of its origin (the bytes before the path)."""
+def _key_starts(data, offsets):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Where each normal-form href's key starts, and its flags (HTTPS, WWW).
+
+    The key drops "http://" or "https://", then a leading "www." when no
+    credentials come first and the host has another "." after it (before a
+    port). Claims and manifest URLs both go through here, so they agree.
+    """
+    n = offsets.shape[0] - 1
+    starts = np.empty(n, np.int64)
+    flags = np.zeros(n, np.uint8)
+    for i in range(n):
+        base = offsets[i]
+        end = offsets[i + 1]
+        if end - base > 4 and data[base + 4] == _LOWER_S:  # normal form: lower case
+            start = 8
+            flag = HTTPS
+        else:
+            start = 7
+            flag = 0
+        j = base + start
+        if (
+            end - j > 4
+            and data[j] == _LOWER_W
+            and data[j + 1] == _LOWER_W
+            and data[j + 2] == _LOWER_W
+            and data[j + 3] == _DOT
+        ):
+            dotted = False
+            port = False
+            credentials = False
+            for t in range(j + 4, end):  # the rest of the authority
+                byte = data[t]
+                if byte == _SLASH or byte == _QUERY:
+                    break
+                if byte == _AT:
+                    credentials = True
+                    break
+                if byte == _COLON:
+                    port = True
+                elif byte == _DOT and not port:
+                    dotted = True
+            if dotted and not credentials:
+                start += 4
+                flag |= WWW
+        starts[i] = start
+        flags[i] = flag
+    return starts, flags
+
+
+@numba.njit(cache=True, nogil=True)
+def _key_hashes(data, offsets, key_start, path_start, mask):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Hash of each key, of its origin (the key before the path) and of the key
+    without its query string; query_at: where "?" is in the href, or -1."""
     n = offsets.shape[0] - 1
     full = np.empty(n, np.uint64)
     origin = np.empty(n, np.uint64)
+    bare = np.zeros(n, np.uint64)
+    query_at = np.full(n, -1, np.int64)
     for i in range(n):
         h = _FNV_OFFSET
         start = offsets[i]
         cut = start + path_start[i]
-        for j in range(start, cut):
+        for j in range(start + key_start[i], cut):
             h = (h ^ np.uint64(data[j])) * _FNV_PRIME
         origin[i] = _fmix(h, mask)
+        seen = False
         for j in range(cut, offsets[i + 1]):
-            h = (h ^ np.uint64(data[j])) * _FNV_PRIME
+            byte = data[j]
+            if byte == _QUERY and not seen:
+                bare[i] = _fmix(h, mask)
+                query_at[i] = j - start
+                seen = True
+            h = (h ^ np.uint64(byte)) * _FNV_PRIME
         full[i] = _fmix(h, mask)
-    return full, origin
+    return full, origin, bare, query_at
 
 
 @numba.njit(cache=True, nogil=True)
@@ -170,10 +283,10 @@ def _domain_candidates(data, offsets, host_start, host_end, mask):  # type: igno
 
 
 @numba.njit(cache=True, nogil=True)
-def _prefix_candidates(data, offsets, path_start, selected, mask):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """(hash, url, length) of every prefix of the selected hrefs that a prefix
+def _prefix_candidates(data, offsets, key_start, path_start, selected, mask):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """(hash, url, length) of every prefix of the selected keys that a prefix
     claim could equal: at each "/" of the path (with and without it), before
-    the "?", and the whole href."""
+    the "?", and the whole key. Lengths count from the start of the href."""
     count = 0
     for i in selected:
         for j in range(offsets[i] + path_start[i], offsets[i + 1]):
@@ -191,7 +304,7 @@ def _prefix_candidates(data, offsets, path_start, selected, mask):  # type: igno
         end = offsets[i + 1]
         h = _FNV_OFFSET
         cut = base + path_start[i]
-        for j in range(base, cut):
+        for j in range(base + key_start[i], cut):
             h = (h ^ np.uint64(data[j])) * _FNV_PRIME
         in_path = True
         last = -1  # length of the last candidate: "//" or "/?" would repeat it
@@ -210,7 +323,7 @@ def _prefix_candidates(data, offsets, path_start, selected, mask):  # type: igno
                 which[k] = i
                 lengths[k] = last = j + 1 - base
                 k += 1
-        if last != end - base:  # the whole href, unless just emitted
+        if last != end - base:  # the whole key, unless just emitted
             hashes[k] = _fmix(h, mask)
             which[k] = i
             lengths[k] = end - base
@@ -308,29 +421,31 @@ def _unjoin(
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather(data, offsets, picks):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """The packed strings at `picks`, in that order, packed anew."""
+def _gather(data, offsets, picks, skip):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The packed strings at `picks`, in that order, each without its first
+    skip[pick] bytes, packed anew."""
     new_offsets = np.zeros(picks.shape[0] + 1, np.int64)
     for k in range(picks.shape[0]):
         i = picks[k]
-        new_offsets[k + 1] = new_offsets[k] + offsets[i + 1] - offsets[i]
+        new_offsets[k + 1] = new_offsets[k] + offsets[i + 1] - offsets[i] - skip[i]
     out = np.empty(new_offsets[-1], np.uint8)
     for k in range(picks.shape[0]):
         at = new_offsets[k]
-        for j in range(offsets[picks[k]], offsets[picks[k] + 1]):
+        for j in range(offsets[picks[k]] + skip[picks[k]], offsets[picks[k] + 1]):
             out[at] = data[j]
             at += 1
     return out, new_offsets
 
 
 class _Table:
-    """Distinct claim values sorted by hash, and the claim ids of each value.
+    """Distinct claim keys sorted by hash, and the claims of each key.
 
     `directory` splits the sorted hashes by their top bits (about eight per
     bucket, 2**20 buckets at most): a lookup reads one directory entry, then
     binary-searches a bucket of a cache line or two. At 10 million claims that
     is 2-6x faster than np.searchsorted even with sorted queries, and does not
-    depend on batch size (bench/urls.py measures both).
+    depend on batch size (bench/urls.py measures both). `claim_flags` says,
+    per claim, what its key dropped from its normal form (HTTPS, WWW).
     """
 
     ARRAYS = (
@@ -340,20 +455,34 @@ class _Table:
         "value_data",
         "claim_ptr",
         "claim_ids",
+        "claim_flags",
     )
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], heads: tuple[str, ...]) -> None:
         self.hashes: np.ndarray = arrays["hashes"]  # (V,) uint64, sorted
         self.directory: np.ndarray = arrays["directory"]  # (2**bits + 1,) int64
         self.value_offsets: np.ndarray = arrays["value_offsets"]  # (V+1,) int64
         self.value_data: np.ndarray = arrays["value_data"]  # uint8, ASCII
         self.claim_ptr: np.ndarray = arrays["claim_ptr"]  # (V+1,) int64
         self.claim_ids: np.ndarray = arrays["claim_ids"]  # (C,) int64
+        self.claim_flags: np.ndarray = arrays["claim_flags"]  # (C,) uint8
+        self.heads = heads  # claim value = heads[flags] + key
         bits = (self.directory.shape[0] - 1).bit_length() - 1
         self.shift = np.uint64(64 - bits)
 
     @classmethod
-    def build(cls, claims: Iterable[tuple[int, str]], *, reverse: bool) -> _Table:
+    def build(
+        cls,
+        claims: Iterable[tuple[int, str]],
+        *,
+        reverse: bool,
+        keyed: bool,
+        flags: int = 0,
+        heads: tuple[str, ...] = _HOST_HEADS,
+    ) -> _Table:
+        """Index (claim id, value) pairs. keyed: values are normal-form hrefs,
+        indexed by their keys (_key_starts); else by the value as given, each
+        claim with `flags`."""
         # No per-claim containers: at 10 million claims, lists or tuples per
         # claim wake the cyclic garbage collector over and over.
         id_list: list[int] = []
@@ -362,31 +491,44 @@ class _Table:
             id_list.append(claim_id)
             values.append(value)
         data, offsets = _pack_ascii(values)
+        del values
+        n = len(id_list)
+        if keyed:
+            skip, claim_flags = _key_starts(data, offsets)
+            data, offsets = _gather(data, offsets, np.arange(n), skip)
+        else:
+            claim_flags = np.full(n, flags, np.uint8)
         hashes = _hash_strings(data, offsets, reverse, np.uint64(_HASH_MASK))
         order = np.argsort(hashes, kind="stable")
         hashes = hashes[order]
         ids = np.array(id_list, np.int64)[order]
+        claim_flags = claim_flags[order]
         # Each sorted position names its entry's first position. Equal hashes
-        # are rare (a shared value, or a collision): only they need Python.
-        leader = np.arange(len(values), dtype=np.int64)
-        new_run = np.ones(len(values), bool)
+        # are rare (a shared key, or a collision): only they need Python.
+        leader = np.arange(n, dtype=np.int64)
+        new_run = np.ones(n, bool)
         new_run[1:] = hashes[1:] != hashes[:-1]
         run_starts = np.flatnonzero(new_run)
-        run_ends = np.append(run_starts[1:], len(values))
+        run_ends = np.append(run_starts[1:], n)
         shared = np.flatnonzero(run_ends - run_starts > 1)
         for start, end in zip(
             run_starts[shared].tolist(), run_ends[shared].tolist(), strict=True
         ):
-            seen: dict[str, int] = {}
+            seen: dict[bytes, int] = {}
             for pos in range(start, end):
-                leader[pos] = seen.setdefault(values[order[pos]], pos)
+                i = int(order[pos])
+                key = data[offsets[i] : offsets[i + 1]].tobytes()
+                leader[pos] = seen.setdefault(key, pos)
         if shared.shape[0]:
             regroup = np.argsort(leader, kind="stable")
             leader, ids = leader[regroup], ids[regroup]
+            claim_flags = claim_flags[regroup]
         first = np.flatnonzero(np.diff(leader, prepend=-1))
-        claim_ptr = np.append(first, len(values)).astype(np.int64)
+        claim_ptr = np.append(first, n).astype(np.int64)
         entries = leader[first]
-        value_data, value_offsets = _gather(data, offsets, order[entries])
+        value_data, value_offsets = _gather(
+            data, offsets, order[entries], np.zeros(n, np.int64)
+        )
         return cls(
             {
                 "hashes": hashes[entries],
@@ -395,7 +537,9 @@ class _Table:
                 "value_data": value_data,
                 "claim_ptr": claim_ptr,
                 "claim_ids": ids,
-            }
+                "claim_flags": claim_flags,
+            },
+            heads,
         )
 
     def __len__(self) -> int:
@@ -426,28 +570,62 @@ class _Table:
         return self.claim_ids[self.claim_ptr[pos] : self.claim_ptr[pos + 1]]
 
     def value(self, pos: int) -> str:
+        """The key at `pos` (a claim's value is heads[its flags] + the key)."""
         lo, hi = self.value_offsets[pos], self.value_offsets[pos + 1]
         return self.value_data[lo:hi].tobytes().decode("ascii")
 
 
 def _collect(
-    found: list[tuple[int, int, int, str]],
+    found: list[tuple[int, int, int, str, str]],
     kind: int,
     table: _Table,
     pos: np.ndarray,
     batch: UrlBatch,
     which: np.ndarray,
+    url_flags: np.ndarray | None,
+    dropped: int = 0,
 ) -> None:
-    """Append (row, kind, claim id, value) for every confirmed position."""
+    """Append (row, kind, claim id, claim value, matched_as) for every claim of
+    every confirmed position. url_flags: the URLs' key flags (None: 0 for
+    all); dropped: _QUERY_DROPPED when the URL's query was left out."""
     hits = np.flatnonzero(pos >= 0)
-    rows = (batch.rows[which[hits]] + batch.first_row).tolist()
+    if not hits.shape[0]:
+        return
+    # Every claim of every hit, in numpy: Python only builds the tuples.
+    positions = pos[hits]
+    first = table.claim_ptr[positions]
+    counts = table.claim_ptr[positions + 1] - first
+    rows = batch.rows[which[hits]] + batch.first_row
+    flags = (
+        np.zeros(hits.shape[0], np.uint8)
+        if url_flags is None
+        else url_flags[which[hits]]
+    )
+    if (counts == 1).all():  # one claim per key: the usual case
+        claims = first
+    else:
+        ends = np.cumsum(counts)
+        claims = np.repeat(first - ends + counts, counts) + np.arange(ends[-1])
+        rows, positions, flags = (
+            np.repeat(a, counts) for a in (rows, positions, flags)
+        )
+    claim_flags = table.claim_flags[claims]
+    how = (claim_flags ^ flags) | dropped
     values: dict[int, str] = {}
-    for row, p in zip(rows, pos[hits].tolist(), strict=True):
-        value = values.get(p)
+    heads = table.heads
+    for row, p, ref, flag, as_ in zip(
+        rows.tolist(),
+        positions.tolist(),
+        table.claim_ids[claims].tolist(),
+        claim_flags.tolist(),
+        how.tolist(),
+        strict=True,
+    ):
+        slot = p << 2 | flag
+        value = values.get(slot)
         if value is None:
-            value = values[p] = table.value(p)
-        for ref in table.claims(p).tolist():
-            found.append((row, kind, ref, value))
+            value = values[slot] = heads[flag] + table.value(p)
+        found.append((row, kind, ref, value, MATCHED_AS[as_]))
 
 
 def _member(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -467,18 +645,25 @@ class UrlBatch:
 
     rows: for each normalized URL, its position in the batch (rows without a
     URL, or with one that failed, are absent). The hrefs are packed in
-    `data`/`offsets`; host_start/host_end/path_start are offsets within each.
+    `data`/`offsets`; key_start/host_start/host_end/path_start/query_at are
+    offsets within each (query_at -1: no query). flags: what the key dropped
+    (HTTPS, WWW). key_hashes: of each key; origin_hashes: of the key before
+    its path; bare_hashes: of the key before its query (where it has one).
     """
 
     first_row: int
     rows: np.ndarray
     data: np.ndarray
     offsets: np.ndarray
+    key_start: np.ndarray
+    flags: np.ndarray
     host_start: np.ndarray
     host_end: np.ndarray
     path_start: np.ndarray
-    href_hashes: np.ndarray
+    query_at: np.ndarray
+    key_hashes: np.ndarray
     origin_hashes: np.ndarray
+    bare_hashes: np.ndarray
     problems: list[RowProblem]
 
     def href(self, i: int, start: int = 0, stop: int | None = None) -> bytes:
@@ -486,6 +671,10 @@ class UrlBatch:
         base = int(self.offsets[i])
         end = int(self.offsets[i + 1]) if stop is None else base + stop
         return self.data[base + start : end].tobytes()
+
+    def key(self, i: int) -> bytes:
+        """The i-th URL's key: its normal form without scheme and www."""
+        return self.href(i, int(self.key_start[i]))
 
 
 def prepare_urls(urls: Sequence[str | None], first_row: int = 0) -> UrlBatch:
@@ -517,24 +706,44 @@ def prepare_urls(urls: Sequence[str | None], first_row: int = 0) -> UrlBatch:
         path_start.append(ps)
     data, offsets = _pack(hrefs)
     starts = np.array(path_start, np.int64)
-    href_hashes, origin_hashes = _href_hashes(
-        data, offsets, starts, np.uint64(_HASH_MASK)
+    key_start, flags = _key_starts(data, offsets)
+    key_hashes, origin_hashes, bare_hashes, query_at = _key_hashes(
+        data, offsets, key_start, starts, np.uint64(_HASH_MASK)
     )
     return UrlBatch(
         first_row=first_row,
         rows=np.array(rows, np.int64),
         data=data,
         offsets=offsets,
+        key_start=key_start,
+        flags=flags,
         host_start=np.array(host_start, np.int64),
         host_end=np.array(host_end, np.int64),
         path_start=starts,
-        href_hashes=href_hashes,
+        query_at=query_at,
+        key_hashes=key_hashes,
         origin_hashes=origin_hashes,
+        bare_hashes=bare_hashes,
         problems=problems,
     )
 
 
 # --- the index ----------------------------------------------------------------
+
+# A claim's value is heads[its flags] + its key, per table.
+_HEADS = {
+    "url": _URL_HEADS,
+    "prefix": _URL_HEADS,
+    "domain": _HOST_HEADS,
+    "domain_www": _HOST_HEADS,
+}
+
+
+def _www_hosts(domains: Iterable[tuple[int, str]]) -> Iterable[tuple[int, str]]:
+    """Domain claims on www.<host> (<host> with a dot), as (id, <host>)."""
+    for ref, value in domains:
+        if value.startswith("www.") and "." in value[4:]:
+            yield ref, value[4:]
 
 
 class UrlIndex:
@@ -558,33 +767,43 @@ class UrlIndex:
 
         Raises UnicodeEncodeError for a value that is not ASCII (not normalized).
         """
-        prefix_table = _Table.build(prefixes, reverse=False)
+        prefix_table = _Table.build(
+            prefixes, reverse=False, keyed=True, heads=_URL_HEADS
+        )
         origin_values = []
         for pos in range(len(prefix_table)):
-            value = prefix_table.value(pos).encode("ascii")
-            path = value.find(b"/", value.find(b"://") + 3)
-            origin_values.append(value[:path] if path >= 0 else value)
+            key = prefix_table.value(pos).encode("ascii")
+            path = key.find(b"/")
+            origin_values.append(key[:path] if path >= 0 else key)
         data, offsets = _pack(origin_values)
         origins = np.unique(_hash_strings(data, offsets, False, np.uint64(_HASH_MASK)))
+        domain_list = list(domains)  # few: each one needs a proof of control
         return cls(
             {
-                "url": _Table.build(urls, reverse=False),
+                "url": _Table.build(urls, reverse=False, keyed=True, heads=_URL_HEADS),
                 "prefix": prefix_table,
-                "domain": _Table.build(domains, reverse=True),
+                "domain": _Table.build(domain_list, reverse=True, keyed=False),
+                "domain_www": _Table.build(
+                    _www_hosts(domain_list), reverse=True, keyed=False, flags=WWW
+                ),
             },
             origins,
         )
 
     def __len__(self) -> int:
         """How many claims (not distinct values) the index holds."""
-        return sum(int(t.claim_ids.shape[0]) for t in self.tables.values())
+        return sum(
+            int(t.claim_ids.shape[0])
+            for name, t in self.tables.items()
+            if name != "domain_www"  # the same claims as in "domain"
+        )
 
     @property
     def nbytes(self) -> int:
         return sum(t.nbytes for t in self.tables.values()) + int(self.origins.nbytes)
 
     def lookup_hashes(self, hashes: np.ndarray) -> np.ndarray:
-        """Exact-URL table positions for href hashes (-1: no claim has the hash).
+        """Exact-URL table positions for key hashes (-1: no claim has the hash).
 
         The lookup step alone, for benchmarks; a hit still needs confirming.
         """
@@ -602,37 +821,64 @@ class UrlIndex:
 
     def lookup(self, batch: UrlBatch) -> list[Match]:
         """The matches of a prepared batch (see `match`)."""
-        found: list[tuple[int, int, int, str]] = []
+        found: list[tuple[int, int, int, str, str]] = []
         mask = np.uint64(_HASH_MASK)
-        url_table, prefix_table, domain_table = (self.tables[k] for k in _TABLES)
+        url_table, prefix_table, domain_table, www_table = (
+            self.tables[k] for k in _TABLES
+        )
         starts = batch.offsets[:-1]
+        keys = starts + batch.key_start
+        flags = batch.flags
         if len(url_table):
-            pos = url_table.find(
-                batch.href_hashes, batch.data, starts, batch.offsets[1:]
-            )
-            _collect(found, 0, url_table, pos, batch, np.arange(pos.shape[0]))
+            every = np.arange(batch.rows.shape[0])
+            pos = url_table.find(batch.key_hashes, batch.data, keys, batch.offsets[1:])
+            _collect(found, 0, url_table, pos, batch, every, flags)
+            # The same URL without its query: claims without one cover it too.
+            queried = np.flatnonzero(batch.query_at >= 0)
+            if queried.shape[0]:
+                pos = url_table.find(
+                    batch.bare_hashes[queried],
+                    batch.data,
+                    keys[queried],
+                    starts[queried] + batch.query_at[queried],
+                )
+                _collect(
+                    found, 0, url_table, pos, batch, queried, flags, _QUERY_DROPPED
+                )
         if len(prefix_table):
             selected = np.flatnonzero(_member(self.origins, batch.origin_hashes))
             if selected.shape[0]:
                 hashes, which, lengths = _prefix_candidates(
-                    batch.data, batch.offsets, batch.path_start, selected, mask
+                    batch.data,
+                    batch.offsets,
+                    batch.key_start,
+                    batch.path_start,
+                    selected,
+                    mask,
                 )
-                lo = starts[which]
-                pos = prefix_table.find(hashes, batch.data, lo, lo + lengths)
-                _collect(found, 1, prefix_table, pos, batch, which)
+                pos = prefix_table.find(
+                    hashes, batch.data, keys[which], starts[which] + lengths
+                )
+                _collect(found, 1, prefix_table, pos, batch, which, flags)
         if len(domain_table):
             hashes, which, host_from = _domain_candidates(
                 batch.data, batch.offsets, batch.host_start, batch.host_end, mask
             )
             lo = starts[which]
-            pos = domain_table.find(
-                hashes, batch.data, lo + host_from, lo + batch.host_end[which]
-            )
-            _collect(found, 2, domain_table, pos, batch, which)
+            hi = lo + batch.host_end[which]
+            pos = domain_table.find(hashes, batch.data, lo + host_from, hi)
+            _collect(found, 2, domain_table, pos, batch, which, None)
+            if len(www_table):
+                # A claim on www.<host> covers <host> itself: whole hosts only.
+                whole = np.flatnonzero(host_from == batch.host_start[which])
+                pos = www_table.find(
+                    hashes[whole], batch.data, lo[whole] + host_from[whole], hi[whole]
+                )
+                _collect(found, 2, www_table, pos, batch, which[whole], None)
         found.sort()
         return [
-            Match(row=row, kind=_KINDS[kind], ref=ref, matched=value)
-            for row, kind, ref, value in found
+            Match(row=row, kind=_KINDS[kind], ref=ref, matched=value, matched_as=as_)
+            for row, kind, ref, value, as_ in found
         ]
 
     def save(self, directory: Path | str) -> None:
@@ -670,7 +916,8 @@ class UrlIndex:
                 {
                     array: np.load(directory / f"{name}.{array}.npy", mmap_mode=mode)
                     for array in _Table.ARRAYS
-                }
+                },
+                _HEADS[name],
             )
             for name in _TABLES
         }

@@ -8,9 +8,11 @@ case (%7e and %7E are one URL; WHATWG leaves the case as given) and unreserved
 characters (letters, digits, "-", ".", "_", "~") decoded. Only http(s) URLs are
 accepted. The query string is kept: on many image hosts it selects the image.
 
-Limits: the scheme stays significant (http://a/x and https://a/x are two
-URLs); the path and query keep their case; query parameters keep their order.
-The normal form is ASCII, so its byte and character offsets agree.
+Limits: the normal form keeps the scheme, a leading "www." and the query
+(http://a/x and https://a/x are two normal forms); claims match across those
+by their keys (workers/engine/urlindex.py), not here. The path and query keep
+their case; query parameters keep their order. The normal form is ASCII, so
+its byte and character offsets agree.
 """
 
 from __future__ import annotations

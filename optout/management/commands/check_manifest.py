@@ -224,6 +224,7 @@ class Command(BaseCommand):
                             "work_id": None if is_claim else works.get(m.ref),
                             "distance": m.distance,
                             "matched": m.matched or "",
+                            "matched_as": m.matched_as,
                             "level": m.level,
                             "variant": m.variant,
                             "inliers": m.inliers,
