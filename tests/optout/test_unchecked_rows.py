@@ -338,6 +338,21 @@ def test_a_job_whose_manifest_has_nothing_to_check_fails_saying_so(curator, regi
     assert not job.outputs.exists()
 
 
+def test_reasons_are_counted_but_not_without_bound(curator, registry):
+    # A URL's reason quotes the URL: a column of bad URLs would otherwise make
+    # one reason per row in the job's and the receipt's counts.
+    records = [f"not-a-url-{i},a cat\n".encode() for i in range(60)]
+
+    job = run_job(start_job(curator, HEADER + b"".join(records), name="m.csv"))
+
+    assert job.rows_unchecked == 60
+    assert len(job.unchecked_reasons) == 50
+    assert job.unchecked_reasons["other reasons (see the report)"] == 11
+    assert sum(job.receipt["payload"]["unchecked_reasons"].values()) == 60
+    assert len(unchecked_lines(job)) == 60  # the report has every one
+    assert filtered_text_follows_report(job, HEADER, records) == set(range(60))
+
+
 # --- retries -----------------------------------------------------------------------
 
 
