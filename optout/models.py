@@ -1,4 +1,5 @@
-"""Curators' side: manifests, match jobs, their chunks and the matches found.
+"""Curators' side: manifests, match jobs, their chunks, the matches found and
+the rows that could not be checked.
 
 The database, not the broker, is the source of truth for a job: every chunk's
 state and lease live here, so a task lost by the broker (a killed worker, a
@@ -37,6 +38,8 @@ class Manifest(models.Model):
     # logical column -> the file's column, as detected or given by the curator
     columns = models.JSONField(default=dict, blank=True)
     column_overrides = models.JSONField(default=dict, blank=True)
+    # Every column the file offers (the first part's), to say which were unused.
+    found_columns = models.JSONField(default=list, blank=True)
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
     created = models.DateTimeField(auto_now_add=True)
@@ -95,13 +98,17 @@ class MatchJob(models.Model):
     # Which perceptual levels the filtered manifest removes; the others are
     # listed in the reports for review. Exact, URL and style matches always are.
     remove_levels = models.JSONField(default=list, blank=True)
+    # Rows that could not be checked are left out of the filtered manifest
+    # unless the curator asked to keep them.
+    keep_unchecked = models.BooleanField(default=False)
     rows_total = models.BigIntegerField(null=True, blank=True)
     rows_done = models.BigIntegerField(default=0)
-    rows_skipped = models.BigIntegerField(default=0)
+    rows_unchecked = models.BigIntegerField(default=0)
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
-    skipped_reasons = models.JSONField(default=dict, blank=True)
+    # reason -> how many times a row could not be checked for it
+    unchecked_reasons = models.JSONField(default=dict, blank=True)
     receipt = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
@@ -145,10 +152,9 @@ class Chunk(models.Model):
     lease_expires = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    rows_skipped = models.BigIntegerField(default=0)
+    rows_unchecked = models.BigIntegerField(default=0)
     matches = models.BigIntegerField(default=0)
-    skipped_reasons = models.JSONField(default=dict, blank=True)
-    problems = models.JSONField(default=list, blank=True)  # first few, for people
+    unchecked_reasons = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -225,6 +231,33 @@ class Match(models.Model):
         indexes = [
             models.Index(fields=["job", "row"], name="match_job_row"),
             models.Index(fields=["job", "kind"], name="match_job_kind"),
+        ]
+
+
+class UncheckedRow(models.Model):
+    """Something a row could not be checked for; the row is an unchecked row.
+
+    Written with its chunk's matches, in the same transaction and under the
+    same lease (deleted and written again if the chunk is), so a retried chunk
+    stores each once. `signal` is what went unchecked: url, caption, sha256,
+    md5, phash, pdq or image, or `row` when the row could not be read at all.
+    """
+
+    job = models.ForeignKey(
+        MatchJob, on_delete=models.CASCADE, related_name="unchecked_rows"
+    )
+    chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="+")
+    row = models.BigIntegerField()
+    key = models.CharField(max_length=255, blank=True)
+    url = models.TextField(blank=True)
+    signal = models.CharField(max_length=16)
+    field = models.CharField(max_length=255, blank=True)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["row", "id"]
+        indexes = [
+            models.Index(fields=["job", "row"], name="unchecked_job_row"),
         ]
 
 

@@ -20,7 +20,15 @@ from django.db.models import Count, F, Q, QuerySet
 from accounts.models import User
 from core.errors import ValidationFailed
 from disputes.selectors import match_exceptions_filter
-from optout.models import Chunk, JobOutput, Manifest, ManifestPart, Match, MatchJob
+from optout.models import (
+    Chunk,
+    JobOutput,
+    Manifest,
+    ManifestPart,
+    Match,
+    MatchJob,
+    UncheckedRow,
+)
 from optout.signing import published_keys
 from optout.snapshots import snapshot_for_revision
 from registry.models import Image, RightsHolder
@@ -64,8 +72,8 @@ def manifest_paths(manifest: Manifest) -> list[Path]:
     return [part_local_path(p) for p in manifest.parts.all()]
 
 
-# How many skipped-row examples a job shows (each chunk keeps its first 20).
-PROBLEMS_SHOWN = 20
+# How many unchecked rows a job's page and API show (the reports hold them all).
+UNCHECKED_SHOWN = 20
 
 
 def job_list_for_owner(*, owner: User) -> QuerySet[MatchJob]:
@@ -110,18 +118,34 @@ def output_get_for_owner(
     )
 
 
-def job_problems(*, job: MatchJob, limit: int = PROBLEMS_SHOWN) -> list[dict[str, Any]]:
-    """The first skipped rows of the job, in row order: {row, field, message}."""
-    problems: list[dict[str, Any]] = []
-    for chunk_problems in (
-        Chunk.objects.filter(job=job)
-        .order_by("index")
-        .values_list("problems", flat=True)
-    ):
-        problems += chunk_problems or []
-        if len(problems) >= limit:
-            break
-    return problems[:limit]
+def job_unchecked_rows(
+    *, job: MatchJob, limit: int = UNCHECKED_SHOWN
+) -> list[UncheckedRow]:
+    """The job's first unchecked rows (what could not be checked), in row order."""
+    return list(UncheckedRow.objects.filter(job=job).order_by("row", "id")[:limit])
+
+
+def job_columns(*, job: MatchJob) -> dict[str, Any]:
+    """{used, unused, not_checked}: the column each signal used, and the rest."""
+    manifest = job.manifest
+    return engine_manifests.column_report(
+        manifest.columns, manifest.found_columns or []
+    ).as_dict()
+
+
+def job_warnings(*, job: MatchJob) -> list[str]:
+    """What the curator must be told was not checked, in words.
+
+    No URL column, from the start; once the job has succeeded, its receipt's
+    warnings, which add the rows passed on unchecked.
+    """
+    payload = job.receipt.get("payload", {})
+    if "warnings" in payload:
+        return list(payload["warnings"])
+    manifest = job.manifest
+    return engine_manifests.column_report(
+        manifest.columns, manifest.found_columns or []
+    ).warnings
 
 
 def image_work_ids(*, image_ids: Iterable[int]) -> dict[int, int]:

@@ -101,6 +101,15 @@ class ManifestForm(forms.Form):
             "always removed.",
         )
 
+        self.fields["keep_unchecked"] = forms.BooleanField(
+            label="Keep rows that could not be checked",
+            required=False,
+            help_text="A row with a value that cannot be read (text that is not "
+            "UTF-8, a broken quote, a malformed hash, an image that does not "
+            "decode) is left out of the filtered manifest unless this is ticked; "
+            "either way the reports list it as unchecked.",
+        )
+
     def column_fields(self) -> list[forms.BoundField]:
         return [self[f"column_{logical}"] for logical in COLUMN_FIELDS]
 
@@ -129,10 +138,15 @@ def _job_context(job: MatchJob) -> dict[str, Any]:
     payload = job.receipt.get("payload", {}) if signed else job.receipt
     levels = payload.get("matches_by_level", payload.get("levels")) or {}
     rows = payload.get("rows")
+    columns = selectors.job_columns(job=job)
     return {
         "job": job,
         "outputs": selectors.output_list_for_job(job=job),
-        "problems": selectors.job_problems(job=job),
+        "unchecked": selectors.job_unchecked_rows(job=job),
+        "columns": columns,
+        "warnings": selectors.job_warnings(job=job),
+        # The all-clear is said only when every row was checked, URLs included.
+        "all_checked": not job.rows_unchecked and "url" in columns["used"],
         "matches": list(matches[:MATCHES_SHOWN]),
         "match_count": matches.count(),
         "matches_shown": MATCHES_SHOWN,
@@ -147,9 +161,14 @@ def _job_context(job: MatchJob) -> dict[str, Any]:
             if isinstance(rows, dict)
             else payload.get("rows_listed_for_review", 0)
         ),
+        "rows_passed_unchecked": (
+            rows.get("unchecked_passed_on", 0) if isinstance(rows, dict) else 0
+        ),
         "receipt_key_id": job.receipt.get("key_id", "") if signed else "",
         "keys_url": reverse("receipt_keys"),
-        "skipped_reasons": sorted(job.skipped_reasons.items(), key=lambda kv: -kv[1]),
+        "unchecked_reasons": sorted(
+            job.unchecked_reasons.items(), key=lambda kv: -kv[1]
+        ),
         "receipt": json.dumps(job.receipt, indent=2) if job.receipt else "",
         "percent": round(job.progress * 100),
     }
@@ -190,6 +209,7 @@ def manifest_upload(request: HttpRequest, user: User) -> HttpResponse:
                 owner=user,
                 thresholds=form.thresholds(),
                 remove_levels=form.cleaned_data["remove_levels"],
+                keep_unchecked=form.cleaned_data["keep_unchecked"],
             )
         except DomainError as exc:
             add_domain_error(form, exc)

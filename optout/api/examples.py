@@ -24,7 +24,13 @@ _EXAMPLE_THRESHOLDS = {
 _EXAMPLE_COUNTS = {"url": 12, "prefix": 31, "domain": 4, "style": 2, "phash": 3}
 
 
-_EXAMPLE_SKIPPED = "status is 'failed_to_download', not 'success'"
+_EXAMPLE_UNCHECKED = "caption is not valid UTF-8"
+
+_EXAMPLE_COLUMNS = {
+    "used": {"url": "URL", "caption": "TEXT", "key": "key"},
+    "unused": ["WIDTH", "HEIGHT", "similarity", "hash"],
+    "not_checked": ["sha256", "md5", "phash", "pdq", "image"],
+}
 
 
 QUEUED_JOB_SUMMARY_EXAMPLE = {
@@ -57,14 +63,31 @@ JOB_SUMMARY_EXAMPLE = {
 JOB_DETAIL_EXAMPLE = {
     **JOB_SUMMARY_EXAMPLE,
     "failure_reason": "",
-    "rows_skipped": 2,
+    "rows_unchecked": 2,
+    "keep_unchecked": False,
     "chunks_total": 2,
     "chunks_done": 2,
-    "skipped_reasons": {_EXAMPLE_SKIPPED: 2},
-    "problems": [
-        {"row": 118, "field": "status", "message": _EXAMPLE_SKIPPED},
-        {"row": 20417, "field": "status", "message": _EXAMPLE_SKIPPED},
+    "unchecked_reasons": {_EXAMPLE_UNCHECKED: 2},
+    "unchecked": [
+        {
+            "row": 118,
+            "key": "000000118",
+            "url": "https://cdn.example.net/img/118.jpg",
+            "signal": "caption",
+            "field": "TEXT",
+            "reason": _EXAMPLE_UNCHECKED,
+        },
+        {
+            "row": 20417,
+            "key": "000020417",
+            "url": "https://cdn.example.net/img/20417.jpg",
+            "signal": "caption",
+            "field": "TEXT",
+            "reason": _EXAMPLE_UNCHECKED,
+        },
     ],
+    "columns": _EXAMPLE_COLUMNS,
+    "warnings": [],
     "registry_revision": 311,
     "manifest_sha256": _EXAMPLE_SHA256,
     "thresholds": _EXAMPLE_THRESHOLDS,
@@ -116,7 +139,9 @@ JOB_DETAIL_EXAMPLE = {
                     }
                 ],
             },
-            "columns": {"caption": "TEXT", "url": "URL"},
+            "columns": {"caption": "TEXT", "key": "key", "url": "URL"},
+            "columns_unused": ["WIDTH", "HEIGHT", "similarity", "hash"],
+            "signals_not_checked": ["sha256", "md5", "phash", "pdq", "image"],
             "checks": [
                 {
                     "signal": "url",
@@ -139,13 +164,16 @@ JOB_DETAIL_EXAMPLE = {
             "rows": {
                 "total": 100000,
                 "checked": 99998,
-                "removed": 49,
+                "removed": 51,
                 "kept_for_review": 1,
                 "unchecked": 2,
-                "unchecked_passed_on": 2,
-                "in_filtered": 99951,
+                "unchecked_passed_on": 0,
+                "unchecked_removed": 2,
+                "in_filtered": 99949,
             },
-            "unchecked_reasons": {_EXAMPLE_SKIPPED: 2},
+            "keep_unchecked": False,
+            "unchecked_reasons": {_EXAMPLE_UNCHECKED: 2},
+            "warnings": [],
             "matches": _EXAMPLE_COUNTS,
             "matches_by_level": {"verified": 1, "strong": 1, "possible": 1},
             "outputs": [
@@ -204,11 +232,11 @@ CANCELLED_JOB_DETAIL_EXAMPLE = {
     "rows_done": 0,
     "counts": {},
     "finished": "2026-11-24T08:20:41Z",
-    "rows_skipped": 0,
+    "rows_unchecked": 0,
     "chunks_total": 0,
     "chunks_done": 0,
-    "skipped_reasons": {},
-    "problems": [],
+    "unchecked_reasons": {},
+    "unchecked": [],
     "registry_revision": None,
     "receipt": {},
     "outputs": [],
@@ -262,6 +290,7 @@ MANIFEST_UPLOAD_REQUEST_EXAMPLE = {
     "columns": '{"url": "URL", "caption": "TEXT"}',
     "thresholds": '{"phash": 8, "pdq": 40}',
     "remove_levels": ["verified", "strong"],
+    "keep_unchecked": False,
 }
 
 
@@ -269,7 +298,8 @@ MANIFEST_UPLOADED_EXAMPLE = {
     "id": 17,
     "name": "LAION-400M part 00000",
     "format": "parquet",
-    "columns": {"url": "URL", "caption": "TEXT", "key": "key", "status": "status"},
+    "columns": {"url": "URL", "caption": "TEXT", "key": "key"},
+    "found_columns": ["key", "URL", "TEXT", "WIDTH", "HEIGHT", "similarity", "hash"],
     "size": 18734112,
     "sha256": _EXAMPLE_SHA256,
     "parts": [

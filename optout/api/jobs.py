@@ -127,6 +127,11 @@ class ManifestOutputSerializer(serializers.Serializer):
         child=serializers.CharField(),
         help_text="Logical column -> the file's column, as detected or given.",
     )
+    found_columns = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Every column the (first) file offers, in its order; a job "
+        "names the ones it did not use.",
+    )
     size = serializers.IntegerField(help_text="Bytes, all files together.")
     sha256 = serializers.CharField(help_text="Of all files' bytes, in order.")
     parts = ManifestPartOutputSerializer(many=True)
@@ -181,23 +186,68 @@ class JobSummaryOutputSerializer(serializers.Serializer):
         return _absolute(self.context.get("request"), url)
 
 
+class UncheckedRowOutputSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="0-based row number in the manifest.")
+    key = serializers.CharField()
+    url = serializers.CharField(help_text="The row's URL, when it could be read.")
+    signal = serializers.CharField(
+        help_text="What was not checked: url, caption, sha256, md5, phash, pdq "
+        "or image (the row's other values were checked), or row (the row could "
+        "not be read at all)."
+    )
+    field = serializers.CharField(
+        help_text="The column or tar member to blame; empty for a whole row."
+    )
+    reason = serializers.CharField()
+
+    class Meta:
+        ref_name = "UncheckedRow"
+
+
+class JobColumnsOutputSerializer(serializers.Serializer):
+    used = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Signal (url, caption, sha256, md5, phash, pdq, image) or key "
+        "-> the file's column it was read from (tar shards: `*` for the image, "
+        "`.txt` for a member).",
+    )
+    unused = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Columns found in the file that nothing reads.",
+    )
+    not_checked = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Signals no row was checked by, for want of a column (with an "
+        "image, the hashes are computed from it).",
+    )
+
+    class Meta:
+        ref_name = "JobColumns"
+
+
 class JobDetailOutputSerializer(JobSummaryOutputSerializer):
-    class ProblemSerializer(serializers.Serializer):
-        row = serializers.IntegerField(allow_null=True, help_text="0-based.")
-        field = serializers.CharField(allow_null=True)
-        message = serializers.CharField()
-
-        class Meta:
-            ref_name = "SkippedRow"
-
     failure_reason = serializers.CharField()
-    rows_skipped = serializers.IntegerField()
+    rows_unchecked = serializers.IntegerField(
+        help_text="Rows that could not be checked in full (so far)."
+    )
+    keep_unchecked = serializers.BooleanField(
+        help_text="Whether unchecked rows are passed on in the filtered manifest "
+        "(otherwise they are left out)."
+    )
     chunks_total = serializers.IntegerField()
     chunks_done = serializers.IntegerField()
-    skipped_reasons = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Skipped rows by reason."
+    unchecked_reasons = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="How often each reason left a row unchecked.",
     )
-    problems = serializers.SerializerMethodField()
+    unchecked = serializers.SerializerMethodField(
+        help_text="The first 20 unchecked rows; the reports list them all."
+    )
+    columns = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField(
+        help_text="What was not checked, in words: no URL column, rows passed "
+        "on unchecked."
+    )
     registry_revision = serializers.IntegerField(
         allow_null=True, help_text="The registry revision matched against."
     )
@@ -227,10 +277,18 @@ class JobDetailOutputSerializer(JobSummaryOutputSerializer):
     class Meta:
         ref_name = "JobDetail"
 
-    @extend_schema_field(ProblemSerializer(many=True))
-    def get_problems(self, job: MatchJob) -> list[dict[str, Any]]:
-        problems = selectors.job_problems(job=job)
-        return self.ProblemSerializer(problems, many=True).data
+    @extend_schema_field(UncheckedRowOutputSerializer(many=True))
+    def get_unchecked(self, job: MatchJob) -> list[dict[str, Any]]:
+        rows = selectors.job_unchecked_rows(job=job)
+        return UncheckedRowOutputSerializer(rows, many=True).data
+
+    @extend_schema_field(JobColumnsOutputSerializer)
+    def get_columns(self, job: MatchJob) -> dict[str, Any]:
+        return JobColumnsOutputSerializer(selectors.job_columns(job=job)).data
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_warnings(self, job: MatchJob) -> list[str]:
+        return selectors.job_warnings(job=job)
 
     @extend_schema_field(JobOutputFileSerializer(many=True))
     def get_outputs(self, job: MatchJob) -> list[dict[str, Any]]:
@@ -346,8 +404,13 @@ class JobDetailApi(APIView):
         description="One of the caller's jobs; poll it until `state` is "
         "succeeded, failed or cancelled. `counts`, `receipt` and `outputs` (the "
         "reports, the filtered manifest and the receipt, each with a download "
-        "`url`) are filled in when the job succeeds; `problems` lists the first "
-        "20 skipped rows. Someone else's job is a 404.",
+        "`url`) are filled in when the job succeeds. `columns` names the "
+        "column each signal was read from and those found but unused; "
+        "`warnings` says in words what was not checked (no URL column, rows "
+        "passed on unchecked). A row that could not be checked in full is "
+        "counted in `rows_unchecked` and left out of the filtered manifest "
+        "unless the job keeps them (`keep_unchecked`); `unchecked` lists the "
+        "first 20, the reports all of them. Someone else's job is a 404.",
         parameters=[path_id("job_id")],
         responses={200: JobDetailOutputSerializer, **errors(401, 404)},
         examples=[

@@ -65,7 +65,7 @@ class ManifestUploadApi(APIView):
             required=False,
             allow_blank=True,
             help_text="JSON object: logical column (url, caption, key, sha256, "
-            "md5, phash, pdq, status) -> the file's column. Detected when absent.",
+            "md5, phash, pdq) -> the file's column. Detected when absent.",
         )
         thresholds = JsonObjectField(
             example='{"phash": 8, "pdq": 31}',
@@ -80,6 +80,17 @@ class ManifestUploadApi(APIView):
             help_text="Perceptual levels to remove from the filtered manifest "
             "(repeat the field; default verified and strong). Exact, URL and "
             "style matches are always removed.",
+        )
+
+        keep_unchecked = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Pass rows that could not be checked in full (text that is "
+            "not UTF-8, a broken quote, a line that is not JSON, a malformed "
+            "hash, an image that does not decode) on in the filtered manifest. "
+            "By default (false) they are left out; either way the reports list "
+            "them as unchecked, and the job and its receipt say how many were "
+            "passed on.",
         )
 
         class Meta:
@@ -120,7 +131,9 @@ class ManifestUploadApi(APIView):
         "unreadable file is a 400 that names it and nothing is kept; then a "
         "match job is queued and matching runs in the background against the "
         "registry revision current when the job starts: follow it at the job's "
-        "`url`. Every call stores a new manifest and starts a new job.",
+        "`url`. A row that cannot be checked in full is reported as unchecked "
+        "and left out of the filtered manifest unless `keep_unchecked` is true. "
+        "Every call stores a new manifest and starts a new job.",
         request=InputSerializer,
         responses={
             201: OpenApiResponse(
@@ -133,9 +146,11 @@ class ManifestUploadApi(APIView):
                 415,
                 descriptions={
                     400: "No file, an empty, unreadable or too large file, files "
-                    "that are not all .tar shards, a bad `columns`, `thresholds` "
-                    "or `remove_levels`, or a request over the server's limits; "
-                    "the message names the file or field.",
+                    "that are not all .tar shards, nothing to check (no url, "
+                    "caption, hash or image column: the message names the "
+                    "columns found), a bad `columns`, `thresholds`, "
+                    "`remove_levels` or `keep_unchecked`, or a request over the "
+                    "server's limits; the message names the file or field.",
                     415: "Not multipart/form-data: only a multipart form carries "
                     "the manifest's files.",
                 },
@@ -185,6 +200,7 @@ class ManifestUploadApi(APIView):
             owner=request.user,
             thresholds=data.get("thresholds"),
             remove_levels=data.get("remove_levels"),
+            keep_unchecked=data["keep_unchecked"],
         )
         manifest.job = job  # type: ignore[attr-defined]  # for the serializer
         return Response(

@@ -14,6 +14,7 @@ from optout.selectors import (  # noqa: F401,E402
 
 from .finalize import (  # noqa: F401
     match_job_finalize,
+    passed_unchecked_warning,
     receipt_build,
     receipt_file,
     receipt_output,
@@ -21,6 +22,7 @@ from .finalize import (  # noqa: F401
 from .jobs import (  # noqa: F401
     KIND_CLAIM,
     PERCEPTUAL_LEVELS,
+    count_reason,
     match_chunk_run,
     match_job_cancel,
     match_job_ingest,

@@ -1,9 +1,15 @@
 """Finishing a job: counts by kind, report files, the filtered manifest in the
 input's own format, and the receipt.
+
+The filtered manifest leaves out every row a removing match names and, unless
+the job keeps them, every row that could not be checked in full; the reports
+list both, and the receipt counts them and says in words what was passed on
+unchecked or not checked at all.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import shutil
 import tempfile
@@ -20,14 +26,16 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from optout.models import Chunk, JobOutput, Match, MatchJob
+from optout.models import Chunk, JobOutput, Match, MatchJob, UncheckedRow
 from optout.selectors import manifest_paths
+from optout.services.jobs import count_reason
 from optout.services.receipts import receipt_sign
 from registry.selectors import registry_identity
 from workers.engine import manifests as engine_manifests
+from workers.engine.manifests import ColumnReport, column_report
 from workers.engine.perceptual import removes_row
 from workers.engine.receipts import RECEIPT_TYPE, RECEIPT_VERSION, file_sha256
-from workers.engine.reports import write_reports
+from workers.engine.reports import UNCHECKED, write_reports
 from workers.engine.snapshot import checks_applied
 from workers.engine.types import ManifestFormat
 from workers.engine.versions import engine_versions, model_versions
@@ -57,29 +65,50 @@ def match_job_finalize(*, job_id: int) -> None:
         matches.values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
     )
     removing = _removes(job)
-    removed = np.array(
+    matched = np.array(
         sorted(set(matches.filter(removing).values_list("row", flat=True).distinct())),
         dtype=np.int64,
     )
+    unchecked = _row_array(
+        UncheckedRow.objects.filter(job=job)
+        .order_by("row")
+        .values_list("row", flat=True)
+        .distinct()
+    )
+    # Unchecked rows that no removing match takes out anyway: these are what
+    # keep_unchecked decides about.
+    only_unchecked = int(np.setdiff1d(unchecked, matched, assume_unique=True).size)
+    if job.keep_unchecked:
+        removed, passed, removed_unchecked = matched, only_unchecked, 0
+    else:
+        removed = np.union1d(matched, unchecked)
+        passed, removed_unchecked = 0, only_unchecked
+    columns = column_report(job.manifest.columns, job.manifest.found_columns or [])
+    warnings = list(columns.warnings)
+    if passed:
+        warnings.append(passed_unchecked_warning(passed))
     levels = dict(
         matches.exclude(level="")
         .values_list("level")
         .annotate(n=Count("id"))
         .values_list("level", "n")
     )
-    listed = (
+    # Rows with a perceptual match that stay in the filtered manifest (neither
+    # a removing match nor being unchecked takes them out).
+    graded = _row_array(
         matches.exclude(level="")
-        .exclude(row__in=matches.filter(removing).values("row"))
-        .values("row")
+        .order_by("row")
+        .values_list("row", flat=True)
         .distinct()
-        .count()
     )
-    skipped: Counter[str] = Counter()
+    listed = int(np.setdiff1d(graded, removed, assume_unique=True).size)
+    reasons: Counter[str] = Counter()
     part_rows: Counter[int] = Counter()
-    for reasons, spec, rows in Chunk.objects.filter(job=job).values_list(
-        "skipped_reasons", "spec", "rows"
+    for chunk_reasons, spec, rows in Chunk.objects.filter(job=job).values_list(
+        "unchecked_reasons", "spec", "rows"
     ):
-        skipped.update(reasons or {})
+        for reason, n in (chunk_reasons or {}).items():
+            count_reason(reasons, reason, n)
         part_rows[spec["part"]] += rows
     parts = list(job.manifest.parts.all())
 
@@ -120,16 +149,21 @@ def match_job_finalize(*, job_id: int) -> None:
                     for i, part in enumerate(parts)
                 ],
                 columns=job.manifest.columns,
+                column_words=columns,
+                warnings=warnings,
                 registry_revision=job.registry_revision,
                 thresholds=job.thresholds,
                 rows=job.rows_total,
-                rows_skipped=job.rows_skipped,
                 rows_removed=int(removed.shape[0]),
                 counts=counts,
                 levels=levels,
                 remove_levels=job.remove_levels,
                 rows_listed_for_review=listed,
-                skipped_reasons=dict(skipped),
+                rows_unchecked=int(unchecked.shape[0]),
+                unchecked_reasons=dict(reasons),
+                keep_unchecked=job.keep_unchecked,
+                rows_passed_unchecked=passed,
+                rows_removed_unchecked=removed_unchecked,
                 outputs=[
                     receipt_output(kind=str(kind), name=name, path=path)
                     for kind, path, name in outputs
@@ -158,7 +192,8 @@ def match_job_finalize(*, job_id: int) -> None:
             MatchJob.objects.filter(pk=job_id, state=MatchJob.State.RUNNING).update(
                 state=MatchJob.State.SUCCEEDED,
                 counts=counts,
-                skipped_reasons=dict(skipped),
+                rows_unchecked=int(unchecked.shape[0]),
+                unchecked_reasons=dict(reasons),
                 receipt=receipt,
                 finished=finished,
                 phase="",
@@ -187,16 +222,21 @@ def receipt_build(
     manifest_size: int,
     files: list[dict[str, Any]],
     columns: dict[str, str],
+    column_words: ColumnReport | None = None,
+    warnings: list[str] | None = None,
     registry_revision: int | None,
     thresholds: dict[str, Any],
     rows: int | None,
-    rows_skipped: int,
     rows_removed: int,
     counts: dict[str, int],
-    skipped_reasons: dict[str, int],
     levels: dict[str, int] | None = None,
     remove_levels: list[str] | None = None,
     rows_listed_for_review: int = 0,
+    rows_unchecked: int = 0,
+    unchecked_reasons: dict[str, int] | None = None,
+    keep_unchecked: bool = False,
+    rows_passed_unchecked: int = 0,
+    rows_removed_unchecked: int = 0,
     outputs: list[dict[str, Any]],
     started: datetime | None,
     finished: datetime,
@@ -208,6 +248,12 @@ def receipt_build(
     order; `thresholds`: the job's (Hamming radii and the levels' settings);
     `outputs` (receipt_output): the reports and filtered files, each with its
     SHA-256, so an auditor holding only the filtered files can match them.
+    `column_words`: the columns found but unused and the signals not checked;
+    `warnings`: what was not checked, in words (no URL column, rows passed on
+    unchecked). Rows: `rows_unchecked` could not be checked in full (by
+    reason in `unchecked_reasons`); `rows_passed_unchecked` of them were kept
+    in the filtered manifest (`keep_unchecked`), `rows_removed_unchecked` were
+    left out for that alone (and are in `rows_removed`).
     Fractions are written as strings: a payload holds no float
     (workers/engine/receipts.py says why).
     """
@@ -215,6 +261,7 @@ def receipt_build(
     verify = bool(thresholds.get("verify", settings.MATCH_VERIFY))
     total = rows or 0
     radii = {kind: thresholds[kind] for kind in ("phash", "pdq") if kind in thresholds}
+    words = column_words or column_report(columns, [])
     return {
         "type": RECEIPT_TYPE,
         "version": RECEIPT_VERSION,
@@ -241,6 +288,8 @@ def receipt_build(
             "files": files,
         },
         "columns": dict(sorted(columns.items())),
+        "columns_unused": list(words.unused),
+        "signals_not_checked": list(words.not_checked),
         "checks": checks_applied(columns, verify=verify),
         "thresholds": radii,
         "levels": {
@@ -253,16 +302,17 @@ def receipt_build(
         },
         "rows": {
             "total": total,
-            "checked": total - rows_skipped,
+            "checked": total - rows_unchecked,
             "removed": rows_removed,
             "kept_for_review": rows_listed_for_review,
-            "unchecked": rows_skipped,
-            # Today a row that could not be checked is copied to the filtered
-            # manifest unchanged.
-            "unchecked_passed_on": rows_skipped,
+            "unchecked": rows_unchecked,
+            "unchecked_passed_on": rows_passed_unchecked,
+            "unchecked_removed": rows_removed_unchecked,
             "in_filtered": total - rows_removed,
         },
-        "unchecked_reasons": dict(sorted(skipped_reasons.items())),
+        "keep_unchecked": keep_unchecked,
+        "unchecked_reasons": dict(sorted((unchecked_reasons or {}).items())),
+        "warnings": list(warnings if warnings is not None else words.warnings),
         "matches": dict(sorted(counts.items())),
         "matches_by_level": dict(sorted((levels or {}).items())),
         "outputs": outputs,
@@ -276,7 +326,62 @@ def _plain(value: Any) -> Any:
     return repr(value) if isinstance(value, float) else value
 
 
+def passed_unchecked_warning(n: int) -> str:
+    """The words for `n` rows kept in the filtered manifest without a check."""
+    if n == 1:
+        return (
+            "1 row was passed on unchecked: it could not be checked and is kept "
+            "in the filtered manifest, as asked (keep_unchecked)"
+        )
+    return (
+        f"{n:,} rows were passed on unchecked: they could not be checked and are "
+        "kept in the filtered manifest, as asked (keep_unchecked)"
+    )
+
+
+def _row_array(rows: Any) -> np.ndarray:
+    """Sorted distinct row numbers from a queryset, streamed into an array."""
+    return np.fromiter(rows.iterator(chunk_size=50_000), dtype=np.int64)
+
+
 def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
+    """Matches and unchecked rows merged in row order (a row's matches first)."""
+    return heapq.merge(
+        _match_lines(job), _unchecked_lines(job), key=lambda line: line["row"]
+    )
+
+
+def _unchecked_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
+    qs = (
+        UncheckedRow.objects.filter(job=job)
+        .order_by("row", "id")
+        .values_list("row", "key", "url", "signal", "field", "reason")
+    )
+    removed = not job.keep_unchecked
+    for row, key, url, signal, field, reason in qs.iterator(chunk_size=20_000):
+        yield {
+            "row": row,
+            "key": key,
+            "url": url,
+            "kind": UNCHECKED,
+            "claim_id": None,
+            "image_id": None,
+            "work_id": None,
+            "distance": None,
+            "matched": "",
+            "level": UNCHECKED,
+            "variant": "",
+            "inliers": None,
+            "agreement": None,
+            "chance": None,
+            "removed": removed,
+            "signal": signal,
+            "field": field,
+            "reason": reason,
+        }
+
+
+def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
     qs = (
         Match.objects.filter(job=job)
         .order_by("row", "kind", "id")
@@ -334,6 +439,9 @@ def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
             "chance": chance,
             # This match alone removes its row (another match may too).
             "removed": removes_row(level, removes),
+            "signal": "",
+            "field": "",
+            "reason": "",
         }
 
 

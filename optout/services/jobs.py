@@ -26,7 +26,7 @@ from accounts.models import User
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.tasks import enqueue
 from disputes.selectors import match_exceptions_filter
-from optout.models import Chunk, Manifest, Match, MatchJob
+from optout.models import Chunk, Manifest, Match, MatchJob, UncheckedRow
 from optout.references import reference_features
 from optout.selectors import (
     default_levels,
@@ -39,7 +39,13 @@ from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ManifestRejected
 from workers.engine.perceptual import Levels, tail_models
 from workers.engine.snapshot import Thresholds
-from workers.engine.types import ChunkSpec, ManifestFormat, RowBatch
+from workers.engine.types import (
+    SIGNALS,
+    ChunkSpec,
+    ManifestFormat,
+    RowBatch,
+    RowProblem,
+)
 
 KIND_CLAIM = {"url", "prefix", "domain", "style"}
 
@@ -67,11 +73,14 @@ def match_job_start(
     owner: User,
     thresholds: dict[str, int] | None = None,
     remove_levels: Iterable[str] | None = None,
+    keep_unchecked: bool = False,
 ) -> MatchJob:
     """Queue a match job for `manifest`; ingest runs once this commits.
 
     `remove_levels`: which perceptual levels the filtered manifest removes
     (default settings.MATCH_REMOVE_LEVELS); the others are only listed.
+    `keep_unchecked`: pass rows that could not be checked on into the filtered
+    manifest (they are still reported) instead of leaving them out.
     """
     if manifest.owner_id != owner.pk:
         raise NotFound("manifest not found")
@@ -102,6 +111,7 @@ def match_job_start(
             manifest_sha256=manifest.sha256,
             thresholds=chosen,
             remove_levels=removing,
+            keep_unchecked=bool(keep_unchecked),
         )
         _queue("match_job_ingest", job.pk)
     return job
@@ -145,6 +155,13 @@ def match_job_ingest(*, job_id: int) -> None:
         return
     job = MatchJob.objects.select_related("manifest").get(pk=job_id)
     manifest = job.manifest
+    found = manifest.found_columns or []
+    report = engine_manifests.column_report(manifest.columns, found)
+    if all(signal in report.not_checked for signal in SIGNALS):
+        # The upload refuses such a manifest; one stored before that rule, or
+        # whose mapping was edited, fails here rather than check nothing.
+        _fail(job_id, engine_manifests.nothing_to_check(found))
+        return
     revision = registry_revision_current()
     snapshot_for_revision(revision)  # build it once, before the chunks need it
     try:
@@ -236,8 +253,9 @@ def match_chunk_run(*, chunk_id: int) -> str:
     references = reference_features if job.thresholds.get("verify", True) else None
     tails = tail_models(job.thresholds.get("variant_scheme", ""))
     matches: list[Match] = []
-    skipped: Counter[str] = Counter()
-    examples: list[dict[str, Any]] = []
+    unchecked: list[UncheckedRow] = []
+    reasons: Counter[str] = Counter()
+    rows_unchecked = 0
     try:
         for batch in engine_manifests.read_chunk(
             manifest_paths(manifest),
@@ -251,10 +269,13 @@ def match_chunk_run(*, chunk_id: int) -> str:
             found = match_exceptions_filter(
                 revision=job.registry_revision, batch=batch, found=found
             )
-            for problem in [*batch.skipped, *problems]:
-                skipped[problem.reason] += 1
-                if len(examples) < 20:
-                    examples.append(problem.as_dict())
+            found_unchecked = _unchecked_rows(
+                job, chunk, batch, [*batch.unchecked, *problems], manifest.columns
+            )
+            for row in found_unchecked:
+                count_reason(reasons, row.reason)
+            rows_unchecked += len({row.row for row in found_unchecked})
+            unchecked += found_unchecked
             matches += _match_rows(job, chunk, batch, found)
             if not _extend_lease(chunk_id, token):
                 return "lease lost"
@@ -268,7 +289,6 @@ def match_chunk_run(*, chunk_id: int) -> str:
         )
         raise
 
-    rows_skipped = sum(skipped.values())
     with transaction.atomic():
         done = Chunk.objects.filter(
             pk=chunk_id,
@@ -277,19 +297,20 @@ def match_chunk_run(*, chunk_id: int) -> str:
             job__state=MatchJob.State.RUNNING,
         ).update(
             state=Chunk.State.DONE,
-            rows_skipped=rows_skipped,
+            rows_unchecked=rows_unchecked,
             matches=len(matches),
-            skipped_reasons=dict(skipped),
-            problems=examples,
+            unchecked_reasons=dict(reasons),
         )
         if not done:
             transaction.set_rollback(True)
             return "lease lost"
         Match.objects.filter(chunk_id=chunk_id).delete()
         Match.objects.bulk_create(matches, batch_size=5000)
+        UncheckedRow.objects.filter(chunk_id=chunk_id).delete()
+        UncheckedRow.objects.bulk_create(unchecked, batch_size=5000)
         MatchJob.objects.filter(pk=job.pk).update(
             rows_done=F("rows_done") + chunk.rows,
-            rows_skipped=F("rows_skipped") + rows_skipped,
+            rows_unchecked=F("rows_unchecked") + rows_unchecked,
             chunks_done=F("chunks_done") + 1,
         )
         remaining = Chunk.objects.filter(job_id=job.pk).exclude(state=Chunk.State.DONE)
@@ -323,6 +344,47 @@ def _match_rows(
                 inliers=m.inliers,
                 agreement=m.agreement,
                 chance=m.chance,
+            )
+        )
+    return out
+
+
+# Distinct reasons counted per chunk and per job; the rest are counted together
+# (a URL's reason names the URL, so a bad column could make one per row).
+MAX_REASONS = 50
+OTHER_REASONS = "other reasons (see the report)"
+
+
+def count_reason(reasons: Counter[str], reason: str, n: int = 1) -> None:
+    """Count `reason` in `reasons`, keeping at most MAX_REASONS distinct ones."""
+    if reason in reasons or len(reasons) < MAX_REASONS - 1:
+        reasons[reason] += n
+    else:
+        reasons[OTHER_REASONS] += n
+
+
+def _unchecked_rows(
+    job: MatchJob,
+    chunk: Chunk,
+    batch: RowBatch,
+    problems: Iterable[RowProblem],
+    columns: dict[str, str],
+) -> list[UncheckedRow]:
+    out = []
+    for p in sorted(problems, key=lambda p: p.row):
+        i = p.row - batch.first_row
+        # The engine names a value's signal; the curator knows the column.
+        field = columns.get(p.signal, p.field) if p.field == p.signal else p.field
+        out.append(
+            UncheckedRow(
+                job_id=job.pk,
+                chunk_id=chunk.pk,
+                row=p.row,
+                key=(batch.keys[i] or "")[:255],
+                url=batch.urls[i] or "",
+                signal=p.signal[:16],
+                field=(field or "")[:255],
+                reason=p.reason,
             )
         )
     return out

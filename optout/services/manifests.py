@@ -40,8 +40,9 @@ def manifest_upload(
 ) -> Manifest:
     """Store a manifest (one file, or several tar shards), streamed to storage.
 
-    Detects its format and columns now, so a file we cannot read is refused
-    with a 400 that names it instead of failing later in a worker.
+    Detects its format and columns now, so a file we cannot read, or one with
+    nothing to check (no url, caption, hash or image column), is refused with
+    a 400 that names it instead of failing later in a worker.
     """
     if not files:
         raise ValidationFailed("no manifest file was uploaded", field="files")
@@ -77,6 +78,7 @@ def manifest_upload(
         fmt = _sniff_all(paths, [u.name for u, _, _ in stored])
         try:
             detected = engine_manifests.detect_columns(paths[0], fmt, overrides or None)
+            found = engine_manifests.found_columns(paths[0], fmt)
         except ManifestRejected as exc:
             raise ValidationFailed(
                 f"{stored[0][0].name}: {exc}", field="columns"
@@ -88,6 +90,7 @@ def manifest_upload(
                 format=fmt.value,
                 columns=detected,
                 column_overrides=overrides,
+                found_columns=found,
                 size=total,
                 sha256=digest.hexdigest(),
             )

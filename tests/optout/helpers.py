@@ -8,6 +8,7 @@ Rows 0-3 are removed; row 4's hash-only match is listed for review.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import tarfile
@@ -150,12 +151,18 @@ def start_job(
     *,
     name: str = "laion-part.parquet",
     thresholds: dict[str, int] | None = None,
+    keep_unchecked: bool = False,
 ) -> MatchJob:
     """Upload a manifest through the service and start its job (queued)."""
     manifest: Manifest = manifest_upload(
         owner=owner, files=[upload(name, data or laion_parquet())]
     )
-    return match_job_start(manifest=manifest, owner=owner, thresholds=thresholds)
+    return match_job_start(
+        manifest=manifest,
+        owner=owner,
+        thresholds=thresholds,
+        keep_unchecked=keep_unchecked,
+    )
 
 
 def run_job(job: MatchJob) -> MatchJob:
@@ -166,6 +173,24 @@ def run_job(job: MatchJob) -> MatchJob:
     match_job_finalize(job_id=job.pk)
     job.refresh_from_db()
     return job
+
+
+def output_bytes(job: MatchJob, kind: str) -> bytes:
+    """The bytes of the job's one output of `kind` (report_csv, filtered, ...)."""
+    (output,) = job.outputs.filter(kind=kind)
+    with output.file.open("rb") as fh:
+        return fh.read()
+
+
+def report_rows(job: MatchJob) -> list[dict[str, str]]:
+    """The job's matches.csv, one dict per line."""
+    text = output_bytes(job, "report_csv").decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def removed_by_report(report: list[dict[str, str]]) -> set[int]:
+    """The rows the report says are removed (any of their lines says so)."""
+    return {int(r["row"]) for r in report if r["removed"] == "True"}
 
 
 def wait_for_job(client, url: str, *, timeout: float = 120) -> dict:

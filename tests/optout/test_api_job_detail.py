@@ -29,7 +29,7 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
     assert body["phase"] == ""
     assert body["failure_reason"] == ""
     assert body["progress"] == 1.0
-    assert (body["rows_total"], body["rows_done"], body["rows_skipped"]) == (7, 7, 0)
+    assert (body["rows_total"], body["rows_done"], body["rows_unchecked"]) == (7, 7, 0)
     assert body["chunks_total"] == body["chunks_done"] >= 1
     assert body["counts"] == {
         "url": 1,
@@ -38,8 +38,17 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
         "style": 1,
         "phash": 1,
     }
-    assert body["skipped_reasons"] == {}
-    assert body["problems"] == []
+    assert body["unchecked_reasons"] == {}
+    assert body["unchecked"] == []
+    assert body["keep_unchecked"] is False
+    assert body["warnings"] == []
+    assert body["columns"] == {
+        "used": {"url": "URL", "caption": "TEXT", "phash": "phash"},
+        "unused": ["WIDTH", "HEIGHT", "similarity"],
+        "not_checked": ["sha256", "md5", "pdq", "image"],
+    }
+    assert body["receipt"]["payload"]["columns_unused"] == body["columns"]["unused"]
+    assert body["receipt"]["payload"]["rows"]["unchecked"] == 0
     assert body["registry_revision"] == registry_revision_current()
     assert body["manifest_sha256"] == hashlib.sha256(laion_parquet()).hexdigest()
     assert body["thresholds"] == {
@@ -77,6 +86,62 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
     assert csv["url"] == (
         f"http://testserver/api/v1/jobs/{job.pk}/outputs/{csv['id']}/"
     )
+
+
+def test_a_job_lists_the_rows_it_could_not_check(curator_client, curator, registry):
+    data = (
+        b"key,url,caption\n"
+        b"a,https://free.example/0.jpg,a cat\n"
+        b"b,https://free.example/1.jpg,caf\xe9\n"
+        b"c,https://free.example/2.jpg,a dog,one field too many\n"
+    )
+    job = run_job(start_job(curator, data, name="m.csv"))
+
+    body = curator_client.get(url(job)).json()
+
+    assert body["rows_unchecked"] == 2
+    assert body["unchecked_reasons"] == {
+        "caption is not valid UTF-8": 1,
+        "row has 4 fields, the header has 3": 1,
+    }
+    assert body["unchecked"] == [
+        {
+            "row": 1,
+            "key": "b",
+            "url": "https://free.example/1.jpg",
+            "signal": "caption",
+            "field": "caption",
+            "reason": "caption is not valid UTF-8",
+        },
+        {
+            "row": 2,
+            "key": "",
+            "url": "",
+            "signal": "row",
+            "field": "",
+            "reason": "row has 4 fields, the header has 3",
+        },
+    ]
+    assert body["receipt"]["payload"]["rows"]["removed"] == 2
+    assert body["receipt"]["payload"]["rows"]["unchecked_removed"] == 2
+
+
+def test_a_running_job_already_warns_that_urls_are_not_checked(curator_client, curator):
+    job = start_job(
+        curator, b"image_link,alt\nhttps://a.example/x,a cat\n", name="m.csv"
+    )
+
+    body = curator_client.get(url(job)).json()
+
+    assert body["state"] == "queued"
+    assert body["warnings"] == [
+        "URLs were not checked: no URL column; found columns: image_link, alt"
+    ]
+    assert body["columns"] == {
+        "used": {"caption": "alt"},
+        "unused": ["image_link"],
+        "not_checked": ["url", "sha256", "md5", "phash", "pdq", "image"],
+    }
 
 
 def test_a_queued_job_shows_no_progress_yet(curator_client, curator):

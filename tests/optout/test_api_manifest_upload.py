@@ -74,6 +74,47 @@ def test_it_takes_a_name_column_overrides_and_thresholds(curator_client):
     assert radii(MatchJob.objects.get().thresholds) == {"phash": 4, "pdq": 40}
 
 
+def test_a_curator_asks_to_keep_unchecked_rows(curator_client):
+    data = b"url,caption\nhttps://a.example/1.png,a cat\n"
+
+    response = curator_client.post(
+        URL,
+        {"files": [upload("m.csv", data)], "keep_unchecked": "true"},
+        format="multipart",
+    )
+
+    assert response.status_code == 201
+    assert MatchJob.objects.get().keep_unchecked is True
+    assert response.json()["found_columns"] == ["url", "caption"]
+
+
+def test_unchecked_rows_are_left_out_unless_asked(curator_client):
+    data = b"url,caption\nhttps://a.example/1.png,a cat\n"
+
+    response = curator_client.post(
+        URL, {"files": [upload("m.csv", data)]}, format="multipart"
+    )
+
+    assert response.status_code == 201
+    assert MatchJob.objects.get().keep_unchecked is False
+
+
+def test_it_rejects_a_keep_unchecked_that_is_not_a_boolean(curator_client):
+    data = b"url,caption\nhttps://a.example/1.png,a cat\n"
+
+    response = curator_client.post(
+        URL,
+        {"files": [upload("m.csv", data)], "keep_unchecked": "perhaps"},
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"]["keep_unchecked"] == [
+        "Must be a valid boolean."
+    ]
+    assert not Manifest.objects.exists()
+
+
 def test_blank_columns_and_thresholds_mean_the_defaults(curator_client):
     # A form that sends every field, empty ones too (curl -F thresholds=).
     data = b"url,caption\nhttps://a.example/1.png,a cat\n"
@@ -130,7 +171,7 @@ def test_it_rejects_an_unknown_logical_column(curator_client):
     assert response.status_code == 400
     assert response.json()["message"] == (
         "columns: unknown column 'link'; use one of caption, key, md5, pdq, "
-        "phash, sha256, status, url"
+        "phash, sha256, url"
     )
     assert not Manifest.objects.exists()
 

@@ -152,6 +152,87 @@ def test_column_overrides_name_the_files_columns(tmp_path, registry):
     ]
 
 
+def test_it_prints_the_columns_it_used_and_those_it_did_not(
+    manifest, tmp_path, registry
+):
+    stdout, _ = check(str(manifest), "--out", str(tmp_path / "result"))
+
+    assert "Columns used: url <- URL, caption <- TEXT, phash <- phash" in stdout
+    assert "Not checked, for want of a column: sha256, md5, pdq, image" in stdout
+    assert "Found but not used: WIDTH, HEIGHT, similarity" in stdout
+    assert "Warning" not in stdout
+
+
+def test_it_warns_when_urls_are_not_checked(tmp_path, registry):
+    path = tmp_path / "export.csv"
+    path.write_text("image_link,caption\nhttps://alice.example/art/harbour.png,x\n")
+    out_dir = tmp_path / "result"
+
+    stdout, _ = check(str(path), "--out", str(out_dir))
+
+    warning = "URLs were not checked: no URL column; found columns: image_link, caption"
+    assert f"Warning: {warning}." in stdout
+    receipt = json.loads((out_dir / "receipt.json").read_text())["payload"]
+    assert receipt["warnings"] == [warning]
+    assert receipt["columns_unused"] == ["image_link"]
+
+
+LATIN1 = (
+    b"url,caption\n"
+    b"https://free.example/0.jpg,a cat\n"
+    b"https://free.example/1.jpg,caf\xe9\n"
+    b"https://alice.example/art/harbour.png,cr\xe8me\n"
+    b"https://free.example/3.jpg,a dog\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "kept", "said"),
+    [
+        (
+            [],
+            [0, 3],
+            "2 rows could not be checked in full (listed in the reports as "
+            "unchecked): 1 left out for that alone.",
+        ),
+        (
+            ["--keep-unchecked"],
+            [0, 1, 3],
+            "2 rows could not be checked in full (listed in the reports as "
+            "unchecked): 1 passed on unchecked (--keep-unchecked).",
+        ),
+    ],
+)
+def test_unchecked_rows_are_left_out_unless_kept(tmp_path, registry, args, kept, said):
+    path = tmp_path / "m.csv"
+    path.write_bytes(LATIN1)
+    out_dir = tmp_path / "result"
+
+    stdout, _ = check(str(path), "--out", str(out_dir), *args)
+
+    assert said in stdout
+    assert f"4 rows read, 2 checked in full, {4 - len(kept)} to remove (url 1)." in (
+        stdout
+    )
+    with open(out_dir / "matches.csv", newline="") as fh:
+        report = list(csv.DictReader(fh))
+    assert [(r["row"], r["kind"], r["signal"]) for r in report] == [
+        ("1", "unchecked", "caption"),
+        ("2", "url", ""),
+        ("2", "unchecked", "caption"),
+    ]
+    removed = {int(r["row"]) for r in report if r["removed"] == "True"}
+    records = LATIN1.split(b"\n")[1:-1]
+    assert (out_dir / "filtered" / "m.csv").read_bytes() == b"url,caption\n" + b"".join(
+        records[i] + b"\n" for i in range(4) if i not in removed
+    )
+    assert sorted(set(range(4)) - removed) == kept
+    receipt = json.loads((out_dir / "receipt.json").read_text())["payload"]
+    assert receipt["rows"]["unchecked"] == 2
+    assert receipt["keep_unchecked"] is bool(args)
+    assert receipt["rows"]["unchecked_passed_on"] == (1 if args else 0)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -163,7 +244,7 @@ def test_column_overrides_name_the_files_columns(tmp_path, registry):
         (
             ["--columns", '{"link": "URL"}'],
             "--columns: unknown column 'link'; use one of caption, key, md5, pdq, "
-            "phash, sha256, status, url",
+            "phash, sha256, url",
         ),
     ],
 )

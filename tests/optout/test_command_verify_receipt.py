@@ -71,6 +71,22 @@ def test_a_receipt_verifies_with_the_registrys_own_keys(receipt, job):
     )
 
 
+def test_it_says_what_the_receipt_says_was_not_checked(curator, registry, tmp_path):
+    data = b"image_link,caption\nhttps://free.example/0.jpg,caf\xe9\n"
+    job = run_job(start_job(curator, data, name="m.csv", keep_unchecked=True))
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(job.receipt))
+
+    out = verify(str(path))
+
+    assert "1 unchecked (1 passed on unchecked)." in out
+    assert (
+        "Warning: URLs were not checked: no URL column; found columns: "
+        "image_link, caption." in out
+    )
+    assert "Warning: 1 row was passed on unchecked: " in out
+
+
 def test_it_verifies_offline_with_a_saved_keys_file_and_the_filtered_file(
     receipt, keys, filtered, job
 ):

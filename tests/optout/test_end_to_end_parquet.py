@@ -69,3 +69,48 @@ def test_a_curator_uploads_watches_and_downloads_report_and_filtered_parquet(
 
     matches = curator_client.get(job["matches_url"], {"kind": "style"}).json()
     assert [m["row"] for m in matches["results"]] == [3]
+
+
+def test_rows_with_a_malformed_hash_are_left_out_row_by_row(
+    celery_worker, curator_client, holder
+):
+    enforce(holder)
+    rows = [
+        *LAION_ROWS,
+        ("https://free.example/7.jpg", "a hash cut short", "d1c4f0e8"),
+        ("https://alice.example/gallery/8.jpg", "claimed, bad hash", "not hex!"),
+    ]
+    data = laion_parquet(rows)
+
+    response = curator_client.post(
+        "/api/v1/manifests/",
+        {"files": [upload("part-00001.parquet", data)]},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    job = wait_for_job(curator_client, response.json()["job"]["url"])
+
+    assert job["state"] == "succeeded", job["failure_reason"]
+    outputs = {o["kind"]: o for o in job["outputs"]}
+    report = list(
+        csv.DictReader(
+            io.StringIO(download(curator_client, outputs["report_csv"]["url"]).decode())
+        )
+    )
+    unchecked = [
+        (r["row"], r["signal"], r["field"]) for r in report if r["kind"] == "unchecked"
+    ]
+    assert unchecked == [("7", "phash", "phash"), ("8", "phash", "phash")]
+    assert [r["kind"] for r in report if r["row"] == "8"] == ["prefix", "unchecked"]
+    removed = {int(r["row"]) for r in report if r["removed"] == "True"}
+    assert removed == REMOVED_ROWS | {7, 8}
+
+    filtered = read_parquet(download(curator_client, outputs["filtered"]["url"]))
+    assert filtered.column("URL").to_pylist() == [
+        url for i, (url, _, _) in enumerate(rows) if i not in removed
+    ]
+    assert filtered.column("phash").to_pylist() == [
+        phash for i, (_, _, phash) in enumerate(rows) if i not in removed
+    ]
+    assert job["receipt"]["payload"]["rows"]["unchecked"] == 2
+    assert job["receipt"]["payload"]["rows"]["unchecked_removed"] == 1

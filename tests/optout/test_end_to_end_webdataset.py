@@ -105,3 +105,63 @@ def test_a_registered_image_is_removed_from_the_shards_by_its_content(
         ]
         kept = tar.extractfile("000000001.jpg")
         assert kept is not None and kept.read() == image_bytes(8, "JPEG")
+
+
+def test_a_sample_whose_image_does_not_decode_is_left_out_and_reported(
+    celery_worker, curator_client, holder, tmp_path
+):
+    enforce(holder)
+    broken = b"\xff\xd8\xff\xe0 the start of a JPEG and nothing more"
+    rows = [
+        sample("000000000", 8, "https://free.example/a.jpg"),
+        ("000000001", broken, {"url": "https://free.example/b.jpg"}),
+        ("000000002", broken, {"url": EXACT_URL}),  # its URL is still checked
+        sample("000010000", 9, EXACT_URL),
+        sample("000010001", 10, "https://free.example/d.jpg"),
+    ]
+    shards = {"00000.tar": rows[:3], "00001.tar": rows[3:]}
+
+    response = curator_client.post(
+        "/api/v1/manifests/",
+        {"files": [upload(name, webdataset_tar(s)) for name, s in shards.items()]},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    job = wait_for_job(curator_client, response.json()["job"]["url"])
+
+    assert job["state"] == "succeeded", job["failure_reason"]
+    report = list(
+        csv.DictReader(
+            io.StringIO(
+                download(
+                    curator_client,
+                    next(o["url"] for o in job["outputs"] if o["kind"] == "report_csv"),
+                ).decode()
+            )
+        )
+    )
+    assert [(r["row"], r["kind"], r["signal"]) for r in report] == [
+        ("1", "unchecked", "image"),
+        ("2", "url", ""),
+        ("2", "unchecked", "image"),
+        ("3", "url", ""),
+    ]
+    assert report[0]["field"] == "000000001.jpg"
+    assert report[0]["reason"].startswith("image does not decode: ")
+    removed = {int(r["row"]) for r in report if r["removed"] == "True"}
+    assert job["rows_unchecked"] == 2
+    assert job["receipt"]["payload"]["rows"]["removed"] == len(removed) == 3
+
+    # Row by row: a sample is in the filtered shards exactly when the report
+    # does not remove it.
+    row = 0
+    for name, samples in shards.items():
+        output = next(o for o in job["outputs"] if o["name"] == f"filtered-{name}")
+        path = tmp_path / output["name"]
+        path.write_bytes(download(curator_client, output["url"]))
+        expected = []
+        for key, _, _ in samples:
+            if row not in removed:
+                expected.append(key)
+            row += 1
+        assert keys_in(path) == expected

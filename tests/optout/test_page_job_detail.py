@@ -69,6 +69,44 @@ def test_a_job_finished_before_receipts_were_signed_still_shows_its_receipt(
     assert "Signed with" not in text
 
 
+def test_a_job_names_the_column_of_each_signal_and_the_unused_ones(
+    client, curator, registry
+):
+    job = run_job(start_job(curator))
+    client.force_login(curator)
+
+    text = client.get(url(job)).content.decode()
+
+    assert '<h2 id="columns-heading">Columns checked</h2>' in text
+    assert '<dt>url</dt><dd class="mono">URL</dd>' in text
+    assert '<dt>caption</dt><dd class="mono">TEXT</dd>' in text
+    assert "Not checked, for want of a column: sha256, md5, pdq, image." in text
+    assert "Found but not used: " in text
+    assert "WIDTH, HEIGHT, similarity" in text
+    assert "Rows not checked" not in text
+    assert "Warning:" not in text
+
+
+def test_a_job_lists_its_first_unchecked_rows(client, curator, registry):
+    data = b"url,caption\nhttps://free.example/0.jpg,caf\xe9\n{not,a,row\n"
+    job = run_job(start_job(curator, data, name="m.csv"))
+    client.force_login(curator)
+
+    text = client.get(url(job)).content.decode()
+
+    assert "2 rows could not be checked in full" in text
+    assert "<li>caption is not valid UTF-8: 1</li>" in text
+    assert (
+        "<li>row 0: caption not checked [caption]: caption is not valid UTF-8</li>"
+    ) in text
+    assert "<li>row 1: not read at all: row has 3 fields, the header has 2</li>" in (
+        text
+    )
+    assert "No checked row matched the registry, but 2 rows could not be checked" in (
+        text
+    )
+
+
 def test_a_running_job_polls_and_offers_to_cancel(client, curator):
     job = start_job(curator)
     MatchJob.objects.filter(pk=job.pk).update(

@@ -28,6 +28,19 @@ def test_the_form_offers_files_columns_and_thresholds(client, curator):
     assert 'placeholder="8"' in text
     assert 'name="threshold_pdq"' in text
     assert 'placeholder="40"' in text
+    assert 'type="checkbox" name="keep_unchecked"' in text
+    assert "Keep rows that could not be checked" in text
+
+
+def test_a_curator_keeps_unchecked_rows_with_the_checkbox(client, curator):
+    client.force_login(curator)
+
+    response = client.post(
+        URL, {"files": upload("laion.parquet", laion_parquet()), "keep_unchecked": "on"}
+    )
+
+    assert response.status_code == 302
+    assert MatchJob.objects.get().keep_unchecked is True
 
 
 def test_a_curator_uploads_a_parquet_and_lands_on_its_job(client, curator):
@@ -52,6 +65,7 @@ def test_a_curator_uploads_a_parquet_and_lands_on_its_job(client, curator):
     assert job.manifest.name == "LAION sample"
     assert job.manifest.columns["url"] == "URL"
     assert {k: job.thresholds[k] for k in ("phash", "pdq")} == {"phash": 6, "pdq": 40}
+    assert job.keep_unchecked is False
 
 
 def test_column_overrides_are_used(client, curator):

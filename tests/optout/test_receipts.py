@@ -111,8 +111,14 @@ def test_the_receipt_names_what_was_checked_against_what_and_the_result(
         "kept_for_review": 1,
         "unchecked": 0,
         "unchecked_passed_on": 0,
+        "unchecked_removed": 0,
         "in_filtered": 3,
     }
+    assert receipt["keep_unchecked"] is False
+    assert receipt["unchecked_reasons"] == {}
+    assert receipt["columns_unused"] == ["WIDTH", "HEIGHT", "similarity"]
+    assert receipt["signals_not_checked"] == ["sha256", "md5", "pdq", "image"]
+    assert receipt["warnings"] == []
     assert receipt["matches"] == job.counts
     assert receipt["matches_by_level"] == {"possible": 1}
     engine = receipt["software"]["engine"]

@@ -24,8 +24,10 @@ from tests.images import image_bytes
 from workers.engine.hashes import parse_hex, phash_to_int
 from workers.engine.manifests import (
     ManifestRejected,
+    column_report,
     count_rows,
     detect_columns,
+    found_columns,
     plan_chunks,
     read_chunk,
     sniff,
@@ -286,7 +288,6 @@ def test_img2dataset_parquet_needs_no_mapping(tmp_path):
         "caption": "caption",
         "key": "key",
         "sha256": "sha256",
-        "status": "status",
     }
 
 
@@ -298,8 +299,69 @@ def test_webdataset_columns_come_from_members_and_the_json_member(tmp_path):
         "caption": ".txt",
         "url": "url",
         "sha256": "sha256",
-        "status": "status",
     }
+
+
+def test_the_columns_found_are_listed_in_every_format(tmp_path):
+    laion = laion_parquet(tmp_path / "laion.parquet")
+    assert found_columns(laion, ManifestFormat.PARQUET)[:3] == ["URL", "TEXT", "WIDTH"]
+    csv_path = csv_manifest(tmp_path / "m.csv")
+    assert found_columns(csv_path, ManifestFormat.CSV) == [
+        "url",
+        "caption",
+        "sha256",
+        "phash",
+    ]
+    jsonl = jsonl_manifest(tmp_path / "m.jsonl")
+    assert found_columns(jsonl, ManifestFormat.JSONL) == [
+        "url",
+        "caption",
+        "md5",
+        "id",
+        "pdq",
+    ]
+    (shard,) = webdataset_shards(tmp_path, (2,))
+    assert found_columns(shard, ManifestFormat.WEBDATASET) == [
+        "__key__",
+        ".jpg",
+        ".json",
+        ".txt",
+        "url",
+        "caption",
+        "key",
+        "status",
+        "sha256",
+        "width",
+        "height",
+        "*",
+    ]
+
+
+def test_the_column_report_names_what_each_signal_used_and_what_was_left():
+    laion = column_report(
+        {"url": "URL", "caption": "TEXT"}, ["URL", "TEXT", "WIDTH", "hash"]
+    )
+    assert laion.used == {"url": "URL", "caption": "TEXT"}
+    assert laion.unused == ["WIDTH", "hash"]
+    assert laion.not_checked == ["sha256", "md5", "phash", "pdq", "image"]
+    assert laion.warnings == []
+    no_url = column_report({"caption": "alt"}, ["image_link", "alt"])
+    assert no_url.warnings == [
+        "URLs were not checked: no URL column; found columns: image_link, alt"
+    ]
+    assert no_url.unused == ["image_link"]
+    shard = column_report(
+        {"key": "__key__", "image": "*", "caption": ".txt", "url": "url"},
+        ["__key__", ".jpg", ".txt", ".json", "url", "status", "*"],
+    )
+    assert shard.used == {
+        "url": "url",
+        "caption": ".txt",
+        "image": "*",
+        "key": "__key__",
+    }
+    assert shard.not_checked == []  # the hashes come from each image
+    assert shard.unused == [".jpg", ".json", "status"]
 
 
 @pytest.mark.parametrize(
@@ -442,24 +504,19 @@ def test_it_reads_laion_parquet_rows(tmp_path):
     assert rows[7][1:3] == (None, "caption 7")
 
 
-def test_failed_img2dataset_rows_are_skipped_with_their_status(tmp_path):
+def test_failed_img2dataset_rows_are_still_checked_by_url_and_caption(tmp_path):
+    # No image was downloaded, but the URL is what a later download would
+    # fetch: the row is checked like any row of a plain URL list.
     path = img2dataset_parquet(tmp_path / "i2d.parquet")
     batches = read_all([path], ManifestFormat.PARQUET)
-    skipped = [p for b in batches for p in b.skipped]
-    assert [p.as_dict() for p in skipped] == [
-        {
-            "row": 2,
-            "field": "status",
-            "message": "status is 'failed_to_download', not 'success'",
-        },
-        {
-            "row": 5,
-            "field": "status",
-            "message": "status is 'failed_to_download', not 'success'",
-        },
-    ]
+    assert [p for b in batches for p in b.unchecked] == []
     rows = by_row(batches)
-    assert rows[2] == ("000000002",) + (None,) * 6  # keeps its key, nothing to match
+    assert rows[2][0:4] == (
+        "000000002",
+        "https://img.example/2.png",
+        "an image 2",
+        None,
+    )
     assert rows[1][0:3] == ("000000001", "https://img.example/1.png", "an image 1")
     assert rows[1][3] == hashlib.sha256(b"1").digest()
 
@@ -498,7 +555,7 @@ def test_binary_and_integer_hash_columns_are_read_as_is(tmp_path):
     (batch,) = read_all([path], ManifestFormat.PARQUET)
     assert batch.sha256 == [digest, None]
     assert batch.phash == [-5, 7]
-    assert batch.skipped == []
+    assert batch.unchecked == []
 
 
 def test_tar_shards_give_images_captions_and_metadata(tmp_path):
@@ -510,7 +567,7 @@ def test_tar_shards_give_images_captions_and_metadata(tmp_path):
     rows = by_row(batches)
     assert rows[4][:3] == ("000000004", "https://w.example/4.jpg", "shard caption 4")
     assert rows[4][3] == hashlib.sha256(images[4]).digest()
-    assert all(not b.skipped and not b.notes for b in batches)
+    assert all(not b.unchecked and not b.notes for b in batches)
 
 
 def test_tar_shards_drawn_by_hand_group_members_by_key(tmp_path):

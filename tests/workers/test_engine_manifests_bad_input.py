@@ -41,8 +41,13 @@ WEBDATASET = ManifestFormat.WEBDATASET
 WANTED = "upload CSV, TSV, JSON Lines, Parquet or uncompressed WebDataset .tar shards"
 
 
-def skipped(batches: list[RowBatch]) -> list[dict[str, object]]:
-    return [p.as_dict() for b in batches for p in b.skipped]
+def unchecked(batches: list[RowBatch]) -> list[dict[str, object]]:
+    """What the batches could not check: row, signal, field and reason."""
+    return [
+        {"row": p.row, "signal": p.signal, "field": p.field, "message": p.reason}
+        for b in batches
+        for p in b.unchecked
+    ]
 
 
 # --- unknown formats ------------------------------------------------------------
@@ -151,9 +156,9 @@ def test_a_parquet_file_with_no_usable_column_is_rejected(tmp_path):
     with pytest.raises(ManifestRejected) as exc:
         detect_columns(path, PARQUET)
     assert str(exc.value) == (
-        "no usable column: a manifest needs a url, caption, sha256, md5, phash or "
-        "pdq column (found: 'WIDTH', 'HEIGHT', 'hash'); name yours with a column "
-        "mapping"
+        "no usable column: URLs were not checked: no URL column; found columns: "
+        "WIDTH, HEIGHT, hash, and no caption, hash or image column either; name "
+        'yours with a column mapping, e.g. {"url": "image_link"}'
     )
 
 
@@ -177,24 +182,34 @@ def test_an_unknown_column_role_is_rejected(tmp_path):
 # --- CSV ------------------------------------------------------------------------
 
 
-def test_csv_rows_that_are_not_utf8_are_skipped_and_named(tmp_path):
+def test_csv_values_that_are_not_utf8_are_unchecked_and_the_rest_is_read(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(
-        b"url,caption\n"
-        b"https://a.example/0,fine\n"
-        b"https://a.example/1,caf\xe9\n"
-        b'https://a.example/2,"quoted caf\xe9\nover two lines"\n'
-        b"https://a.example/3,caf\xc3\xa9\n"
+        b"key,url,caption\n"
+        b"k0,https://a.example/0,fine\n"
+        b"k1,https://a.example/1,caf\xe9\n"
+        b'k\xe92,https://a.example/2,"quoted caf\xe9\nover two lines"\n'
+        b"k3,https://a.example/3,caf\xc3\xa9\n"
+        b"k4,https://a.example/\xe9,fine\n"
     )
     assert sniff(path, path.name) == CSV
     batches = read_all([path], CSV)
-    assert skipped(batches) == [
-        {"row": 1, "field": None, "message": "row is not valid UTF-8"},
-        {"row": 2, "field": None, "message": "row is not valid UTF-8"},
+    not_utf8 = "caption is not valid UTF-8"
+    assert unchecked(batches) == [
+        {"row": 1, "signal": "caption", "field": "caption", "message": not_utf8},
+        {"row": 2, "signal": "caption", "field": "caption", "message": not_utf8},
+        {
+            "row": 4,
+            "signal": "url",
+            "field": "url",
+            "message": "url is not valid UTF-8",
+        },
     ]
     rows = by_row(batches)
-    assert rows[1][1] is None
+    assert rows[1][:3] == ("k1", "https://a.example/1", None)  # the URL is read
+    assert rows[2][:2] == ("k\ufffd2", "https://a.example/2")  # a key is repaired
     assert rows[3][1:3] == ("https://a.example/3", "caf\u00e9")
+    assert rows[4][1:3] == (None, "fine")
 
 
 def test_a_csv_header_that_is_not_utf8_is_rejected(tmp_path):
@@ -205,7 +220,7 @@ def test_a_csv_header_that_is_not_utf8_is_rejected(tmp_path):
     assert str(exc.value) == "the header row is unreadable: row is not valid UTF-8"
 
 
-def test_ragged_and_badly_quoted_csv_rows_are_skipped_and_named(tmp_path):
+def test_ragged_and_badly_quoted_csv_rows_are_unchecked_and_named(tmp_path):
     path = tmp_path / "m.csv"
     path.write_text(
         "url,caption\n"
@@ -216,15 +231,12 @@ def test_ragged_and_badly_quoted_csv_rows_are_skipped_and_named(tmp_path):
         "https://a.example/4,ok\n"
     )
     batches = read_all([path], CSV)
-    assert skipped(batches) == [
-        {"row": 1, "field": None, "message": "row has 3 fields, the header has 2"},
-        {"row": 2, "field": None, "message": "row has 1 fields, the header has 2"},
-        {
-            "row": 3,
-            "field": None,
-            "message": "malformed CSV row: ',' expected after '\"'",
-        },
+    assert [(p["row"], p["signal"], p["message"]) for p in unchecked(batches)] == [
+        (1, "row", "row has 3 fields, the header has 2"),
+        (2, "row", "row has 1 fields, the header has 2"),
+        (3, "row", "malformed CSV row: ',' expected after '\"'"),
     ]
+    assert by_row(batches)[3] == (None,) * 7  # nothing of it is matched
     assert by_row(batches)[4][1] == "https://a.example/4"
 
 
@@ -246,16 +258,21 @@ def test_an_unclosed_quote_fails_the_job_naming_its_row(tmp_path):
     )
 
 
-def test_an_unclosed_quote_at_the_end_is_a_skipped_row(tmp_path):
+def test_an_unclosed_quote_near_the_end_is_one_unchecked_row_to_the_end(tmp_path):
     path = tmp_path / "m.csv"
-    path.write_text('url,caption\nhttps://a.example/0,ok\nhttps://a.example/1,"open\n')
-    assert skipped(read_all([path], CSV)) == [
+    path.write_text(
+        'url,caption\nhttps://a.example/0,ok\nhttps://a.example/1,"open\n'
+        "https://a.example/2,swallowed\n"
+    )
+    assert unchecked(read_all([path], CSV)) == [
         {
             "row": 1,
+            "signal": "row",
             "field": None,
             "message": "malformed CSV row: unexpected end of data",
         }
     ]
+    assert count_rows([path], CSV) == 2
 
 
 def test_csv_records_over_the_default_limit_fail_the_job(tmp_path):
@@ -268,31 +285,44 @@ def test_csv_records_over_the_default_limit_fail_the_job(tmp_path):
 # --- JSONL ----------------------------------------------------------------------
 
 
-def test_jsonl_lines_that_are_not_objects_are_skipped_and_named(tmp_path):
+def test_jsonl_lines_that_are_not_objects_are_unchecked_and_named(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_bytes(
         b'{"url": "https://a.example/0"}\n'
         b"{not json}\n"
         b"[1, 2]\n"
-        b'{"url": "caf\xe9"}\n'
+        b'{"url": "https://a.example/3", "caption": "caf\xe9"}\n'
         b'{"url": "https://a.example/4"}\n'
     )
     batches = read_all([path], JSONL)
-    assert skipped(batches) == [
+    assert unchecked(batches) == [
         {
             "row": 1,
+            "signal": "row",
             "field": None,
             "message": "line is not valid JSON: Expecting property name enclosed in "
             "double quotes",
         },
-        {"row": 2, "field": None, "message": "line is not a JSON object"},
-        {"row": 3, "field": None, "message": "line is not valid UTF-8"},
+        {
+            "row": 2,
+            "signal": "row",
+            "field": None,
+            "message": "line is not a JSON object",
+        },
+        {
+            "row": 3,
+            "signal": "caption",
+            "field": "caption",
+            "message": "caption is not valid UTF-8",
+        },
     ]
-    assert by_row(batches)[4][1] == "https://a.example/4"
+    rows = by_row(batches)
+    assert rows[3][1:3] == ("https://a.example/3", None)  # its URL is still read
+    assert rows[4][1] == "https://a.example/4"
 
 
 @pytest.mark.parametrize("limit", [200, None])
-def test_oversized_jsonl_lines_are_skipped_and_named(tmp_path, limit):
+def test_oversized_jsonl_lines_are_unchecked_and_named(tmp_path, limit):
     size = 300 if limit else (1 << 20) + 10
     path = tmp_path / "m.jsonl"
     path.write_text(
@@ -307,9 +337,10 @@ def test_oversized_jsonl_lines_are_skipped_and_named(tmp_path, limit):
     batches = [
         b for s in specs for b in read_chunk([path], JSONL, s, columns, **kwargs)
     ]
-    assert skipped(batches) == [
+    assert unchecked(batches) == [
         {
             "row": 1,
+            "signal": "row",
             "field": None,
             "message": f"line is longer than {limit or 1 << 20} bytes",
         }
@@ -322,35 +353,35 @@ def test_oversized_jsonl_lines_are_skipped_and_named(tmp_path, limit):
 # --- values ---------------------------------------------------------------------
 
 
-def test_malformed_hashes_skip_their_row_naming_the_field(tmp_path):
+def test_a_malformed_hash_leaves_only_that_hash_unchecked(tmp_path):
     path = tmp_path / "m.csv"
     path.write_text(
-        "url,sha256,phash\n"
+        "url,sha256,PHASH\n"
         f"https://a.example/0,,{PHASH}\n"
         f"https://a.example/1,,{PHASH[:15]}\n"
         f"https://a.example/2,{'zz' * 32},\n"
         f"https://a.example/3,{'ab' * 31},{PHASH}0\n"
     )
     batches = read_all([path], CSV)
-    assert skipped(batches) == [
-        {"row": 1, "field": "phash", "message": "phash must be 16 hex digits, got 15"},
-        {
-            "row": 2,
-            "field": "sha256",
-            "message": "sha256 must contain only hex digits 0-9 and a-f",
-        },
-        {
-            "row": 3,
-            "field": "sha256",
-            "message": "sha256 must be 64 hex digits, got 62",
-        },
+    assert [(p["row"], p["signal"], p["field"]) for p in unchecked(batches)] == [
+        (1, "phash", "PHASH"),
+        (2, "sha256", "sha256"),
+        (3, "sha256", "sha256"),
+        (3, "phash", "PHASH"),
+    ]
+    assert [p["message"] for p in unchecked(batches)] == [
+        "phash must be 16 hex digits, got 15",
+        "sha256 must contain only hex digits 0-9 and a-f",
+        "sha256 must be 64 hex digits, got 62",
+        "phash must be 16 hex digits, got 17",
     ]
     rows = by_row(batches)
-    assert rows[1][1] is None  # a skipped row keeps nothing to match
+    assert rows[1][1] == "https://a.example/1"  # the rest of the row is matched
+    assert rows[1][5] is None
     assert rows[0][5] is not None
 
 
-def test_values_of_the_wrong_type_skip_their_row(tmp_path):
+def test_values_of_the_wrong_type_leave_their_signal_unchecked(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text(
         '{"url": 42}\n'
@@ -358,11 +389,13 @@ def test_values_of_the_wrong_type_skip_their_row(tmp_path):
         '{"url": "https://a.example/2", "caption": ["a", "list"]}\n'
         '{"url": "https://a.example/3", "phash": -8}\n'
     )
-    assert skipped(read_all([path], JSONL)) == [
-        {"row": 0, "field": "url", "message": "url must be text"},
-        {"row": 1, "field": "pdq", "message": "pdq must be a string of hex digits"},
-        {"row": 2, "field": "caption", "message": "caption must be text"},
+    batches = read_all([path], JSONL)
+    assert [(p["row"], p["signal"], p["message"]) for p in unchecked(batches)] == [
+        (0, "url", "url must be text"),
+        (1, "pdq", "pdq must be a string of hex digits"),
+        (2, "caption", "caption must be text"),
     ]
+    assert by_row(batches)[2][1] == "https://a.example/2"
 
 
 def test_a_file_changed_after_planning_fails_its_chunk(tmp_path):
@@ -412,8 +445,13 @@ def test_tar_members_that_are_not_samples_are_listed_and_not_matched(tmp_path):
             "message": "member ignored: not an image, caption or metadata",
         },
     ]
-    assert skipped([batch]) == [
-        {"row": 2, "field": None, "message": "sample has no image, caption or metadata"}
+    assert unchecked([batch]) == [
+        {
+            "row": 2,
+            "signal": "row",
+            "field": None,
+            "message": "sample has no image, caption or metadata",
+        }
     ]
 
 
@@ -487,7 +525,7 @@ def test_garbage_after_the_last_tar_member_is_rejected(tmp_path):
     assert str(exc.value) == "the tar file is corrupt after member '000000001.txt'"
 
 
-def test_bad_members_skip_their_sample(tmp_path):
+def test_a_bad_member_leaves_only_what_it_carries_unchecked(tmp_path):
     jpg = image_bytes(4, "JPEG", size=(32, 32))
     path = tar_with(
         tmp_path / "s.tar",
@@ -504,23 +542,39 @@ def test_bad_members_skip_their_sample(tmp_path):
     )
     columns = {"key": "__key__", "image": "*", "caption": ".txt", "url": "url"}
     batches = read_all([path], WEBDATASET, columns=columns, max_image_bytes=len(jpg))
-    assert skipped(batches) == [
+    assert unchecked(batches) == [
         {
             "row": 0,
+            "signal": "url",
             "field": ".json",
             "message": "json member is not valid JSON: "
             "Expecting property name enclosed in double quotes",
         },
-        {"row": 1, "field": ".txt", "message": "txt member is not valid UTF-8"},
-        {"row": 2, "field": ".json", "message": "json member is not a JSON object"},
+        {
+            "row": 1,
+            "signal": "caption",
+            "field": ".txt",
+            "message": "caption is not valid UTF-8 (txt member)",
+        },
+        {
+            "row": 2,
+            "signal": "url",
+            "field": ".json",
+            "message": "json member is not a JSON object",
+        },
     ]
-    assert batches[0].images == [None, None, None, jpg]
+    # every image is still there to be matched
+    assert batches[0].images == [jpg, jpg, jpg, jpg]
     too_small = read_all([path], WEBDATASET, columns=columns, max_image_bytes=10)
-    assert skipped(too_small)[3] == {
-        "row": 3,
-        "field": "d.jpg",
-        "message": "image is larger than 10 bytes",
-    }
+    assert [p for p in unchecked(too_small) if p["row"] == 3] == [
+        {
+            "row": 3,
+            "signal": "image",
+            "field": "d.jpg",
+            "message": "image is larger than 10 bytes",
+        }
+    ]
+    assert by_row(too_small)[3][1] == "https://a.example/d"
 
 
 def test_filtered_tar_keeps_ignored_members_of_kept_samples(tmp_path):

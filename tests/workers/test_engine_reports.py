@@ -25,6 +25,9 @@ ROWS = [
         "agreement": None,
         "chance": None,
         "removed": True,
+        "signal": "",
+        "field": "",
+        "reason": "",
     },
     {
         "row": 9,
@@ -43,6 +46,29 @@ ROWS = [
         "agreement": None,
         "chance": 2.5e-07,
         "removed": False,
+        "signal": "",
+        "field": "",
+        "reason": "",
+    },
+    {
+        "row": 9,
+        "key": '=HYPERLINK("http://evil")',
+        "url": "+cmd|' /C calc'!A0",
+        "kind": "unchecked",
+        "claim_id": None,
+        "image_id": None,
+        "work_id": None,
+        "distance": None,
+        "matched": "",
+        "level": "unchecked",
+        "variant": "",
+        "inliers": None,
+        "agreement": None,
+        "chance": None,
+        "removed": True,
+        "signal": "image",
+        "field": "000009.jpg",
+        "reason": "image does not decode: the image file is truncated",
     },
 ]
 
@@ -52,7 +78,12 @@ def test_reports_hold_the_same_rows_in_three_formats(tmp_path):
     with open(paths["csv"], newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == list(COLUMNS)
-    assert [r["row"] for r in rows] == ["3", "9"]
+    assert [(r["row"], r["kind"]) for r in rows] == [
+        ("3", "url"),
+        ("9", "phash"),
+        ("9", "unchecked"),
+    ]
+    assert rows[2]["reason"] == "image does not decode: the image file is truncated"
     lines = [json.loads(line) for line in paths["jsonl"].read_text().splitlines()]
     assert lines == ROWS
     table = pq.read_table(paths["parquet"])

@@ -383,12 +383,22 @@ def test_urls_that_fail_normalization_are_row_problems_not_errors():
     )
     assert [m.row for m in matches] == [55]
     assert problems == [
-        RowProblem(row=50, reason="'images/a.png' is not a valid URL", field="url"),
         RowProblem(
-            row=53, reason="'ftp://art.example/a' is not an http(s) URL", field="url"
+            row=50,
+            reason="'images/a.png' is not a valid URL",
+            field="url",
+            signal="url",
         ),
-        RowProblem(row=54, reason="'http://./x' has no host", field="url"),
-        RowProblem(row=56, reason="the URL is empty", field="url"),
+        RowProblem(
+            row=53,
+            reason="'ftp://art.example/a' is not an http(s) URL",
+            field="url",
+            signal="url",
+        ),
+        RowProblem(
+            row=54, reason="'http://./x' has no host", field="url", signal="url"
+        ),
+        RowProblem(row=56, reason="the URL is empty", field="url", signal="url"),
     ]
 
 
@@ -397,7 +407,11 @@ def test_an_empty_index_matches_nothing():
     assert len(index) == 0
     assert index.match([CLAIMED, "bad", None], 0) == (
         [],
-        [RowProblem(row=1, reason="'bad' is not a valid URL", field="url")],
+        [
+            RowProblem(
+                row=1, reason="'bad' is not a valid URL", field="url", signal="url"
+            )
+        ],
     )
     assert index.match([], 0) == ([], [])
 

@@ -1,5 +1,11 @@
 """Match reports a curator can load anywhere: CSV, JSON lines and Parquet.
 
+One line per match, and one per thing a row could not be checked for: such a
+line has kind and level `unchecked`, the `signal` not checked (`row` when the
+row could not be read at all), the `field` (column or tar member) to blame and
+the `reason`; `removed` says whether the line takes its row out of the
+filtered manifest.
+
 CSV cells that a spreadsheet would run as a formula (starting with =, +, -, @,
 tab or carriage return) are prefixed with a single quote, per OWASP's advice on
 CSV injection; JSONL and Parquet keep values verbatim.
@@ -38,6 +44,9 @@ COLUMNS = (
     "agreement",
     "chance",
     "removed",
+    "signal",
+    "field",
+    "reason",
 )
 _SCHEMA = pa.schema(
     [
@@ -57,8 +66,12 @@ _SCHEMA = pa.schema(
         ("agreement", pa.float64()),
         ("chance", pa.float64()),
         ("removed", pa.bool_()),
+        ("signal", pa.string()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
     ]
 )
+UNCHECKED = "unchecked"  # kind and level of a line for something not checked
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

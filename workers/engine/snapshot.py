@@ -26,7 +26,7 @@ from .hamming import HammingIndex, pack_bytes
 from .images import ImageRejected, decode_image
 from .perceptual import Levels, TailModel, level_for
 from .style import StyleIndex
-from .types import Match, MatchKind, RowBatch, RowProblem
+from .types import WHOLE_ROW, Match, MatchKind, RowBatch, RowProblem
 from .urlindex import UrlIndex
 
 FORMAT_VERSION = 4  # 4: URL index format 2 (keys without scheme and www)
@@ -314,7 +314,11 @@ class RegistrySnapshot:
         references: ReferenceLoader | None = None,
         tails: dict[str, TailModel] | None = None,
     ) -> tuple[list[Match], list[RowProblem]]:
-        """Every match of the batch's rows, and the rows that could not be read.
+        """Every match of the batch's rows, and what of them could not be checked.
+
+        The problems returned are the matcher's own (a URL that does not
+        normalize, an image that does not decode), each naming its signal;
+        the reader's are in `batch.unchecked`.
 
         `thresholds` bound the perceptual candidates (Hamming radius); `levels`
         grade them. When a row carries its image (tar shards) and `references`
@@ -329,18 +333,22 @@ class RegistrySnapshot:
             raise ValueError("thresholds exceed the radius this snapshot was built for")
         levels = levels or Levels()
         first = batch.first_row
-        skipped = {p.row for p in batch.skipped}
+        # Readers already empty the rows they could not read; a batch built
+        # by hand may not have, and such a row must not match either.
+        unreadable = {p.row for p in batch.unchecked if p.signal == WHOLE_ROW}
         problems: list[RowProblem] = []
         query_pdq: list[tuple[int, str, bytes]] = []
         if batch.images is not None:
-            found_problems, query_pdq = _fingerprint_images(batch, skipped)
-            problems += found_problems
-            skipped |= {p.row for p in found_problems}
+            # An image that does not decode leaves only the image unchecked:
+            # the row's URL, caption and given hashes are still matched.
+            problems, query_pdq = _fingerprint_images(batch, unreadable)
 
         def live(values: list) -> list:
-            if not skipped:
+            if not unreadable:
                 return values
-            return [None if first + i in skipped else v for i, v in enumerate(values)]
+            return [
+                None if first + i in unreadable else v for i, v in enumerate(values)
+            ]
 
         matches: list[Match] = []
         url_matches, url_problems = self.urls.match(live(batch.urls), first)
@@ -363,7 +371,7 @@ class RegistrySnapshot:
         pdq_queries: list[tuple[int, str, bytes]] = [
             (i, "", v) for i, v in enumerate(live(batch.pdq)) if v is not None
         ]
-        pdq_queries += [q for q in query_pdq if first + q[0] not in skipped]
+        pdq_queries += [q for q in query_pdq if first + q[0] not in unreadable]
         for (pos, mirror), packed, dist in _hamming_search_tagged(
             self.pdq, pdq_queries, thresholds.pdq
         ):
@@ -530,11 +538,12 @@ def _hamming_search_tagged(
 
 
 def _fingerprint_images(
-    batch: RowBatch, skipped: set[int]
+    batch: RowBatch, unreadable: set[int]
 ) -> tuple[list[RowProblem], list[tuple[int, str, bytes]]]:
     """Fill the batch's hash columns from its images (tar shards).
 
-    Returns the unreadable rows and the extra PDQ queries beside the canonical
+    Returns the images that do not decode (signal "image") and the extra PDQ
+    queries beside the canonical
     hash (perceptual.query_pdq): the trimmed form, tagged "", and the mirror,
     tagged "mirror".
     """
@@ -543,12 +552,20 @@ def _fingerprint_images(
     assert batch.images is not None
     for i, data in enumerate(batch.images):
         row = batch.first_row + i
-        if data is None or row in skipped:
+        if data is None or row in unreadable:
             continue
         try:
             prints = query_fingerprints(data)
         except ImageRejected as exc:
-            problems.append(RowProblem(row=row, reason=str(exc), field="image"))
+            member = batch.image_names[i] if batch.image_names else None
+            problems.append(
+                RowProblem(
+                    row=row,
+                    reason=f"image does not decode: {exc}",
+                    field=member or "image",
+                    signal="image",
+                )
+            )
             continue
         batch.sha256[i] = batch.sha256[i] or prints.sha256
         batch.md5[i] = batch.md5[i] or prints.md5

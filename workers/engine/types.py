@@ -42,8 +42,14 @@ LOGICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "md5": ("md5", "hash_md5", "md5_hash"),
     "phash": ("phash", "p_hash"),
     "pdq": ("pdq", "pdq_hash"),
-    "status": ("status",),
 }
+
+# What a row is checked by: its URL (url, prefix and domain claims), its caption
+# (style names), its hashes and its image (tar shards). A signal the manifest
+# has no column for is not checked for any row.
+SIGNALS = ("url", "caption", "sha256", "md5", "phash", "pdq", "image")
+# RowProblem.signal of a row that could not be read at all: nothing was checked.
+WHOLE_ROW = "row"
 
 
 @dataclass(frozen=True)
@@ -83,11 +89,19 @@ class ChunkSpec:
 
 @dataclass(frozen=True)
 class RowProblem:
-    """A row that was skipped (not matched), and why; `field` names the column."""
+    """Something in a row that could not be checked, and why.
+
+    `signal` is what went unchecked: one of SIGNALS (the row's other signals
+    were still checked), or WHOLE_ROW when the row could not be read at all.
+    `field` names the column or tar member concerned, when one is to blame.
+    A row with a problem is an unchecked row: callers report it and, unless
+    told to keep such rows, leave it out of the filtered manifest.
+    """
 
     row: int
     reason: str
     field: str | None = None
+    signal: str = WHOLE_ROW
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "message": self.reason}
@@ -99,10 +113,13 @@ class RowBatch:
 
     Every list has one entry per row; None where the row has no value. Hashes
     are parsed: sha256/md5/pdq as bytes, phash as a signed 64-bit int. `images`
-    holds encoded image bytes (tar shards only). Rows listed in `skipped` are
-    not matched (img2dataset status != success, malformed values). `notes` lists
-    what was ignored in rows that are still matched (tar members that are not
-    images, captions or metadata), with the member's name as `field`.
+    holds encoded image bytes (tar shards only), `image_names` the member each
+    came from. `unchecked` lists, in row
+    order, what could not be checked: a WHOLE_ROW problem (the row could not be
+    read; all its values are None) or one signal's (that value is None, the
+    row's other values are still matched); a row may have several. `notes`
+    lists what was ignored in rows that are still matched (tar members that
+    are not images, captions or metadata), with the member's name as `field`.
     """
 
     first_row: int
@@ -114,7 +131,8 @@ class RowBatch:
     phash: list[int | None]
     pdq: list[bytes | None]
     images: list[bytes | None] | None = None
-    skipped: list[RowProblem] = field(default_factory=list)
+    image_names: list[str | None] | None = None  # where each image came from
+    unchecked: list[RowProblem] = field(default_factory=list)
     notes: list[RowProblem] = field(default_factory=list)
 
     def __len__(self) -> int:

@@ -680,7 +680,7 @@ class UrlBatch:
 def prepare_urls(urls: Sequence[str | None], first_row: int = 0) -> UrlBatch:
     """Normalize and hash a batch of manifest URLs; no index needed.
 
-    A URL that fails normalization becomes a RowProblem (field "url"); None
+    A URL that fails normalization becomes a RowProblem (signal "url"); None
     and "" are no URL at all. Never raises for bad input.
     """
     # Plain lists of bytes and ints: no container per row that the cyclic
@@ -697,7 +697,11 @@ def prepare_urls(urls: Sequence[str | None], first_row: int = 0) -> UrlBatch:
         try:
             href, hs, he, ps = normalize_url_parts(url)
         except UrlRejected as exc:
-            problems.append(RowProblem(row=first_row + i, reason=str(exc), field="url"))
+            problems.append(
+                RowProblem(
+                    row=first_row + i, reason=str(exc), field="url", signal="url"
+                )
+            )
             continue
         rows.append(i)
         hrefs.append(href)

@@ -3,7 +3,10 @@
 For curators who run the registry themselves: the whole job (sniff, detect
 columns, plan chunks, match every row against the current registry revision,
 write the reports, the filtered manifest and the receipt) runs in this process,
-without Celery and without storing anything in the database. The registry
+without Celery and without storing anything in the database. It prints the
+column each signal is read from and those it leaves unread; rows that could
+not be checked in full are reported and left out of the filtered manifest
+unless --keep-unchecked. The registry
 snapshot is built (or loaded) as the workers do, under SNAPSHOT_ROOT.
 """
 
@@ -27,9 +30,11 @@ from optout.references import reference_features
 from optout.selectors import image_work_ids
 from optout.services import (
     PERCEPTUAL_LEVELS,
+    count_reason,
     default_levels,
     default_tails,
     default_thresholds,
+    passed_unchecked_warning,
     receipt_build,
     receipt_file,
     receipt_output,
@@ -38,10 +43,10 @@ from optout.services import (
 from optout.snapshots import max_radius, snapshot_for_revision
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
-from workers.engine.manifests import ManifestRejected
+from workers.engine.manifests import ColumnReport, ManifestRejected, column_report
 from workers.engine.perceptual import removes_row
-from workers.engine.reports import write_reports
-from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind
+from workers.engine.reports import UNCHECKED, write_reports
+from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind, RowProblem
 
 CLAIM_KINDS = frozenset(
     {MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN, MatchKind.STYLE}
@@ -79,6 +84,13 @@ class Progress:
 
     def finish(self) -> None:
         self.write(self.line() + "\n")
+
+
+def _field(problem: RowProblem, columns: dict[str, str]) -> str:
+    """The column to blame: the engine names a value by its signal."""
+    if problem.field == problem.signal:
+        return columns.get(problem.signal, problem.field or "")
+    return problem.field or ""
 
 
 def _digest(paths: list[Path]) -> tuple[str, int, list[tuple[str, int]]]:
@@ -130,6 +142,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pdq", type=int, metavar="N", help="PDQ Hamming threshold"
         )
+        parser.add_argument(
+            "--keep-unchecked",
+            action="store_true",
+            help="keep rows that could not be checked in full in the filtered "
+            "manifest (by default they are left out; the reports list them)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths = [Path(p) for p in options["paths"]]
@@ -149,9 +167,11 @@ class Command(BaseCommand):
                 raise CommandError(f"--{kind} must be from 0 to {limit}")
             thresholds = replace(thresholds, **{kind: value})
 
+        keep_unchecked = bool(options["keep_unchecked"])
         try:
             fmt = self._sniff(paths)
             columns = engine_manifests.detect_columns(paths[0], fmt, overrides or None)
+            found_columns = engine_manifests.found_columns(paths[0], fmt)
             specs = engine_manifests.plan_chunks(
                 paths, fmt, target_rows=settings.MATCH_CHUNK_ROWS
             )
@@ -167,10 +187,11 @@ class Command(BaseCommand):
         snapshot = snapshot_for_revision(revision)
         self.stderr.write(
             f"{fmt.value} manifest, {rows_total:,} rows in {len(specs)} "
-            f"chunk{'s' if len(specs) != 1 else ''}; columns: "
-            + ", ".join(f"{k}={v}" for k, v in sorted(columns.items())),
+            f"chunk{'s' if len(specs) != 1 else ''}",
             style_func=str,
         )
+        column_words = column_report(columns, found_columns)
+        self._say_columns(column_words)
 
         started = timezone.now()
 
@@ -187,7 +208,8 @@ class Command(BaseCommand):
         remove_levels = set(settings.MATCH_REMOVE_LEVELS)
         references = reference_features if settings.MATCH_VERIFY else None
         tails = default_tails()
-        skipped: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        unchecked = Counter[str]()  # rows: all, passed on, left out for it alone
 
         def report_rows() -> Iterator[dict[str, Any]]:
             for spec in specs:
@@ -199,39 +221,80 @@ class Command(BaseCommand):
                         references=references,
                         tails=tails,
                     )
-                    for problem in [*batch.skipped, *problems]:
-                        skipped[problem.reason] += 1
                     works = image_work_ids(
                         image_ids=(m.ref for m in found if m.kind not in CLAIM_KINDS)
                     )
+                    matched: set[int] = set()
+                    lines: list[dict[str, Any]] = []
                     for m in found:
                         i = m.row - batch.first_row
                         is_claim = m.kind in CLAIM_KINDS
                         removes = removes_row(m.level, remove_levels)
                         if removes:
-                            removed.add(m.row)
+                            matched.add(m.row)
                         if m.level:
                             level_counts[m.level] += 1
                             graded.add(m.row)
                         counts[str(m.kind)] += 1
-                        yield {
-                            "row": m.row,
-                            "key": batch.keys[i] or "",
-                            "url": batch.urls[i] or "",
-                            "kind": str(m.kind),
-                            "claim_id": m.ref if is_claim else None,
-                            "image_id": None if is_claim else m.ref,
-                            "work_id": None if is_claim else works.get(m.ref),
-                            "distance": m.distance,
-                            "matched": m.matched or "",
-                            "matched_as": m.matched_as,
-                            "level": m.level,
-                            "variant": m.variant,
-                            "inliers": m.inliers,
-                            "agreement": m.agreement,
-                            "chance": m.chance,
-                            "removed": removes,
-                        }
+                        lines.append(
+                            {
+                                "row": m.row,
+                                "key": batch.keys[i] or "",
+                                "url": batch.urls[i] or "",
+                                "kind": str(m.kind),
+                                "claim_id": m.ref if is_claim else None,
+                                "image_id": None if is_claim else m.ref,
+                                "work_id": None if is_claim else works.get(m.ref),
+                                "distance": m.distance,
+                                "matched": m.matched or "",
+                                "matched_as": m.matched_as,
+                                "level": m.level,
+                                "variant": m.variant,
+                                "inliers": m.inliers,
+                                "agreement": m.agreement,
+                                "chance": m.chance,
+                                "removed": removes,
+                                "signal": "",
+                                "field": "",
+                                "reason": "",
+                            }
+                        )
+                    removed.update(matched)
+                    problems = sorted(
+                        [*batch.unchecked, *problems], key=lambda p: p.row
+                    )
+                    rows = {p.row for p in problems}
+                    alone = rows - matched
+                    unchecked["rows"] += len(rows)
+                    if keep_unchecked:
+                        unchecked["passed"] += len(alone)
+                    else:
+                        unchecked["removed"] += len(alone)
+                        removed.update(alone)
+                    for p in problems:
+                        count_reason(reasons, p.reason)
+                        i = p.row - batch.first_row
+                        lines.append(
+                            {
+                                "row": p.row,
+                                "key": batch.keys[i] or "",
+                                "url": batch.urls[i] or "",
+                                "kind": UNCHECKED,
+                                "matched": "",
+                                "matched_as": "",
+                                "level": UNCHECKED,
+                                "variant": "",
+                                "removed": not keep_unchecked,
+                                "signal": p.signal,
+                                "field": _field(p, columns),
+                                "reason": p.reason,
+                            }
+                        )
+                    # a row's matches first, then what it was not checked for
+                    lines.sort(
+                        key=lambda line: (line["row"], line["kind"] == UNCHECKED)
+                    )
+                    yield from lines
                     progress.advance(len(batch))
 
         try:
@@ -255,6 +318,9 @@ class Command(BaseCommand):
             ("report_parquet", reports["parquet"]),
             *(("filtered", path) for path in filtered),
         ]
+        warnings = list(column_words.warnings)
+        if unchecked["passed"]:
+            warnings.append(passed_unchecked_warning(unchecked["passed"]))
         payload = receipt_build(
             job_id=None,
             manifest_name=paths[0].name,
@@ -271,6 +337,8 @@ class Command(BaseCommand):
                 )
             ],
             columns=columns,
+            column_words=column_words,
+            warnings=warnings,
             registry_revision=revision,
             thresholds={
                 **asdict(thresholds),
@@ -279,10 +347,13 @@ class Command(BaseCommand):
                 "variant_scheme": settings.MATCH_VARIANT_SCHEME,
             },
             rows=rows_total,
-            rows_skipped=sum(skipped.values()),
             rows_removed=len(removed),
             counts=dict(counts),
-            skipped_reasons=dict(skipped),
+            rows_unchecked=unchecked["rows"],
+            unchecked_reasons=dict(reasons),
+            keep_unchecked=keep_unchecked,
+            rows_passed_unchecked=unchecked["passed"],
+            rows_removed_unchecked=unchecked["removed"],
             levels=dict(level_counts),
             remove_levels=[lv for lv in PERCEPTUAL_LEVELS if lv in remove_levels],
             rows_listed_for_review=len(graded - removed),
@@ -300,14 +371,47 @@ class Command(BaseCommand):
         )
 
         summary = ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items()))
+        read = (
+            f"{rows_total:,} rows read, {rows_total - unchecked['rows']:,} checked "
+            "in full"
+            if unchecked["rows"]
+            else f"{rows_total:,} rows checked"
+        )
         self.stdout.write(
-            f"{rows_total:,} rows checked, {len(removed):,} to remove"
+            f"{read}, {len(removed):,} to remove"
             + (f" ({summary})" if summary else "")
-            + (f", {sum(skipped.values()):,} skipped" if skipped else "")
             + "."
         )
+        if unchecked["rows"]:
+            n = unchecked["rows"]
+            self.stdout.write(
+                f"{n:,} row{'s' if n != 1 else ''} could not be checked in full "
+                "(listed in the reports as unchecked): "
+                + (
+                    f"{unchecked['passed']:,} passed on unchecked (--keep-unchecked)."
+                    if keep_unchecked
+                    else f"{unchecked['removed']:,} left out for that alone."
+                )
+            )
+        for warning in warnings:
+            self.stdout.write(f"Warning: {warning}.")
         for path in [*reports.values(), *filtered, receipt_path]:
             self.stdout.write(f"  {path}")
+
+    def _say_columns(self, report: ColumnReport) -> None:
+        """Which column each signal is read from, and what is left unread."""
+        self.stdout.write(
+            "Columns used: "
+            + (", ".join(f"{k} <- {v}" for k, v in report.used.items()) or "none")
+        )
+        if "image" in report.used:
+            self.stdout.write("  sha256, md5, phash and pdq are computed from images")
+        if report.not_checked:
+            self.stdout.write(
+                "Not checked, for want of a column: " + ", ".join(report.not_checked)
+            )
+        if report.unused:
+            self.stdout.write("Found but not used: " + ", ".join(report.unused))
 
     def _columns(self, raw: str | None) -> dict[str, str]:
         if not raw:

@@ -156,5 +156,12 @@ def _summary(payload: dict[str, Any]) -> str:
         f"{payload.get('finished')}.\n"
         f"Rows: {rows.get('total')} in all, {rows.get('checked')} checked, "
         f"{rows.get('removed')} removed, {rows.get('kept_for_review')} kept for "
-        f"review, {rows.get('unchecked')} unchecked."
+        f"review, {rows.get('unchecked')} unchecked"
+        + (
+            f" ({rows['unchecked_passed_on']} passed on unchecked)"
+            if rows.get("unchecked_passed_on")
+            else ""
+        )
+        + "."
+        + "".join(f"\nWarning: {w}." for w in payload.get("warnings") or [])
     )

@@ -12,13 +12,16 @@ in memory, a row group for Parquet.
 Column mapping: {role: column} with roles from types.LOGICAL_COLUMNS (plus
 `image` for tar shards), detected by name case-insensitively, then overridden;
 an override with an empty name drops a role. LAION Parquet (URL, TEXT) and
-img2dataset output (url, caption, key, status, sha256) need no mapping. LAION's
-`hash` column is an internal integer, not a content hash, and is never mapped.
+img2dataset output (url, caption, key, sha256) need no mapping. LAION's `hash`
+column is an internal integer, not a content hash, and is never mapped.
+`column_report` says which column each signal used, which were found but not
+used, and warns when there is no URL column (URLs were then not checked).
 
-What fails the job (ManifestRejected) and what skips a row (RowProblem):
+What fails the job (ManifestRejected) and what leaves a row unchecked
+(RowProblem, in RowBatch.unchecked):
 
 The job fails when the file as a whole cannot be trusted, or nothing in it could
-be matched:
+be checked:
 - sniff: an empty file, an unknown or binary format, a compressed file, a JSON
   array, a `.parquet` or `.tar` name over other content;
 - no usable column (none of url, caption, sha256, md5, phash, pdq, nor images in
@@ -33,20 +36,30 @@ be matched:
   shard would carry them on to the next user;
 - a file that changed between planning and reading (a chunk's row count differs).
 
-A row is skipped (listed in RowBatch.skipped, not matched, still numbered and
-kept in the filtered output unless the caller removes it) when only that row is
-bad, so the rest of the manifest is still worth matching:
-- CSV/TSV: a row that is not valid UTF-8 (decoding cannot move record
-  boundaries, since UTF-8 never hides an ASCII byte), a row with more or fewer
-  fields than the header, broken quoting within a row;
-- JSONL: a line that is not UTF-8, not JSON, not an object, or over
-  `max_line_bytes` (lines are independent, so the next one is safe);
-- any format: a malformed hash ("phash must be 16 hex digits, got 15", field =
-  the column), a url or caption that is not text, an img2dataset status other
-  than `success`;
-- tar shards: a sample with no image, caption or metadata member, a `.json`
-  member that is not a JSON object, a caption that is not UTF-8, a member over
-  its size limit.
+A row that cannot be read at all is unchecked as a whole (signal WHOLE_ROW: no
+value of it is matched), when only that row is bad, so the rest of the manifest
+is still worth matching:
+- CSV/TSV: a row with more or fewer fields than the header, broken quoting
+  (an unterminated quote makes one bad record of every line up to the end of
+  the file or the next quote, all of them unchecked together);
+- JSONL: a line that is not JSON, not an object, or over `max_line_bytes`
+  (lines are independent, so the next one is safe);
+- tar shards: a sample with no image, caption or metadata member.
+
+A value that cannot be checked leaves only its own signal unchecked; the row's
+other values are still matched, so a claimed URL still removes its row:
+- a malformed hash ("phash must be 16 hex digits, got 15", field = the column);
+- a url or caption that is not text, or not valid UTF-8 (CSV/TSV and JSONL rows
+  are decoded value by value: UTF-8 never hides an ASCII byte, so a bad byte
+  cannot move record boundaries);
+- a URL that does not normalize (snapshot matching), an image that does not
+  decode (snapshot matching) or is over its size limit;
+- tar shards: a `.json` member that is not a JSON object (the signals read
+  from it), a `.txt` caption that is not UTF-8 or over its size limit.
+Callers report every unchecked row and, unless asked to keep them, leave the
+row out of the filtered manifest: nothing is passed on as clean that was not
+checked. An img2dataset row whose status is not `success` has no image, but its
+URL, caption and hashes are checked like any other row's: it is not unchecked.
 Tar members that are neither images, `.txt` nor `.json` (say `x.exe`), and a
 sample's second image, are ignored and listed in RowBatch.notes; the row is still
 matched.
@@ -67,7 +80,11 @@ from ._common import (
     IMAGE_ROLE,
     MAX_IMAGE_BYTES,
     MAX_LINE_BYTES,
+    ColumnReport,
     ManifestRejected,
+    column_report,
+    no_url_warning,
+    nothing_to_check,
     parse_hash,
 )
 
@@ -75,9 +92,14 @@ __all__ = [
     "IMAGE_ROLE",
     "MAX_IMAGE_BYTES",
     "MAX_LINE_BYTES",
+    "ColumnReport",
     "ManifestRejected",
+    "column_report",
     "count_rows",
     "detect_columns",
+    "found_columns",
+    "no_url_warning",
+    "nothing_to_check",
     "parse_hash",
     "plan_chunks",
     "read_chunk",
@@ -207,6 +229,27 @@ def detect_columns(
     return columns
 
 
+def found_columns(
+    path: Path, fmt: ManifestFormat, *, max_line_bytes: int = MAX_LINE_BYTES
+) -> list[str]:
+    """The columns a manifest file offers, in its own order.
+
+    Parquet: its schema; CSV/TSV: its header; JSONL: the keys of the objects in
+    its first 100 lines; tar shards: `__key__`, the members' `.ext` and the
+    `.json` fields of the first samples, and `*` when they hold images. Raises
+    ManifestRejected when the file cannot be read.
+    """
+    path = Path(path)
+    if fmt == ManifestFormat.PARQUET:
+        return list(_parquet.open_file(path).schema_arrow.names)
+    if fmt == ManifestFormat.WEBDATASET:
+        return _tar.found(path, max_line_bytes)
+    if fmt == ManifestFormat.JSONL:
+        return _text.jsonl_keys(path, max_line_bytes)
+    names, _ = _text.csv_header(path, _text.dialect_for(path, fmt), max_line_bytes)
+    return names
+
+
 def plan_chunks(
     paths: Sequence[Path],
     fmt: ManifestFormat,
@@ -276,7 +319,7 @@ def read_chunk(
 
     Tar batches are also cut once their images pass 256 MB. Raises
     ManifestRejected when the file cannot be read or no longer matches the
-    plan; rows that are merely bad come back in RowBatch.skipped.
+    plan; what of a row could not be checked comes back in RowBatch.unchecked.
     """
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")

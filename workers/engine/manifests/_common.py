@@ -5,16 +5,24 @@ Readers hand `build_batch` the values exactly as their file holds them (str,
 bytes, int or None); this module alone decides what a valid url, caption or hash
 is, so every format reports a bad value in the same words. Reasons stay
 categorical ("phash must be 16 hex digits, got 15", never the value itself)
-because callers count skipped rows by reason.
+because callers count unchecked rows by reason. A bad value makes only its own
+signal unchecked; the row's other values are still matched.
+
+Text that is not UTF-8 reaches here decoded with `surrogateescape` (CSV and
+JSONL readers do so rather than lose the whole row), so a lone surrogate in a
+url or caption marks that value as not UTF-8; keys are repaired with U+FFFD,
+since they only name the row.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..hashes import HEX_LENGTHS, HashRejected, parse_hex, phash_to_int
-from ..types import LOGICAL_COLUMNS, RowBatch, RowProblem
+from ..types import LOGICAL_COLUMNS, SIGNALS, WHOLE_ROW, RowBatch, RowProblem
 
 MAX_LINE_BYTES = 1 << 20  # one CSV record / JSONL line / tar .json or .txt member
 MAX_IMAGE_BYTES = 64 << 20  # one image member of a tar shard
@@ -25,7 +33,10 @@ HASH_ROLES = ("sha256", "md5", "phash", "pdq")
 TEXT_ROLES = ("url", "caption")
 MATCHABLE_ROLES = (*TEXT_ROLES, *HASH_ROLES)
 # The roles a reader fetches, in the order build_batch looks for problems.
-VALUE_ROLES = ("key", "status", *HASH_ROLES, *TEXT_ROLES)
+VALUE_ROLES = ("key", *HASH_ROLES, *TEXT_ROLES)
+SHOWN_COLUMNS = 40  # column names quoted in a message, at most
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ManifestRejected(ValueError):
@@ -106,12 +117,62 @@ def match_columns(
                 field=logical,
             )
     if not any(role in columns for role in (*MATCHABLE_ROLES, IMAGE_ROLE)):
-        shown = ", ".join(repr(n) for n in available[:40]) or "none"
-        raise ManifestRejected(
-            "no usable column: a manifest needs a url, caption, sha256, md5, phash "
-            f"or pdq column (found: {shown}); name yours with a column mapping"
-        )
+        raise ManifestRejected(nothing_to_check(available))
     return columns
+
+
+def _shown(names: Sequence[str]) -> str:
+    more = " ..." if len(names) > SHOWN_COLUMNS else ""
+    return ", ".join(names[:SHOWN_COLUMNS]) + more if names else "none"
+
+
+def no_url_warning(found: Sequence[str]) -> str:
+    """What a manifest without a url column is told, naming the columns it has."""
+    return f"URLs were not checked: no URL column; found columns: {_shown(found)}"
+
+
+def nothing_to_check(found: Sequence[str]) -> str:
+    """Why a manifest with no url, caption, hash or image column is refused."""
+    return (
+        f"no usable column: {no_url_warning(found)}, and no caption, hash or image "
+        'column either; name yours with a column mapping, e.g. {"url": "image_link"}'
+    )
+
+
+@dataclass(frozen=True)
+class ColumnReport:
+    """Which of the file's columns were used for each signal, and which not.
+
+    used: {role: the file's column} for the signals and the key (tar shards:
+    `*` for the image, `.txt` for a member). unused: the file's columns no
+    role reads. not_checked: the signals no row is checked by (tar shards'
+    hashes are computed from their images, so with an image they are checked).
+    warnings: what a curator must be told (no URL column).
+    """
+
+    used: dict[str, str]
+    unused: list[str]
+    not_checked: list[str]
+    warnings: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "used": dict(self.used),
+            "unused": list(self.unused),
+            "not_checked": list(self.not_checked),
+        }
+
+
+def column_report(columns: Mapping[str, str], found: Sequence[str]) -> ColumnReport:
+    """Describe the mapping `columns` of a manifest whose columns are `found`."""
+    roles = [*SIGNALS, "key"]
+    used = {role: columns[role] for role in roles if columns.get(role)}
+    taken = set(used.values())
+    unused = [name for name in found if name not in taken]
+    derived = set(HASH_ROLES) if IMAGE_ROLE in used else set()
+    not_checked = [s for s in SIGNALS if s not in used and s not in derived]
+    warnings = [] if "url" in used else [no_url_warning(found)]
+    return ColumnReport(used, unused, not_checked, warnings)
 
 
 def _short(value: object) -> str:
@@ -169,37 +230,38 @@ def build_batch(
     *,
     trusted_text: Iterable[str] = (),
     images: list[bytes | None] | None = None,
+    image_names: list[str | None] | None = None,
     notes: list[RowProblem] | None = None,
+    partial: Mapping[int, list[RowProblem]] | None = None,
 ) -> RowBatch:
     """Validate and parse raw values into a RowBatch of `n` rows.
 
-    `raw` maps a role to its n cells; `problems` maps a row's index in the batch
-    to the reader's own problem (decode errors, ragged rows), which wins over any
-    found here. Rows with a problem keep their key and lose every other value.
-    `trusted_text` roles hold only str or None (typed Parquet columns), so they
-    skip the per-cell type check.
+    `raw` maps a role to its n cells. `problems` maps a row's index in the
+    batch to the reader's WHOLE_ROW problem (decode errors, ragged rows): that
+    row keeps its key and loses every other value. `partial` maps an index to
+    the reader's problems of single signals (a tar caption that is not UTF-8,
+    an image over its size limit), whose values the reader left out. A value
+    found malformed here (a hash that does not parse, a url or caption that is
+    not text or not UTF-8) is dropped and reported as its signal's problem;
+    the row's other values stay. `trusted_text` roles hold only str or None
+    (typed Parquet columns), so they skip the per-cell checks.
     """
     trusted = set(trusted_text)
+    found: dict[int, list[RowProblem]] = {
+        i: list(p) for i, p in (partial or {}).items()
+    }
 
     def report(i: int, reason: str, role: str) -> None:
         if i not in problems:
-            problems[i] = RowProblem(first_row + i, reason, columns.get(role, role))
+            problem = RowProblem(first_row + i, reason, columns.get(role, role), role)
+            found.setdefault(i, []).append(problem)
 
     keys: list[str | None] = [None] * n
     if "key" in raw:
         keys = [
-            None if v is None or v == "" else v if type(v) is str else str(v)
+            None if v is None or v == "" else _repaired(v) if type(v) is str else str(v)
             for v in raw["key"]
         ]
-    if "status" in raw:
-        for i, status in enumerate(raw["status"]):
-            if status != "success":
-                reason = (
-                    f"status is {_short(status)}, not 'success'"
-                    if status not in (None, "")
-                    else "status is empty"
-                )
-                report(i, reason, "status")
     parsed: dict[str, list[Any]] = {}
     for algorithm in HASH_ROLES:
         out: list[Any] = [None] * n
@@ -223,17 +285,26 @@ def build_batch(
             for i, value in enumerate(values):
                 if value is None or value == "":
                     texts.append(None)
-                elif isinstance(value, str):
-                    texts.append(value)
-                else:
+                elif not isinstance(value, str):
                     texts.append(None)
                     report(i, f"{role} must be text", role)
+                elif not value.isascii() and _SURROGATE.search(value):
+                    texts.append(None)
+                    report(i, f"{role} is not valid UTF-8", role)
+                else:
+                    texts.append(value)
             parsed[role] = texts
     for i in problems:
         for values in parsed.values():
             values[i] = None
         if images is not None:
             images[i] = None
+        found.pop(i, None)
+    unchecked = [problems[i] for i in problems]
+    for row_problems in found.values():
+        unchecked += row_problems
+    order = {signal: k for k, signal in enumerate((WHOLE_ROW, *SIGNALS))}
+    unchecked.sort(key=lambda p: (p.row, order.get(p.signal, len(order))))
     return RowBatch(
         first_row=first_row,
         keys=keys,
@@ -244,9 +315,17 @@ def build_batch(
         phash=parsed["phash"],
         pdq=parsed["pdq"],
         images=images,
-        skipped=[problems[i] for i in sorted(problems)],
+        image_names=image_names,
+        unchecked=unchecked,
         notes=notes or [],
     )
+
+
+def _repaired(text: str) -> str:
+    """`text` with lone surrogates (undecodable bytes) replaced by U+FFFD."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 class RowCollector:
@@ -269,6 +348,7 @@ class RowCollector:
         self.rows.append(cells)
 
     def skip(self, reason: str, field: str | None = None) -> None:
+        """Add a row that could not be read at all (a WHOLE_ROW problem)."""
         i = len(self.rows)
         self.problems[i] = RowProblem(self.first_row + i, reason, field)
         self.rows.append(self._empty)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..types import LOGICAL_COLUMNS, ChunkSpec, RowBatch, RowProblem
+from ..types import LOGICAL_COLUMNS, WHOLE_ROW, ChunkSpec, RowBatch, RowProblem
 from ._common import (
     IMAGE_ROLE,
     MAX_BATCH_IMAGE_BYTES,
@@ -206,6 +206,33 @@ def count(path: Path, where: str) -> int:
 def detect(
     path: Path, overrides: Mapping[str, str] | None, limit: int
 ) -> dict[str, str]:
+    available, lookup, detected = _inventory(path, limit)
+    try:
+        return match_columns(
+            available,
+            overrides,
+            roles=[*LOGICAL_COLUMNS, IMAGE_ROLE],
+            detected=detected,
+            lookup=lookup,
+        )
+    except ManifestRejected as exc:
+        if exc.field is None:
+            raise ManifestRejected(
+                "no usable column: the first samples hold no image, caption or "
+                f"metadata members (found: {', '.join(available) or 'none'})"
+            ) from None
+        raise
+
+
+def found(path: Path, limit: int) -> list[str]:
+    """The shard's columns: `__key__`, `.ext` members, `.json` fields, `*`."""
+    return _inventory(path, limit)[0]
+
+
+def _inventory(
+    path: Path, limit: int
+) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """(columns, {ext: ".ext"}, the roles detected), from the first samples."""
     exts: dict[str, None] = {}
     fields: dict[str, None] = {}
     parsed = 0
@@ -241,21 +268,7 @@ def detect(
             if candidate in folded:
                 detected[role] = folded[candidate]
                 break
-    try:
-        return match_columns(
-            available,
-            overrides,
-            roles=[*LOGICAL_COLUMNS, IMAGE_ROLE],
-            detected=detected,
-            lookup=lookup,
-        )
-    except ManifestRejected as exc:
-        if exc.field is None:
-            raise ManifestRejected(
-                "no usable column: the first samples hold no image, caption or "
-                f"metadata members (found: {', '.join(available) or 'none'})"
-            ) from None
-        raise
+    return available, lookup, detected
 
 
 # --- planning and reading -----------------------------------------------------
@@ -293,12 +306,14 @@ def read(
     first_row = spec.first_row
     rows: list[tuple[Any, ...]] = []
     images: list[bytes | None] = []
+    names: list[str | None] = []
     problems: dict[int, RowProblem] = {}
+    partial: dict[int, list[RowProblem]] = {}
     notes: list[RowProblem] = []
     held = 0
 
     def flush() -> RowBatch:
-        nonlocal first_row, rows, images, problems, notes, held
+        nonlocal first_row, rows, images, names, problems, partial, notes, held
         n = len(rows)
         raw = {r: [row[i] for row in rows] for i, r in enumerate(roles)}
         batch = build_batch(
@@ -308,10 +323,13 @@ def read(
             columns,
             problems,
             images=images if image else None,
+            image_names=names if image else None,
             notes=notes,
+            partial=partial,
         )
         first_row += n
-        rows, images, problems, notes, held = [], [], {}, [], 0
+        rows, images, names, problems, partial = [], [], [], {}, {}
+        notes, held = [], 0
         return batch
 
     seen = 0
@@ -320,9 +338,13 @@ def read(
     ):
         seen += 1
         row = first_row + len(rows)
-        cells, picture, problem = _sample_values(sample, roles, columns, image, limits)
-        if problem is not None:
-            problems[len(rows)] = RowProblem(row, problem[0], problem[1])
+        cells, picture, found = _sample_values(sample, roles, columns, image, limits)
+        for reason, name, signal in found:
+            problem = RowProblem(row, reason, name, signal)
+            if signal == WHOLE_ROW:
+                problems[len(rows)] = problem
+            else:
+                partial.setdefault(len(rows), []).append(problem)
         for name, ext in zip(sample.names, sample.exts, strict=True):
             if _is_image(ext):
                 if picture is not None and name != picture[0]:
@@ -331,6 +353,7 @@ def read(
                 notes.append(RowProblem(row, IGNORED_MEMBER, name))
         rows.append(cells)
         images.append(picture[1] if picture else None)
+        names.append(picture[0] if picture else None)
         held += len(picture[1]) if picture else 0
         if len(rows) >= batch_rows or held >= MAX_BATCH_IMAGE_BYTES:
             yield flush()
@@ -349,34 +372,46 @@ def _sample_values(
     columns: Mapping[str, str],
     image: str | None,
     limits: tuple[int, int],
-) -> tuple[tuple[Any, ...], tuple[str, bytes] | None, tuple[str, str | None] | None]:
-    """(cells, (image member, bytes) or None, (reason, field) or None)."""
-    problem: tuple[str, str | None] | None = None
+) -> tuple[
+    tuple[Any, ...], tuple[str, bytes] | None, list[tuple[str, str | None, str]]
+]:
+    """(cells, (image member, bytes) or None, [(reason, field, signal)]).
+
+    A member that cannot be read leaves unchecked only the signals it carries
+    (the image, the caption in `.txt`, the fields of `.json`); a sample with
+    nothing to read at all is a WHOLE_ROW problem.
+    """
+    found: list[tuple[str, str | None, str]] = []
     picture: tuple[str, bytes] | None = None
     if image:
         for name, ext in zip(sample.names, sample.exts, strict=True):
             if _is_image(ext) if image == ANY_IMAGE else ext == image[1:].lower():
                 if ext in sample.too_big:
-                    problem = (f"image is larger than {limits[1]} bytes", name)
+                    reason = f"image is larger than {limits[1]} bytes"
+                    found.append((reason, name, IMAGE_ROLE))
                 elif ext in sample.data:
                     picture = (name, sample.data[ext])
                 break
     meta: dict[str, Any] | None = None
+    meta_problem: str | None = None
     if "json" in sample.data:
+        data = sample.data["json"]
         try:
-            obj = json.loads(sample.data["json"])
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
-            obj = None
-            problem = problem or ("json member is not valid UTF-8", ".json")
+            # the values holding the bad bytes are reported by build_batch
+            text = data.decode("utf-8", "surrogateescape")
+        try:
+            obj = json.loads(text.removeprefix("\ufeff"))
         except json.JSONDecodeError as exc:
-            obj = None
-            problem = problem or (f"json member is not valid JSON: {exc.msg}", ".json")
-        if isinstance(obj, dict):
-            meta = obj
-        elif obj is not None:
-            problem = problem or ("json member is not a JSON object", ".json")
+            meta_problem = f"json member is not valid JSON: {exc.msg}"
+        else:
+            if isinstance(obj, dict):
+                meta = obj
+            else:
+                meta_problem = "json member is not a JSON object"
     elif "json" in sample.too_big:
-        problem = problem or (f"json member is larger than {limits[0]} bytes", ".json")
+        meta_problem = f"json member is larger than {limits[0]} bytes"
     cells: list[Any] = []
     for role in roles:
         actual = columns[role]
@@ -385,11 +420,9 @@ def _sample_values(
         elif actual.startswith("."):
             ext = actual[1:].lower()
             data = sample.data.get(ext)
-            if ext in sample.too_big:
-                problem = problem or (
-                    f"{ext} member is larger than {limits[0]} bytes",
-                    actual,
-                )
+            if ext in sample.too_big and role != "key":
+                reason = f"{ext} member is larger than {limits[0]} bytes"
+                found.append((reason, actual, role))
             if data is None:
                 cells.append(None)
                 continue
@@ -397,16 +430,20 @@ def _sample_values(
                 cells.append(data.decode("utf-8").strip())
             except UnicodeDecodeError:
                 cells.append(None)
-                problem = problem or (f"{ext} member is not valid UTF-8", actual)
+                if role != "key":
+                    reason = f"{role} is not valid UTF-8 ({ext} member)"
+                    found.append((reason, actual, role))
         else:
+            if meta_problem is not None and role != "key":
+                found.append((meta_problem, ".json", role))
             cells.append(meta.get(actual) if meta is not None else None)
     if (
-        problem is None
+        not found
         and picture is None
         and all(c is None for r, c in zip(roles, cells, strict=True) if r != "key")
     ):
-        problem = ("sample has no image, caption or metadata", None)
-    return tuple(cells), picture, problem
+        found.append(("sample has no image, caption or metadata", None, WHOLE_ROW))
+    return tuple(cells), picture, found
 
 
 # --- writing ------------------------------------------------------------------

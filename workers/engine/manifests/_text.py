@@ -16,7 +16,9 @@ fields (most TSV, img2dataset's included, is unquoted, and a caption starting
 with a quote must not swallow the next rows); CSV takes the most frequent of
 `,` `;` `|` in its header and RFC 4180 quoting. The csv module runs in strict
 mode, so broken quoting is reported on its row instead of silently merged.
-Text is UTF-8 (a BOM is allowed and kept in filtered output).
+Text is UTF-8 (a BOM is allowed and kept in filtered output). A row with bytes
+that are not UTF-8 is still read: the values that hold them are reported as
+unchecked by build_batch, and the row's other values are matched.
 """
 
 from __future__ import annotations
@@ -303,7 +305,7 @@ def jsonl_keys(path: Path, limit: int) -> list[str]:
             if i >= DETECT_ROWS:
                 break
             try:
-                obj = json.loads(line) if line is not None else None
+                obj = _parse_json(line) if line is not None else None
             except ValueError:
                 continue
             if isinstance(obj, dict):
@@ -417,8 +419,6 @@ def _read_jsonl(
                 continue
             try:
                 obj = _parse_json(line)
-            except UnicodeDecodeError:
-                skip("line is not valid UTF-8")
             except json.JSONDecodeError as exc:
                 skip(f"line is not valid JSON: {exc.msg}")
             else:
@@ -441,9 +441,15 @@ _JSON_SPACE = " \t\r\n"
 def _parse_json(line: bytes) -> Any:
     """json.loads for one line, minus its Python-level wrappers (a third faster).
 
-    Raises UnicodeDecodeError or json.JSONDecodeError, worded by json.loads.
+    Bytes that are not UTF-8 come out as lone surrogates (surrogateescape), for
+    build_batch to report on the values that hold them. Raises
+    json.JSONDecodeError, worded by json.loads.
     """
-    text = line.decode("utf-8").strip(_JSON_SPACE)
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = line.decode("utf-8", "surrogateescape")
+    text = text.strip(_JSON_SPACE)
     try:
         obj, end = _scan(text, 0)
     except (StopIteration, ValueError):
@@ -479,7 +485,7 @@ def _read_csv(
         for _, _, fields, problem in csv_rows(
             f, spec.start, spec.stop, dialect, limit, parse=True
         ):
-            if problem is not None or fields is None:
+            if fields is None or (problem is not None and problem != NOT_UTF8):
                 skip(problem or "row is unreadable")
             elif len(fields) != width:
                 skip(f"row has {len(fields)} fields, the header has {width}")
