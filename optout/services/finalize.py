@@ -104,10 +104,13 @@ def match_job_finalize(*, job_id: int) -> None:
     listed = int(np.setdiff1d(graded, removed, assume_unique=True).size)
     reasons: Counter[str] = Counter()
     part_rows: Counter[int] = Counter()
-    for chunk_reasons, spec, rows in Chunk.objects.filter(job=job).values_list(
-        "unchecked_reasons", "spec", "rows"
+    for chunk_reasons, spec, rows in (
+        Chunk.objects.filter(job=job)
+        .order_by("index")
+        .values_list("unchecked_reasons", "spec", "rows")
     ):
-        for reason, n in (chunk_reasons or {}).items():
+        # sorted: PostgreSQL's jsonb does not keep the keys' order
+        for reason, n in sorted((chunk_reasons or {}).items()):
             count_reason(reasons, reason, n)
         part_rows[spec["part"]] += rows
     parts = list(job.manifest.parts.all())

@@ -356,11 +356,15 @@ OTHER_REASONS = "other reasons (see the report)"
 
 
 def count_reason(reasons: Counter[str], reason: str, n: int = 1) -> None:
-    """Count `reason` in `reasons`, keeping at most MAX_REASONS distinct ones."""
-    if reason in reasons or len(reasons) < MAX_REASONS - 1:
-        reasons[reason] += n
-    else:
-        reasons[OTHER_REASONS] += n
+    """Count `reason` in `reasons`, keeping at most MAX_REASONS distinct ones.
+
+    Past MAX_REASONS - 1 reasons, new ones are counted as OTHER_REASONS, which
+    is also what merging a chunk's counts brings in, in whatever order.
+    """
+    named = len(reasons) - (OTHER_REASONS in reasons)
+    if reason not in reasons and reason != OTHER_REASONS and named >= MAX_REASONS - 1:
+        reason = OTHER_REASONS
+    reasons[reason] += n
 
 
 def _unchecked_rows(

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections import Counter
 
 from django.urls import reverse
 
 from optout.models import Chunk, Manifest, MatchJob, UncheckedRow
 from optout.services import match_chunk_run
+from optout.services.jobs import OTHER_REASONS, count_reason
 from tests.images import image_bytes
 
 from .helpers import (
@@ -351,6 +353,17 @@ def test_reasons_are_counted_but_not_without_bound(curator, registry):
     assert sum(job.receipt["payload"]["unchecked_reasons"].values()) == 60
     assert len(unchecked_lines(job)) == 60  # the report has every one
     assert filtered_text_follows_report(job, HEADER, records) == set(range(60))
+
+
+def test_merged_reason_counts_keep_their_bound_in_any_order():
+    # A chunk's counts come back from a JSON column, in the database's order.
+    chunk = {f"reason {i:02d}": 1 for i in range(49)} | {OTHER_REASONS: 11}
+    for items in (list(chunk.items()), list(reversed(chunk.items()))):
+        reasons: Counter[str] = Counter()
+        for reason, n in items:
+            count_reason(reasons, reason, n)
+        assert len(reasons) == 50
+        assert reasons[OTHER_REASONS] == 11
 
 
 # --- retries -----------------------------------------------------------------------
