@@ -372,6 +372,7 @@ def _unchecked_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
             "work_id": None,
             "distance": None,
             "matched": "",
+            "matched_as": "",
             "level": UNCHECKED,
             "variant": "",
             "inliers": None,

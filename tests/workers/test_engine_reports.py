@@ -60,6 +60,7 @@ ROWS = [
         "work_id": None,
         "distance": None,
         "matched": "",
+        "matched_as": "",
         "level": "unchecked",
         "variant": "",
         "inliers": None,
