@@ -5,13 +5,6 @@ The package re-exports its modules' public names, so callers import from
 `optout.services` and need not know which module holds what.
 """
 
-# Read by services and selectors alike; kept importable from here.
-from optout.selectors import (  # noqa: F401,E402
-    default_levels,
-    default_tails,
-    default_thresholds,
-)
-
 from .finalize import (  # noqa: F401
     match_job_finalize,
     passed_unchecked_warning,

@@ -35,7 +35,7 @@ from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ColumnReport, column_report
 from workers.engine.perceptual import removes_row
 from workers.engine.receipts import RECEIPT_TYPE, RECEIPT_VERSION, file_sha256
-from workers.engine.reports import UNCHECKED, write_reports
+from workers.engine.reports import unchecked_line, write_reports
 from workers.engine.snapshot import checks_applied
 from workers.engine.types import ManifestFormat
 from workers.engine.versions import engine_versions, model_versions
@@ -362,27 +362,15 @@ def _unchecked_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
     )
     removed = not job.keep_unchecked
     for row, key, url, signal, field, reason in qs.iterator(chunk_size=20_000):
-        yield {
-            "row": row,
-            "key": key,
-            "url": url,
-            "kind": UNCHECKED,
-            "claim_id": None,
-            "image_id": None,
-            "work_id": None,
-            "distance": None,
-            "matched": "",
-            "matched_as": "",
-            "level": UNCHECKED,
-            "variant": "",
-            "inliers": None,
-            "agreement": None,
-            "chance": None,
-            "removed": removed,
-            "signal": signal,
-            "field": field,
-            "reason": reason,
-        }
+        yield unchecked_line(
+            row=row,
+            key=key,
+            url=url,
+            signal=signal,
+            field=field,
+            reason=reason,
+            removed=removed,
+        )
 
 
 def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:

@@ -27,27 +27,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-COLUMNS = (
-    "row",
-    "key",
-    "url",
-    "kind",
-    "claim_id",
-    "image_id",
-    "work_id",
-    "distance",
-    "matched",
-    "matched_as",
-    "level",
-    "variant",
-    "inliers",
-    "agreement",
-    "chance",
-    "removed",
-    "signal",
-    "field",
-    "reason",
-)
 _SCHEMA = pa.schema(
     [
         ("row", pa.int64()),
@@ -71,7 +50,39 @@ _SCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
+COLUMNS = tuple(_SCHEMA.names)
 UNCHECKED = "unchecked"  # kind and level of a line for something not checked
+
+
+def unchecked_line(
+    *,
+    row: int,
+    key: str,
+    url: str,
+    signal: str,
+    field: str,
+    reason: str,
+    removed: bool,
+) -> dict[str, Any]:
+    """The report line for a row, or one signal of it, that could not be checked."""
+    line: dict[str, Any] = dict.fromkeys(COLUMNS)
+    line.update(
+        row=row,
+        key=key,
+        url=url,
+        kind=UNCHECKED,
+        matched="",
+        matched_as="",
+        level=UNCHECKED,
+        variant="",
+        removed=removed,
+        signal=signal,
+        field=field,
+        reason=reason,
+    )
+    return line
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

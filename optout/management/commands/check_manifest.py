@@ -27,13 +27,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from optout.references import reference_features
-from optout.selectors import image_work_ids
-from optout.services import (
-    PERCEPTUAL_LEVELS,
-    count_reason,
+from optout.selectors import (
     default_levels,
     default_tails,
     default_thresholds,
+    image_work_ids,
+)
+from optout.services import (
+    PERCEPTUAL_LEVELS,
+    count_reason,
     passed_unchecked_warning,
     receipt_build,
     receipt_file,
@@ -45,7 +47,7 @@ from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ColumnReport, ManifestRejected, column_report
 from workers.engine.perceptual import removes_row
-from workers.engine.reports import UNCHECKED, write_reports
+from workers.engine.reports import UNCHECKED, unchecked_line, write_reports
 from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind, RowProblem
 
 CLAIM_KINDS = frozenset(
@@ -275,20 +277,15 @@ class Command(BaseCommand):
                         count_reason(reasons, p.reason)
                         i = p.row - batch.first_row
                         lines.append(
-                            {
-                                "row": p.row,
-                                "key": batch.keys[i] or "",
-                                "url": batch.urls[i] or "",
-                                "kind": UNCHECKED,
-                                "matched": "",
-                                "matched_as": "",
-                                "level": UNCHECKED,
-                                "variant": "",
-                                "removed": not keep_unchecked,
-                                "signal": p.signal,
-                                "field": _field(p, columns),
-                                "reason": p.reason,
-                            }
+                            unchecked_line(
+                                row=p.row,
+                                key=batch.keys[i] or "",
+                                url=batch.urls[i] or "",
+                                signal=p.signal,
+                                field=_field(p, columns),
+                                reason=p.reason,
+                                removed=not keep_unchecked,
+                            )
                         )
                     # a row's matches first, then what it was not checked for
                     lines.sort(
