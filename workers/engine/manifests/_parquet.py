@@ -9,7 +9,7 @@ at one row group.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -135,24 +135,44 @@ def write(
     path: Path, removed: np.ndarray, first_row: int, out: Path, where: str
 ) -> int:
     """Write `path` minus the manifest rows in `removed` (sorted) to `out`."""
+    base = first_row
+
+    def keep(table: pa.Table) -> pa.Array | None:
+        nonlocal base
+        n = table.num_rows
+        lo, hi = np.searchsorted(removed, [base, base + n])
+        mask = None
+        if hi > lo:
+            mask = np.ones(n, dtype=bool)
+            mask[removed[lo:hi] - base] = False
+        base += n
+        return None if mask is None else pa.array(mask)
+
+    return write_where(path, out, keep, where)
+
+
+def write_where(
+    path: Path,
+    out: Path,
+    keep: Callable[[pa.Table], pa.Array | None],
+    where: str,
+) -> int:
+    """Copy `path` to `out` row group by row group, keeping the rows `keep`
+    marks (None: all of the group); schema, metadata and compression stay.
+    Returns the input's row count."""
     pf = open_file(path, where)
     meta = pf.metadata
     try:
         with pq.ParquetWriter(
             out, pf.schema_arrow, compression=_compression(meta)
         ) as writer:
-            base = first_row
             for g in range(meta.num_row_groups):
-                n = meta.row_group(g).num_rows
-                lo, hi = np.searchsorted(removed, [base, base + n])
                 table = pf.read_row_group(g)
-                if hi > lo:
-                    keep = np.ones(n, dtype=bool)
-                    keep[removed[lo:hi] - base] = False
-                    table = table.filter(pa.array(keep))
+                mask = keep(table)
+                if mask is not None:
+                    table = table.filter(mask)
                 if table.num_rows:
                     writer.write_table(table, row_group_size=table.num_rows)
-                base += n
     except (pa.ArrowException, OSError) as exc:
         raise ManifestRejected(
             f"{where}cannot be rewritten ({_first_line(exc)})"
