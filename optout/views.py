@@ -40,7 +40,7 @@ JOBS_PER_PAGE = 30
 MATCHES_SHOWN = 100
 
 
-COLUMN_FIELDS = ("url", "caption", "key", "sha256", "md5", "phash", "pdq")
+COLUMN_FIELDS = ("url", "caption", "key", "sha256", "md5", "phash", "pdq", "image")
 
 
 class ManifestForm(forms.Form):

@@ -69,7 +69,8 @@ class ManifestUploadApi(APIView):
             required=False,
             allow_blank=True,
             help_text="JSON object: logical column (url, caption, key, sha256, "
-            "md5, phash, pdq) -> the file's column. Detected when absent.",
+            "md5, phash, pdq; image for Parquet with embedded images) -> the "
+            "file's column. Detected when absent; an empty name drops one.",
         )
         thresholds = JsonObjectField(
             example='{"phash": 8, "pdq": 31}',

@@ -316,10 +316,10 @@ def _clean_columns(columns: dict[str, str] | None) -> dict[str, str]:
 
     clean = {}
     for logical, actual in columns.items():
-        if logical not in LOGICAL_COLUMNS:
+        if logical not in (*LOGICAL_COLUMNS, "image"):
             raise ValidationFailed(
                 f"columns: unknown column {logical!r}; use one of "
-                + ", ".join(sorted(LOGICAL_COLUMNS)),
+                + ", ".join(sorted((*LOGICAL_COLUMNS, "image"))),
                 field="columns",
             )
         if not isinstance(actual, str) or not actual:

@@ -499,10 +499,10 @@ class Command(BaseCommand):
         if not isinstance(value, dict):
             raise CommandError('--columns must be a JSON object, e.g. {"url": "URL"}')
         for logical, actual in value.items():
-            if logical not in LOGICAL_COLUMNS:
+            if logical not in (*LOGICAL_COLUMNS, "image"):
                 raise CommandError(
                     f"--columns: unknown column {logical!r}; use one of "
-                    + ", ".join(sorted(LOGICAL_COLUMNS))
+                    + ", ".join(sorted((*LOGICAL_COLUMNS, "image")))
                 )
             if not isinstance(actual, str) or not actual:
                 raise CommandError(f"--columns: {logical} must name a column")

@@ -354,7 +354,9 @@ def read_chunk(
     path = paths[spec.part]
     where = _text_where(paths, spec.part)
     if fmt == ManifestFormat.PARQUET:
-        yield from _parquet.read(path, spec, columns, batch_rows, where)
+        yield from _parquet.read(
+            path, spec, columns, batch_rows, where, max_image_bytes
+        )
     elif fmt == ManifestFormat.WEBDATASET:
         limits = (max_line_bytes, max_image_bytes)
         yield from _tar.read(path, spec, columns, batch_rows, limits, where)
