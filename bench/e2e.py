@@ -119,9 +119,9 @@ def main() -> None:
     setup = """
 import django, os
 django.setup()
+from accounts import services as accounts
 from registry import services
-from registry.models import User
-u = services.user_signup(username="artist", email="a@x.org", password="pw-pw-pw-12",
+u = accounts.user_signup(username="artist", email="a@x.org", password="pw-pw-pw-12",
     is_artist=True, is_curator=True)
 from registry.models import Claim
 from workers.engine.urls import normalize_url
@@ -130,7 +130,7 @@ urls = open(sys.argv[1]).read().split()
 Claim.objects.bulk_create(Claim(owner=u.rights_holder, kind="url", value=x,
     normalized=normalize_url(x).href, state="active") for x in urls)
 services.registry_revision_bump(reason="bench")
-_, key = services.api_token_create(user=u, name="bench")
+_, key = accounts.api_token_create(user=u, name="bench")
 print(key)
 """
     (work / "claims.txt").write_text("\n".join(claimed))

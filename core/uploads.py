@@ -98,7 +98,7 @@ def _check_image(name: str, data: bytes) -> CheckedImage | RejectedFile:
     )
 
 
-def _unsafe_member_path(path: str) -> str | None:
+def unsafe_member_path(path: str) -> str | None:
     if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
         return "absolute paths are not allowed in a ZIP"
     parts = path.replace("\\", "/").split("/")
@@ -141,7 +141,7 @@ def _check_zip(name: str, stream: IO[bytes]) -> Iterator[CheckedImage | Rejected
                 _SKIPPED_NAMES
             ):
                 continue
-            unsafe = _unsafe_member_path(path)
+            unsafe = unsafe_member_path(path)
             if unsafe:
                 yield RejectedFile(label, unsafe)
                 continue

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 
 
-def _part_path(instance: ManifestPart, filename: str) -> str:
+def _part_path(instance: ManifestPart | ManifestSidecar, filename: str) -> str:
     return f"manifests/{secrets.token_hex(2)}/{secrets.token_hex(16)}"
 
 
@@ -67,6 +67,34 @@ class ManifestPart(models.Model):
         ordering = ["index"]
         constraints = [
             models.UniqueConstraint(fields=["manifest", "index"], name="part_unique")
+        ]
+
+
+class ManifestSidecar(models.Model):
+    """A file that describes one part (img2dataset's `NNNNN.parquet` beside
+    `NNNNN.tar`, or `NNNNN_stats.json`): not matched, but written again to fit
+    the filtered part (workers/engine/manifests/layout.py)."""
+
+    class Kind(models.TextChoices):
+        PARQUET = "parquet", "shard metadata (Parquet)"
+        STATS = "stats", "shard statistics (JSON)"
+
+    manifest = models.ForeignKey(
+        Manifest, on_delete=models.CASCADE, related_name="sidecars"
+    )
+    part = models.PositiveIntegerField(help_text="The index of the part it describes.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    file = models.FileField(upload_to=_part_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["part", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["manifest", "original_name"], name="sidecar_unique_name"
+            )
         ]
 
 
@@ -269,6 +297,7 @@ class JobOutput(models.Model):
         REPORT_JSONL = "report_jsonl", "matches (JSONL)"
         REPORT_PARQUET = "report_parquet", "matches (Parquet)"
         FILTERED = "filtered", "filtered manifest"
+        SIDECAR = "sidecar", "filtered shard metadata"
         RECEIPT = "receipt", "receipt (JSON)"
 
     job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="outputs")

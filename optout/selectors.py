@@ -25,6 +25,7 @@ from optout.models import (
     JobOutput,
     Manifest,
     ManifestPart,
+    ManifestSidecar,
     Match,
     MatchJob,
     UncheckedRow,
@@ -35,6 +36,7 @@ from registry.models import Image, RightsHolder
 from registry.selectors import registry_identity, registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
+from workers.engine.manifests import Sidecar
 from workers.engine.perceptual import Levels, TailModel, removes_row, tail_models
 from workers.engine.receipts import PublishedKey, keys_document
 from workers.engine.snapshot import Thresholds
@@ -62,7 +64,7 @@ def receipt_keys_document() -> dict[str, Any]:
     return keys_document(published_keys(), registry)
 
 
-def part_local_path(part: ManifestPart) -> Path:
+def part_local_path(part: ManifestPart | ManifestSidecar) -> Path:
     # FileSystemStorage: the file itself. Object storage comes with a download
     # step here (TODO(#4): S3-compatible media).
     return Path(default_storage.path(part.file.name))
@@ -70,6 +72,14 @@ def part_local_path(part: ManifestPart) -> Path:
 
 def manifest_paths(manifest: Manifest) -> list[Path]:
     return [part_local_path(p) for p in manifest.parts.all()]
+
+
+def manifest_sidecars(manifest: Manifest) -> list[tuple[Path, Sidecar]]:
+    """img2dataset's sidecars beside the manifest's parts, as the engine takes them."""
+    return [
+        (part_local_path(s), Sidecar(part=s.part, kind=s.kind, name=s.original_name))
+        for s in manifest.sidecars.all()
+    ]
 
 
 # How many unchecked rows a job's page and API show (the reports hold them all).

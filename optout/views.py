@@ -40,18 +40,20 @@ JOBS_PER_PAGE = 30
 MATCHES_SHOWN = 100
 
 
-COLUMN_FIELDS = ("url", "caption", "key", "sha256", "md5", "phash", "pdq")
+COLUMN_FIELDS = ("url", "caption", "key", "sha256", "md5", "phash", "pdq", "image")
 
 
 class ManifestForm(forms.Form):
     files = MultipleFileField(
         label="Manifest",
         required=False,
-        help_text="One CSV, TSV, JSONL or Parquet file, or one or more WebDataset "
-        ".tar shards.",
+        help_text="One file, or all the parts of one manifest (select them "
+        "together): CSV, TSV, JSONL, Parquet or WebDataset .tar shards, or a ZIP "
+        "of them. img2dataset's .parquet and _stats.json files beside its shards "
+        "are filtered with them.",
         widget=MultipleFileInput(
             attrs={
-                "accept": ".csv,.tsv,.txt,.jsonl,.json,.ndjson,.parquet,.tar",
+                "accept": ".csv,.tsv,.txt,.jsonl,.json,.ndjson,.parquet,.tar,.zip",
                 "required": True,
             }
         ),

@@ -138,6 +138,7 @@ JOB_DETAIL_EXAMPLE = {
                         "rows": 100000,
                     }
                 ],
+                "sidecars": [],
             },
             "columns": {"caption": "TEXT", "key": "key", "url": "URL"},
             "columns_unused": ["WIDTH", "HEIGHT", "similarity", "hash"],
@@ -189,7 +190,7 @@ JOB_DETAIL_EXAMPLE = {
                     ("report_parquet", "matches.parquet", 15002, "51d7" * 16),
                     (
                         "filtered",
-                        "filtered-laion400m-part-00000.parquet",
+                        "laion400m-part-00000.parquet",
                         18721950,
                         "c4a2" * 16,
                     ),
@@ -212,7 +213,7 @@ JOB_DETAIL_EXAMPLE = {
             "url": f"https://registry.example/api/v1/jobs/42/outputs/{pk}/",
         }
         for pk, kind, name, size in [
-            (205, "filtered", "filtered-laion400m-part-00000.parquet", 18721950),
+            (205, "filtered", "laion400m-part-00000.parquet", 18721950),
             (204, "receipt", "receipt.json", 1024),
             (201, "report_csv", "matches.csv", 9310),
             (202, "report_jsonl", "matches.jsonl", 24577),

@@ -54,8 +54,12 @@ class ManifestUploadApi(APIView):
                 "empty": "no manifest file was uploaded; send it in this "
                 "multipart field",
             },
-            help_text="The manifest: one CSV, TSV, JSONL or Parquet file, or one "
-            "or more WebDataset .tar shards (repeat the field).",
+            help_text="The manifest: one file, or its parts in order (repeat the "
+            "field): CSV, TSV, JSONL, Parquet (a LAION folder of parts, "
+            "img2dataset's Parquet output) or WebDataset .tar shards, all of one "
+            "format, or one ZIP of them. img2dataset's sidecars (NNNNN.parquet "
+            "beside NNNNN.tar, NNNNN_stats.json) may come along: they are not "
+            "matched but rewritten to fit the filtered parts.",
         )
         name = serializers.CharField(
             max_length=255, required=False, allow_blank=True, default=""
@@ -65,7 +69,8 @@ class ManifestUploadApi(APIView):
             required=False,
             allow_blank=True,
             help_text="JSON object: logical column (url, caption, key, sha256, "
-            "md5, phash, pdq) -> the file's column. Detected when absent.",
+            "md5, phash, pdq; image for Parquet with embedded images) -> the "
+            "file's column. Detected when absent; an empty name drops one.",
         )
         thresholds = JsonObjectField(
             example='{"phash": 8, "pdq": 31}',
@@ -125,8 +130,13 @@ class ManifestUploadApi(APIView):
         tags=["manifests"],
         summary="Upload a manifest and start matching it",
         description="For dataset curators only (others get 403). Send "
-        "multipart/form-data: one CSV, TSV, JSONL or Parquet file, or several "
-        "WebDataset .tar shards (repeat the `files` field). The files are "
+        "multipart/form-data: one file, or the parts of one manifest in order "
+        "(repeat the `files` field), all of one format: CSV, TSV, JSONL, Parquet "
+        "(a LAION folder of parts, img2dataset's Parquet output with its images) "
+        "or WebDataset .tar shards, or a ZIP of them; img2dataset's `.parquet` "
+        "and `_stats.json` sidecars beside its shards are kept beside them and "
+        "filtered with them. Reports name each row by file, row in that file, "
+        "and index across the manifest. The files are "
         "stored and checked (format, columns, thresholds) at once, so an "
         "unreadable file is a 400 that names it and nothing is kept; then a "
         "match job is queued and matching runs in the background against the "
@@ -145,8 +155,10 @@ class ManifestUploadApi(APIView):
                 403,
                 415,
                 descriptions={
-                    400: "No file, an empty, unreadable or too large file, files "
-                    "that are not all .tar shards, nothing to check (no url, "
+                    400: "No file, an empty, unreadable or too large file, a bad "
+                    "ZIP, parts of different formats or without the mapped "
+                    "columns, two files of one name, statistics without their "
+                    "shard, nothing to check (no url, "
                     "caption, hash or image column: the message names the "
                     "columns found), a bad `columns`, `thresholds`, "
                     "`remove_levels` or `keep_unchecked`, or a request over the "

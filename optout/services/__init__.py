@@ -11,6 +11,7 @@ from .finalize import (  # noqa: F401
     receipt_build,
     receipt_file,
     receipt_output,
+    receipt_sidecar,
 )
 from .jobs import (  # noqa: F401
     KIND_CLAIM,

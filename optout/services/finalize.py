@@ -27,7 +27,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from optout.models import Chunk, JobOutput, Match, MatchJob, UncheckedRow
-from optout.selectors import manifest_paths
+from optout.selectors import manifest_paths, manifest_sidecars
 from optout.services.jobs import count_reason
 from optout.services.receipts import receipt_sign
 from registry.selectors import registry_identity
@@ -35,7 +35,7 @@ from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ColumnReport, column_report
 from workers.engine.perceptual import removes_row
 from workers.engine.receipts import RECEIPT_TYPE, RECEIPT_VERSION, file_sha256
-from workers.engine.reports import unchecked_line, write_reports
+from workers.engine.reports import RowPlaces, unchecked_line, write_reports
 from workers.engine.snapshot import checks_applied
 from workers.engine.types import ManifestFormat
 from workers.engine.versions import engine_versions, model_versions
@@ -114,25 +114,37 @@ def match_job_finalize(*, job_id: int) -> None:
             count_reason(reasons, reason, n)
         part_rows[spec["part"]] += rows
     parts = list(job.manifest.parts.all())
+    sidecars = list(job.manifest.sidecars.all())
+    places = RowPlaces.from_rows(
+        [part.original_name for part in parts],
+        [part_rows[i] for i in range(len(parts))],
+    )
 
     workdir = Path(tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=settings.WORK_ROOT))
     try:
-        report_paths = write_reports(_report_rows(job), workdir / "report")
+        report_paths = write_reports(_report_rows(job), workdir / "report", places)
+        fmt = ManifestFormat(job.manifest.format)
+        paths = manifest_paths(job.manifest)
         filtered = engine_manifests.write_filtered(
-            manifest_paths(job.manifest),
-            ManifestFormat(job.manifest.format),
-            removed,
-            workdir / "filtered",
+            paths, fmt, removed, workdir / "filtered"
+        )
+        rewritten = engine_manifests.write_sidecars(
+            fmt, paths, filtered, manifest_sidecars(job.manifest), workdir / "filtered"
         )
         outputs = [
             (JobOutput.Kind.REPORT_CSV, report_paths["csv"], "matches.csv"),
             (JobOutput.Kind.REPORT_JSONL, report_paths["jsonl"], "matches.jsonl"),
             (JobOutput.Kind.REPORT_PARQUET, report_paths["parquet"], "matches.parquet"),
         ]
-        # Filtered parts keep the names the curator uploaded them under.
+        # The filtered parts and their sidecars keep the names the curator
+        # uploaded them under: the folder still describes itself.
         outputs += [
-            (JobOutput.Kind.FILTERED, path, f"filtered-{part.original_name}")
+            (JobOutput.Kind.FILTERED, path, part.original_name)
             for path, part in zip(filtered, parts, strict=True)
+        ]
+        outputs += [
+            (JobOutput.Kind.SIDECAR, path, sidecar.original_name)
+            for path, sidecar in zip(rewritten, sidecars, strict=True)
         ]
         finished = timezone.now()
         receipt = receipt_sign(
@@ -150,6 +162,16 @@ def match_job_finalize(*, job_id: int) -> None:
                         rows=part_rows[i],
                     )
                     for i, part in enumerate(parts)
+                ],
+                sidecars=[
+                    receipt_sidecar(
+                        name=sidecar.original_name,
+                        kind=sidecar.kind,
+                        part=parts[sidecar.part].original_name,
+                        size=sidecar.size,
+                        sha256=sidecar.sha256,
+                    )
+                    for sidecar in sidecars
                 ],
                 columns=job.manifest.columns,
                 column_words=columns,
@@ -210,6 +232,14 @@ def receipt_file(*, name: str, size: int, sha256: str, rows: int) -> dict[str, A
     return {"name": name, "size": size, "sha256": sha256, "rows": rows}
 
 
+def receipt_sidecar(
+    *, name: str, kind: str, part: str, size: int, sha256: str
+) -> dict[str, Any]:
+    """An img2dataset sidecar as a receipt lists it: not matched, rewritten to
+    fit its filtered part."""
+    return {"name": name, "kind": kind, "part": part, "size": size, "sha256": sha256}
+
+
 def receipt_output(*, kind: str, name: str, path: Path) -> dict[str, Any]:
     """One file the check wrote, with the digest an auditor compares."""
     sha256, size = file_sha256(path)
@@ -224,6 +254,7 @@ def receipt_build(
     manifest_format: str,
     manifest_size: int,
     files: list[dict[str, Any]],
+    sidecars: list[dict[str, Any]] | None = None,
     columns: dict[str, str],
     column_words: ColumnReport | None = None,
     warnings: list[str] | None = None,
@@ -289,6 +320,7 @@ def receipt_build(
             "sha256": manifest_sha256,
             "sha256_of": "the bytes of the files below, concatenated in their order",
             "files": files,
+            "sidecars": list(sidecars or []),
         },
         "columns": dict(sorted(columns.items())),
         "columns_unused": list(words.unused),
@@ -350,7 +382,7 @@ def _row_array(rows: Any) -> np.ndarray:
 def _report_rows(job: MatchJob) -> Iterator[dict[str, Any]]:
     """Matches and unchecked rows merged in row order (a row's matches first)."""
     return heapq.merge(
-        _match_lines(job), _unchecked_lines(job), key=lambda line: line["row"]
+        _match_lines(job), _unchecked_lines(job), key=lambda line: line["index"]
     )
 
 
@@ -363,7 +395,7 @@ def _unchecked_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
     removed = not job.keep_unchecked
     for row, key, url, signal, field, reason in qs.iterator(chunk_size=20_000):
         yield unchecked_line(
-            row=row,
+            index=row,
             key=key,
             url=url,
             signal=signal,
@@ -414,7 +446,7 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
         chance,
     ) in qs.iterator(chunk_size=20_000):
         yield {
-            "row": row,
+            "index": row,
             "key": key,
             "url": url,
             "kind": kind,

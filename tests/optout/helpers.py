@@ -190,7 +190,7 @@ def report_rows(job: MatchJob) -> list[dict[str, str]]:
 
 def removed_by_report(report: list[dict[str, str]]) -> set[int]:
     """The rows the report says are removed (any of their lines says so)."""
-    return {int(r["row"]) for r in report if r["removed"] == "True"}
+    return {int(r["index"]) for r in report if r["removed"] == "True"}
 
 
 def wait_for_job(client, url: str, *, timeout: float = 120) -> dict:

@@ -195,25 +195,6 @@ def test_it_rejects_a_threshold_beyond_the_index_radius_before_storing(
     assert not Manifest.objects.exists()
 
 
-def test_it_accepts_several_files_only_as_tar_shards(curator_client):
-    response = curator_client.post(
-        URL,
-        {
-            "files": [
-                upload("a.parquet", laion_parquet()),
-                upload("b.parquet", laion_parquet()),
-            ]
-        },
-        format="multipart",
-    )
-
-    assert response.status_code == 400
-    assert response.json()["message"] == (
-        "several files make one manifest only as WebDataset tar shards"
-    )
-    assert not Manifest.objects.exists()
-
-
 def test_a_url_encoded_form_is_refused_as_it_cannot_carry_files(curator_client):
     response = curator_client.post(
         URL, "name=x", content_type="application/x-www-form-urlencoded"

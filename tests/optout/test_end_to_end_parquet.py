@@ -59,6 +59,12 @@ def test_a_curator_uploads_watches_and_downloads_report_and_filtered_parquet(
     filtered = read_parquet(download(curator_client, outputs["filtered"]["url"]))
     original = read_parquet(data)
     assert filtered.schema == original.schema
+    # Row by row: the filtered file holds exactly the rows no report line removes.
+    removed = {int(r["index"]) for r in rows if r["removed"] == "True"}
+    assert {r["file"] for r in rows} == {"part-00000.parquet"}
+    assert filtered.to_pylist() == [
+        row for i, row in enumerate(original.to_pylist()) if i not in removed
+    ]
     assert filtered.column("URL").to_pylist() == KEPT_URLS
     assert filtered.column("TEXT").to_pylist() == ["a photo", "a cat", "a dog"]
 

@@ -94,10 +94,10 @@ def test_a_registered_image_is_removed_from_the_shards_by_its_content(
             path = tmp_path / output["name"]
             path.write_bytes(download(curator_client, output["url"]))
             filtered[output["name"]] = path
-    assert sorted(filtered) == ["filtered-00000.tar", "filtered-00001.tar"]
-    assert keys_in(filtered["filtered-00000.tar"]) == ["000000001"]
-    assert keys_in(filtered["filtered-00001.tar"]) == ["000010001"]
-    with tarfile.open(filtered["filtered-00000.tar"]) as tar:
+    assert sorted(filtered) == ["00000.tar", "00001.tar"]
+    assert keys_in(filtered["00000.tar"]) == ["000000001"]
+    assert keys_in(filtered["00001.tar"]) == ["000010001"]
+    with tarfile.open(filtered["00000.tar"]) as tar:
         assert tar.getnames() == [
             "000000001.jpg",
             "000000001.txt",
@@ -140,15 +140,17 @@ def test_a_sample_whose_image_does_not_decode_is_left_out_and_reported(
             )
         )
     )
-    assert [(r["row"], r["kind"], r["signal"]) for r in report] == [
-        ("1", "unchecked", "image"),
-        ("2", "url", ""),
-        ("2", "unchecked", "image"),
-        ("3", "url", ""),
+    assert [
+        (r["file"], r["row"], r["index"], r["kind"], r["signal"]) for r in report
+    ] == [
+        ("00000.tar", "1", "1", "unchecked", "image"),
+        ("00000.tar", "2", "2", "url", ""),
+        ("00000.tar", "2", "2", "unchecked", "image"),
+        ("00001.tar", "0", "3", "url", ""),
     ]
     assert report[0]["field"] == "000000001.jpg"
     assert report[0]["reason"].startswith("image does not decode: ")
-    removed = {int(r["row"]) for r in report if r["removed"] == "True"}
+    removed = {int(r["index"]) for r in report if r["removed"] == "True"}
     assert job["rows_unchecked"] == 2
     assert job["receipt"]["payload"]["rows"]["removed"] == len(removed) == 3
 
@@ -156,7 +158,7 @@ def test_a_sample_whose_image_does_not_decode_is_left_out_and_reported(
     # does not remove it.
     row = 0
     for name, samples in shards.items():
-        output = next(o for o in job["outputs"] if o["name"] == f"filtered-{name}")
+        output = next(o for o in job["outputs"] if o["name"] == name)
         path = tmp_path / output["name"]
         path.write_bytes(download(curator_client, output["url"]))
         expected = []

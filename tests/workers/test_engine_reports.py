@@ -5,11 +5,11 @@ import json
 
 import pyarrow.parquet as pq
 
-from workers.engine.reports import COLUMNS, csv_safe, write_reports
+from workers.engine.reports import COLUMNS, RowPlaces, csv_safe, write_reports
 
 ROWS = [
     {
-        "row": 3,
+        "index": 3,
         "key": "000003",
         "url": "https://a.example/3.jpg",
         "kind": "url",
@@ -30,7 +30,7 @@ ROWS = [
         "reason": "",
     },
     {
-        "row": 9,
+        "index": 9,
         "key": '=HYPERLINK("http://evil")',
         "url": "+cmd|' /C calc'!A0",
         "kind": "phash",
@@ -51,7 +51,7 @@ ROWS = [
         "reason": "",
     },
     {
-        "row": 9,
+        "index": 9,
         "key": '=HYPERLINK("http://evil")',
         "url": "+cmd|' /C calc'!A0",
         "kind": "unchecked",
@@ -74,26 +74,50 @@ ROWS = [
 ]
 
 
+# Two parts: rows 0-4 are a.parquet's, 5 on b.parquet's.
+PLACES = RowPlaces.from_rows(["a.parquet", "b.parquet"], [5, 7])
+
+
+def placed(rows):
+    """ROWS as the reports write them: each with its file and row there."""
+    out = []
+    for row in rows:
+        file, at = PLACES.place(row["index"])
+        out.append({c: {"file": file, "row": at}.get(c, row.get(c)) for c in COLUMNS})
+    return out
+
+
 def test_reports_hold_the_same_rows_in_three_formats(tmp_path):
-    paths = write_reports(iter(ROWS), tmp_path)
+    paths = write_reports(iter([dict(r) for r in ROWS]), tmp_path, PLACES)
     with open(paths["csv"], newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == list(COLUMNS)
-    assert [(r["row"], r["kind"]) for r in rows] == [
-        ("3", "url"),
-        ("9", "phash"),
-        ("9", "unchecked"),
+    assert [(r["file"], r["row"], r["index"], r["kind"]) for r in rows] == [
+        ("a.parquet", "3", "3", "url"),
+        ("b.parquet", "4", "9", "phash"),
+        ("b.parquet", "4", "9", "unchecked"),
     ]
     assert rows[2]["reason"] == "image does not decode: the image file is truncated"
     lines = [json.loads(line) for line in paths["jsonl"].read_text().splitlines()]
-    assert lines == ROWS
+    assert lines == placed(ROWS)
     table = pq.read_table(paths["parquet"])
     assert table.column_names == list(COLUMNS)
-    assert table.to_pylist() == ROWS
+    assert table.to_pylist() == placed(ROWS)
+
+
+def test_a_row_is_placed_in_its_file_even_after_an_empty_part():
+    places = RowPlaces.from_rows(["a.csv", "empty.csv", "c.csv"], [2, 0, 3])
+    assert [places.place(i) for i in range(5)] == [
+        ("a.csv", 0),
+        ("a.csv", 1),
+        ("c.csv", 0),
+        ("c.csv", 1),
+        ("c.csv", 2),
+    ]
 
 
 def test_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path):
-    paths = write_reports(iter(ROWS), tmp_path)
+    paths = write_reports(iter([dict(r) for r in ROWS]), tmp_path, PLACES)
     with open(paths["csv"], newline="") as fh:
         evil = list(csv.DictReader(fh))[1]
     assert evil["key"] == '\'=HYPERLINK("http://evil")'
@@ -107,7 +131,7 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path):
 
 
 def test_an_empty_report_has_headers_and_loads(tmp_path):
-    paths = write_reports(iter([]), tmp_path)
+    paths = write_reports(iter([]), tmp_path, PLACES)
     assert paths["csv"].read_text().strip() == ",".join(COLUMNS)
     assert paths["jsonl"].read_text() == ""
     assert pq.read_table(paths["parquet"]).num_rows == 0

@@ -10,7 +10,11 @@ CSV cells that a spreadsheet would run as a formula (starting with =, +, -, @,
 tab or carriage return) are prefixed with a single quote, per OWASP's advice on
 CSV injection; JSONL and Parquet keep values verbatim.
 
-One line per match (COLUMNS). `matched` is the claim's value or the style name;
+One line per match (COLUMNS). A row is named three ways: `file` (the part it
+is in), `row` (its 0-based row in that file: the line of a CSV/JSONL after the
+header and blank lines, the row of a Parquet file, the sample of a tar shard)
+and `index` (its 0-based number across the whole manifest, parts in order).
+`matched` is the claim's value or the style name;
 `matched_as` (url, prefix and domain matches) says which equivalence the match
 took: "exact", or "scheme", "www" and "query" joined with "+"
 (workers/engine/urlindex.py); it is empty for the other kinds.
@@ -20,16 +24,22 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .types import ChunkSpec
+
 _SCHEMA = pa.schema(
     [
+        ("file", pa.string()),
         ("row", pa.int64()),
+        ("index", pa.int64()),
         ("key", pa.string()),
         ("url", pa.string()),
         ("kind", pa.string()),
@@ -54,9 +64,39 @@ COLUMNS = tuple(_SCHEMA.names)
 UNCHECKED = "unchecked"  # kind and level of a line for something not checked
 
 
+@dataclass(frozen=True)
+class RowPlaces:
+    """Where a manifest-wide row index lies: its file and its row there."""
+
+    names: tuple[str, ...]
+    starts: tuple[int, ...]  # the index of each file's first row
+
+    @staticmethod
+    def from_rows(names: Sequence[str], rows: Sequence[int]) -> RowPlaces:
+        """From the manifest's part names and how many rows each holds."""
+        starts, at = [], 0
+        for n in rows:
+            starts.append(at)
+            at += n
+        return RowPlaces(tuple(names), tuple(starts))
+
+    @staticmethod
+    def from_chunks(names: Sequence[str], specs: Iterable[ChunkSpec]) -> RowPlaces:
+        """From the manifest's part names and its chunks (which cover every row)."""
+        rows = [0] * len(names)
+        for spec in specs:
+            rows[spec.part] += spec.rows
+        return RowPlaces.from_rows(names, rows)
+
+    def place(self, index: int) -> tuple[str, int]:
+        """(file name, row in that file) of the row numbered `index`."""
+        part = bisect_right(self.starts, index) - 1
+        return self.names[part], index - self.starts[part]
+
+
 def unchecked_line(
     *,
-    row: int,
+    index: int,
     key: str,
     url: str,
     signal: str,
@@ -67,7 +107,7 @@ def unchecked_line(
     """The report line for a row, or one signal of it, that could not be checked."""
     line: dict[str, Any] = dict.fromkeys(COLUMNS)
     line.update(
-        row=row,
+        index=index,
         key=key,
         url=url,
         kind=UNCHECKED,
@@ -93,9 +133,16 @@ def csv_safe(value: Any) -> Any:
 
 
 def write_reports(
-    rows: Iterable[dict[str, Any]], directory: Path, *, batch: int = 50_000
+    rows: Iterable[dict[str, Any]],
+    directory: Path,
+    places: RowPlaces,
+    *,
+    batch: int = 50_000,
 ) -> dict[str, Path]:
-    """Write matches.csv, matches.jsonl and matches.parquet in one pass."""
+    """Write matches.csv, matches.jsonl and matches.parquet in one pass.
+
+    Lines name their row by `index`; `places` adds its `file` and `row`.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     paths = {
         "csv": directory / "matches.csv",
@@ -118,6 +165,7 @@ def write_reports(
                 pending.clear()
 
         for row in rows:
+            row["file"], row["row"] = places.place(row["index"])
             writer.writerow([csv_safe(row.get(c)) for c in COLUMNS])
             jsonl_file.write(json.dumps({c: row.get(c) for c in COLUMNS}) + "\n")
             pending.append(row)

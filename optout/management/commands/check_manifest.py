@@ -1,5 +1,9 @@
 """manage.py check_manifest PATH [PATH ...]: match a manifest locally, in-process.
 
+PATH is a file, a folder (its files, sorted by name: a LAION folder of Parquet
+parts, img2dataset's output with its sidecars) or a glob (`'parts/*.parquet'`,
+quoted so the command expands it); several make one manifest, in order.
+
 For curators who run the registry themselves: the whole job (sniff, detect
 columns, plan chunks, match every row against the current registry revision,
 write the reports, the filtered manifest and the receipt) runs in this process,
@@ -12,6 +16,7 @@ snapshot is built (or loaded) as the workers do, under SNAPSHOT_ROOT.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import time
@@ -40,13 +45,16 @@ from optout.services import (
     receipt_build,
     receipt_file,
     receipt_output,
+    receipt_sidecar,
     receipt_sign,
 )
 from optout.snapshots import max_radius, snapshot_for_revision
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
+from workers.engine import reports as engine_reports
 from workers.engine.manifests import ColumnReport, ManifestRejected, column_report
 from workers.engine.perceptual import removes_row
+from workers.engine.receipts import file_sha256
 from workers.engine.reports import UNCHECKED, unchecked_line, write_reports
 from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind, RowProblem
 
@@ -126,7 +134,8 @@ class Command(BaseCommand):
             "paths",
             nargs="+",
             metavar="PATH",
-            help="the manifest: one file, or several WebDataset .tar shards",
+            help="the manifest: a file, a folder of its parts (with img2dataset's "
+            "sidecars), or a glob; several make one manifest, in order",
         )
         parser.add_argument(
             "--out",
@@ -145,6 +154,16 @@ class Command(BaseCommand):
             "--pdq", type=int, metavar="N", help="PDQ Hamming threshold"
         )
         parser.add_argument(
+            "--remove-levels",
+            metavar="LEVELS",
+            help="perceptual levels that take a row out of the filtered manifest, "
+            "comma-separated from "
+            + ", ".join(PERCEPTUAL_LEVELS)
+            + " (default "
+            + ",".join(settings.MATCH_REMOVE_LEVELS)
+            + "); exact, URL and style matches always do",
+        )
+        parser.add_argument(
             "--keep-unchecked",
             action="store_true",
             help="keep rows that could not be checked in full in the filtered "
@@ -152,11 +171,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        paths = [Path(p) for p in options["paths"]]
-        for path in paths:
-            if not path.is_file():
-                raise CommandError(f"{path}: no such file")
-        out = Path(options["out"] or f"{paths[0].stem}-check")
+        files = self._files(options["paths"])
+        try:
+            layout = engine_manifests.arrange([f.name for f in files])
+        except ManifestRejected as exc:
+            raise CommandError(str(exc)) from None
+        paths = [files[i] for i in layout.parts]
+        sidecars = [(files[i], sidecar) for i, sidecar in layout.sidecars]
+        first = Path(options["paths"][0])
+        out = Path(options["out"] or f"{first.stem or first.name}-check")
         overrides = self._columns(options["columns"])
         thresholds = default_thresholds()
         limits = max_radius()
@@ -170,9 +193,12 @@ class Command(BaseCommand):
             thresholds = replace(thresholds, **{kind: value})
 
         keep_unchecked = bool(options["keep_unchecked"])
+        remove_levels = self._levels(options["remove_levels"])
         try:
             fmt = self._sniff(paths)
-            columns = engine_manifests.detect_columns(paths[0], fmt, overrides or None)
+            for path, sidecar in sidecars:
+                engine_manifests.check_sidecar(path, sidecar)
+            columns = engine_manifests.detect_columns(paths, fmt, overrides or None)
             found_columns = engine_manifests.found_columns(paths[0], fmt)
             specs = engine_manifests.plan_chunks(
                 paths, fmt, target_rows=settings.MATCH_CHUNK_ROWS
@@ -207,7 +233,6 @@ class Command(BaseCommand):
         counts: Counter[str] = Counter()
         level_counts: Counter[str] = Counter()
         levels = default_levels()
-        remove_levels = set(settings.MATCH_REMOVE_LEVELS)
         references = reference_features if settings.MATCH_VERIFY else None
         tails = default_tails()
         reasons: Counter[str] = Counter()
@@ -240,7 +265,7 @@ class Command(BaseCommand):
                         counts[str(m.kind)] += 1
                         lines.append(
                             {
-                                "row": m.row,
+                                "index": m.row,
                                 "key": batch.keys[i] or "",
                                 "url": batch.urls[i] or "",
                                 "kind": str(m.kind),
@@ -278,7 +303,7 @@ class Command(BaseCommand):
                         i = p.row - batch.first_row
                         lines.append(
                             unchecked_line(
-                                row=p.row,
+                                index=p.row,
                                 key=batch.keys[i] or "",
                                 url=batch.urls[i] or "",
                                 signal=p.signal,
@@ -289,19 +314,23 @@ class Command(BaseCommand):
                         )
                     # a row's matches first, then what it was not checked for
                     lines.sort(
-                        key=lambda line: (line["row"], line["kind"] == UNCHECKED)
+                        key=lambda line: (line["index"], line["kind"] == UNCHECKED)
                     )
                     yield from lines
                     progress.advance(len(batch))
 
+        places = engine_reports.RowPlaces.from_chunks([p.name for p in paths], specs)
         try:
-            reports = write_reports(report_rows(), out)
+            reports = write_reports(report_rows(), out, places)
             progress.finish()
             filtered = engine_manifests.write_filtered(
                 paths,
                 fmt,
                 np.array(sorted(removed), dtype=np.int64),
                 out / "filtered",
+            )
+            rewritten = engine_manifests.write_sidecars(
+                fmt, paths, filtered, sidecars, out / "filtered"
             )
         except ManifestRejected as exc:
             raise CommandError(f"{paths[0].name}: {exc}") from None
@@ -314,6 +343,7 @@ class Command(BaseCommand):
             ("report_jsonl", reports["jsonl"]),
             ("report_parquet", reports["parquet"]),
             *(("filtered", path) for path in filtered),
+            *(("sidecar", path) for path in rewritten),
         ]
         warnings = list(column_words.warnings)
         if unchecked["passed"]:
@@ -332,6 +362,16 @@ class Command(BaseCommand):
                     [part_rows[i] for i in range(len(paths))],
                     strict=True,
                 )
+            ],
+            sidecars=[
+                receipt_sidecar(
+                    name=sidecar.name,
+                    kind=sidecar.kind,
+                    part=paths[sidecar.part].name,
+                    size=path.stat().st_size,
+                    sha256=file_sha256(path)[0],
+                )
+                for path, sidecar in sidecars
             ],
             columns=columns,
             column_words=column_words,
@@ -392,7 +432,7 @@ class Command(BaseCommand):
             )
         for warning in warnings:
             self.stdout.write(f"Warning: {warning}.")
-        for path in [*reports.values(), *filtered, receipt_path]:
+        for path in [*reports.values(), *filtered, *rewritten, receipt_path]:
             self.stdout.write(f"  {path}")
 
     def _say_columns(self, report: ColumnReport) -> None:
@@ -410,6 +450,45 @@ class Command(BaseCommand):
         if report.unused:
             self.stdout.write("Found but not used: " + ", ".join(report.unused))
 
+    def _files(self, given: list[str]) -> list[Path]:
+        """The manifest's files: each PATH a file, a folder's files or a glob's."""
+        files: list[Path] = []
+        for raw in given:
+            path = Path(raw)
+            if path.is_dir():
+                found, skipped = engine_manifests.folder_files(path)
+                if not found:
+                    raise CommandError(f"{path}: the folder holds no manifest file")
+                if skipped:
+                    self.stderr.write(
+                        f"{path}: not part of the manifest: " + ", ".join(skipped),
+                        style_func=str,
+                    )
+                files += found
+            elif path.is_file():
+                files.append(path)
+            elif glob.has_magic(raw):
+                matched = sorted(Path(p) for p in glob.glob(raw) if Path(p).is_file())
+                matched = [p for p in matched if not engine_manifests.ignored(p.name)]
+                if not matched:
+                    raise CommandError(f"{raw}: no file matches")
+                files += matched
+            else:
+                raise CommandError(f"{path}: no such file or folder")
+        return files
+
+    def _levels(self, raw: str | None) -> set[str]:
+        if raw is None:
+            return set(settings.MATCH_REMOVE_LEVELS)
+        levels = {level.strip() for level in raw.split(",") if level.strip()}
+        unknown = sorted(levels - set(PERCEPTUAL_LEVELS))
+        if unknown:
+            raise CommandError(
+                f"--remove-levels: unknown level {unknown[0]!r}; use "
+                + ", ".join(PERCEPTUAL_LEVELS)
+            )
+        return levels
+
     def _columns(self, raw: str | None) -> dict[str, str]:
         if not raw:
             return {}
@@ -420,10 +499,10 @@ class Command(BaseCommand):
         if not isinstance(value, dict):
             raise CommandError('--columns must be a JSON object, e.g. {"url": "URL"}')
         for logical, actual in value.items():
-            if logical not in LOGICAL_COLUMNS:
+            if logical not in (*LOGICAL_COLUMNS, "image"):
                 raise CommandError(
                     f"--columns: unknown column {logical!r}; use one of "
-                    + ", ".join(sorted(LOGICAL_COLUMNS))
+                    + ", ".join(sorted((*LOGICAL_COLUMNS, "image")))
                 )
             if not isinstance(actual, str) or not actual:
                 raise CommandError(f"--columns: {logical} must name a column")
@@ -436,8 +515,10 @@ class Command(BaseCommand):
                 formats.append(engine_manifests.sniff(path, path.name))
             except ManifestRejected as exc:
                 raise CommandError(f"{path.name}: {exc}") from None
-        if len(paths) > 1 and any(f != ManifestFormat.WEBDATASET for f in formats):
-            raise CommandError(
-                "several files make one manifest only as WebDataset tar shards"
-            )
+        for path, fmt in zip(paths, formats, strict=True):
+            if fmt != formats[0]:
+                raise CommandError(
+                    f"{path.name}: a {fmt.value} part among {formats[0].value} parts "
+                    f"({paths[0].name}); the parts of one manifest share one format"
+                )
         return formats[0]

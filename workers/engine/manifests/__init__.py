@@ -3,9 +3,12 @@ write the filtered manifest in the input's own format.
 
 Formats: CSV and TSV (UTF-8, one header row), JSON Lines, Parquet, and WebDataset
 `.tar` shards (img2dataset's output: `{key}.jpg`, `{key}.txt`, `{key}.json`). A
-manifest is one file, or several parts read in order (shards). Rows are numbered
-from 0 across all parts; a row's number depends only on the files, never on how
-they were chunked. Empty lines are not rows (in JSONL, whitespace-only ones
+manifest is one file, or several parts of one format read in order (a LAION
+folder of Parquet parts, img2dataset's shards, CSV parts); `layout` says which
+files of a folder are parts and which are img2dataset's sidecars. Rows are
+numbered from 0 across all parts (the index; reports also give each row's file
+and its row in that file); a row's number depends only on the files, never on
+how they were chunked. Empty lines are not rows (in JSONL, whitespace-only ones
 neither). Every pass streams: a CSV/JSONL line or a tar member is the most held
 in memory, a row group for Parquet.
 
@@ -87,9 +90,31 @@ from ._common import (
     nothing_to_check,
     parse_hash,
 )
+from .layout import (
+    SIDECAR_KINDS,
+    SIDECAR_PARQUET,
+    SIDECAR_STATS,
+    Layout,
+    Sidecar,
+    arrange,
+    check_sidecar,
+    folder_files,
+    ignored,
+    write_sidecars,
+)
 
 __all__ = [
     "IMAGE_ROLE",
+    "SIDECAR_KINDS",
+    "SIDECAR_PARQUET",
+    "SIDECAR_STATS",
+    "Layout",
+    "Sidecar",
+    "arrange",
+    "check_sidecar",
+    "folder_files",
+    "ignored",
+    "write_sidecars",
     "MAX_IMAGE_BYTES",
     "MAX_LINE_BYTES",
     "ColumnReport",
@@ -329,7 +354,9 @@ def read_chunk(
     path = paths[spec.part]
     where = _text_where(paths, spec.part)
     if fmt == ManifestFormat.PARQUET:
-        yield from _parquet.read(path, spec, columns, batch_rows, where)
+        yield from _parquet.read(
+            path, spec, columns, batch_rows, where, max_image_bytes
+        )
     elif fmt == ManifestFormat.WEBDATASET:
         limits = (max_line_bytes, max_image_bytes)
         yield from _tar.read(path, spec, columns, batch_rows, limits, where)
