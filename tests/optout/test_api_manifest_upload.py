@@ -170,8 +170,8 @@ def test_it_rejects_an_unknown_logical_column(curator_client):
 
     assert response.status_code == 400
     assert response.json()["message"] == (
-        "columns: unknown column 'link'; use one of caption, key, md5, pdq, "
-        "phash, sha256, url"
+        "columns: unknown column 'link'; use one of caption, image, key, md5, "
+        "pdq, phash, sha256, url"
     )
     assert not Manifest.objects.exists()
 

@@ -243,8 +243,8 @@ def test_unchecked_rows_are_left_out_unless_kept(tmp_path, registry, args, kept,
         ),
         (
             ["--columns", '{"link": "URL"}'],
-            "--columns: unknown column 'link'; use one of caption, key, md5, pdq, "
-            "phash, sha256, url",
+            "--columns: unknown column 'link'; use one of caption, image, key, md5, "
+            "pdq, phash, sha256, url",
         ),
     ],
 )
