@@ -135,6 +135,15 @@ def style_review_queue() -> QuerySet[Claim]:
     )
 
 
+def prefix_review_queue() -> QuerySet[Claim]:
+    """Prefix claims on hosts their claimants have not proved, oldest first."""
+    return (
+        Claim.objects.filter(kind=Claim.Kind.PREFIX, state=Claim.State.PENDING_REVIEW)
+        .select_related("owner__user")
+        .order_by("created", "id")
+    )
+
+
 def style_claim_for_review(*, claim_id: int) -> Claim | None:
     return (
         Claim.objects.filter(pk=claim_id, kind=Claim.Kind.STYLE)

@@ -139,6 +139,11 @@ class ClaimOutputSerializer(serializers.Serializer):
     proof_error = serializers.CharField(
         help_text="Domain claims: why the last check failed."
     )
+    pending_reason = serializers.CharField(
+        help_text="Why a claim pending review is not enforced yet (a style name "
+        "waits for an admin; a prefix for proof of its host or an admin); empty "
+        "otherwise."
+    )
 
     class Meta:
         ref_name = "Claim"

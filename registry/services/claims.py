@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import audit_record, notify
 from core.errors import Conflict, NotFound, ValidationFailed
-from registry.models import Claim, RightsHolder
+from registry.models import Claim, RightsHolder, prefix_host
 from registry.services.revision import registry_revision_bump
 from workers.engine.style import normalize_text
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
@@ -54,7 +54,10 @@ def claim_create(
 ) -> Claim:
     """Claim a URL, URL prefix, domain or style name.
 
-    URL and prefix claims are enforced at once; a domain waits for proof of
+    URL claims are enforced at once; a prefix at once only on a host whose
+    control the holder has proved (an active domain claim on it or a parent
+    domain), else it waits for that proof or an admin (pending review: a
+    stranger must not opt out a whole host); a domain waits for proof of
     control (state unverified), a style name for an admin (pending review).
     """
     normalized = _claim_normalize(kind, value)
@@ -75,10 +78,12 @@ def claim_create(
 
     state = {
         Claim.Kind.URL: Claim.State.ACTIVE,
-        Claim.Kind.PREFIX: Claim.State.ACTIVE,
+        Claim.Kind.PREFIX: Claim.State.PENDING_REVIEW,
         Claim.Kind.DOMAIN: Claim.State.UNVERIFIED,
         Claim.Kind.STYLE: Claim.State.PENDING_REVIEW,
     }[Claim.Kind(kind)]
+    if kind == Claim.Kind.PREFIX and host_proved(owner, prefix_host(normalized)):
+        state = Claim.State.ACTIVE
     exists = (
         Claim.objects.filter(owner=owner, kind=kind, normalized=normalized)
         .exclude(state__in=[Claim.State.WITHDRAWN, Claim.State.REJECTED])
@@ -116,6 +121,45 @@ def claim_create(
     return claim
 
 
+def host_proved(owner: RightsHolder, host: str) -> bool:
+    """Whether `owner` has proved control of `host` or a parent domain."""
+    domains = Claim.objects.filter(
+        owner=owner, kind=Claim.Kind.DOMAIN, state=Claim.State.ACTIVE
+    ).values_list("normalized", flat=True)
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def prefixes_activate_for_domain(*, domain: Claim) -> list[int]:
+    """Enforce the holder's pending prefixes on a domain it has just proved.
+
+    Called inside the proof's transaction; the caller bumps the revision.
+    """
+    activated = []
+    pending = Claim.objects.select_for_update().filter(
+        owner=domain.owner,
+        kind=Claim.Kind.PREFIX,
+        state=Claim.State.PENDING_REVIEW,
+    )
+    for claim in pending:
+        host = prefix_host(claim.normalized)
+        if host != domain.normalized and not host.endswith("." + domain.normalized):
+            continue
+        claim.state = Claim.State.ACTIVE
+        claim.activated_at = timezone.now()
+        claim.save(update_fields=["state", "activated_at"])
+        audit_record(
+            actor=None,
+            action="claim.approve",
+            target=claim,
+            holder=claim.owner,
+            before={"state": Claim.State.PENDING_REVIEW},
+            after={"state": claim.state},
+            reason=f"control of {domain.normalized} proved",
+        )
+        activated.append(claim.pk)
+    return activated
+
+
 def claim_withdraw(*, owner: RightsHolder, claim_id: int) -> Claim:
     with transaction.atomic():
         claim = (
@@ -146,7 +190,8 @@ def claim_withdraw(*, owner: RightsHolder, claim_id: int) -> Claim:
 def claim_review(
     *, claim_id: int, approve: bool, admin: User | None = None, reason: str = ""
 ) -> Claim:
-    """An admin approves or rejects a style claim that is pending review.
+    """An admin approves or rejects a claim pending review (a style name, or
+    a prefix on a host its claimant has not proved).
 
     The artist is notified; the decision and its reason go to the audit log.
     """
@@ -184,9 +229,14 @@ def claim_review(
         notify(
             user=claim.owner.user,
             kind=f"claim.{verb}",
-            subject=f"Your style claim “{claim.value}” was {verb}",
+            subject=f"Your {'style' if claim.kind == Claim.Kind.STYLE else 'prefix'} "
+            f"claim “{claim.value}” was {verb}",
             body=(
-                "It is now enforced: captions naming it are flagged in datasets."
+                (
+                    "It is now enforced: captions naming it are flagged in datasets."
+                    if claim.kind == Claim.Kind.STYLE
+                    else "It is now enforced: every URL under it is opted out."
+                )
                 if approve
                 else "It is not enforced."
             )

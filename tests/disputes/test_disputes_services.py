@@ -59,8 +59,7 @@ def test_opening_a_dispute_awaits_the_claimants_response_and_tells_them(
     assert dispute.state == Dispute.State.AWAITING_RESPONSE
     assert dispute.response_due == clock.now + timedelta(days=14)
     assert actions(dispute) == ["dispute.opened", "dispute.awaiting_response"]
-    note = Notification.objects.get(user=artist)
-    assert note.kind == "dispute_opened"
+    note = Notification.objects.get(user=artist, kind="dispute_opened")
     assert "is disputed" in note.subject
     assert note.url == f"/disputes/{dispute.pk}/"
 

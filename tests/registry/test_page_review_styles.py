@@ -10,6 +10,7 @@ from audit.models import AuditEvent, Notification
 from registry.models import Claim
 from registry.selectors import registry_revision_current
 from registry.services import claim_create, claim_review, rights_holder_update
+from tests.factories import approved_prefix
 from tests.optout.helpers import csv_manifest, run_job, start_job
 
 LIST = reverse("review_styles")
@@ -57,7 +58,7 @@ def test_the_detail_shows_the_claimant_and_their_verified_links(
     staff_client, claim, holder
 ):
     rights_holder_update(holder=holder, website="https://alice.example/")
-    claim_create(owner=holder, kind="prefix", value="https://alice.example/art/")
+    approved_prefix(holder, "https://alice.example/art/")
     text = staff_client.get(detail(claim)).content.decode()
     assert "<div><dt>Display name</dt><dd>Alice</dd></div>" in text
     assert '<span class="mono">https://alice.example/</span>' in text
