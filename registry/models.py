@@ -226,6 +226,14 @@ class Claim(models.Model):
         """Why a claim pending review waits, in words for its owner."""
         if self.state != self.State.PENDING_REVIEW:
             return ""
+        if self.kind == self.Kind.URL:
+            host = prefix_host(self.normalized)
+            return (
+                f"You have many exact claims on {host}, which you have not "
+                f"proved you control, so new ones wait: claim the domain {host} "
+                "(or a parent domain) and verify it, or wait for an admin to "
+                "approve them."
+            )
         if self.kind == self.Kind.PREFIX:
             host = prefix_host(self.normalized)
             return (

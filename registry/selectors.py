@@ -136,9 +136,13 @@ def style_review_queue() -> QuerySet[Claim]:
 
 
 def prefix_review_queue() -> QuerySet[Claim]:
-    """Prefix claims on hosts their claimants have not proved, oldest first."""
+    """Prefix claims, and exact URL claims past the per-host cap, on hosts
+    their claimants have not proved, oldest first."""
     return (
-        Claim.objects.filter(kind=Claim.Kind.PREFIX, state=Claim.State.PENDING_REVIEW)
+        Claim.objects.filter(
+            kind__in=[Claim.Kind.PREFIX, Claim.Kind.URL],
+            state=Claim.State.PENDING_REVIEW,
+        )
         .select_related("owner__user")
         .order_by("created", "id")
     )

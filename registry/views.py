@@ -406,13 +406,19 @@ def review_prefixes(request: HttpRequest) -> HttpResponse:
                 messages.error(request, exc.message)
             else:
                 verb = "approved" if approve else "rejected"
-                messages.success(request, f"Prefix claim “{claim.value}” {verb}.")
+                messages.success(
+                    request, f"{claim.get_kind_display()} claim “{claim.value}” {verb}."
+                )
             return redirect("review_prefixes")
     claims = list(selectors.prefix_review_queue())
     return render(
         request,
         "registry/review_prefixes.html",
-        {"claims": claims, "form": form},
+        {
+            "claims": claims,
+            "form": form,
+            "url_cap": settings.CLAIM_UNPROVED_URLS_PER_HOST,
+        },
         status=400 if form.errors else 200,
     )
 

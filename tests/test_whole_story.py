@@ -55,7 +55,10 @@ def test_a_dispute_from_claim_to_decision_changes_the_next_job(
         {"claim": claim["id"], "decision": "approve", "reason": "her own gallery"},
     )
     assert response.status_code == 302
-    assert "No prefix claims wait" in admin.get("/review/prefixes/").content.decode()
+    assert (
+        "No URL or prefix claims wait"
+        in admin.get("/review/prefixes/").content.decode()
+    )
 
     # 2. The curator's job matches the first row, through a real worker.
     first = check(curator_client)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -84,6 +86,8 @@ def claim_create(
     }[Claim.Kind(kind)]
     if kind == Claim.Kind.PREFIX and host_proved(owner, prefix_host(normalized)):
         state = Claim.State.ACTIVE
+    elif kind == Claim.Kind.URL and _over_host_cap(owner, prefix_host(normalized)):
+        state = Claim.State.PENDING_REVIEW
     exists = (
         Claim.objects.filter(owner=owner, kind=kind, normalized=normalized)
         .exclude(state__in=[Claim.State.WITHDRAWN, Claim.State.REJECTED])
@@ -121,6 +125,21 @@ def claim_create(
     return claim
 
 
+def _over_host_cap(owner: RightsHolder, host: str) -> bool:
+    """Whether a new exact claim on an unproved `host` is past the cap."""
+    if host_proved(owner, host):
+        return False
+    on_host = Q()
+    for scheme in ("http", "https"):
+        for name in (host, f"www.{host}"):
+            on_host |= Q(normalized__startswith=f"{scheme}://{name}/")
+            on_host |= Q(normalized__startswith=f"{scheme}://{name}:")
+    enforced = Claim.objects.filter(
+        on_host, owner=owner, kind=Claim.Kind.URL, state=Claim.State.ACTIVE
+    ).count()
+    return enforced >= settings.CLAIM_UNPROVED_URLS_PER_HOST
+
+
 def host_proved(owner: RightsHolder, host: str) -> bool:
     """Whether `owner` has proved control of `host` or a parent domain."""
     domains = Claim.objects.filter(
@@ -130,14 +149,15 @@ def host_proved(owner: RightsHolder, host: str) -> bool:
 
 
 def prefixes_activate_for_domain(*, domain: Claim) -> list[int]:
-    """Enforce the holder's pending prefixes on a domain it has just proved.
+    """Enforce the holder's pending prefixes (and exact URLs past the cap) on
+    a domain it has just proved.
 
     Called inside the proof's transaction; the caller bumps the revision.
     """
     activated = []
     pending = Claim.objects.select_for_update().filter(
         owner=domain.owner,
-        kind=Claim.Kind.PREFIX,
+        kind__in=[Claim.Kind.PREFIX, Claim.Kind.URL],
         state=Claim.State.PENDING_REVIEW,
     )
     for claim in pending:
@@ -187,6 +207,14 @@ def claim_withdraw(*, owner: RightsHolder, claim_id: int) -> Claim:
     return claim
 
 
+_KIND_WORDS = {
+    Claim.Kind.STYLE: "style",
+    Claim.Kind.PREFIX: "prefix",
+    Claim.Kind.URL: "URL",
+    Claim.Kind.DOMAIN: "domain",
+}
+
+
 def claim_review(
     *, claim_id: int, approve: bool, admin: User | None = None, reason: str = ""
 ) -> Claim:
@@ -229,13 +257,14 @@ def claim_review(
         notify(
             user=claim.owner.user,
             kind=f"claim.{verb}",
-            subject=f"Your {'style' if claim.kind == Claim.Kind.STYLE else 'prefix'} "
-            f"claim “{claim.value}” was {verb}",
+            subject=f"Your {_KIND_WORDS[claim.kind]} claim “{claim.value}” was {verb}",
             body=(
                 (
                     "It is now enforced: captions naming it are flagged in datasets."
                     if claim.kind == Claim.Kind.STYLE
                     else "It is now enforced: every URL under it is opted out."
+                    if claim.kind == Claim.Kind.PREFIX
+                    else "It is now enforced."
                 )
                 if approve
                 else "It is not enforced."

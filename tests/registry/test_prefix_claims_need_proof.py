@@ -129,3 +129,36 @@ def test_only_staff_see_the_prefix_review_page(client, artist):
     # as every review page answers those who are not staff
     assert client.get("/review/prefixes/").status_code == 404
     assert client.get("/review/styles/").status_code == 404
+
+
+def test_exact_claims_past_the_cap_on_an_unproved_host_wait(holder, settings):
+    settings.CLAIM_UNPROVED_URLS_PER_HOST = 2
+    first, second, third = (
+        claim_create(owner=holder, kind="url", value=f"https://cdn.example/{i}.png")
+        for i in range(3)
+    )
+    elsewhere = claim_create(owner=holder, kind="url", value="https://a.example/1.png")
+
+    assert [c.state for c in (first, second, third, elsewhere)] == [
+        "active",
+        "active",
+        "pending_review",
+        "active",
+    ]
+    assert "many exact claims on cdn.example" in third.pending_reason
+    # www. and http are the same host
+    www = claim_create(owner=holder, kind="url", value="http://www.cdn.example/x.png")
+    assert www.state == "pending_review"
+
+
+def test_a_proved_host_has_no_cap(holder, settings):
+    settings.CLAIM_UNPROVED_URLS_PER_HOST = 1
+    domain = claim_create(owner=holder, kind="domain", value="cdn.example")
+    Claim.objects.filter(pk=domain.pk).update(state=Claim.State.ACTIVE)
+
+    claims = [
+        claim_create(owner=holder, kind="url", value=f"https://cdn.example/{i}.png")
+        for i in range(3)
+    ]
+
+    assert {c.state for c in claims} == {"active"}
