@@ -201,6 +201,11 @@ class Claim(models.Model):
     # The state before an account suspension, restored on reinstatement;
     # empty for claims not suspended with their account.
     suspended_from = models.CharField(max_length=16, blank=True)
+    # The holder's claim an admin's decision revoked (or narrowed) that covers
+    # this one: it waits for an admin until reviewed.
+    blocked_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -226,6 +231,12 @@ class Claim(models.Model):
         """Why a claim pending review waits, in words for its owner."""
         if self.state != self.State.PENDING_REVIEW:
             return ""
+        if self.blocked_by_id is not None:
+            return (
+                f"An admin's decision revoked your claim #{self.blocked_by_id}, which "
+                "covers this one, so new claims on it or under it wait for an admin "
+                "to review them."
+            )
         if self.kind == self.Kind.URL:
             host = prefix_host(self.normalized)
             return (

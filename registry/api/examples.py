@@ -138,6 +138,7 @@ CLAIM_URL_EXAMPLE: dict[str, Any] = {
     "proof_method": "",
     "proof_error": "",
     "pending_reason": "",
+    "blocked_by": None,
 }
 
 

@@ -145,6 +145,13 @@ class ClaimOutputSerializer(serializers.Serializer):
         "otherwise."
     )
 
+    blocked_by = serializers.IntegerField(
+        source="blocked_by_id",
+        allow_null=True,
+        help_text="The id of your claim an admin's decision revoked that covers "
+        "this one (it then waits for an admin); null otherwise.",
+    )
+
     class Meta:
         ref_name = "Claim"
 

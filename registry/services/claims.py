@@ -84,7 +84,23 @@ def claim_create(
         Claim.Kind.DOMAIN: Claim.State.UNVERIFIED,
         Claim.Kind.STYLE: Claim.State.PENDING_REVIEW,
     }[Claim.Kind(kind)]
-    if kind == Claim.Kind.PREFIX and host_proved(owner, prefix_host(normalized)):
+    blocked_by = None
+    if kind in (Claim.Kind.URL, Claim.Kind.PREFIX):
+        blocked_by = _revoked_cover(owner, normalized)
+        if (
+            blocked_by is not None
+            and blocked_by.kind == kind
+            and _bare(blocked_by.normalized) == _bare(normalized)
+        ):
+            raise ValidationFailed(
+                f"value: an admin's decision revoked this claim of yours (claim "
+                f"#{blocked_by.pk}); it cannot be claimed again, but you can ask for "
+                "the decision to be reviewed",
+                field="value",
+            )
+    if blocked_by is not None:
+        state = Claim.State.PENDING_REVIEW
+    elif kind == Claim.Kind.PREFIX and host_proved(owner, prefix_host(normalized)):
         state = Claim.State.ACTIVE
     elif kind == Claim.Kind.URL and _over_host_cap(owner, prefix_host(normalized)):
         state = Claim.State.PENDING_REVIEW
@@ -108,6 +124,7 @@ def claim_create(
                     secrets.token_urlsafe(24) if kind == Claim.Kind.DOMAIN else ""
                 ),
                 activated_at=timezone.now() if state == Claim.State.ACTIVE else None,
+                blocked_by=blocked_by,
             )
             if claim.is_enforced:
                 registry_revision_bump(reason=f"claim {claim.pk} created")
@@ -123,6 +140,34 @@ def claim_create(
             "value: you already have this claim", field="value"
         ) from None
     return claim
+
+
+def _bare(normalized: str) -> str:
+    """A normalized URL without its scheme and a leading www.: how claims
+    cover each other (the URL equivalences)."""
+    rest = normalized.split("://", 1)[-1]
+    return rest.removeprefix("www.")
+
+
+def _revoked_cover(owner: RightsHolder, normalized: str) -> Claim | None:
+    """The holder's revoked claim (URL, prefix or domain) covering `normalized`."""
+    bare = _bare(normalized)
+    host = prefix_host(normalized)
+    for claim in Claim.objects.filter(
+        owner=owner,
+        state=Claim.State.REVOKED,
+        kind__in=[Claim.Kind.URL, Claim.Kind.PREFIX, Claim.Kind.DOMAIN],
+    ).order_by("id"):
+        if claim.kind == Claim.Kind.DOMAIN:
+            d = claim.normalized
+            if host == d or host.endswith("." + d):
+                return claim
+        elif claim.kind == Claim.Kind.PREFIX:
+            if bare.startswith(_bare(claim.normalized)):
+                return claim
+        elif bare == _bare(claim.normalized):
+            return claim
+    return None
 
 
 def _over_host_cap(owner: RightsHolder, host: str) -> bool:
@@ -159,6 +204,7 @@ def prefixes_activate_for_domain(*, domain: Claim) -> list[int]:
         owner=domain.owner,
         kind__in=[Claim.Kind.PREFIX, Claim.Kind.URL],
         state=Claim.State.PENDING_REVIEW,
+        blocked_by__isnull=True,  # under a revoked claim: an admin decides
     )
     for claim in pending:
         host = prefix_host(claim.normalized)

@@ -12,6 +12,7 @@ import pytest
 from registry.models import Claim
 from registry.selectors import registry_revision_current
 from registry.services import claim_create, claim_domain_check
+from tests.factories import approved_prefix
 from tests.registry.trust import point_domains_at
 from tests.webserver import Site, local_site
 from workers.engine.webproof import WELL_KNOWN_PATH
@@ -162,3 +163,58 @@ def test_a_proved_host_has_no_cap(holder, settings):
     ]
 
     assert {c.state for c in claims} == {"active"}
+
+
+def revoke(claim: Claim) -> Claim:
+    """As an admin's decision on a dispute leaves a claim (disputes.services)."""
+    Claim.objects.filter(pk=claim.pk).update(state=Claim.State.REVOKED)
+    claim.refresh_from_db()
+    return claim
+
+
+def test_after_a_revoke_new_claims_under_it_wait_for_an_admin(
+    holder, other_holder, artist_client
+):
+    gallery = revoke(approved_prefix(holder, "https://alice.example/gallery/"))
+
+    exact = claim_create(
+        owner=holder, kind="url", value="https://alice.example/gallery/boats.jpg"
+    )
+    narrower = claim_create(
+        owner=holder, kind="prefix", value="http://www.alice.example/gallery/b"
+    )
+    outside = claim_create(
+        owner=holder, kind="url", value="https://alice.example/shop/1.jpg"
+    )
+    someone_else = claim_create(
+        owner=other_holder, kind="url", value="https://alice.example/gallery/boats.jpg"
+    )
+
+    assert (exact.state, exact.blocked_by_id) == ("pending_review", gallery.pk)
+    assert (narrower.state, narrower.blocked_by_id) == ("pending_review", gallery.pk)
+    assert outside.state == someone_else.state == "active"
+    assert f"revoked your claim #{gallery.pk}" in exact.pending_reason
+    body = artist_client.get(f"/api/v1/claims/{exact.pk}/").json()
+    assert body["blocked_by"] == gallery.pk
+    response = artist_client.post(
+        "/api/v1/claims/",
+        {"kind": "prefix", "value": "https://alice.example/gallery/"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        f"value: an admin's decision revoked this claim of yours (claim "
+        f"#{gallery.pk}); it cannot be claimed again, but you can ask for the "
+        "decision to be reviewed"
+    )
+
+
+def test_a_revoked_domain_blocks_claims_on_its_hosts(holder):
+    domain = claim_create(owner=holder, kind="domain", value="alice.example")
+    revoke(domain)
+
+    claim = claim_create(
+        owner=holder, kind="url", value="https://img.alice.example/1.png"
+    )
+
+    assert (claim.state, claim.blocked_by_id) == ("pending_review", domain.pk)
