@@ -70,6 +70,20 @@ def test_the_detail_shows_the_claimant_and_their_verified_links(
     ) in text
 
 
+def test_claims_anyone_could_make_are_not_called_verified(staff_client, claim, holder):
+    claim_create(owner=holder, kind="url", value="https://famous.example/a.png")
+    domain = claim_create(owner=holder, kind="domain", value="alice.example")
+    Claim.objects.filter(pk=domain.pk).update(state=Claim.State.ACTIVE)
+    claim_create(owner=holder, kind="url", value="https://img.alice.example/1.png")
+
+    text = staff_client.get(detail(claim)).content.decode()
+
+    links = text.split('<ul class="verified-links">', 1)[1].split("</ul>", 1)[0]
+    assert "https://famous.example/a.png" not in links  # exact, anyone may claim
+    assert 'domain: <span class="mono">alice.example</span>' in links
+    assert "https://img.alice.example/1.png" in links  # on the proved domain
+
+
 def test_the_same_name_claimed_by_another_holder_is_flagged(
     staff_client, claim, other_holder
 ):
