@@ -645,3 +645,31 @@ def test_narrowing_to_a_prefix_the_owner_already_claims_keeps_that_claim(
         narrowed_to="https://alice.example/gallery/",
     )
     assert Claim.objects.filter(state=Claim.State.ACTIVE).get() == gallery
+
+
+def test_an_admin_does_not_decide_a_dispute_they_opened(claim, admin_user):
+    dispute = open_dispute(admin_user, f"claim:{claim.pk}")
+
+    with pytest.raises(NotAllowed, match="you opened this dispute"):
+        dispute_resolve(
+            admin=admin_user, dispute_id=dispute.pk, outcome="revoked", reason="x"
+        )
+
+    claim.refresh_from_db()
+    assert claim.state == Claim.State.ACTIVE
+
+
+def test_an_admin_does_not_decide_a_dispute_about_their_own_claim(other_artist):
+    from tests.conftest import make_artist
+    from tests.factories import approved_prefix
+
+    admin = make_artist("curating-admin")
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    own = approved_prefix(admin.rights_holder, "https://root.example/")
+    dispute = open_dispute(other_artist, f"claim:{own.pk}")
+
+    with pytest.raises(NotAllowed, match="about your own work or claim"):
+        dispute_resolve(
+            admin=admin, dispute_id=dispute.pk, outcome="upheld", reason="mine"
+        )
