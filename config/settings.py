@@ -229,6 +229,9 @@ DISPUTE_CHECK_SECONDS = env.int("DISPUTE_CHECK_SECONDS", default=3600)
 # <scheme>://DOMAIN/.well-known/dnt-registry-verification.txt or in a
 # <meta name="dnt-registry-verification"> tag on the home page.
 DOMAIN_PROOF_SCHEME = env.str("DOMAIN_PROOF_SCHEME", default="https")
+# Exact URL claims one holder may have enforced at once on a host they have
+# not proved; beyond it, new ones wait for an admin (prefixes always wait).
+CLAIM_UNPROVED_URLS_PER_HOST = env.int("CLAIM_UNPROVED_URLS_PER_HOST", default=1000)
 if DOMAIN_PROOF_SCHEME not in ("http", "https"):
     raise ValueError("DOMAIN_PROOF_SCHEME must be http or https")
 DOMAIN_PROOF_CONNECT_TIMEOUT = env.float("DOMAIN_PROOF_CONNECT_TIMEOUT", default=5.0)

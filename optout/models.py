@@ -19,7 +19,16 @@ def _part_path(instance: ManifestPart | ManifestSidecar, filename: str) -> str:
 
 
 def _output_path(instance: JobOutput, filename: str) -> str:
-    return f"outputs/{instance.job_id}/{secrets.token_hex(8)}/{filename}"
+    """Where an output is stored. Not the curator's file name, which may be
+    any length and script (downloads carry it: JobOutput.name), but a random
+    one keeping a short ASCII extension, so no name can fail the write."""
+    suffix = filename.rsplit(".", 1)[-1] if "." in filename else ""
+    suffix = (
+        suffix if suffix.isascii() and suffix.isalnum() and len(suffix) <= 10 else ""
+    )
+    return f"outputs/{instance.job_id}/{secrets.token_hex(16)}" + (
+        f".{suffix.lower()}" if suffix else ""
+    )
 
 
 class Manifest(models.Model):

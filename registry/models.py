@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import User
+from workers.engine.urls import normalize_url
 
 
 class RightsHolder(models.Model):
@@ -168,7 +169,8 @@ class Claim(models.Model):
     class State(models.TextChoices):
         ACTIVE = "active"
         UNVERIFIED = "unverified"  # domain claims until control is proven
-        PENDING_REVIEW = "pending_review", "pending review"  # style claims
+        # style claims, and prefixes on a host the claimant has not proved
+        PENDING_REVIEW = "pending_review", "pending review"
         REJECTED = "rejected"
         WITHDRAWN = "withdrawn"
         # No longer enforced, reversibly: a domain whose proof disappeared, an
@@ -199,6 +201,11 @@ class Claim(models.Model):
     # The state before an account suspension, restored on reinstatement;
     # empty for claims not suspended with their account.
     suspended_from = models.CharField(max_length=16, blank=True)
+    # The holder's claim an admin's decision revoked (or narrowed) that covers
+    # this one: it waits for an admin until reviewed.
+    blocked_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -218,6 +225,39 @@ class Claim(models.Model):
     @property
     def is_enforced(self) -> bool:
         return self.state == self.State.ACTIVE
+
+    @property
+    def pending_reason(self) -> str:
+        """Why a claim pending review waits, in words for its owner."""
+        if self.state != self.State.PENDING_REVIEW:
+            return ""
+        if self.blocked_by_id is not None:
+            return (
+                f"An admin's decision revoked your claim #{self.blocked_by_id}, which "
+                "covers this one, so new claims on it or under it wait for an admin "
+                "to review them."
+            )
+        if self.kind == self.Kind.URL:
+            host = prefix_host(self.normalized)
+            return (
+                f"You have many exact claims on {host}, which you have not "
+                f"proved you control, so new ones wait: claim the domain {host} "
+                "(or a parent domain) and verify it, or wait for an admin to "
+                "approve them."
+            )
+        if self.kind == self.Kind.PREFIX:
+            host = prefix_host(self.normalized)
+            return (
+                f"A prefix reaches every URL under it, so it is enforced once you "
+                f"prove you control {host}: claim the domain {host} (or a parent "
+                "domain) and verify it, or wait for an admin to approve it."
+            )
+        return "An admin reviews style claims before they are enforced."
+
+
+def prefix_host(normalized: str) -> str:
+    """The host a normalized prefix claim lies on, without a leading www."""
+    return normalize_url(normalized).host.removeprefix("www.")
 
 
 class RegistryRevision(models.Model):

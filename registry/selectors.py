@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from accounts.models import User
+from audit.models import AuditEvent
 from registry.models import (
     Claim,
     Fingerprint,
@@ -24,6 +25,7 @@ from registry.models import (
     RegistryRevision,
     RightsHolder,
     Work,
+    prefix_host,
 )
 
 
@@ -135,6 +137,19 @@ def style_review_queue() -> QuerySet[Claim]:
     )
 
 
+def prefix_review_queue() -> QuerySet[Claim]:
+    """Prefix claims, and exact URL claims past the per-host cap, on hosts
+    their claimants have not proved, oldest first."""
+    return (
+        Claim.objects.filter(
+            kind__in=[Claim.Kind.PREFIX, Claim.Kind.URL],
+            state=Claim.State.PENDING_REVIEW,
+        )
+        .select_related("owner__user")
+        .order_by("created", "id")
+    )
+
+
 def style_claim_for_review(*, claim_id: int) -> Claim | None:
     return (
         Claim.objects.filter(pk=claim_id, kind=Claim.Kind.STYLE)
@@ -167,6 +182,33 @@ class StyleReview:
         return [s for s in self.similar if s.same]
 
 
+def verified_links(*, holder: RightsHolder, claims: list[Claim]) -> list[Claim]:
+    """The holder's claims that may be called verified: proved domains, and
+    URL and prefix claims on a host the holder proved or that an admin
+    approved. An exact URL anyone may claim at once is not among them."""
+    active = [c for c in claims if c.state == Claim.State.ACTIVE]
+    domains = [c.normalized for c in active if c.kind == Claim.Kind.DOMAIN]
+    links = [c for c in active if c.kind in (Claim.Kind.URL, Claim.Kind.PREFIX)]
+    approved = set(
+        AuditEvent.objects.filter(
+            action="claim.approve",
+            target_type="claim",
+            target_id__in=[c.pk for c in links],
+        ).values_list("target_id", flat=True)
+    )
+
+    def proved(claim: Claim) -> bool:
+        host = prefix_host(claim.normalized)
+        return any(host == d or host.endswith("." + d) for d in domains)
+
+    return [
+        c
+        for c in active
+        if c.kind == Claim.Kind.DOMAIN
+        or (c in links and (c.pk in approved or proved(c)))
+    ]
+
+
 NEAR_NAME_RATIO = 0.8
 
 
@@ -185,12 +227,7 @@ def style_review(*, claim: Claim, hits: CaptionHits) -> StyleReview:
         holder=holder,
         works_count=Work.objects.filter(owner=holder).count(),
         other_claims=others,
-        verified_links=[
-            c
-            for c in others
-            if c.state == Claim.State.ACTIVE
-            and c.kind in (Claim.Kind.DOMAIN, Claim.Kind.URL, Claim.Kind.PREFIX)
-        ],
+        verified_links=verified_links(holder=holder, claims=others),
         similar=similar_style_claims(claim=claim),
         hits=hits,
         recent_jobs=settings.STYLE_REVIEW_RECENT_JOBS,

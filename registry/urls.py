@@ -28,6 +28,7 @@ urlpatterns = [
         views.review_style_detail,
         name="review_style",
     ),
+    path("review/prefixes/", views.review_prefixes, name="review_prefixes"),
     path("review/domains/", views.review_domains, name="review_domains"),
     path(
         "review/domains/<int:claim_id>/check/",

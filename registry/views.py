@@ -381,6 +381,49 @@ def review_styles(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
+def review_prefixes(request: HttpRequest) -> HttpResponse:
+    """Prefix claims waiting for an admin: approve (enforce) or reject each."""
+    form = StyleDecisionForm(request.POST or None)
+    if request.method == "POST":
+        claim_id = request.POST.get("claim", "")
+        claim = (
+            selectors.prefix_review_queue().filter(pk=claim_id).first()
+            if claim_id.isdigit()
+            else None
+        )
+        if claim is None:
+            raise Http404("claim not found")
+        if form.is_valid():
+            approve = form.cleaned_data["decision"] == "approve"
+            try:
+                services.claim_review(
+                    claim_id=claim.pk,
+                    approve=approve,
+                    admin=request.user,  # type: ignore[arg-type]  # staff_required
+                    reason=form.cleaned_data["reason"],
+                )
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                verb = "approved" if approve else "rejected"
+                messages.success(
+                    request, f"{claim.get_kind_display()} claim “{claim.value}” {verb}."
+                )
+            return redirect("review_prefixes")
+    claims = list(selectors.prefix_review_queue())
+    return render(
+        request,
+        "registry/review_prefixes.html",
+        {
+            "claims": claims,
+            "form": form,
+            "url_cap": settings.CLAIM_UNPROVED_URLS_PER_HOST,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required
 def review_style_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
     claim = selectors.style_claim_for_review(claim_id=claim_id)
     if claim is None:

@@ -47,3 +47,12 @@ class ClaimFactory(factory.django.DjangoModelFactory):
     value = factory.Sequence(lambda n: f"https://art.example.com/{n}.png")
     normalized = factory.LazyAttribute(lambda c: c.value)
     state = Claim.State.ACTIVE
+
+
+def approved_prefix(holder, value: str):
+    """A prefix claim enforced as an admin's approval enforces it (the holder
+    has not proved the host: a prefix waits for that or an admin)."""
+    from registry.services import claim_create, claim_review
+
+    claim = claim_create(owner=holder, kind="prefix", value=value)
+    return claim_review(claim_id=claim.pk, approve=True)

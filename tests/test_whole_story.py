@@ -38,12 +38,27 @@ def check(curator_client) -> dict:
 def test_a_dispute_from_claim_to_decision_changes_the_next_job(
     celery_worker, artist, artist_client, curator, curator_client, admin_user
 ):
-    # 1. The artist claims a URL prefix; it is enforced at once.
+    # 1. The artist claims a URL prefix on a host they have not proved: it
+    # waits, and an admin approves it on the review page.
     response = artist_client.post(
         "/api/v1/claims/", {"kind": "prefix", "value": PREFIX}, format="json"
     )
     assert response.status_code == 201, response.json()
     claim = response.json()
+    assert claim["state"] == "pending_review"
+    admin = Client()
+    admin.force_login(admin_user)
+    page = admin.get("/review/prefixes/").content.decode()
+    assert f'data-claim="{claim["id"]}"' in page
+    response = admin.post(
+        "/review/prefixes/",
+        {"claim": claim["id"], "decision": "approve", "reason": "her own gallery"},
+    )
+    assert response.status_code == 302
+    assert (
+        "No URL or prefix claims wait"
+        in admin.get("/review/prefixes/").content.decode()
+    )
 
     # 2. The curator's job matches the first row, through a real worker.
     first = check(curator_client)

@@ -368,8 +368,9 @@ def dispute_resolve(
 ) -> Dispute:
     """An admin decides. Takes effect now, or once a second admin confirms.
 
-    Raises NotAllowed (not an admin), ValidationFailed (no reason, bad outcome
-    or narrowing), Conflict (the dispute is not awaiting a decision).
+    Raises NotAllowed (not an admin, or an admin who is a party: who opened
+    the dispute or holds what it is about), ValidationFailed (no reason, bad
+    outcome or narrowing), Conflict (the dispute is not awaiting a decision).
     """
     if not admin.is_staff:
         raise NotAllowed("only admins decide disputes")
@@ -378,6 +379,7 @@ def dispute_resolve(
         raise ValidationFailed("reason: say why you decided so", field="reason")
     with transaction.atomic():
         dispute = _locked(dispute_id)
+        _not_a_party(dispute, admin)
         if dispute.state not in (
             Dispute.State.AWAITING_RESPONSE,
             Dispute.State.UNDER_REVIEW,
@@ -436,6 +438,16 @@ def _finish(dispute: Dispute, *, actor: User | None, before: str) -> None:
         )
 
 
+def _not_a_party(dispute: Dispute, admin: User) -> None:
+    """No admin decides a dispute they opened or one about what they hold."""
+    if dispute.disputer_id == admin.pk:
+        raise NotAllowed("you opened this dispute; another admin must decide it")
+    if dispute.holder.user_id == admin.pk:
+        raise NotAllowed(
+            "the dispute is about your own work or claim; another admin must decide it"
+        )
+
+
 def dispute_confirm(
     *, admin: User, dispute_id: int, approve: bool, reason: str = ""
 ) -> Dispute:
@@ -449,6 +461,7 @@ def dispute_confirm(
                 f"the dispute is {_state_label(dispute.state)}; there is no "
                 "decision to confirm"
             )
+        _not_a_party(dispute, admin)
         if dispute.decided_by_id == admin.pk:
             raise Conflict("a second, different admin must confirm this decision")
         if approve:

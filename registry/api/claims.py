@@ -92,7 +92,10 @@ class ClaimListCreateApi(ArtistApi):
     @extend_schema(
         tags=["claims"],
         summary="Claim a URL, a URL prefix, a domain or a style name",
-        description="url and prefix claims are enforced at once; a domain claim "
+        description="url claims are enforced at once; a prefix claim at once "
+        "only on a host you have proved (an active domain claim on it or a parent "
+        "domain), else it is pending_review (see pending_reason) until you prove "
+        "the host or an admin approves it; a domain claim "
         "is unverified until you serve its verification_token on the domain and "
         "ask for a check (POST /api/v1/claims/{claim_id}/check/); a style claim "
         "waits for an admin (pending_review). Only style claims take aliases. "

@@ -137,6 +137,8 @@ CLAIM_URL_EXAMPLE: dict[str, Any] = {
     "proof_checked_at": None,
     "proof_method": "",
     "proof_error": "",
+    "pending_reason": "",
+    "blocked_by": None,
 }
 
 

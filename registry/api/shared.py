@@ -139,6 +139,18 @@ class ClaimOutputSerializer(serializers.Serializer):
     proof_error = serializers.CharField(
         help_text="Domain claims: why the last check failed."
     )
+    pending_reason = serializers.CharField(
+        help_text="Why a claim pending review is not enforced yet (a style name "
+        "waits for an admin; a prefix for proof of its host or an admin); empty "
+        "otherwise."
+    )
+
+    blocked_by = serializers.IntegerField(
+        source="blocked_by_id",
+        allow_null=True,
+        help_text="The id of your claim an admin's decision revoked that covers "
+        "this one (it then waits for an admin); null otherwise.",
+    )
 
     class Meta:
         ref_name = "Claim"

@@ -7,13 +7,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record, notify
 from core.errors import Conflict, NotFound, ValidationFailed
-from registry.models import Claim, RightsHolder
+from registry.models import Claim, RightsHolder, prefix_host
 from registry.services.revision import registry_revision_bump
 from workers.engine.style import normalize_text
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
@@ -54,7 +56,10 @@ def claim_create(
 ) -> Claim:
     """Claim a URL, URL prefix, domain or style name.
 
-    URL and prefix claims are enforced at once; a domain waits for proof of
+    URL claims are enforced at once; a prefix at once only on a host whose
+    control the holder has proved (an active domain claim on it or a parent
+    domain), else it waits for that proof or an admin (pending review: a
+    stranger must not opt out a whole host); a domain waits for proof of
     control (state unverified), a style name for an admin (pending review).
     """
     normalized = _claim_normalize(kind, value)
@@ -75,10 +80,30 @@ def claim_create(
 
     state = {
         Claim.Kind.URL: Claim.State.ACTIVE,
-        Claim.Kind.PREFIX: Claim.State.ACTIVE,
+        Claim.Kind.PREFIX: Claim.State.PENDING_REVIEW,
         Claim.Kind.DOMAIN: Claim.State.UNVERIFIED,
         Claim.Kind.STYLE: Claim.State.PENDING_REVIEW,
     }[Claim.Kind(kind)]
+    blocked_by = None
+    if kind in (Claim.Kind.URL, Claim.Kind.PREFIX):
+        blocked_by = _revoked_cover(owner, normalized)
+        if (
+            blocked_by is not None
+            and blocked_by.kind == kind
+            and _bare(blocked_by.normalized) == _bare(normalized)
+        ):
+            raise ValidationFailed(
+                f"value: an admin's decision revoked this claim of yours (claim "
+                f"#{blocked_by.pk}); it cannot be claimed again, but you can ask for "
+                "the decision to be reviewed",
+                field="value",
+            )
+    if blocked_by is not None:
+        state = Claim.State.PENDING_REVIEW
+    elif kind == Claim.Kind.PREFIX and host_proved(owner, prefix_host(normalized)):
+        state = Claim.State.ACTIVE
+    elif kind == Claim.Kind.URL and _over_host_cap(owner, prefix_host(normalized)):
+        state = Claim.State.PENDING_REVIEW
     exists = (
         Claim.objects.filter(owner=owner, kind=kind, normalized=normalized)
         .exclude(state__in=[Claim.State.WITHDRAWN, Claim.State.REJECTED])
@@ -99,6 +124,7 @@ def claim_create(
                     secrets.token_urlsafe(24) if kind == Claim.Kind.DOMAIN else ""
                 ),
                 activated_at=timezone.now() if state == Claim.State.ACTIVE else None,
+                blocked_by=blocked_by,
             )
             if claim.is_enforced:
                 registry_revision_bump(reason=f"claim {claim.pk} created")
@@ -114,6 +140,90 @@ def claim_create(
             "value: you already have this claim", field="value"
         ) from None
     return claim
+
+
+def _bare(normalized: str) -> str:
+    """A normalized URL without its scheme and a leading www.: how claims
+    cover each other (the URL equivalences)."""
+    rest = normalized.split("://", 1)[-1]
+    return rest.removeprefix("www.")
+
+
+def _revoked_cover(owner: RightsHolder, normalized: str) -> Claim | None:
+    """The holder's revoked claim (URL, prefix or domain) covering `normalized`."""
+    bare = _bare(normalized)
+    host = prefix_host(normalized)
+    for claim in Claim.objects.filter(
+        owner=owner,
+        state=Claim.State.REVOKED,
+        kind__in=[Claim.Kind.URL, Claim.Kind.PREFIX, Claim.Kind.DOMAIN],
+    ).order_by("id"):
+        if claim.kind == Claim.Kind.DOMAIN:
+            d = claim.normalized
+            if host == d or host.endswith("." + d):
+                return claim
+        elif claim.kind == Claim.Kind.PREFIX:
+            if bare.startswith(_bare(claim.normalized)):
+                return claim
+        elif bare == _bare(claim.normalized):
+            return claim
+    return None
+
+
+def _over_host_cap(owner: RightsHolder, host: str) -> bool:
+    """Whether a new exact claim on an unproved `host` is past the cap."""
+    if host_proved(owner, host):
+        return False
+    on_host = Q()
+    for scheme in ("http", "https"):
+        for name in (host, f"www.{host}"):
+            on_host |= Q(normalized__startswith=f"{scheme}://{name}/")
+            on_host |= Q(normalized__startswith=f"{scheme}://{name}:")
+    enforced = Claim.objects.filter(
+        on_host, owner=owner, kind=Claim.Kind.URL, state=Claim.State.ACTIVE
+    ).count()
+    return enforced >= settings.CLAIM_UNPROVED_URLS_PER_HOST
+
+
+def host_proved(owner: RightsHolder, host: str) -> bool:
+    """Whether `owner` has proved control of `host` or a parent domain."""
+    domains = Claim.objects.filter(
+        owner=owner, kind=Claim.Kind.DOMAIN, state=Claim.State.ACTIVE
+    ).values_list("normalized", flat=True)
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def prefixes_activate_for_domain(*, domain: Claim) -> list[int]:
+    """Enforce the holder's pending prefixes (and exact URLs past the cap) on
+    a domain it has just proved.
+
+    Called inside the proof's transaction; the caller bumps the revision.
+    """
+    activated = []
+    pending = Claim.objects.select_for_update().filter(
+        owner=domain.owner,
+        kind__in=[Claim.Kind.PREFIX, Claim.Kind.URL],
+        state=Claim.State.PENDING_REVIEW,
+        blocked_by__isnull=True,  # under a revoked claim: an admin decides
+    )
+    for claim in pending:
+        host = prefix_host(claim.normalized)
+        if host != domain.normalized and not host.endswith("." + domain.normalized):
+            continue
+        claim.state = Claim.State.ACTIVE
+        claim.activated_at = timezone.now()
+        claim.save(update_fields=["state", "activated_at"])
+        audit_record(
+            actor=None,
+            action="claim.approve",
+            target=claim,
+            holder=claim.owner,
+            before={"state": Claim.State.PENDING_REVIEW},
+            after={"state": claim.state},
+            reason=f"control of {domain.normalized} proved",
+        )
+        activated.append(claim.pk)
+    return activated
 
 
 def claim_withdraw(*, owner: RightsHolder, claim_id: int) -> Claim:
@@ -143,10 +253,19 @@ def claim_withdraw(*, owner: RightsHolder, claim_id: int) -> Claim:
     return claim
 
 
+_KIND_WORDS = {
+    Claim.Kind.STYLE: "style",
+    Claim.Kind.PREFIX: "prefix",
+    Claim.Kind.URL: "URL",
+    Claim.Kind.DOMAIN: "domain",
+}
+
+
 def claim_review(
     *, claim_id: int, approve: bool, admin: User | None = None, reason: str = ""
 ) -> Claim:
-    """An admin approves or rejects a style claim that is pending review.
+    """An admin approves or rejects a claim pending review (a style name, or
+    a prefix on a host its claimant has not proved).
 
     The artist is notified; the decision and its reason go to the audit log.
     """
@@ -184,9 +303,15 @@ def claim_review(
         notify(
             user=claim.owner.user,
             kind=f"claim.{verb}",
-            subject=f"Your style claim “{claim.value}” was {verb}",
+            subject=f"Your {_KIND_WORDS[claim.kind]} claim “{claim.value}” was {verb}",
             body=(
-                "It is now enforced: captions naming it are flagged in datasets."
+                (
+                    "It is now enforced: captions naming it are flagged in datasets."
+                    if claim.kind == Claim.Kind.STYLE
+                    else "It is now enforced: every URL under it is opted out."
+                    if claim.kind == Claim.Kind.PREFIX
+                    else "It is now enforced."
+                )
                 if approve
                 else "It is not enforced."
             )

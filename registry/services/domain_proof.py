@@ -15,6 +15,7 @@ from audit.services import audit_record, notify
 from core.errors import Conflict, NotFound
 from core.tasks import enqueue, send
 from registry.models import Claim, RightsHolder
+from registry.services.claims import prefixes_activate_for_domain
 from registry.services.revision import registry_revision_bump
 from workers.engine import webproof
 
@@ -155,6 +156,9 @@ def claim_domain_check(*, claim_id: int, scheduled: bool = False) -> Claim | Non
 
 def _domain_state_changed(claim: Claim, before: str) -> None:
     domain = claim.normalized
+    if claim.state == Claim.State.ACTIVE:
+        # The proof also stands for the holder's prefixes on this host.
+        prefixes_activate_for_domain(domain=claim)
     if claim.state == Claim.State.ACTIVE and before == Claim.State.UNVERIFIED:
         action, kind = "claim.domain_verified", "claim.domain_verified"
         subject = f"Domain verified: {domain} is now enforced"

@@ -8,9 +8,9 @@ from django.urls import reverse
 from accounts.models import User
 from disputes.models import Dispute
 from registry.models import Claim
-from registry.services import claim_create
 from tests.conftest import PASSWORD, make_artist
 from tests.disputes.helpers import open_dispute
+from tests.factories import approved_prefix
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,9 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_an_admin_resolves_a_dispute_from_the_review_page(live_server, page):
     alice = make_artist("alice")
     bob = make_artist("bob")
-    claim = claim_create(
-        owner=alice.rights_holder, kind="prefix", value="https://alice.example/"
-    )
+    claim = approved_prefix(alice.rights_holder, "https://alice.example/")
     dispute = open_dispute(bob, f"claim:{claim.pk}", grounds="too_broad")
     User.objects.create_superuser("root", "root@example.com", PASSWORD)
 

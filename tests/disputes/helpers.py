@@ -11,7 +11,7 @@ from accounts.models import User
 from disputes.models import Dispute
 from disputes.services import dispute_create
 from registry.models import Claim, RightsHolder
-from registry.services import claim_create
+from tests.factories import approved_prefix
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -28,7 +28,7 @@ class Clock:
 
 
 def prefix_claim(holder: RightsHolder, value: str = "https://alice.example/") -> Claim:
-    return claim_create(owner=holder, kind="prefix", value=value)
+    return approved_prefix(holder, value)
 
 
 def open_dispute(

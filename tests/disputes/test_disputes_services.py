@@ -59,8 +59,7 @@ def test_opening_a_dispute_awaits_the_claimants_response_and_tells_them(
     assert dispute.state == Dispute.State.AWAITING_RESPONSE
     assert dispute.response_due == clock.now + timedelta(days=14)
     assert actions(dispute) == ["dispute.opened", "dispute.awaiting_response"]
-    note = Notification.objects.get(user=artist)
-    assert note.kind == "dispute_opened"
+    note = Notification.objects.get(user=artist, kind="dispute_opened")
     assert "is disputed" in note.subject
     assert note.url == f"/disputes/{dispute.pk}/"
 
@@ -646,3 +645,31 @@ def test_narrowing_to_a_prefix_the_owner_already_claims_keeps_that_claim(
         narrowed_to="https://alice.example/gallery/",
     )
     assert Claim.objects.filter(state=Claim.State.ACTIVE).get() == gallery
+
+
+def test_an_admin_does_not_decide_a_dispute_they_opened(claim, admin_user):
+    dispute = open_dispute(admin_user, f"claim:{claim.pk}")
+
+    with pytest.raises(NotAllowed, match="you opened this dispute"):
+        dispute_resolve(
+            admin=admin_user, dispute_id=dispute.pk, outcome="revoked", reason="x"
+        )
+
+    claim.refresh_from_db()
+    assert claim.state == Claim.State.ACTIVE
+
+
+def test_an_admin_does_not_decide_a_dispute_about_their_own_claim(other_artist):
+    from tests.conftest import make_artist
+    from tests.factories import approved_prefix
+
+    admin = make_artist("curating-admin")
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    own = approved_prefix(admin.rights_holder, "https://root.example/")
+    dispute = open_dispute(other_artist, f"claim:{own.pk}")
+
+    with pytest.raises(NotAllowed, match="about your own work or claim"):
+        dispute_resolve(
+            admin=admin, dispute_id=dispute.pk, outcome="upheld", reason="mine"
+        )

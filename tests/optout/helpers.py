@@ -36,6 +36,7 @@ from registry.services import (
     image_register_hashes,
     registry_revision_bump,
 )
+from tests.factories import approved_prefix
 
 EXACT_URL = "https://alice.example/art/harbour.png"
 PREFIX = "https://alice.example/gallery/"
@@ -87,7 +88,7 @@ def activate_domain(claim: Claim) -> Claim:
 def enforce(holder: RightsHolder) -> Registry:
     """One enforced claim of every kind and one image registered by pHash."""
     url = claim_create(owner=holder, kind="url", value=EXACT_URL)
-    prefix = claim_create(owner=holder, kind="prefix", value=PREFIX)
+    prefix = approved_prefix(holder, PREFIX)
     domain = activate_domain(claim_create(owner=holder, kind="domain", value=DOMAIN))
     style = claim_create(owner=holder, kind="style", value=STYLE)
     style = claim_review(claim_id=style.pk, approve=True)

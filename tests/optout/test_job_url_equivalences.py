@@ -12,6 +12,7 @@ import json
 from django.urls import reverse
 
 from registry.services import claim_create
+from tests.factories import approved_prefix
 
 from .helpers import download, laion_parquet, read_parquet, run_job, start_job
 
@@ -50,7 +51,7 @@ KEPT = [
 def test_a_job_removes_every_spelling_of_claimed_urls_and_says_how_each_matched(
     client, curator, curator_client, holder
 ):
-    prefix = claim_create(owner=holder, kind="prefix", value=ART)
+    prefix = approved_prefix(holder, ART)
     photo = claim_create(owner=holder, kind="url", value=PHOTO)
     one = claim_create(owner=holder, kind="url", value=ONE)
     claims = {"prefix": prefix.pk, "url": (photo.pk, one.pk)}

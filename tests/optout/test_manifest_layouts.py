@@ -422,3 +422,25 @@ def test_check_manifest_takes_a_folder_a_glob_and_the_levels_to_remove(
         call_command("check_manifest", str(folder), "--remove-levels", "sure")
     with pytest.raises(CommandError, match="no file matches"):
         call_command("check_manifest", str(tmp_path / "none-*.parquet"))
+
+
+@pytest.mark.django_db
+def test_a_file_name_of_any_length_and_script_is_kept_for_downloads(
+    client, curator, registry
+):
+    name = "é" * 250 + ".csv"  # 500 bytes: over what a file system takes
+    data = ("url,caption\n" + f"{EXACT_URL},x\nhttps://free.example/1.jpg,y\n").encode()
+
+    manifest = manifest_upload(owner=curator, files=[upload(name, data)])
+    job = run_job(match_job_start(manifest=manifest, owner=curator))
+
+    assert job.state == "succeeded", job.failure_reason
+    (output,) = job.outputs.filter(kind="filtered")
+    assert output.name == name
+    assert (
+        output_bytes_named(job, name) == b"url,caption\nhttps://free.example/1.jpg,y\n"
+    )
+    client.force_login(curator)
+    response = client.get(f"/datasets/jobs/{job.pk}/outputs/{output.pk}/")
+    assert response.status_code == 200
+    assert "filename*=utf-8''" + "%C3%A9" * 10 in response["Content-Disposition"]

@@ -8,6 +8,7 @@ from registry.models import Claim
 from registry.permissions import NOT_AN_ARTIST
 from registry.selectors import registry_revision_current
 from registry.services import claim_create
+from tests.factories import approved_prefix
 
 URL = "/api/v1/claims/"
 
@@ -21,9 +22,7 @@ def claim(holder) -> Claim:
 
 @pytest.fixture
 def others_claim(other_holder) -> Claim:
-    return claim_create(
-        owner=other_holder, kind="prefix", value="https://bob.example/art/"
-    )
+    return approved_prefix(other_holder, "https://bob.example/art/")
 
 
 # --- create -------------------------------------------------------------------
@@ -56,17 +55,43 @@ def test_it_enforces_a_url_claim_at_once(artist_client, holder):
         "proof_checked_at": None,
         "proof_method": "",
         "proof_error": "",
+        "pending_reason": "",
+        "blocked_by": None,
     }
     assert registry_revision_current() == before + 1
 
 
-def test_it_enforces_a_prefix_claim_at_once(artist_client):
+def test_a_prefix_on_a_host_not_proved_waits_with_its_reason(artist_client):
+    before = registry_revision_current()
+
     response = artist_client.post(
-        URL, {"kind": "prefix", "value": "https://alice.example/art/"}, format="json"
+        URL, {"kind": "prefix", "value": "https://upload.wikimedia.org/"}, format="json"
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["state"] == "pending_review"
+    assert body["pending_reason"] == (
+        "A prefix reaches every URL under it, so it is enforced once you prove you "
+        "control upload.wikimedia.org: claim the domain upload.wikimedia.org (or a "
+        "parent domain) and verify it, or wait for an admin to approve it."
+    )
+    assert registry_revision_current() == before  # nothing enforced
+
+
+def test_a_prefix_on_a_proved_domain_is_enforced_at_once(artist_client, holder):
+    domain = claim_create(owner=holder, kind="domain", value="alice.example")
+    Claim.objects.filter(pk=domain.pk).update(state=Claim.State.ACTIVE)
+
+    response = artist_client.post(
+        URL,
+        {"kind": "prefix", "value": "https://www.art.alice.example/x/"},
+        format="json",
     )
 
     assert response.status_code == 201
     assert response.json()["state"] == "active"
+    assert response.json()["pending_reason"] == ""
 
 
 def test_a_domain_claim_waits_for_proof_and_shows_its_token(artist_client):

@@ -6,6 +6,7 @@ from accounts.models import User
 from registry.models import Claim, RightsHolder
 from registry.selectors import registry_revision_current
 from registry.services import claim_create, claim_withdraw
+from tests.factories import approved_prefix
 from tests.pages import assert_login_redirect, fail, fingerprint, upload
 
 URL = reverse("dashboard")
@@ -22,9 +23,7 @@ def test_it_shows_an_artists_roles_counts_and_revision(client, holder, artist):
     claim_create(owner=holder, kind="url", value="https://a.example/1.png")
     claim_create(owner=holder, kind="domain", value="alice.example")
     claim_create(owner=holder, kind="style", value="Alice Example")
-    withdrawn = claim_create(
-        owner=holder, kind="prefix", value="https://a.example/old/"
-    )
+    withdrawn = approved_prefix(holder, "https://a.example/old/")
     claim_withdraw(owner=holder, claim_id=withdrawn.pk)
 
     client.force_login(artist)

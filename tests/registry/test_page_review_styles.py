@@ -10,6 +10,7 @@ from audit.models import AuditEvent, Notification
 from registry.models import Claim
 from registry.selectors import registry_revision_current
 from registry.services import claim_create, claim_review, rights_holder_update
+from tests.factories import approved_prefix
 from tests.optout.helpers import csv_manifest, run_job, start_job
 
 LIST = reverse("review_styles")
@@ -57,7 +58,7 @@ def test_the_detail_shows_the_claimant_and_their_verified_links(
     staff_client, claim, holder
 ):
     rights_holder_update(holder=holder, website="https://alice.example/")
-    claim_create(owner=holder, kind="prefix", value="https://alice.example/art/")
+    approved_prefix(holder, "https://alice.example/art/")
     text = staff_client.get(detail(claim)).content.decode()
     assert "<div><dt>Display name</dt><dd>Alice</dd></div>" in text
     assert '<span class="mono">https://alice.example/</span>' in text
@@ -67,6 +68,20 @@ def test_the_detail_shows_the_claimant_and_their_verified_links(
         '<ul class="verified-links"><li>URL prefix: '
         '<span class="mono">https://alice.example/art/</span></li></ul>'
     ) in text
+
+
+def test_claims_anyone_could_make_are_not_called_verified(staff_client, claim, holder):
+    claim_create(owner=holder, kind="url", value="https://famous.example/a.png")
+    domain = claim_create(owner=holder, kind="domain", value="alice.example")
+    Claim.objects.filter(pk=domain.pk).update(state=Claim.State.ACTIVE)
+    claim_create(owner=holder, kind="url", value="https://img.alice.example/1.png")
+
+    text = staff_client.get(detail(claim)).content.decode()
+
+    links = text.split('<ul class="verified-links">', 1)[1].split("</ul>", 1)[0]
+    assert "https://famous.example/a.png" not in links  # exact, anyone may claim
+    assert 'domain: <span class="mono">alice.example</span>' in links
+    assert "https://img.alice.example/1.png" in links  # on the proved domain
 
 
 def test_the_same_name_claimed_by_another_holder_is_flagged(

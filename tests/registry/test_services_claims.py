@@ -6,6 +6,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from registry.models import Claim
 from registry.selectors import registry_revision_current
 from registry.services import claim_create, claim_review, claim_withdraw
+from tests.factories import approved_prefix
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
             "prefix",
             "https://art.example.com/gallery/",
             "https://art.example.com/gallery/",
-            "active",
+            "pending_review",  # until the host is proved or an admin approves
         ),
         ("domain", "Art.Example.COM", "art.example.com", "unverified"),
         ("style", "  Greg   RUTKOWSKI ", "greg rutkowski", "pending_review"),
@@ -121,7 +122,7 @@ def test_two_artists_may_claim_the_same_url(holder, other_holder):
 
 
 def test_withdrawing_an_active_claim_stops_enforcement_and_bumps_the_revision(holder):
-    claim = claim_create(owner=holder, kind="prefix", value="https://a.example/art/")
+    claim = approved_prefix(holder, "https://a.example/art/")
     before = registry_revision_current()
     claim_withdraw(owner=holder, claim_id=claim.pk)
     claim.refresh_from_db()

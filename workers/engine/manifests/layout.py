@@ -176,7 +176,8 @@ def write_sidecars(
     sidecars: Sequence[tuple[Path, Sidecar]],
     out_dir: Path,
 ) -> list[Path]:
-    """Write each sidecar, as it fits its filtered part, into `out_dir`.
+    """Write each sidecar, as it fits its filtered part, into `out_dir`,
+    under its input file's name (as write_filtered writes parts).
 
     `parts` and `filtered` are the manifest's parts before and after filtering,
     in order; metadata sidecars are written before statistics, which count
@@ -188,7 +189,7 @@ def write_sidecars(
     order = sorted(range(len(sidecars)), key=lambda k: sidecars[k][1].kind != "parquet")
     for k in order:
         path, sidecar = sidecars[k]
-        out = out_dir / sidecar.name
+        out = out_dir / path.name  # as write_filtered names a part
         if sidecar.kind == SIDECAR_PARQUET:
             kept = set(_tar_keys(filtered[sidecar.part], sidecar.name))
             _parquet.write_where(
