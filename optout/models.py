@@ -152,6 +152,10 @@ class MatchJob(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
     # Set when a finalize task takes the job; a stale one is retried by the sweep.
     finalize_started = models.DateTimeField(null=True, blank=True)
+    # How many finalize tasks took the job, and why the last one failed: past
+    # MATCH_MAX_ATTEMPTS the job fails with that reason instead of retrying.
+    finalize_attempts = models.PositiveIntegerField(default=0)
+    finalize_error = models.TextField(blank=True)
     ingest_started = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -21,7 +21,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,6 +35,7 @@ from core.api import (
     path_id,
 )
 from core.errors import ValidationFailed
+from core.parsers import JSONParser
 from core.uploads import IncomingFile
 from disputes import selectors, services
 from disputes.api.examples import (

@@ -93,7 +93,7 @@ class JsonObjectField(serializers.CharField):
             return {}
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise serializers.ValidationError(
                 f"must be a JSON object, e.g. {self.example}"
             ) from None

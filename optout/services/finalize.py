@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from optout.models import Chunk, JobOutput, Match, MatchJob, UncheckedRow
 from optout.selectors import manifest_paths, manifest_sidecars
-from optout.services.jobs import count_reason
+from optout.services.jobs import count_reason, job_fail
 from optout.services.receipts import receipt_sign
 from registry.selectors import registry_identity
 from workers.engine import manifests as engine_manifests
@@ -52,11 +52,33 @@ def match_job_finalize(*, job_id: int) -> None:
         MatchJob.objects.filter(pk=job_id, state=MatchJob.State.RUNNING)
         .filter(Q(finalize_started__isnull=True) | Q(finalize_started__lt=stale))
         .filter(chunks_done=F("chunks_total"))
-        .update(finalize_started=now, phase="finalizing")
+        .update(
+            finalize_started=now,
+            phase="finalizing",
+            finalize_attempts=F("finalize_attempts") + 1,
+        )
     )
     if not claimed:
         return
     job = MatchJob.objects.select_related("manifest").get(pk=job_id)
+    if job.finalize_attempts > settings.MATCH_MAX_ATTEMPTS:
+        job_fail(
+            job_id,
+            f"writing the outputs failed {job.finalize_attempts - 1} times; the "
+            f"last error: {job.finalize_error or 'the worker stopped'}",
+        )
+        return
+    try:
+        _finalize(job, now)
+    except Exception as exc:
+        MatchJob.objects.filter(pk=job_id).update(
+            finalize_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+
+
+def _finalize(job: MatchJob, now: datetime) -> None:
+    job_id = job.pk
     if Chunk.objects.filter(job=job).exclude(state=Chunk.State.DONE).exists():
         MatchJob.objects.filter(pk=job_id).update(finalize_started=None)
         return

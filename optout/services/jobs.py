@@ -134,7 +134,7 @@ def _queue(task_name: str, *args: Any) -> None:
     enqueue(f"optout.{task_name}", *args)
 
 
-def _fail(job_id: int, reason: str) -> None:
+def job_fail(job_id: int, reason: str) -> None:
     MatchJob.objects.filter(
         pk=job_id, state__in=[MatchJob.State.QUEUED, MatchJob.State.RUNNING]
     ).update(
@@ -160,7 +160,7 @@ def match_job_ingest(*, job_id: int) -> None:
     if all(signal in report.not_checked for signal in SIGNALS):
         # The upload refuses such a manifest; one stored before that rule, or
         # whose mapping was edited, fails here rather than check nothing.
-        _fail(job_id, engine_manifests.nothing_to_check(found))
+        job_fail(job_id, engine_manifests.nothing_to_check(found))
         return
     revision = registry_revision_current()
     snapshot_for_revision(revision)  # build it once, before the chunks need it
@@ -171,7 +171,7 @@ def match_job_ingest(*, job_id: int) -> None:
             target_rows=settings.MATCH_CHUNK_ROWS,
         )
     except ManifestRejected as exc:
-        _fail(job_id, str(exc))
+        job_fail(job_id, str(exc))
         return
     with transaction.atomic():
         now = timezone.now()
@@ -280,7 +280,7 @@ def match_chunk_run(*, chunk_id: int) -> str:
             if not _extend_lease(chunk_id, token):
                 return "lease lost"
     except ManifestRejected as exc:
-        _fail(job.pk, str(exc))
+        job_fail(job.pk, str(exc))
         return "failed"
     except Exception:
         # Let another attempt try; the sweep fails the job after too many.
@@ -412,7 +412,7 @@ def match_sweep() -> dict[str, int]:
     )
     for chunk in lost.only("pk", "job_id", "attempts", "index"):
         if chunk.attempts >= settings.MATCH_MAX_ATTEMPTS:
-            _fail(
+            job_fail(
                 chunk.job_id,
                 f"chunk {chunk.index} failed {chunk.attempts} times; "
                 "see the worker logs",

@@ -27,7 +27,7 @@ from django.db import transaction
 
 from accounts.models import User
 from core.errors import ValidationFailed
-from core.uploads import ZIP_MAGIC, unsafe_member_path
+from core.uploads import ZIP_MAGIC, archive_ratio, unsafe_member_path
 from optout.models import Manifest, ManifestPart, ManifestSidecar
 from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ManifestRejected
@@ -226,6 +226,13 @@ def _store_zip(upload: UploadedManifestFile) -> list[_Stored]:
         if not members:
             raise ValidationFailed(
                 f"{zip_name}: the ZIP archive holds no manifest file", field="files"
+            )
+        ratio = archive_ratio(members)
+        if ratio is not None:
+            raise ValidationFailed(
+                f"{zip_name}: the ZIP expands {ratio:.0f}:1 in all, over the "
+                f"{settings.ZIP_MAX_RATIO}:1 limit (possible ZIP bomb)",
+                field="files",
             )
         if sum(m.file_size for m in members) > budget:
             raise ValidationFailed(

@@ -259,3 +259,35 @@ def test_a_job_survives_a_redis_restart(tmp_path, job_setup, curator):
         assert_every_match_once(job, expected)
     finally:
         stop(worker)
+
+
+@pytest.mark.django_db
+def test_a_finalize_that_keeps_failing_fails_the_job_with_its_reason(
+    curator, registry, settings, tmp_path
+):
+    from optout.models import Chunk
+    from optout.services import match_chunk_run, match_job_finalize, match_job_ingest
+
+    from .helpers import start_job
+
+    job = start_job(curator)
+    match_job_ingest(job_id=job.pk)
+    for chunk_id in Chunk.objects.filter(job=job).values_list("pk", flat=True):
+        match_chunk_run(chunk_id=chunk_id)
+    # A real fault: the work folder is a file, so no output can be written.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    settings.WORK_ROOT = blocker
+    settings.MATCH_LEASE_SECONDS = 0  # each retry finds the last one stale
+    settings.MATCH_MAX_ATTEMPTS = 2
+
+    for _ in range(2):
+        with pytest.raises(OSError):
+            match_job_finalize(job_id=job.pk)
+    match_job_finalize(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.state == "failed"
+    assert job.failure_reason.startswith(
+        "writing the outputs failed 2 times; the last error: NotADirectoryError: "
+    )

@@ -198,3 +198,22 @@ def test_it_rejects_an_empty_zip(artist_client):
     assert response.json()["message"] == (
         "empty.zip: the ZIP archive contains no files"
     )
+
+
+def test_it_rejects_a_zip_of_many_small_members_that_add_up_to_a_bomb(
+    artist_client,
+):
+    # 200 one-colour pictures of 1 MB each: every member under the per-member
+    # check, the archive ~200:1 in all.
+    flat = b"BM" + b"\0" * (1024 * 1024 - 2)
+    archive = zip_bytes({f"{i}.bmp": flat for i in range(200)})
+    assert len(archive) < 1024 * 1024
+
+    response = upload(artist_client, ("flat.zip", archive))
+
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("flat.zip: the ZIP expands ")
+    assert response.json()["message"].endswith(
+        ":1 in all, over the 100:1 limit (possible ZIP bomb)"
+    )
+    assert not Image.objects.exists()

@@ -16,6 +16,7 @@ since they only name the row.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,17 @@ class ManifestRejected(ValueError):
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "message": self.message}
+
+
+def loads_json(text: str | bytes) -> Any:
+    """json.loads, with nesting too deep for Python's parser (a hostile
+    `[[[[...` 100,000 deep, which raises RecursionError) refused as JSON that
+    does not parse: json.JSONDecodeError, so callers treat it like any bad
+    line or member."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
 
 def match_columns(

@@ -38,6 +38,7 @@ from ._common import (
     VALUE_ROLES,
     ManifestRejected,
     build_batch,
+    loads_json,
     match_columns,
 )
 
@@ -247,7 +248,7 @@ def _inventory(
         if "json" in sample.data:
             parsed += 1
             try:
-                obj = json.loads(sample.data["json"])
+                obj = loads_json(sample.data["json"])
             except ValueError:
                 continue
             if isinstance(obj, dict):
@@ -402,7 +403,7 @@ def _sample_values(
             # the values holding the bad bytes are reported by build_batch
             text = data.decode("utf-8", "surrogateescape")
         try:
-            obj = json.loads(text.removeprefix("\ufeff"))
+            obj = loads_json(text.removeprefix("\ufeff"))
         except json.JSONDecodeError as exc:
             meta_problem = f"json member is not valid JSON: {exc.msg}"
         else:

@@ -35,7 +35,13 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..types import ChunkSpec, ManifestFormat, RowBatch
-from ._common import VALUE_ROLES, ManifestRejected, RowCollector, match_columns
+from ._common import (
+    VALUE_ROLES,
+    ManifestRejected,
+    RowCollector,
+    loads_json,
+    match_columns,
+)
 
 BOM = b"\xef\xbb\xbf"
 SAMPLE_BYTES = 1 << 16
@@ -452,10 +458,10 @@ def _parse_json(line: bytes) -> Any:
     text = text.strip(_JSON_SPACE)
     try:
         obj, end = _scan(text, 0)
-    except (StopIteration, ValueError):
+    except (StopIteration, ValueError, RecursionError):
         end = -1
     if end != len(text):
-        obj = json.loads(text)  # it raises, and says why
+        obj = loads_json(text)  # it raises, and says why
     return obj
 
 
