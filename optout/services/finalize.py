@@ -69,7 +69,7 @@ def match_job_finalize(*, job_id: int) -> None:
         )
         return
     try:
-        _finalize(job, now)
+        _finalize(job)
     except Exception as exc:
         MatchJob.objects.filter(pk=job_id).update(
             finalize_error=f"{type(exc).__name__}: {exc}"[:2000]
@@ -77,7 +77,7 @@ def match_job_finalize(*, job_id: int) -> None:
         raise
 
 
-def _finalize(job: MatchJob, now: datetime) -> None:
+def _finalize(job: MatchJob) -> None:
     job_id = job.pk
     if Chunk.objects.filter(job=job).exclude(state=Chunk.State.DONE).exists():
         MatchJob.objects.filter(pk=job_id).update(finalize_started=None)

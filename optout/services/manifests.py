@@ -50,7 +50,7 @@ class _Stored:
     name: str  # as the curator knows it: "part-0.parquet" (in a ZIP: its base name)
     path: str  # in default_storage
     size: int
-    sha256: str
+    sha256: str = ""  # filled once the layout is known (_hash_stored)
 
 
 def manifest_upload(
@@ -114,11 +114,13 @@ def manifest_upload(
         except ManifestRejected as exc:
             where = "" if len(parts) > 1 else f"{parts[0].name}: "
             raise ValidationFailed(f"{where}{exc}", field="columns") from None
+        # One read of each stored file: its own digest and, for parts, the
+        # manifest's (the parts' bytes in order).
         digest = hashlib.sha256()
         for part in parts:
-            with default_storage.open(part.path, "rb") as fh:
-                while block := fh.read(COPY_BLOCK):
-                    digest.update(block)
+            _hash_stored(part, digest)
+        for item, _ in sidecars:
+            _hash_stored(item)
         with transaction.atomic():
             manifest = Manifest.objects.create(
                 owner=owner,
@@ -169,24 +171,23 @@ def _default_name(files: list[UploadedManifestFile], parts: list[_Stored]) -> st
 
 
 def _store(name: str, upload: UploadedManifestFile | IO[bytes]) -> _Stored:
-    """Save one file to storage, hashing it on the way."""
-    digest = hashlib.sha256()
-    size = 0
-    if hasattr(upload, "chunks"):
-        for block in upload.chunks():
-            digest.update(block)
-            size += len(block)
-        upload.seek(0)
+    """Save one file to storage (hashed later, by _hash_stored)."""
     path = default_storage.save(
         ManifestPart._meta.get_field("file").generate_filename(None, name),
         File(upload, name=name),
     )
-    if not hasattr(upload, "chunks"):
-        with default_storage.open(path, "rb") as fh:
-            while block := fh.read(COPY_BLOCK):
-                digest.update(block)
-                size += len(block)
-    return _Stored(name=name, path=path, size=size, sha256=digest.hexdigest())
+    return _Stored(name=name, path=path, size=default_storage.size(path))
+
+
+def _hash_stored(item: _Stored, *also: Any) -> None:
+    """Set the stored file's SHA-256, feeding its bytes to `also` too."""
+    digest = hashlib.sha256()
+    with default_storage.open(item.path, "rb") as fh:
+        while block := fh.read(COPY_BLOCK):
+            digest.update(block)
+            for other in also:
+                other.update(block)
+    item.sha256 = digest.hexdigest()
 
 
 def _store_zip(upload: UploadedManifestFile) -> list[_Stored]:

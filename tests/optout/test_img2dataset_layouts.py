@@ -23,7 +23,7 @@ from optout.models import MatchJob
 from optout.services import manifest_upload, match_job_start
 from registry.services import image_fingerprint, portfolio_upload
 from tests.img2dataset_output import run_img2dataset
-from tests.workers.verify_images import artwork, mirror
+from tests.workers.verify_images import artwork, jpeg_bytes, mirror
 
 from .helpers import report_rows, run_job, upload
 
@@ -31,9 +31,7 @@ pytestmark = pytest.mark.django_db
 
 
 def jpeg(img, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    img.convert("RGB").save(out, format="JPEG", quality=quality)
-    return out.getvalue()
+    return jpeg_bytes(img, quality)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from optout.models import Match
 from optout.services import match_job_start
 from registry.models import Image
 from registry.services import image_fingerprint, image_register_hashes, portfolio_upload
-from tests.workers.verify_images import artwork, lookalike, mirror, rotate
+from tests.workers.verify_images import artwork, jpeg_bytes, lookalike, mirror, rotate
 from workers.engine import fingerprint as fp
 
 from .helpers import run_job, start_job, webdataset_tar
@@ -31,9 +31,7 @@ pytestmark = pytest.mark.django_db
 
 
 def jpeg(img, quality: int = 85) -> bytes:
-    out = io.BytesIO()
-    img.convert("RGB").save(out, format="JPEG", quality=quality)
-    return out.getvalue()
+    return jpeg_bytes(img, quality)
 
 
 def png(img) -> bytes:

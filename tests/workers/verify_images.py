@@ -81,6 +81,13 @@ def artwork(
     return img
 
 
+def jpeg_bytes(img: Image.Image, quality: int = 85) -> bytes:
+    """`img` encoded as a JPEG file."""
+    out = io.BytesIO()
+    img.convert("RGB").save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
 def lookalike(seed: int, size: tuple[int, int] = (512, 384)) -> Image.Image:
     """The same palette, ground and shapes as `artwork(seed)`, moved and retextured."""
     return artwork(seed, size, layout_seed=seed + 10_000)

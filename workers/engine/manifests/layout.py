@@ -186,12 +186,14 @@ def write_sidecars(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[int, Path] = {}
     metadata: dict[int, Path] = {}  # part -> its filtered metadata Parquet
+    kept_samples: dict[int, int] = {}  # part -> samples its filtered shard holds
     order = sorted(range(len(sidecars)), key=lambda k: sidecars[k][1].kind != "parquet")
     for k in order:
         path, sidecar = sidecars[k]
         out = out_dir / path.name  # as write_filtered names a part
         if sidecar.kind == SIDECAR_PARQUET:
             kept = set(_tar_keys(filtered[sidecar.part], sidecar.name))
+            kept_samples[sidecar.part] = len(kept)
             _parquet.write_where(
                 path,
                 out,
@@ -208,7 +210,9 @@ def write_sidecars(
                 described = filtered[sidecar.part]
             else:
                 described = metadata.get(sidecar.part)
-            after = _rows(fmt, filtered[sidecar.part])
+            after = kept_samples.get(sidecar.part)
+            if after is None:
+                after = _rows(fmt, filtered[sidecar.part])
             out.write_text(
                 json.dumps(_restated(stats, before, after, described), indent=4),
                 encoding="utf-8",
