@@ -14,6 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
+from accounts.permissions import ANY_SCOPE
 from audit.models import AuditEvent
 from audit.selectors import AuditFilters
 from audit.services import notification_mark_read
@@ -88,6 +90,8 @@ class AuditEventOutputSerializer(serializers.Serializer):
 
 
 class AuditListApi(ArtistApi):
+    required_scopes = (Scope.REGISTER, Scope.REVIEW)
+
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -174,6 +178,8 @@ class NotificationOutputSerializer(serializers.Serializer):
 
 
 class NotificationListApi(APIView):
+    required_scopes = ANY_SCOPE
+
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -214,6 +220,8 @@ class NotificationListApi(APIView):
 
 
 class NotificationReadApi(APIView):
+    required_scopes = ANY_SCOPE
+
     class InputSerializer(serializers.Serializer):
         ids = serializers.ListField(
             child=id_field(),

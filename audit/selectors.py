@@ -144,3 +144,30 @@ def notification_list_for_user(
 
 def notification_unread_count(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def audit_export_for_account(*, user: User) -> dict[str, list[dict[str, Any]]]:
+    """The account's notifications and the audit events it made or that touch
+    its holdings, as sentences, for its export."""
+    events = AuditEvent.objects.filter(actor=user) | AuditEvent.objects.filter(
+        holder__user=user
+    )
+    return {
+        "notifications": [
+            {
+                "subject": n.subject,
+                "body": n.body,
+                "created": n.created.isoformat(),
+            }
+            for n in Notification.objects.filter(user=user).order_by("id")
+        ],
+        "audit": [
+            {
+                "created": e.created.isoformat(),
+                "action": e.action,
+                "target": e.target_label,
+                "reason": e.reason,
+            }
+            for e in events.order_by("id")
+        ],
+    }

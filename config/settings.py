@@ -223,6 +223,18 @@ DISPUTE_SUSPEND_WHILE_OPEN = env.bool("DISPUTE_SUSPEND_WHILE_OPEN", default=Fals
 DISPUTE_SECOND_ADMIN_IMAGES = env.int("DISPUTE_SECOND_ADMIN_IMAGES", default=1000)
 DISPUTE_EVIDENCE_MAX_FILES = env.int("DISPUTE_EVIDENCE_MAX_FILES", default=10)
 DISPUTE_CHECK_SECONDS = env.int("DISPUTE_CHECK_SECONDS", default=3600)
+# One account's reach: a statement of at least this many characters; at most
+# this many disputes open at once and opened in 24 hours.
+DISPUTE_STATEMENT_MIN_CHARS = env.int("DISPUTE_STATEMENT_MIN_CHARS", default=40)
+DISPUTE_MAX_OPEN_PER_ACCOUNT = env.int("DISPUTE_MAX_OPEN_PER_ACCOUNT", default=10)
+DISPUTE_MAX_PER_DAY = env.int("DISPUTE_MAX_PER_DAY", default=5)
+# An unanswered dispute goes to an admin instead of lapsing when its disputer's
+# account is younger than this many days, or has more than this many disputes
+# open; and lapses revoke at most DISPUTE_LAPSES_PER_DAY targets per disputer
+# in 24 hours (the rest go to an admin).
+DISPUTE_TRUSTED_ACCOUNT_DAYS = env.int("DISPUTE_TRUSTED_ACCOUNT_DAYS", default=30)
+DISPUTE_TRUSTED_MAX_OPEN = env.int("DISPUTE_TRUSTED_MAX_OPEN", default=3)
+DISPUTE_LAPSES_PER_DAY = env.int("DISPUTE_LAPSES_PER_DAY", default=1)
 
 # Trust: proof of domain control, style-claim review.
 # Domain claims are enforced once the token is served at
@@ -232,6 +244,8 @@ DOMAIN_PROOF_SCHEME = env.str("DOMAIN_PROOF_SCHEME", default="https")
 # Exact URL claims one holder may have enforced at once on a host they have
 # not proved; beyond it, new ones wait for an admin (prefixes always wait).
 CLAIM_UNPROVED_URLS_PER_HOST = env.int("CLAIM_UNPROVED_URLS_PER_HOST", default=1000)
+# Lines one bulk claim (pasted or a text/CSV file) may hold.
+CLAIM_BULK_MAX_LINES = env.int("CLAIM_BULK_MAX_LINES", default=10_000)
 if DOMAIN_PROOF_SCHEME not in ("http", "https"):
     raise ValueError("DOMAIN_PROOF_SCHEME must be http or https")
 DOMAIN_PROOF_CONNECT_TIMEOUT = env.float("DOMAIN_PROOF_CONNECT_TIMEOUT", default=5.0)
@@ -340,7 +354,10 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.TokenScopes",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -401,8 +418,15 @@ EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="registry@localhost")
-# Where people reach this registry; links in emails start with it.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Where people reach this registry; links in emails start with it. The default
+# is where `make run` serves (RUN_HOST, RUN_PORT, as scripts/run.sh reads them).
+SITE_URL = env.str(
+    "SITE_URL",
+    default=f"http://{env.str('RUN_HOST', default='127.0.0.1')}:"
+    f"{env.int('RUN_PORT', default=8000)}",
+)
+# Days the link emailed to confirm an address stays good.
+EMAIL_VERIFY_DAYS = env.int("EMAIL_VERIFY_DAYS", default=7)
 
 # Production hardening: on whenever DEBUG is off (manage.py check --deploy is clean).
 if not DEBUG:

@@ -84,6 +84,9 @@ class Dispute(models.Model):
     grounds = models.CharField(max_length=16, choices=Grounds.choices)
     statement = models.TextField(help_text="The disputer's evidence, in words.")
     evidence_urls = models.JSONField(default=list, blank=True)
+    # The claimant sees the disputer's username only when this is set;
+    # otherwise "another user" (admins always see who it is).
+    disputer_named = models.BooleanField(default=False)
     state = models.CharField(
         max_length=24, choices=State.choices, default=State.OPEN, db_index=True
     )

@@ -225,3 +225,25 @@ def match_exceptions_filter(
                 continue
         kept.append(m)
     return kept
+
+
+def disputes_export_for_account(*, user: User) -> list[dict[str, Any]]:
+    """The disputes the account opened or had to answer, as it sees them."""
+    rows = []
+    for d in dispute_list_for_user(user=user).order_by("id"):
+        rows.append(
+            {
+                "id": d.pk,
+                "you_are": "disputer" if d.disputer_id == user.pk else "claimant",
+                "target": d.target_key,
+                "grounds": d.grounds,
+                "statement": d.statement,
+                "evidence_urls": d.evidence_urls,
+                "response": d.response,
+                "state": d.state,
+                "outcome": d.outcome,
+                "decision_reason": d.decision_reason,
+                "created": d.created.isoformat(),
+            }
+        )
+    return rows

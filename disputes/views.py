@@ -84,7 +84,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     raw_target = request.POST.get("target") or request.GET.get("target", "")
     try:
-        target = services.target_parse(raw_target)
+        target = services.dispute_target_for(user=user, target=raw_target)
     except DomainError:
         raise Http404("nothing to dispute there") from None
     is_style = isinstance(target.obj, Claim) and target.obj.kind == Claim.Kind.STYLE
@@ -104,6 +104,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
                 statement=data["statement"],
                 evidence_urls=form.url_list(),
                 files=_files(request),
+                named=data["named"],
             )
         except DomainError as exc:
             # The target is a hidden field: its errors go above the form.
@@ -148,6 +149,7 @@ def _detail_context(dispute: Dispute, user: User, **extra: Any) -> dict[str, Any
         "timeline": selectors.dispute_timeline(dispute=dispute).select_related("actor"),
         "evidence": list(dispute.evidence.all()),
         "is_disputer": dispute.disputer_id == user.pk,
+        "disputer_label": services.disputer_label(dispute, user),
         "is_claimant": is_claimant,
         "response_form": extra.pop("response_form", None)
         or (ResponseForm() if is_claimant and awaiting else None),

@@ -231,6 +231,14 @@ class Claim(models.Model):
         """Why a claim pending review waits, in words for its owner."""
         if self.state != self.State.PENDING_REVIEW:
             return ""
+        if self.kind in (self.Kind.URL, self.Kind.PREFIX) and not (
+            self.owner.user.email_verified
+        ):
+            return (
+                "Confirm your email address first: open the link we emailed you "
+                "(or ask for a new one on your account page). Your claims are "
+                "enforced once it is confirmed."
+            )
         if self.blocked_by_id is not None:
             return (
                 f"An admin's decision revoked your claim #{self.blocked_by_id}, which "

@@ -4,7 +4,7 @@ see when they review style claims and domain proofs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optout.selectors import CaptionHits
@@ -280,3 +280,61 @@ def domain_proof_problems() -> QuerySet[Claim]:
         .select_related("owner__user")
         .order_by(F("proof_checked_at").desc(nulls_last=True), "-id")
     )
+
+
+def registry_export_for_account(*, user: User) -> dict[str, Any]:
+    """The account's profile, works (with their images' hashes) and claims,
+    for its data export."""
+    holder = rights_holder_for_user(user=user)
+    if holder is None:
+        return {"profile": None, "works": [], "claims": []}
+    works = []
+    for work in (
+        Work.objects.filter(owner=holder)
+        .prefetch_related("images__fingerprints")
+        .order_by("id")
+    ):
+        works.append(
+            {
+                "id": work.pk,
+                "title": work.title,
+                "description": work.description,
+                "source_urls": work.source_urls,
+                "status": work.status,
+                "created": work.created.isoformat(),
+                "images": [
+                    {
+                        "id": image.pk,
+                        "original_name": image.original_name,
+                        "width": image.width,
+                        "height": image.height,
+                        "status": image.status,
+                        "hashes": {
+                            f.algorithm: f.hex
+                            for f in image.fingerprints.all()
+                            if f.variant == "original"
+                        },
+                    }
+                    for image in work.images.all()
+                ],
+            }
+        )
+    claims = [
+        {
+            "id": c.pk,
+            "kind": c.kind,
+            "value": c.value,
+            "normalized": c.normalized,
+            "state": c.state,
+            "aliases": c.aliases,
+            "created": c.created.isoformat(),
+        }
+        for c in Claim.objects.filter(owner=holder).order_by("id")
+    ]
+    profile = {
+        "display_name": holder.display_name,
+        "contact_email": holder.contact_email,
+        "website": holder.website,
+        "verified": holder.verified,
+    }
+    return {"profile": profile, "works": works, "claims": claims}

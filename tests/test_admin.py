@@ -85,7 +85,7 @@ def everything(
         disputer=curator,
         target=f"claim:{style_claim.pk}",
         grounds="too_broad",
-        statement="The name is a common word.",
+        statement="The name is a common word used by many unrelated artists.",
     )
     report = FalseMatchReport.objects.create(
         reporter=curator, reason="not_same_image", image=image, row=7, kind="pdq"

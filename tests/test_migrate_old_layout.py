@@ -91,7 +91,7 @@ def fill(old):
         target_key=f"claim:{claim.pk}",
         claim=claim,
         grounds="other",
-        statement="Mine.",
+        statement="Mine: I painted it in 2019, the file has my signature.",
         state="awaiting_response",
     )
     old.get_model("registry", "ImageExclusion").objects.create(

@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
 from core.api import (
     Pagination,
     absolute_url,
@@ -124,6 +125,10 @@ class DisputeOutputSerializer(serializers.Serializer):
         help_text="Resolved because the claimant did not respond in time."
     )
     you_are = serializers.SerializerMethodField()
+    disputer = serializers.SerializerMethodField(
+        help_text="Who opened it: the username for the disputer and admins; for "
+        "the claimant only if the disputer chose to be named, else “another user”."
+    )
     created = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
 
@@ -136,6 +141,10 @@ class DisputeOutputSerializer(serializers.Serializer):
             "items": {"type": "string", "enum": ["disputer", "claimant", "admin"]},
         }
     )
+    def get_disputer(self, dispute: Dispute) -> str:
+        request = self.context.get("request")
+        return services.disputer_label(dispute, getattr(request, "user", None))
+
     def get_you_are(self, dispute: Dispute) -> list[str]:
         request = self.context.get("request")
         user = getattr(request, "user", None)
@@ -158,6 +167,8 @@ def _detail(request: Request, dispute_id: int, code: int = 200) -> Response:
 
 
 class DisputeListCreateApi(APIView):
+    required_scopes = (Scope.DISPUTE, Scope.REVIEW)
+
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     pagination_class = Pagination
 
@@ -170,7 +181,17 @@ class DisputeListCreateApi(APIView):
             max_length=40, help_text="work:<id>, image:<id> or claim:<id>"
         )
         grounds = serializers.ChoiceField(choices=Dispute.Grounds.choices)
-        statement = serializers.CharField(max_length=10_000)
+        statement = serializers.CharField(
+            max_length=10_000,
+            help_text="Why the registration is wrong and what shows it: at least "
+            "DISPUTE_STATEMENT_MIN_CHARS characters (40 by default).",
+        )
+        named = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Show your username to the claimant (else “another user”; "
+            "admins always see it).",
+        )
         evidence_urls = serializers.ListField(
             child=serializers.CharField(max_length=2048),
             required=False,
@@ -259,9 +280,15 @@ class DisputeListCreateApi(APIView):
             **errors(
                 400,
                 401,
+                403,
                 404,
                 409,
+                429,
                 descriptions={
+                    403: "Your email address is not confirmed yet "
+                    "(`email_unverified`), or the token lacks the dispute scope.",
+                    429: "You have DISPUTE_MAX_OPEN_PER_ACCOUNT disputes open or "
+                    "opened DISPUTE_MAX_PER_DAY in 24 hours (`limit_reached`).",
                     404: "The target does not exist.",
                     409: "You already dispute this target, the same dispute was "
                     "already decided, or the target is not enforced.",
@@ -299,11 +326,14 @@ class DisputeListCreateApi(APIView):
             statement=data["statement"],
             evidence_urls=data["evidence_urls"],
             files=_files(data),
+            named=data["named"],
         )
         return _detail(request, dispute.pk, status.HTTP_201_CREATED)
 
 
 class DisputeDetailApi(APIView):
+    required_scopes = (Scope.DISPUTE, Scope.REVIEW)
+
     @extend_schema(
         tags=["disputes"],
         summary="One dispute",
@@ -325,6 +355,8 @@ class DisputeDetailApi(APIView):
 
 
 class DisputeRespondApi(APIView):
+    required_scopes = Scope.DISPUTE
+
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     class InputSerializer(serializers.Serializer):
@@ -399,6 +431,8 @@ class DisputeRespondApi(APIView):
 
 
 class DisputeWithdrawApi(APIView):
+    required_scopes = Scope.DISPUTE
+
     @extend_schema(
         tags=["disputes"],
         summary="Withdraw a dispute you opened",
@@ -436,6 +470,8 @@ class DisputeWithdrawApi(APIView):
 
 
 class DisputeResolveApi(APIView):
+    required_scopes = Scope.REVIEW
+
     class InputSerializer(serializers.Serializer):
         outcome = serializers.ChoiceField(choices=Dispute.Outcome.choices)
         reason = serializers.CharField(max_length=10_000)
@@ -519,6 +555,8 @@ class DisputeResolveApi(APIView):
 
 
 class DisputeConfirmApi(APIView):
+    required_scopes = Scope.REVIEW
+
     class InputSerializer(serializers.Serializer):
         approve = serializers.BooleanField()
         reason = serializers.CharField(

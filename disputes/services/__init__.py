@@ -11,8 +11,11 @@ from .disputes import (  # noqa: F401
     dispute_deadlines_run,
     dispute_resolve,
     dispute_respond,
+    dispute_target_for,
     dispute_url,
     dispute_withdraw,
+    disputer_label,
+    disputes_withdraw_for_account,
     target_parse,
 )
 from .evidence import (  # noqa: F401

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
 from accounts.permissions import NOT_A_CURATOR
 from core.errors import ValidationFailed
 from optout import services
@@ -41,6 +42,8 @@ from optout.snapshots import max_radius
 
 
 class ManifestUploadApi(APIView):
+    required_scopes = Scope.CURATE
+
     # Multipart only: a url-encoded form cannot carry the manifest's files.
     parser_classes = [MultiPartParser]
 

@@ -40,6 +40,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from accounts.authentication import ApiTokenAuthentication
+from accounts.models import Scope
+from accounts.permissions import TokenScopes
 from core.errors import DomainError
 from optout.selectors import LOOKUP_MAX_ITEMS, registry_lookup
 
@@ -92,8 +94,10 @@ SPAWNING_ANSWER_EXAMPLE = {
 
 
 class SpawningQueryUrlsApi(APIView):
+    required_scopes = Scope.CHECK
+
     authentication_classes = [ApiTokenAuthentication]
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScopes]
     schema = SpawningSchema()
 
     def get_exception_handler(self) -> Any:

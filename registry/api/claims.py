@@ -11,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import Scope
 from core.api import Pagination, paginated_response, path_id
 from core.errors import NotFound
 from registry import selectors, services
@@ -27,6 +28,8 @@ from registry.permissions import ArtistApi, artist_errors
 
 
 class ClaimListCreateApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     pagination_class = Pagination
 
     class ListFilterSerializer(serializers.Serializer):
@@ -159,6 +162,8 @@ class ClaimListCreateApi(ArtistApi):
 
 
 class ClaimDetailApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     @extend_schema(
         tags=["claims"],
         summary="Get one claim",
@@ -190,6 +195,8 @@ class ClaimDetailApi(ArtistApi):
 
 
 class ClaimWithdrawApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     @extend_schema(
         tags=["claims"],
         summary="Withdraw a claim",
@@ -219,6 +226,8 @@ class ClaimWithdrawApi(ArtistApi):
 
 
 class ClaimCheckApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     @extend_schema(
         tags=["claims"],
         summary="Check a domain claim's proof of control now",

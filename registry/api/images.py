@@ -20,6 +20,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import Scope
 from core.api import Pagination, id_field, paginated_response, path_id
 from core.errors import NotFound, ValidationFailed
 from core.uploads import IncomingFile
@@ -39,6 +40,8 @@ from registry.permissions import ArtistApi, artist_errors
 
 
 class ImageListApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -86,6 +89,8 @@ class ImageListApi(ArtistApi):
 
 
 class ImageDetailApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     @extend_schema(
         tags=["images"],
         summary="Get one image with its fingerprints",
@@ -118,6 +123,8 @@ class ImageDetailApi(ArtistApi):
 
 
 class ImageRegisterHashesApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     class InputSerializer(serializers.Serializer):
         title = serializers.CharField(
             max_length=300,
@@ -201,6 +208,8 @@ class ImageRegisterHashesApi(ArtistApi):
 
 
 class PortfolioUploadApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):

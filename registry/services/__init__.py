@@ -8,10 +8,13 @@ The package re-exports its modules' public names, so callers import from
 from .claims import (  # noqa: F401
     SUSPENDABLE,
     claim_create,
+    claim_create_bulk,
     claim_review,
     claim_withdraw,
+    claims_activate_for_verified_email,
     claims_reinstate_for_account,
     claims_suspend_for_account,
+    holdings_withdraw_for_account,
     normalize_style_name,
 )
 from .domain_proof import (  # noqa: F401

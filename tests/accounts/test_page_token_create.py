@@ -16,7 +16,7 @@ def test_it_sends_anonymous_visitors_to_log_in(client, db):
 
 def test_it_shows_the_new_key_once(client, artist):
     client.force_login(artist)
-    response = client.post(URL, {"name": "laptop CLI"})
+    response = client.post(URL, {"name": "laptop CLI", "scopes": ["check", "register"]})
     assert response.status_code == 200
     text = response.content.decode()
     key = response.context["new_key"]
@@ -39,7 +39,7 @@ def test_it_shows_the_new_key_once(client, artist):
 
 def test_the_key_shown_authenticates(client, artist):
     client.force_login(artist)
-    key = client.post(URL, {"name": "cli"}).context["new_key"]
+    key = client.post(URL, {"name": "cli", "scopes": ["register"]}).context["new_key"]
     user, token = authenticate_key(key)
     assert user == artist
     assert token.name == "cli"
@@ -47,7 +47,7 @@ def test_the_key_shown_authenticates(client, artist):
 
 def test_a_curator_creates_a_token(client, curator):
     client.force_login(curator)
-    response = client.post(URL, {"name": "dataset checks"})
+    response = client.post(URL, {"name": "dataset checks", "scopes": ["check"]})
     assert response.status_code == 200
     assert ApiToken.objects.get().user == curator
 

@@ -44,7 +44,7 @@ def test_a_curator_opens_a_dispute_with_files(curator_client, claim):
         {
             "target": f"claim:{claim.pk}",
             "grounds": "too_broad",
-            "statement": "The prefix covers other people's pages.",
+            "statement": "The prefix covers other people's pages on a shared host.",
             "evidence_urls": ["https://alice.example/guests/bob/"],
             "files": [
                 SimpleUploadedFile("page.png", image_bytes(1)),
@@ -68,7 +68,11 @@ def test_a_curator_opens_a_dispute_with_files(curator_client, claim):
 def test_a_dispute_may_be_opened_with_json(other_client, claim):
     response = other_client.post(
         URL,
-        {"target": f"claim:{claim.pk}", "grounds": "other", "statement": "why"},
+        {
+            "target": f"claim:{claim.pk}",
+            "grounds": "other",
+            "statement": "why: the pages were published by my studio in 2018",
+        },
         format="json",
     )
     assert response.status_code == 201
@@ -108,7 +112,7 @@ def test_bad_input_says_what_is_wrong(curator_client, claim, body, status, messa
 def test_a_second_open_dispute_is_a_409(other_client, dispute, claim):
     response = other_client.post(
         URL,
-        {"target": f"claim:{claim.pk}", "grounds": "licensed", "statement": "x"},
+        {"target": f"claim:{claim.pk}", "grounds": "licensed", "statement": "x" * 40},
         format="json",
     )
     assert response.status_code == 409
