@@ -37,6 +37,9 @@ AUDIT_EVENT_EXAMPLE = {
     "after": {"state": "withdrawn"},
     "reason": "",
     "revision": 1207,
+    "sentence": "You withdrew the claim “exact URL: "
+    "https://alice-moreau.example/portfolio/”.",
+    "change": "state: active → withdrawn",
 }
 AUDIT_EVENT_ADMIN_EXAMPLE = {
     "id": 4790,
@@ -50,6 +53,8 @@ AUDIT_EVENT_ADMIN_EXAMPLE = {
     "after": {"state": "suspended"},
     "reason": "The domain's proof of control was removed.",
     "revision": 1199,
+    "sentence": "An admin suspended the claim “domain: alice-moreau.example”.",
+    "change": "state: active → suspended",
 }
 NOTIFICATION_EXAMPLE = {
     "id": 205,
@@ -79,6 +84,12 @@ class AuditEventOutputSerializer(serializers.Serializer):
     after = serializers.DictField()
     reason = serializers.CharField()
     revision = serializers.IntegerField(allow_null=True)
+    sentence = serializers.CharField(
+        help_text="The event in words: “You withdrew the claim “…”.”"
+    )
+    change = serializers.CharField(
+        help_text="before → after in words: “state: active → withdrawn”."
+    )
 
     class Meta:
         ref_name = "AuditEvent"

@@ -246,6 +246,8 @@ DOMAIN_PROOF_SCHEME = env.str("DOMAIN_PROOF_SCHEME", default="https")
 CLAIM_UNPROVED_URLS_PER_HOST = env.int("CLAIM_UNPROVED_URLS_PER_HOST", default=1000)
 # Lines one bulk claim (pasted or a text/CSV file) may hold.
 CLAIM_BULK_MAX_LINES = env.int("CLAIM_BULK_MAX_LINES", default=10_000)
+# The largest text or CSV file of claims (UTF-8).
+CLAIM_BULK_MAX_BYTES = env.int("CLAIM_BULK_MAX_BYTES", default=4 * 1024 * 1024)
 if DOMAIN_PROOF_SCHEME not in ("http", "https"):
     raise ValueError("DOMAIN_PROOF_SCHEME must be http or https")
 DOMAIN_PROOF_CONNECT_TIMEOUT = env.float("DOMAIN_PROOF_CONNECT_TIMEOUT", default=5.0)

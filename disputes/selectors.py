@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
 from audit.models import AuditEvent
+from audit.selectors import audit_change_words, audit_sentence
 from core.errors import NotFound
 from disputes.models import Dispute, DisputeEvidence, FalseMatchReport, MatchException
 from registry.models import Image
@@ -25,6 +26,49 @@ HASH_KINDS = ("sha256", "md5", "phash", "pdq")
 
 # Distances to at most this many of a work's images are shown.
 MAX_COMPARED_IMAGES = 50
+
+
+def disputer_label(dispute: Dispute, viewer: User | None) -> str:
+    """How `viewer` sees who opened the dispute: the disputer and admins see the
+    username; the claimant sees it only if the disputer chose to be named."""
+    disputer = dispute.disputer
+    if viewer is not None and (
+        viewer.pk == disputer.pk or viewer.is_staff or dispute.disputer_named
+    ):
+        return disputer.username
+    return "another user"
+
+
+def dispute_timeline_rows(
+    *, dispute: Dispute, viewer: User | None
+) -> list[dict[str, Any]]:
+    """The dispute's audit events as sentences, naming people as `viewer` may
+    see them: admins (and viewer None, the review pages) see usernames;
+    others "you", the claimant's name, the disputer's only if they chose to
+    be named, "an admin", "the system"."""
+    rows = []
+    for event in dispute_timeline(dispute=dispute).select_related("actor"):
+        actor = event.actor
+        if actor is None:
+            who = "the system"
+        elif viewer is None or viewer.is_staff:
+            who = actor.username
+        elif actor.pk == viewer.pk:
+            who = "you"
+        elif actor.pk == dispute.disputer_id:
+            who = disputer_label(dispute, viewer)
+        elif actor.pk == dispute.holder.user_id:
+            who = f"the claimant ({dispute.holder.display_name})"
+        else:
+            who = "an admin" if actor.is_staff else "another user"
+        rows.append(
+            {
+                "event": event,
+                "sentence": audit_sentence(event, who=who),
+                "change": audit_change_words(event),
+            }
+        )
+    return rows
 
 
 def dispute_target_images(dispute: Dispute) -> QuerySet[Image]:

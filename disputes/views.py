@@ -146,7 +146,7 @@ def _detail_context(dispute: Dispute, user: User, **extra: Any) -> dict[str, Any
     awaiting = dispute.state == Dispute.State.AWAITING_RESPONSE
     return {
         "dispute": dispute,
-        "timeline": selectors.dispute_timeline(dispute=dispute).select_related("actor"),
+        "timeline": selectors.dispute_timeline_rows(dispute=dispute, viewer=user),
         "evidence": list(dispute.evidence.all()),
         "is_disputer": dispute.disputer_id == user.pk,
         "disputer_label": services.disputer_label(dispute, user),
@@ -295,7 +295,7 @@ def _review_dispute_context(dispute: Dispute, **extra: Any) -> dict[str, Any]:
         "images": _image_cards(images),
         "evidence": list(dispute.evidence.all()),
         "comparisons": selectors.dispute_comparisons(dispute=dispute),
-        "timeline": selectors.dispute_timeline(dispute=dispute).select_related("actor"),
+        "timeline": selectors.dispute_timeline_rows(dispute=dispute, viewer=None),
         "can_decide": dispute.state
         in (Dispute.State.AWAITING_RESPONSE, Dispute.State.UNDER_REVIEW),
         "confirm_form": ConfirmForm()

@@ -16,6 +16,7 @@ urlpatterns = [
     path("works/<int:work_id>/", views.work_detail, name="work_detail"),
     path("works/<int:work_id>/withdraw/", views.work_withdraw, name="work_withdraw"),
     path("claims/", views.claims, name="claims"),
+    path("claims/bulk/", views.claims_bulk, name="claims_bulk"),
     path(
         "claims/<int:claim_id>/withdraw/",
         views.claim_withdraw,
@@ -55,6 +56,7 @@ api_urlpatterns = [
     path("images/<dbid:image_id>/", api.ImageDetailApi.as_view(), name="api-image"),
     path("portfolio/", api.PortfolioUploadApi.as_view(), name="api-portfolio"),
     path("claims/", api.ClaimListCreateApi.as_view(), name="api-claims"),
+    path("claims/bulk/", api.ClaimBulkCreateApi.as_view(), name="api-claims-bulk"),
     path("claims/<dbid:claim_id>/", api.ClaimDetailApi.as_view(), name="api-claim"),
     path(
         "claims/<dbid:claim_id>/withdraw/",

@@ -33,6 +33,7 @@ from core.uploads import IncomingFile
 from optout.selectors import found_counts, style_caption_hits
 from registry.forms import (
     BecomeArtistForm,
+    BulkClaimForm,
     ClaimForm,
     HashesForm,
     StyleDecisionForm,
@@ -336,6 +337,46 @@ def claims(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
     }
     status = 400 if form.errors else 200
     return render(request, "registry/claims.html", ctx, status=status)
+
+
+@artist_required
+def claims_bulk(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
+    """Many URL, prefix or domain claims at once: pasted or a text/CSV file."""
+    form = BulkClaimForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            text = data["lines"]
+            upload = data.get("file")
+            if upload is not None:
+                limit = settings.CLAIM_BULK_MAX_BYTES
+                raw = upload.read(limit + 1)
+                text = services.claims_text_from_file(name=upload.name, data=raw)
+            result = services.claim_create_bulk(
+                owner=holder, text=text, default_kind=data["kind"]
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            if result.created:
+                messages.success(
+                    request,
+                    f"{len(result.created):,} claims added"
+                    + (
+                        f"; {len(result.errors):,} lines refused"
+                        if result.errors
+                        else ""
+                    )
+                    + ".",
+                )
+    ctx = {
+        "form": form,
+        "result": result,
+        "max_lines": settings.CLAIM_BULK_MAX_LINES,
+    }
+    status = 400 if form.errors or (result and not result.created) else 200
+    return render(request, "registry/claims_bulk.html", ctx, status=status)
 
 
 @artist_required

@@ -4,6 +4,8 @@ The package re-exports its modules' public names, so callers import from
 `disputes.services` and need not know which module holds what.
 """
 
+from disputes.selectors import disputer_label  # noqa: F401, E402
+
 from .disputes import (  # noqa: F401
     Target,
     dispute_confirm,
@@ -14,7 +16,6 @@ from .disputes import (  # noqa: F401
     dispute_target_for,
     dispute_url,
     dispute_withdraw,
-    disputer_label,
     disputes_withdraw_for_account,
     target_parse,
 )

@@ -40,7 +40,7 @@ from core.errors import (
 )
 from core.uploads import IncomingFile
 from disputes.models import Dispute, DisputeEvidence
-from disputes.selectors import dispute_check_visible
+from disputes.selectors import dispute_check_visible, disputer_label
 from disputes.services.evidence import (
     _clean_urls,
     _evidence_delete,
@@ -270,17 +270,6 @@ def _check_limits(disputer: User) -> None:
             f"you opened {per_day} disputes in the last 24 hours, the most one "
             "account may; try again tomorrow"
         )
-
-
-def disputer_label(dispute: Dispute, viewer: User | None) -> str:
-    """How `viewer` sees who opened the dispute: the disputer and admins see the
-    username; the claimant sees it only if the disputer chose to be named."""
-    disputer = dispute.disputer
-    if viewer is not None and (
-        viewer.pk == disputer.pk or viewer.is_staff or dispute.disputer_named
-    ):
-        return disputer.username
-    return "another user"
 
 
 def _sentence_start(label: str) -> str:

@@ -7,6 +7,7 @@ The package re-exports its modules' public names, so callers import from
 
 from .claims import (  # noqa: F401
     SUSPENDABLE,
+    BulkResult,
     claim_create,
     claim_create_bulk,
     claim_review,
@@ -14,6 +15,7 @@ from .claims import (  # noqa: F401
     claims_activate_for_verified_email,
     claims_reinstate_for_account,
     claims_suspend_for_account,
+    claims_text_from_file,
     holdings_withdraw_for_account,
     normalize_style_name,
 )

@@ -184,6 +184,22 @@ def _bulk_lines(text: str, default_kind: str) -> Iterable[tuple[int, str, str]]:
         yield number, kind, value
 
 
+def claims_text_from_file(*, name: str, data: bytes) -> str:
+    """A bulk claims file's text: UTF-8 (a BOM is dropped), at most
+    CLAIM_BULK_MAX_BYTES. Raises ValidationFailed naming the file."""
+    most = settings.CLAIM_BULK_MAX_BYTES
+    if len(data) > most:
+        raise ValidationFailed(
+            f"file: {name} is {len(data):,} bytes; at most {most:,}", field="file"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            f"file: {name} is not UTF-8 text (byte {exc.start})", field="file"
+        ) from None
+
+
 def claim_create_bulk(
     *, owner: RightsHolder, text: str, default_kind: str = Claim.Kind.URL
 ) -> BulkResult:
