@@ -330,3 +330,26 @@ def test_a_domain_resolving_to_a_private_address_does_not_name_it(
     page = client.get(reverse("claims")).content.decode()
     assert "refused: alice.example resolves to a private address" in page
     assert "10.1.2.3" not in page
+
+
+# --- a new API key is never cached ---------------------------------------------------
+
+
+def test_the_page_showing_a_new_key_is_not_stored(client, artist):
+    client.force_login(artist)
+
+    response = client.post(reverse("token_create"), {"name": "cli"})
+
+    assert response.status_code == 200
+    assert "Copy it now: this is the only time it is shown." in (
+        response.content.decode()
+    )
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_the_api_answer_with_a_new_key_is_not_stored(artist_client):
+    response = artist_client.post("/api/v1/tokens/", {"name": "ci"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["key"].startswith("dnt_")
+    assert response["Cache-Control"] == "no-store"
