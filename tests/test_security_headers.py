@@ -30,6 +30,7 @@ from tests.disputes.helpers import open_dispute
 from tests.factories import approved_prefix
 from tests.optout.helpers import start_job
 from tests.pages import upload, work_of
+from tests.test_deploy_settings import manage, production_environ
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -353,3 +354,33 @@ def test_the_api_answer_with_a_new_key_is_not_stored(artist_client):
     assert response.status_code == 201
     assert response.json()["key"].startswith("dnt_")
     assert response["Cache-Control"] == "no-store"
+
+
+# --- HSTS preload is the operator's choice ----------------------------------------
+
+# Asks a production-configured process for an answer over HTTPS (an API one:
+# pages need collectstatic's manifest) and prints the Strict-Transport-Security
+# header the browser gets.
+HSTS_SCRIPT = """
+from django.test import Client
+response = Client().get("/api/v1/me/", secure=True, HTTP_HOST="registry.example.org")
+print("HSTS:", response["Strict-Transport-Security"])
+"""
+
+
+def hsts_header(env: dict[str, str]) -> str:
+    result = manage("shell", "-c", HSTS_SCRIPT, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [s for s in result.stdout.splitlines() if s.startswith("HSTS: ")]
+    return line.removeprefix("HSTS: ")
+
+
+def test_production_sends_hsts_without_preload_by_default(tmp_path):
+    assert hsts_header(production_environ(tmp_path)) == (
+        "max-age=31536000; includeSubDomains"
+    )
+
+
+def test_the_operator_opts_in_to_hsts_preload(tmp_path):
+    env = production_environ(tmp_path) | {"SECURE_HSTS_PRELOAD": "true"}
+    assert hsts_header(env) == "max-age=31536000; includeSubDomains; preload"
