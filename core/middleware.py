@@ -64,7 +64,14 @@ class SecurityHeadersMiddleware:
                 "Permissions-Policy", settings.PERMISSIONS_POLICY
             )
         content_type = response.headers.get("Content-Type", "")
-        if settings.CONTENT_SECURITY_POLICY and content_type.startswith("text/html"):
+        # With DEBUG on, Django's own 404 and 500 pages (the technical ones)
+        # are styled and scripted inline; they are left readable.
+        debug_page = settings.DEBUG and response.status_code in (404, 500)
+        if (
+            settings.CONTENT_SECURITY_POLICY
+            and content_type.startswith("text/html")
+            and not debug_page
+        ):
             response.headers.setdefault(
                 "Content-Security-Policy", settings.CONTENT_SECURITY_POLICY
             )

@@ -276,6 +276,17 @@ def test_an_empty_setting_sends_no_policy(client, db, settings):
     assert "Content-Security-Policy" not in client.get("/api/redoc/")
 
 
+def test_with_debug_on_djangos_error_pages_are_left_readable(client, db, settings):
+    settings.DEBUG = True
+
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
+    assert "Content-Security-Policy" not in response
+    assert client.get("/")["Content-Security-Policy"] == POLICY
+
+
 def test_json_answers_carry_no_page_policy(artist_client):
     response = artist_client.get("/api/v1/me/")
 
