@@ -261,6 +261,8 @@ class TokenListCreateApi(APIView):
         return Response(
             self.CreateOutputSerializer(token, context={"key": key}).data,
             status=status.HTTP_201_CREATED,
+            # The key is shown this once: no cache may keep a copy.
+            headers={"Cache-Control": "no-store"},
         )
 
 

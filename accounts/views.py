@@ -232,9 +232,12 @@ def token_create(request: HttpRequest) -> HttpResponse:
             add_domain_error(form, exc)
         else:
             # Rendered, not redirected: the raw key must not sit in the session
-            # store (the database) on its way to the next page.
+            # store (the database) on its way to the next page. Nor in a cache:
+            # the browser's, on disk, or a proxy's.
             ctx = _account_context(user, holder, new_token=token, new_key=key)
-            return render(request, "accounts/account.html", ctx)
+            response = render(request, "accounts/account.html", ctx)
+            response["Cache-Control"] = "no-store"
+            return response
     ctx = _account_context(user, holder, token_form=form)
     return render(request, "accounts/account.html", ctx, status=400)
 

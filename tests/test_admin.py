@@ -137,8 +137,9 @@ def test_the_image_changelist_shows_each_thumbnail(admin_client, holder):
     assert image.thumbnail.url.startswith("/media/thumbnails/")
     assert (
         f'<img src="{image.thumbnail.url}" alt="art-1.png" loading="lazy" '
-        'style="max-width:64px;max-height:64px">'
+        'class="thumbnail-64">'
     ) in response.content.decode()
+    assert "/static/registry/admin.css" in response.content.decode()
 
 
 def test_the_image_page_shows_a_larger_thumbnail_and_fingerprints_in_hex(
@@ -148,8 +149,9 @@ def test_the_image_page_shows_a_larger_thumbnail_and_fingerprints_in_hex(
     page = admin_client.get(change(image)).content.decode()
     assert (
         f'<img src="{image.thumbnail.url}" alt="art-1.png" loading="lazy" '
-        'style="max-width:256px;max-height:256px">'
+        'class="thumbnail-256">'
     ) in page
+    assert "/static/registry/admin.css" in page
     for fingerprint in image.fingerprints.filter(variant="original"):
         assert fingerprint.hex in page
     phash = image.fingerprints.get(algorithm="phash")

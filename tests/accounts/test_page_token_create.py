@@ -23,6 +23,8 @@ def test_it_shows_the_new_key_once(client, artist):
     assert key.startswith("dnt_")
     assert f'value="{key}"' in text
     assert "Copy it now: this is the only time it is shown." in text
+    # Focusing the field selects the key (a script file, not an attribute).
+    assert '<script src="/static/accounts/account.js"></script>' in text
 
     token = ApiToken.objects.get()
     assert token.user == artist

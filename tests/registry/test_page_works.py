@@ -67,7 +67,7 @@ def test_it_shows_pending_and_failed_images(client, artist, holder):
     assert "1 image being fingerprinted; this list updates by itself." in text
     # The page polls the fragment endpoint while anything is pending.
     assert f'data-fragment-url="{reverse("works_fragment")}"' in text
-    assert "window.setTimeout(poll, 1500)" in text
+    assert '<script src="/static/registry/works.js"></script>' in text
 
 
 def test_it_shows_images_registered_by_hashes(client, artist, holder):
