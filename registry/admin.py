@@ -31,7 +31,7 @@ def thumbnail_tag(image: Image, size: int) -> str:
         return "—"
     return format_html(
         '<img src="{}" alt="{}" loading="lazy" style="max-width:{}px;max-height:{}px">',
-        image.thumbnail.url,
+        image.thumbnail_url,
         str(image),
         size,
         size,
