@@ -152,6 +152,13 @@ if MEDIA_ACCEL_REDIRECT and not (
     )
 if MEDIA_ACCEL_REDIRECT and MEDIA_SENDFILE:
     raise ImproperlyConfigured("set MEDIA_ACCEL_REDIRECT or MEDIA_SENDFILE, not both")
+# The original and thumbnail of a withdrawn work are deleted this many days
+# after it was withdrawn; its fingerprints stay (the audit trail of what was
+# enforced).
+WITHDRAWN_FILES_GRACE_DAYS = env.int("WITHDRAWN_FILES_GRACE_DAYS", default=30)
+WITHDRAWN_FILES_SWEEP_SECONDS = env.int("WITHDRAWN_FILES_SWEEP_SECONDS", default=3600)
+if WITHDRAWN_FILES_GRACE_DAYS < 0:
+    raise ImproperlyConfigured("WITHDRAWN_FILES_GRACE_DAYS must be 0 or more")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -331,6 +338,7 @@ CELERY_TASK_ROUTES = {
     "disputes.dispute_deadlines": {"queue": "celery"},
     "registry.claim_domain_check": {"queue": "celery"},
     "registry.domain_proof_sweep": {"queue": "celery"},
+    "registry.withdrawn_files_sweep": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE = {
     "match-sweep": {
@@ -344,6 +352,10 @@ CELERY_BEAT_SCHEDULE = {
     "domain-proof-sweep": {
         "task": "registry.domain_proof_sweep",
         "schedule": float(DOMAIN_PROOF_SWEEP_SECONDS),
+    },
+    "withdrawn-files-sweep": {
+        "task": "registry.withdrawn_files_sweep",
+        "schedule": float(WITHDRAWN_FILES_SWEEP_SECONDS),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

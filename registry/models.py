@@ -98,6 +98,9 @@ class Image(models.Model):
     )
     failure_reason = models.TextField(blank=True)
     fingerprinted_at = models.DateTimeField(null=True, blank=True)
+    # When the original and thumbnail of a withdrawn work were deleted (after
+    # WITHDRAWN_FILES_GRACE_DAYS); the fingerprints stay.
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

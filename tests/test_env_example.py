@@ -122,3 +122,8 @@ def test_media_is_private_by_default():
     assert values["MEDIA_ACCEL_REDIRECT"] == ""
     assert values["MEDIA_SENDFILE"] == "false"
     assert "UNSAFE" in documented_variables()["SERVE_MEDIA"]
+
+
+def test_withdrawn_works_files_are_kept_thirty_days_by_default():
+    assert settings_default("WITHDRAWN_FILES_GRACE_DAYS") == 30
+    assert documented_values()["WITHDRAWN_FILES_GRACE_DAYS"] == "30"
