@@ -136,9 +136,32 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-# Media is served by Django only when this is on (the embedded default); behind a
-# real web server or object storage, turn it off.
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# Originals, thumbnails and evidence are private: the views under /files/ check
+# who asks, then send the file (core/files.py). SERVE_MEDIA puts every file under
+# MEDIA_ROOT at MEDIA_URL for anyone with the URL, withdrawn works included: for
+# a developer's machine only, never in production.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=False)
+# Behind nginx: the internal location that maps to MEDIA_ROOT (e.g.
+# "/protected-media/"); the views answer with X-Accel-Redirect and nginx sends
+# the file. Behind Apache (mod_xsendfile) or lighttpd: MEDIA_SENDFILE sends
+# X-Sendfile with the file's path. Both empty: Django sends the file itself.
+MEDIA_ACCEL_REDIRECT = env.str("MEDIA_ACCEL_REDIRECT", default="")
+MEDIA_SENDFILE = env.bool("MEDIA_SENDFILE", default=False)
+if MEDIA_ACCEL_REDIRECT and not (
+    MEDIA_ACCEL_REDIRECT.startswith("/") and MEDIA_ACCEL_REDIRECT.endswith("/")
+):
+    raise ImproperlyConfigured(
+        "MEDIA_ACCEL_REDIRECT must start and end with / (e.g. /protected-media/)"
+    )
+if MEDIA_ACCEL_REDIRECT and MEDIA_SENDFILE:
+    raise ImproperlyConfigured("set MEDIA_ACCEL_REDIRECT or MEDIA_SENDFILE, not both")
+# The original and thumbnail of a withdrawn work are deleted this many days
+# after it was withdrawn; its fingerprints stay (the audit trail of what was
+# enforced).
+WITHDRAWN_FILES_GRACE_DAYS = env.int("WITHDRAWN_FILES_GRACE_DAYS", default=30)
+WITHDRAWN_FILES_SWEEP_SECONDS = env.int("WITHDRAWN_FILES_SWEEP_SECONDS", default=3600)
+if WITHDRAWN_FILES_GRACE_DAYS < 0:
+    raise ImproperlyConfigured("WITHDRAWN_FILES_GRACE_DAYS must be 0 or more")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -334,6 +357,7 @@ CELERY_TASK_ROUTES = {
     "disputes.dispute_deadlines": {"queue": "celery"},
     "registry.claim_domain_check": {"queue": "celery"},
     "registry.domain_proof_sweep": {"queue": "celery"},
+    "registry.withdrawn_files_sweep": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE = {
     "match-sweep": {
@@ -347,6 +371,10 @@ CELERY_BEAT_SCHEDULE = {
     "domain-proof-sweep": {
         "task": "registry.domain_proof_sweep",
         "schedule": float(DOMAIN_PROOF_SWEEP_SECONDS),
+    },
+    "withdrawn-files-sweep": {
+        "task": "registry.withdrawn_files_sweep",
+        "schedule": float(WITHDRAWN_FILES_SWEEP_SECONDS),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

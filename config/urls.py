@@ -55,7 +55,11 @@ handler500 = "core.api_errors.server_error"
 
 
 def serve_media(request: HttpRequest, path: str) -> HttpResponse:
-    """Originals and thumbnails, from MEDIA_ROOT as it is now (tests change it)."""
+    """Every file under MEDIA_ROOT, to anyone: SERVE_MEDIA, a developer's switch.
+
+    Unsafe: originals, thumbnails and evidence are private and are served by
+    the views under /files/, which check who asks.
+    """
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 

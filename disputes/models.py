@@ -8,6 +8,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from accounts.models import User
 from registry.models import Claim, Image, RightsHolder, Work
@@ -174,6 +175,15 @@ class DisputeEvidence(models.Model):
     def __str__(self) -> str:
         return self.original_name
 
+    # Links to the views that check who asks (never MEDIA_URL).
+    @property
+    def file_url(self) -> str:
+        return reverse("evidence_file", args=[self.pk]) if self.file else ""
+
+    @property
+    def thumbnail_url(self) -> str:
+        return reverse("evidence_thumbnail", args=[self.pk]) if self.thumbnail else ""
+
 
 class ImageExclusion(models.Model):
     """An image left out of enforcement by a dispute's outcome (or while open)."""
@@ -261,6 +271,12 @@ class FalseMatchReport(models.Model):
 
     def __str__(self) -> str:
         return f"false-match report #{self.pk}"
+
+    @property
+    def row_thumbnail_url(self) -> str:
+        if not self.row_thumbnail:
+            return ""
+        return reverse("report_row_thumbnail", args=[self.pk])
 
 
 class MatchException(models.Model):

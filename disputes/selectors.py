@@ -90,6 +90,34 @@ def dispute_check_visible(dispute: Dispute, user: User) -> None:
         raise NotFound("dispute not found")
 
 
+def evidence_get_for_user(*, user: User, evidence_id: int) -> DisputeEvidence:
+    """Evidence is for the dispute's parties and staff; NotFound for anyone else."""
+    evidence = (
+        DisputeEvidence.objects.select_related("dispute__holder")
+        .filter(pk=evidence_id)
+        .first()
+    )
+    if evidence is None or not (user.is_authenticated and user.is_active):
+        raise NotFound("file not found")
+    try:
+        dispute_check_visible(evidence.dispute, user)
+    except NotFound:
+        raise NotFound("file not found") from None
+    return evidence
+
+
+def false_match_report_get_for_user(*, user: User, report_id: int) -> FalseMatchReport:
+    """A report, for staff and the curator who made it; NotFound for others."""
+    report = FalseMatchReport.objects.filter(pk=report_id).first()
+    if (
+        report is None
+        or not (user.is_authenticated and user.is_active)
+        or not (user.is_staff or report.reporter_id == user.pk)
+    ):
+        raise NotFound("report not found")
+    return report
+
+
 def dispute_list_for_user(*, user: User, role: str | None = None) -> QuerySet[Dispute]:
     """Disputes the user opened (role "disputer") or must answer ("claimant")."""
     qs = Dispute.objects.select_related("holder", "disputer", "claim", "work", "image")

@@ -19,11 +19,13 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
+from accounts.authentication import request_user
 from accounts.models import User
 from accounts.permissions import staff_required
 from core.errors import DomainError, NotAllowed, NotFound
+from core.files import content_type_for, stored_file_response
 from core.forms import add_domain_error
 from core.uploads import IncomingFile
 from disputes.forms import (
@@ -36,6 +38,7 @@ from disputes.forms import (
 )
 from disputes.models import Dispute, FalseMatchReport
 from registry.models import Claim, Image
+from registry.selectors import image_ids_visible
 
 from . import selectors, services
 
@@ -122,8 +125,12 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
     if isinstance(target.obj, Image):
         images = [target.obj]
     elif not isinstance(target.obj, Claim):
-        images = list(target.obj.images.order_by("id")[:12])
-    ctx = {"form": form, "target": target, "images": images}
+        images = list(target.obj.images.select_related("work__owner")[:12])
+    # Anyone signed in may open this page for any target: it shows only the
+    # thumbnails the user may see anyway (the owner, staff, a curator whose job
+    # matched the image, someone who disputed it before).
+    visible = image_ids_visible(user=user, images=images)
+    ctx = {"form": form, "target": target, "images": images, "visible": visible}
     return render(
         request,
         "disputes/new.html",
@@ -444,4 +451,43 @@ def review_report(request: HttpRequest, report_id: int) -> HttpResponse:
         "disputes/review_report.html",
         ctx,
         status=400 if form.errors else 200,
+    )
+
+
+@require_safe
+def evidence_file(request: HttpRequest, evidence_id: int, kind: str) -> HttpResponse:
+    """A dispute's evidence file or its thumbnail: for the dispute's parties and
+    staff, 404 for anyone else."""
+    try:
+        evidence = selectors.evidence_get_for_user(
+            user=request_user(request), evidence_id=evidence_id
+        )
+    except NotFound:
+        raise Http404("file not found") from None
+    if kind == "thumbnail":
+        return stored_file_response(
+            evidence.thumbnail,
+            filename=f"evidence-{evidence.pk}-thumbnail.jpg",
+            content_type="image/jpeg",
+        )
+    return stored_file_response(
+        evidence.file,
+        filename=evidence.original_name,
+        content_type=content_type_for(name=evidence.original_name),
+    )
+
+
+@require_safe
+def report_row_thumbnail(request: HttpRequest, report_id: int) -> HttpResponse:
+    """The reported manifest row's thumbnail: for staff and the reporter."""
+    try:
+        report = selectors.false_match_report_get_for_user(
+            user=request_user(request), report_id=report_id
+        )
+    except NotFound:
+        raise Http404("file not found") from None
+    return stored_file_response(
+        report.row_thumbnail,
+        filename=f"report-{report.pk}-row.jpg",
+        content_type="image/jpeg",
     )

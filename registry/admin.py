@@ -35,7 +35,7 @@ def thumbnail_tag(image: Image, size: Literal[64, 256]) -> str:
         return "—"
     return format_html(
         '<img src="{}" alt="{}" loading="lazy" class="thumbnail-{}">',
-        image.thumbnail.url,
+        image.thumbnail_url,
         str(image),
         size,
     )

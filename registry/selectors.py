@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from optout.selectors import CaptionHits
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,6 +18,9 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from accounts.models import User
 from audit.models import AuditEvent
+from core.errors import NotFound
+from disputes.models import Dispute, FalseMatchReport
+from optout.models import Match
 from registry.models import (
     Claim,
     Fingerprint,
@@ -107,6 +111,59 @@ def image_list_for_owner(
 
 def image_get_for_owner(*, owner: RightsHolder, image_id: int) -> Image | None:
     return image_list_for_owner(owner=owner).filter(pk=image_id).first()
+
+
+def image_ids_visible(
+    *, user: User, images: Iterable[Image], original: bool = False
+) -> set[int]:
+    """The ids among `images` whose thumbnail (or, with `original`, original
+    file) the user may see.
+
+    Originals: the work's owner and staff. Thumbnails also: whoever disputed the
+    image or its work, and curators with a match on the image in one of their
+    jobs or a false-match report about it (the pages they see link to it).
+    `images` need their `work` (select_related).
+    """
+    images = list(images)
+    if not images or not (user.is_authenticated and user.is_active):
+        return set()
+    if user.is_staff:
+        return {i.pk for i in images}
+    visible = {i.pk for i in images if i.work.owner.user_id == user.pk}
+    rest = [i for i in images if i.pk not in visible]
+    if original or not rest:
+        return visible
+    ids = [i.pk for i in rest]
+    work_of = {i.pk: i.work_id for i in rest}
+    disputed = Dispute.objects.filter(disputer=user).filter(
+        Q(image_id__in=ids) | Q(work_id__in=set(work_of.values()))
+    )
+    disputed_images = set(disputed.values_list("image_id", flat=True))
+    disputed_works = set(disputed.values_list("work_id", flat=True))
+    visible |= {
+        pk for pk in ids if pk in disputed_images or work_of[pk] in disputed_works
+    }
+    visible |= set(
+        Match.objects.filter(job__owner=user, image_id__in=ids).values_list(
+            "image_id", flat=True
+        )
+    )
+    visible |= set(
+        FalseMatchReport.objects.filter(reporter=user, image_id__in=ids).values_list(
+            "image_id", flat=True
+        )
+    )
+    return visible
+
+
+def image_get_for_viewer(*, user: User, image_id: int, original: bool) -> Image:
+    """The image, if the user may see its original (or thumbnail); else NotFound."""
+    image = Image.objects.select_related("work__owner").filter(pk=image_id).first()
+    if image is None or image.pk not in image_ids_visible(
+        user=user, images=[image], original=original
+    ):
+        raise NotFound("image not found")
+    return image
 
 
 def claim_list_for_owner(

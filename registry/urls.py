@@ -36,6 +36,19 @@ urlpatterns = [
         views.review_domain_check,
         name="review_domain_check",
     ),
+    # Private files: each view checks who asks (404 for anyone not allowed).
+    path(
+        "files/image/<int:image_id>/original",
+        views.image_file,
+        {"kind": "original"},
+        name="image_original",
+    ),
+    path(
+        "files/image/<int:image_id>/thumbnail",
+        views.image_file,
+        {"kind": "thumbnail"},
+        name="image_thumbnail",
+    ),
 ]
 
 api_urlpatterns = [

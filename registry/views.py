@@ -22,12 +22,14 @@ from django.http import (
     HttpResponse,
 )
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
+from accounts.authentication import request_user
 from accounts.models import User
 from accounts.permissions import staff_required
 from audit.selectors import notification_list_for_user, notification_unread_count
 from core.errors import DomainError, NotFound
+from core.files import content_type_for, stored_file_response
 from core.forms import add_domain_error
 from core.uploads import IncomingFile
 from optout.selectors import found_counts, style_caption_hits
@@ -541,3 +543,30 @@ def dashboard_context(user: User, holder: RightsHolder | None) -> dict[str, Any]
             key=lambda row: (-row[1].matches, row[0].pk),
         )
     return ctx
+
+
+@require_safe
+def image_file(request: HttpRequest, image_id: int, kind: str) -> HttpResponse:
+    """An image's original (owner and staff) or thumbnail (also those whose
+    pages show it: registry/selectors.image_ids_visible); 404 for anyone else,
+    and once a withdrawn work's files are deleted."""
+    try:
+        image = selectors.image_get_for_viewer(
+            user=request_user(request),
+            image_id=image_id,
+            original=kind == "original",
+        )
+    except NotFound:
+        raise Http404("file not found") from None
+    if kind == "original":
+        name = image.original_name or f"image-{image.pk}"
+        return stored_file_response(
+            image.original,
+            filename=name,
+            content_type=content_type_for(name=name, image_format=image.format),
+        )
+    return stored_file_response(
+        image.thumbnail,
+        filename=f"thumbnail-{image.pk}.jpg",
+        content_type="image/jpeg",
+    )

@@ -84,3 +84,23 @@ def test_a_secret_key_file_is_read_instead(production_env, tmp_path):
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"MEDIA_ACCEL_REDIRECT": "protected-media"},
+            "MEDIA_ACCEL_REDIRECT must start and end with /",
+        ),
+        (
+            {"MEDIA_ACCEL_REDIRECT": "/protected-media/", "MEDIA_SENDFILE": "true"},
+            "set MEDIA_ACCEL_REDIRECT or MEDIA_SENDFILE, not both",
+        ),
+    ],
+)
+def test_a_bad_media_sending_setting_stops_start_up(production_env, env, message):
+    production_env.update(env)
+    result = manage("check", env=production_env)
+    assert result.returncode == 1
+    assert message in result.stderr

@@ -93,14 +93,17 @@ class EvidenceOutputSerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     phash = serializers.CharField(help_text="Images only; empty otherwise.")
     pdq = serializers.CharField(help_text="Images only; empty otherwise.")
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(
+        help_text="Private: opens for the dispute's parties and admins (send the "
+        "same token)."
+    )
 
     class Meta:
         ref_name = "DisputeEvidence"
 
     @extend_schema_field({"type": "string", "format": "uri"})
     def get_url(self, item: DisputeEvidence) -> str:
-        return absolute_url(self.context.get("request"), item.file.url)
+        return absolute_url(self.context.get("request"), item.file_url)
 
 
 class DisputeOutputSerializer(serializers.Serializer):

@@ -30,6 +30,10 @@ from .domain_proof import (  # noqa: F401
     proof_home_url,
     proof_meta_tag,
 )
+from .files import (  # noqa: F401
+    withdrawn_files_sweep,
+    work_files_delete,
+)
 from .holders import (  # noqa: F401
     rights_holder_create,
     rights_holder_set_verified,
