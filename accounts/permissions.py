@@ -61,6 +61,18 @@ def curator_required(view: CuratorView) -> Callable[..., HttpResponse]:
 ANY_SCOPE = "*"
 
 
+_SCOPE_ROLES = {
+    Scope.REGISTER: "is_artist",
+    Scope.CURATE: "is_curator",
+    Scope.REVIEW: "is_staff",
+}
+
+
+def _role_allows(user: User, scope: str) -> bool:
+    role = _SCOPE_ROLES.get(scope)
+    return role is None or bool(getattr(user, role, False))
+
+
 class TokenScopes(BasePermission):
     """An API token reaches a view only with the scope the view names.
 
@@ -87,8 +99,8 @@ class TokenScopes(BasePermission):
         options = (wanted,) if isinstance(wanted, str) else tuple(wanted)
         if any(token.has_scope(s) for s in options):
             return True
-        if options == (Scope.REVIEW,) and not request.user.is_staff:
-            return True  # no scope makes a non-admin one: the view says why
+        if not any(_role_allows(request.user, s) for s in options):
+            return True  # no scope gives a role: the view says which is missing
 
         self.message = (
             f"This API token lacks the {' or '.join(options)} scope; create a "
