@@ -308,6 +308,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "registry.image_fingerprint": {"queue": "images"},
+    "disputes.evidence_fingerprint": {"queue": "images"},
     "optout.match_job_ingest": {"queue": "ingest"},
     "optout.match_job_finalize": {"queue": "ingest"},
     "optout.match_chunk": {"queue": "match"},

@@ -88,6 +88,11 @@ class EvidenceOutputSerializer(serializers.Serializer):
     party = serializers.ChoiceField(choices=DisputeEvidence.Party.choices)
     name = serializers.CharField(source="original_name")
     byte_size = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=DisputeEvidence.Status.choices,
+        help_text="processing: the file is stored and is being fingerprinted; "
+        "is_image, phash and pdq are known once it is done.",
+    )
     is_image = serializers.BooleanField()
     sha256 = serializers.CharField()
     phash = serializers.CharField(help_text="Images only; empty otherwise.")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from disputes.models import Dispute
-from disputes.services import dispute_create
+from disputes.services import dispute_create, evidence_fingerprint
 from registry.models import Claim, RightsHolder
 from tests.factories import approved_prefix
 
@@ -46,6 +46,12 @@ def open_dispute(
         statement=statement,
         **kwargs,
     )
+
+
+def fingerprint_evidence(dispute: Dispute) -> None:
+    """Do here what the images worker does for each evidence file (no worker)."""
+    for evidence_id in dispute.evidence.values_list("pk", flat=True):
+        evidence_fingerprint(evidence_id=evidence_id)
 
 
 def make_admin(username: str) -> User:
