@@ -11,8 +11,8 @@ fresh subprocess, once per path:
 "full" is the old decoding path, kept as `decode_image(max_side=None)`: the
 whole image decoded, converted and copied at full resolution. "reduced" is
 what the code does now (workers/engine/images.py). The peak is the child's
-ru_maxrss, which includes the interpreter and its imports (--side 0 measures
-only those).
+VmHWM (ru_maxrss would start at the parent's peak), which includes the
+interpreter and its imports (measured alone first).
 
     .venv/bin/python bench/image_memory.py
     .venv/bin/python bench/image_memory.py --side 6000 --formats jpeg
@@ -52,6 +52,19 @@ def draw(path: Path, fmt: str, side: int) -> None:
     )
 
 
+def peak_mb() -> float:
+    # VmHWM: the peak of this process's own memory since exec; ru_maxrss
+    # would start at the parent's peak when it forked us.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(path: str, which: str, decode: str) -> None:
     from functools import partial
 
@@ -72,8 +85,7 @@ def child(path: str, which: str, decode: str) -> None:
                 features=True,
             )
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mb": peak_kb / 1024, "seconds": seconds}))
+    print(json.dumps({"peak_mb": peak_mb(), "seconds": seconds}))
 
 
 def measure(path: str, which: str, decode: str) -> dict[str, float]:

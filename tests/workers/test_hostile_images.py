@@ -40,6 +40,17 @@ JPEG_PEAK_MB = 350
 _CHILD = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
+def peak_mb():
+    # VmHWM: the peak of this process's own memory since exec; ru_maxrss
+    # would start at the parent's peak when it forked us.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 from workers.engine import perceptual
 from workers.engine import fingerprint
 from workers.engine.fingerprint import fingerprint_bytes
@@ -51,7 +62,7 @@ result = fingerprint_bytes(
     features=True,
 )
 print(json.dumps({{
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_mb": peak_mb(),
     "size": [result.fingerprints.width, result.fingerprints.height],
     "thumbnail": len(result.thumbnail or b""),
 }}))
