@@ -335,6 +335,17 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A pool process whose resident memory passed this many KiB is replaced once
+# its task ends: one hostile input, or a slow leak, then costs one task's worth
+# of memory, not the worker's for good. The largest accepted image and a
+# Parquet of values that decode a thousandfold each peak well under 1 GiB
+# (bench/image_memory.py, tests/workers/test_hostile_*.py). 0: no limit.
+_max_memory_kib = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", default=2 * 1024**2)
+if _max_memory_kib < 0:
+    raise ImproperlyConfigured(
+        "CELERY_WORKER_MAX_MEMORY_PER_CHILD must be a number of KiB, or 0 for no limit"
+    )
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = _max_memory_kib or None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
