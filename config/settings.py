@@ -156,6 +156,12 @@ ZIP_MAX_MEMBERS = env.int("ZIP_MAX_MEMBERS", default=2000)
 ZIP_MAX_TOTAL_BYTES = env.int("ZIP_MAX_TOTAL_BYTES", default=1024 * 1024 * 1024)
 ZIP_MAX_RATIO = env.int("ZIP_MAX_RATIO", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Each endpoint's upload limits, counted while the body streams in (first).
+FILE_UPLOAD_HANDLERS = [
+    "core.upload_limits.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000  # Django's default, named for the API docs.
 THUMBNAIL_SIZE = env.int("THUMBNAIL_SIZE", default=256)
@@ -372,7 +378,10 @@ SPECTACULAR_SETTINGS = {
     'Errors are JSON: `{"message": ..., "code": ..., "extra": {...}}`. A JSON or '
     f"form body over {DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)} MB "
     "(DATA_UPLOAD_MAX_MEMORY_SIZE; in multipart uploads the form fields, not "
-    "the files) is refused with 413 `request_too_large`; more than "
+    "the files) is refused with 413 `request_too_large`, and so is an upload "
+    "whose declared size or file bytes pass its endpoint's limits (manifests: "
+    "MANIFEST_MAX_BYTES; portfolio and evidence: their file count times "
+    "UPLOAD_MAX_FILE_BYTES), as soon as they do; more than "
     f"{DATA_UPLOAD_MAX_NUMBER_FIELDS:,} form fields or "
     f"{DATA_UPLOAD_MAX_NUMBER_FILES:,} files with 400 `too_many_fields` / "
     "`too_many_files`.",

@@ -36,6 +36,7 @@ from core.api import (
 )
 from core.errors import ValidationFailed
 from core.parsers import JSONParser
+from core.upload_limits import UploadTooLarge
 from core.uploads import IncomingFile
 from disputes import selectors, services
 from disputes.api.examples import (
@@ -77,6 +78,8 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
         raise ValidationFailed(
             "files: too many files in one request", field="files"
         ) from None
+    except UploadTooLarge:
+        raise  # a 413 naming the limit (core.api_errors.bad_request)
     except RequestDataTooBig as exc:
         raise ValidationFailed(f"the request is too large ({exc})") from None
     serializer.is_valid(raise_exception=True)
