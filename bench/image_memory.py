@@ -4,6 +4,8 @@ Draws a PNG and a JPEG of --side x --side pixels (default 10000: exactly the
 default UPLOAD_MAX_IMAGE_PIXELS of 100 million) and fingerprints each in a
 fresh subprocess, once per path:
 
+- upload check: what the web process does to a portfolio upload before
+  storing it (core/uploads.py: decode it, to refuse what is not an image);
 - evidence: what a dispute's evidence file gets (hashes and a thumbnail);
 - portfolio: what the images worker computes for a registered image (hashes,
   the PDQ variants of the default scheme, local features, a thumbnail).
@@ -34,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PATHS = ("evidence", "portfolio")
+PATHS = ("upload check", "evidence", "portfolio")
 DECODES = ("full", "reduced")
 
 
@@ -75,7 +77,10 @@ def child(path: str, which: str, decode: str) -> None:
     data = Path(path).read_bytes() if path else b""
     started = time.perf_counter()
     if data:
-        if which == "evidence":
+        if which == "upload check":
+            decode = fingerprint.decode_image
+            decode(data)
+        elif which == "evidence":
             fingerprint.fingerprint_bytes(data, thumbnail_size=256)
         else:
             fingerprint.fingerprint_bytes(
