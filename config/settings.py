@@ -182,6 +182,12 @@ ZIP_MAX_MEMBERS = env.int("ZIP_MAX_MEMBERS", default=2000)
 ZIP_MAX_TOTAL_BYTES = env.int("ZIP_MAX_TOTAL_BYTES", default=1024 * 1024 * 1024)
 ZIP_MAX_RATIO = env.int("ZIP_MAX_RATIO", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Each endpoint's upload limits, counted while the body streams in (first).
+FILE_UPLOAD_HANDLERS = [
+    "core.upload_limits.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000  # Django's default, named for the API docs.
 THUMBNAIL_SIZE = env.int("THUMBNAIL_SIZE", default=256)
@@ -350,6 +356,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "registry.image_fingerprint": {"queue": "images"},
+    "disputes.evidence_fingerprint": {"queue": "images"},
     "optout.match_job_ingest": {"queue": "ingest"},
     "optout.match_job_finalize": {"queue": "ingest"},
     "optout.match_chunk": {"queue": "match"},
@@ -381,6 +388,17 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A pool process whose resident memory passed this many KiB is replaced once
+# its task ends: one hostile input, or a slow leak, then costs one task's worth
+# of memory, not the worker's for good. The largest accepted image and a
+# Parquet of values that decode a thousandfold each peak well under 1 GiB
+# (bench/image_memory.py, tests/workers/test_hostile_*.py). 0: no limit.
+_max_memory_kib = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", default=2 * 1024**2)
+if _max_memory_kib < 0:
+    raise ImproperlyConfigured(
+        "CELERY_WORKER_MAX_MEMORY_PER_CHILD must be a number of KiB, or 0 for no limit"
+    )
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = _max_memory_kib or None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -410,7 +428,10 @@ SPECTACULAR_SETTINGS = {
     'Errors are JSON: `{"message": ..., "code": ..., "extra": {...}}`. A JSON or '
     f"form body over {DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)} MB "
     "(DATA_UPLOAD_MAX_MEMORY_SIZE; in multipart uploads the form fields, not "
-    "the files) is refused with 413 `request_too_large`; more than "
+    "the files) is refused with 413 `request_too_large`, and so is an upload "
+    "whose declared size or file bytes pass its endpoint's limits (manifests: "
+    "MANIFEST_MAX_BYTES; portfolio and evidence: their file count times "
+    "UPLOAD_MAX_FILE_BYTES), as soon as they do; more than "
     f"{DATA_UPLOAD_MAX_NUMBER_FIELDS:,} form fields or "
     f"{DATA_UPLOAD_MAX_NUMBER_FILES:,} files with 400 `too_many_fields` / "
     "`too_many_files`.",

@@ -12,7 +12,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 # The media types of DRF's JSONParser and FormParser. Multipart bodies are left
-# to Django's MultiPartParser, which counts form fields but not files.
+# to Django's MultiPartParser, which counts form fields; their files are counted
+# by core.upload_limits.UploadLimitHandler.
 LIMITED_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 
 

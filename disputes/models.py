@@ -143,11 +143,19 @@ class Dispute(models.Model):
 
 
 class DisputeEvidence(models.Model):
-    """A file given as evidence; images are fingerprinted to compare with the work."""
+    """A file given as evidence; images are fingerprinted to compare with the work.
+
+    Stored in the request, fingerprinted by the images worker afterwards:
+    processing -> done (an image with its hashes and thumbnail, or a document).
+    """
 
     class Party(models.TextChoices):
         DISPUTER = "disputer"
         CLAIMANT = "claimant"
+
+    class Status(models.TextChoices):
+        PROCESSING = "processing", "being processed"
+        DONE = "done"
 
     dispute = models.ForeignKey(
         Dispute, on_delete=models.CASCADE, related_name="evidence"
@@ -166,6 +174,9 @@ class DisputeEvidence(models.Model):
     phash = models.CharField(max_length=16, blank=True)
     pdq = models.CharField(max_length=64, blank=True)
     pdq_quality = models.SmallIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PROCESSING
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

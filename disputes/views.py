@@ -27,6 +27,7 @@ from accounts.permissions import staff_required
 from core.errors import DomainError, NotAllowed, NotFound
 from core.files import content_type_for, stored_file_response
 from core.forms import add_domain_error
+from core.upload_limits import upload_refused
 from core.uploads import IncomingFile
 from disputes.forms import (
     ConfirmForm,
@@ -97,7 +98,10 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
         initial={"target": target.key},
         style=is_style,
     )
-    if request.method == "POST" and form.is_valid():
+    refused = upload_refused(request)
+    if refused:
+        form.add_error("files", refused)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             dispute = services.dispute_create(
@@ -135,7 +139,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
         request,
         "disputes/new.html",
         ctx,
-        status=400 if form.errors else 200,
+        status=413 if refused else 400 if form.errors else 200,
     )
 
 
@@ -177,7 +181,10 @@ def dispute_respond(request: HttpRequest, dispute_id: int) -> HttpResponse:
     user = _user(request)
     dispute = _dispute_for(request, dispute_id)
     form = ResponseForm(request.POST, request.FILES)
-    if form.is_valid():
+    refused = upload_refused(request)
+    if refused:
+        form.add_error("files", refused)
+    elif form.is_valid():
         try:
             services.dispute_respond(
                 user=user,
@@ -194,7 +201,7 @@ def dispute_respond(request: HttpRequest, dispute_id: int) -> HttpResponse:
             messages.success(request, "Your response was sent; an admin will decide.")
             return redirect("dispute_detail", dispute_id=dispute.pk)
     ctx = _detail_context(dispute, user, response_form=form)
-    return render(request, "disputes/detail.html", ctx, status=400)
+    return render(request, "disputes/detail.html", ctx, status=413 if refused else 400)
 
 
 @login_required

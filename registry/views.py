@@ -31,6 +31,7 @@ from audit.selectors import notification_list_for_user, notification_unread_coun
 from core.errors import DomainError, NotFound
 from core.files import content_type_for, stored_file_response
 from core.forms import add_domain_error
+from core.upload_limits import upload_refused
 from core.uploads import IncomingFile
 from optout.selectors import found_counts, style_caption_hits
 from registry.forms import (
@@ -190,6 +191,12 @@ def upload(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
         return render(request, "registry/upload.html", _upload_context(form))
 
     form = UploadForm(request.POST, request.FILES, works=works)
+    refused = upload_refused(request)
+    if refused:
+        form.add_error("files", refused)
+        return render(
+            request, "registry/upload.html", _upload_context(form), status=413
+        )
     if not form.is_valid():
         return render(
             request, "registry/upload.html", _upload_context(form), status=400

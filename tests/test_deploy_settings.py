@@ -104,3 +104,21 @@ def test_a_bad_media_sending_setting_stops_start_up(production_env, env, message
     result = manage("check", env=production_env)
     assert result.returncode == 1
     assert message in result.stderr
+
+
+def test_a_worker_process_is_replaced_past_its_memory_limit(production_env):
+    code = "from config.celery import app; print(app.conf.worker_max_memory_per_child)"
+    assert (
+        manage("shell", "-c", code, env=production_env).stdout.split()[-1] == "2097152"
+    )
+    production_env["CELERY_WORKER_MAX_MEMORY_PER_CHILD"] = "0"
+    assert manage("shell", "-c", code, env=production_env).stdout.split()[-1] == "None"
+
+
+def test_a_negative_worker_memory_limit_stops_start_up(production_env):
+    production_env["CELERY_WORKER_MAX_MEMORY_PER_CHILD"] = "-1"
+    result = manage("check", env=production_env)
+    assert result.returncode == 1
+    assert "CELERY_WORKER_MAX_MEMORY_PER_CHILD must be a number of KiB" in (
+        result.stderr
+    )

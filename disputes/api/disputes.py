@@ -37,6 +37,7 @@ from core.api import (
 )
 from core.errors import ValidationFailed
 from core.parsers import JSONParser
+from core.upload_limits import UploadTooLarge
 from core.uploads import IncomingFile
 from disputes import selectors, services
 from disputes.api.examples import (
@@ -78,6 +79,8 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
         raise ValidationFailed(
             "files: too many files in one request", field="files"
         ) from None
+    except UploadTooLarge:
+        raise  # a 413 naming the limit (core.api_errors.bad_request)
     except RequestDataTooBig as exc:
         raise ValidationFailed(f"the request is too large ({exc})") from None
     serializer.is_valid(raise_exception=True)
@@ -89,6 +92,11 @@ class EvidenceOutputSerializer(serializers.Serializer):
     party = serializers.ChoiceField(choices=DisputeEvidence.Party.choices)
     name = serializers.CharField(source="original_name")
     byte_size = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=DisputeEvidence.Status.choices,
+        help_text="processing: the file is stored and is being fingerprinted; "
+        "is_image, phash and pdq are known once it is done.",
+    )
     is_image = serializers.BooleanField()
     sha256 = serializers.CharField()
     phash = serializers.CharField(help_text="Images only; empty otherwise.")

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from accounts.models import Scope
 from core.api import Pagination, id_field, paginated_response, path_id
 from core.errors import NotFound, ValidationFailed
+from core.upload_limits import UploadTooLarge
 from core.uploads import IncomingFile
 from registry import selectors, services
 from registry.api.examples import (
@@ -313,6 +314,8 @@ class PortfolioUploadApi(ArtistApi):
                 "or send several requests",
                 field="files",
             ) from None
+        except UploadTooLarge:
+            raise  # a 413 naming the limit (core.api_errors.bad_request)
         except (RequestDataTooBig, TooManyFieldsSent) as exc:
             raise ValidationFailed(f"the request is too large ({exc})") from None
         serializer.is_valid(raise_exception=True)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from disputes.models import Dispute
-from disputes.services import dispute_create
+from disputes.services import dispute_create, evidence_fingerprint
 from optout.services import lookup_seen_record
 from registry.models import Claim, Image, RightsHolder
 from tests.factories import approved_prefix
@@ -97,6 +97,12 @@ def seasoned(user: User) -> User:
     )
     user.refresh_from_db()
     return user
+
+
+def fingerprint_evidence(dispute: Dispute) -> None:
+    """Do here what the images worker does for each evidence file (no worker)."""
+    for evidence_id in dispute.evidence.values_list("pk", flat=True):
+        evidence_fingerprint(evidence_id=evidence_id)
 
 
 def make_admin(username: str) -> User:

@@ -10,6 +10,7 @@ from registry.models import Claim
 from tests.conftest import client_for
 from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     _fast_passwords,
+    fingerprint_evidence,
     make_admin,
     open_dispute,
     prefix_claim,
@@ -58,9 +59,19 @@ def test_a_curator_opens_a_dispute_with_files(curator_client, claim):
     assert body["state"] == "awaiting_response"
     assert body["target"] == f"claim:{claim.pk}"
     assert body["you_are"] == ["disputer"]
-    assert [(e["name"], e["is_image"]) for e in body["evidence"]] == [
-        ("page.png", True),
-        ("note.txt", False),
+    # Stored, not yet fingerprinted: the images worker does that after commit.
+    assert [(e["name"], e["status"]) for e in body["evidence"]] == [
+        ("page.png", "processing"),
+        ("note.txt", "processing"),
+    ]
+    assert body["evidence"][0]["pdq"] == ""
+
+    fingerprint_evidence(Dispute.objects.get(pk=body["id"]))
+
+    body = curator_client.get(f"{URL}{body['id']}/").json()
+    assert [(e["name"], e["status"], e["is_image"]) for e in body["evidence"]] == [
+        ("page.png", "done", True),
+        ("note.txt", "done", False),
     ]
     assert len(body["evidence"][0]["pdq"]) == 64
 

@@ -24,6 +24,7 @@ from registry.services import claim_create, claim_review, claim_withdraw
 from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     Clock,
     _fast_passwords,
+    fingerprint_evidence,
     make_admin,
     open_dispute,
     prefix_claim,
@@ -206,9 +207,19 @@ def test_image_evidence_is_fingerprinted_and_compared_with_the_work(
             bytes_file("contract.txt", b"signed 2019"),
         ],
     )
+    # Stored in the request, not decoded there: the images worker does that.
+    assert set(dispute.evidence.values_list("status", "is_image")) == {
+        ("processing", False)
+    }
+    assert list(dispute_comparisons(dispute=dispute)) == []
+
+    fingerprint_evidence(dispute)
+
     evidence = {e.original_name: e for e in dispute.evidence.all()}
     assert evidence["mine.png"].is_image and evidence["mine.png"].thumbnail
+    assert evidence["mine.png"].status == "done"
     assert not evidence["contract.txt"].is_image
+    assert evidence["contract.txt"].status == "done"
     comparisons = {
         c.evidence.original_name: c for c in dispute_comparisons(dispute=dispute)
     }

@@ -10,6 +10,7 @@ from disputes.models import Dispute
 from disputes.services import dispute_resolve
 from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     _fast_passwords,
+    fingerprint_evidence,
     open_dispute,
     prefix_claim,
     shown_by_lookup,
@@ -80,7 +81,12 @@ def test_a_curator_opens_a_dispute_with_evidence(client, holder, curator, artist
     assert "scan.png" in text
     assert 'data-state="awaiting_response"' in text
     assert "Withdraw this dispute" in text
+    assert "being processed" in text
+    fingerprint_evidence(dispute)
     assert dispute.evidence.get().is_image
+    text = client.get(response["Location"]).content.decode()
+    assert 'alt="Evidence scan.png"' in text
+    assert "being processed" not in text
 
 
 def test_the_form_shows_the_services_words(client, claim, artist):
