@@ -61,8 +61,10 @@ class User(AbstractUser):
 
 class Scope(models.TextChoices):
     """What an API token may do. A data pipeline's key gets `check` alone and
-    can then look URLs up but not upload, claim or dispute."""
+    can then look URLs up but not upload, claim or dispute. `*` is everything
+    the account's roles allow (tokens made before scopes, or without any)."""
 
+    ALL = "*", "*: everything the account's roles allow"
     CHECK = "check", "check: look up URLs and images, the Spawning endpoint"
     REGISTER = "register", "register: works, images, claims, your profile"
     CURATE = "curate", "curate: upload manifests, jobs, outputs, match reports"
@@ -97,7 +99,8 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
     def has_scope(self, scope: str) -> bool:
-        return scope in (self.scopes or [])
+        scopes = self.scopes or []
+        return Scope.ALL in scopes or scope in scopes
 
     @staticmethod
     def new_key() -> str:

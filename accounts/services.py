@@ -144,18 +144,6 @@ def email_verify(*, token: str) -> User:
     return user
 
 
-def scopes_for_roles(user: User) -> list[str]:
-    """The scopes a token gets when none are named: what the account's roles use."""
-    scopes = [Scope.CHECK, Scope.DISPUTE, Scope.SNAPSHOT_READ]
-    if user.is_artist:
-        scopes.append(Scope.REGISTER)
-    if user.is_curator:
-        scopes.append(Scope.CURATE)
-    if user.is_staff:
-        scopes.append(Scope.REVIEW)
-    return [s.value for s in Scope if s in scopes]
-
-
 def api_token_create(
     *,
     user: User,
@@ -165,14 +153,15 @@ def api_token_create(
 ) -> tuple[ApiToken, str]:
     """A new token; the raw key is returned once and never stored.
 
-    `scopes` None gives the scopes of the account's roles. A token made with
-    another token (`creator_token`) gets no scope that one lacks.
+    `scopes` None gives `*` (everything the account's roles allow), or, made
+    with another token (`creator_token`), that token's scopes: a token never
+    gives a scope it lacks.
     """
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("name may not be blank", field="name")
     if scopes is None:
-        chosen = scopes_for_roles(user)
+        chosen = list(creator_token.scopes) if creator_token else [Scope.ALL.value]
     else:
         chosen = list(dict.fromkeys(scopes))
         unknown = [s for s in chosen if s not in Scope.values]
@@ -192,6 +181,8 @@ def api_token_create(
                 "give it to a new token",
                 field="scopes",
             )
+    if Scope.ALL in chosen and len(chosen) > 1:
+        chosen = [Scope.ALL.value]
     if Scope.REVIEW in chosen and not user.is_staff:
         raise ValidationFailed("scopes: review is for admins", field="scopes")
     key = ApiToken.new_key()

@@ -81,9 +81,10 @@ def everything(
     """One row of every model."""
     image = hashed_image(holder)
     token, _ = api_token_create(user=holder.user, name="laptop")
+    url_claim = claim_create(owner=holder, kind="url", value="https://a.example/1.jpg")
     dispute = dispute_create(
         disputer=curator,
-        target=f"claim:{style_claim.pk}",
+        target=f"claim:{url_claim.pk}",
         grounds="too_broad",
         statement="The name is a common word used by many unrelated artists.",
     )

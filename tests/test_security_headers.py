@@ -221,7 +221,9 @@ def test_no_page_runs_inline_code_for_anyone_in_the_cast(
 def test_the_new_key_page_runs_no_inline_code(client, artist):
     client.force_login(artist)
 
-    response = client.post(reverse("token_create"), {"name": "cli"})
+    response = client.post(
+        reverse("token_create"), {"name": "cli", "scopes": ["check"]}
+    )
 
     assert response.status_code == 200
     assert response.context["new_key"] in response.content.decode()
@@ -350,7 +352,9 @@ def test_a_domain_resolving_to_a_private_address_does_not_name_it(
 def test_the_page_showing_a_new_key_is_not_stored(client, artist):
     client.force_login(artist)
 
-    response = client.post(reverse("token_create"), {"name": "cli"})
+    response = client.post(
+        reverse("token_create"), {"name": "cli", "scopes": ["check"]}
+    )
 
     assert response.status_code == 200
     assert "Copy it now: this is the only time it is shown." in (

@@ -146,16 +146,17 @@ class DisputeOutputSerializer(serializers.Serializer):
     class Meta:
         ref_name = "Dispute"
 
+    @extend_schema_field({"type": "string"})
+    def get_disputer(self, dispute: Dispute) -> str:
+        request = self.context.get("request")
+        return services.disputer_label(dispute, getattr(request, "user", None))
+
     @extend_schema_field(
         {
             "type": "array",
             "items": {"type": "string", "enum": ["disputer", "claimant", "admin"]},
         }
     )
-    def get_disputer(self, dispute: Dispute) -> str:
-        request = self.context.get("request")
-        return services.disputer_label(dispute, getattr(request, "user", None))
-
     def get_you_are(self, dispute: Dispute) -> list[str]:
         request = self.context.get("request")
         user = getattr(request, "user", None)

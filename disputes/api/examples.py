@@ -85,6 +85,7 @@ DISPUTE_OPENED_EXAMPLE = {
     "decision_reason": "",
     "lapsed": False,
     "you_are": ["disputer"],
+    "disputer": "carol",
     "created": "2026-11-10T08:20:00Z",
     "resolved_at": None,
 }
@@ -116,6 +117,7 @@ DISPUTE_ANSWERED_EXAMPLE = {
     "response": DISPUTE_RESPONSE,
     "responded_at": "2026-11-14T16:05:00Z",
     "you_are": ["claimant"],
+    "disputer": "another user",
 }
 
 

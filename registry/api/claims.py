@@ -233,6 +233,21 @@ class ClaimBulkCreateApi(ArtistApi):
                 },
                 request_only=True,
             ),
+            OpenApiExample(
+                "Two made, one refused",
+                value={
+                    "created": [CLAIM_URL_EXAMPLE, CLAIM_URL_EXAMPLE],
+                    "errors": [
+                        {
+                            "line": 3,
+                            "value": "alice.example/sketches",
+                            "message": "'alice.example/sketches' is not a valid URL",
+                        }
+                    ],
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
         ],
     )
     def post(self, request: Request) -> Response:

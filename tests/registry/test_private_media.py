@@ -178,6 +178,9 @@ def test_another_curators_match_shows_nothing(client, image, curator):
 
 
 def test_the_dispute_form_hides_thumbnails_from_strangers(client, image, someone):
+    from tests.disputes.helpers import shown_by_lookup
+
+    shown_by_lookup(someone, f"work:{image.work_id}")  # a path to the form
     client.force_login(someone)
     page = client.get(reverse("dispute_new") + f"?target=work:{image.work_id}")
     text = page.content.decode()
@@ -237,6 +240,9 @@ def evidence(image, other_artist) -> DisputeEvidence:
             bytes_file("letter.html", HTML),
         ],
     )
+    from tests.disputes.helpers import fingerprint_evidence
+
+    fingerprint_evidence(dispute)  # what the images worker does
     return dispute.evidence.get(original_name="sketchbook.png")
 
 
