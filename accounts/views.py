@@ -28,12 +28,14 @@ from accounts.forms import (
     DeleteAccountForm,
     ReasonForm,
     SignupForm,
+    SuspensionAwareLoginForm,
     TokenForm,
 )
 from accounts.models import User
 from accounts.permissions import staff_required
 from core.errors import DomainError, NotFound
 from core.forms import add_domain_error
+from core.throttles import SignupThrottle, page_throttled
 from registry.forms import ProfileForm
 from registry.models import RightsHolder
 from registry.selectors import rights_holder_for_user
@@ -47,6 +49,10 @@ ACCOUNTS_PER_PAGE = 50
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
+    if request.method == "POST" and (
+        limited := page_throttled(request, SignupThrottle)
+    ):
+        return limited
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -118,6 +124,22 @@ def account(request: HttpRequest) -> HttpResponse:
             return redirect("account")
     ctx = _account_context(user, holder, profile_form=form)
     return render(request, "accounts/account.html", ctx, status=400)
+
+
+def locked_out(
+    request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """django-axes' answer once an account or an address has failed too often:
+    the log-in page again, with a 429 saying how long to wait."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    lockout = (
+        f"Too many failed log-ins for this account or from your address: try "
+        f"again in {minutes} minutes, or reset your password by email."
+    )
+    ctx = {"form": SuspensionAwareLoginForm(request), "lockout": lockout}
+    page = render(request, "accounts/login.html", ctx, status=429)
+    page["Retry-After"] = str(minutes * 60)
+    return page
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:

@@ -5,6 +5,7 @@ broker and media under var/). Production changes environment variables only.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
     # Swagger UI and ReDoc served from our static files, not a CDN: the docs
     # pages work offline and show the version we pinned.
     "drf_spectacular_sidecar",
+    # Log-in failures counted per account and per address (lock-out).
+    "axes",
     "accounts",
     "registry",
     "disputes",
@@ -63,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SuspendedAccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out log-in into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -414,6 +419,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.exception_handlers.api_exception_handler",
+    # The rate limits' address behind TRUSTED_PROXY_COUNT proxies.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
     # DRF's three, the JSON one refusing too deep a nesting with a 400.
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.JSONParser",
@@ -482,6 +489,37 @@ SITE_URL = env.str(
     default=f"http://{env.str('RUN_HOST', default='127.0.0.1')}:"
     f"{env.int('RUN_PORT', default=8000)}",
 )
+# The cache: rate-limit counters (DRF throttles). The default is per process,
+# right for `make run`; with several web processes (gunicorn) use Redis, e.g.
+# CACHE_URL=redis://redis:6379/1, or each process counts alone.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Proxies in front that append to X-Forwarded-For (nginx: 1). 0 trusts no
+# header: rate limits and log-in lock-outs then count REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Rate limits (DRF's "N/second|minute|hour|day"): sign-ups per address;
+# new disputes, lookups (API and the Spawning endpoint) and "Check now" per
+# account. Over them: 429 with Retry-After.
+RATE_LIMITS = {
+    "signup": env.str("RATE_SIGNUP", default="10/hour"),
+    "disputes": env.str("RATE_DISPUTES", default="20/hour"),
+    "lookups": env.str("RATE_LOOKUPS", default="600/minute"),
+    "check_now": env.str("RATE_CHECK_NOW", default="12/hour"),
+}
+# Log-in: after LOGIN_FAILURE_LIMIT wrong passwords for one account, or from
+# one address, further tries (the right password too) are refused for
+# LOGIN_LOCKOUT_MINUTES (django-axes; admins unlock in the admin, "Access
+# attempts", or with `manage.py axes_reset`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.throttles.client_ip"
+AXES_VERBOSE = False
 # Days the link emailed to confirm an address stays good.
 EMAIL_VERIFY_DAYS = env.int("EMAIL_VERIFY_DAYS", default=7)
 

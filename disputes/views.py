@@ -27,6 +27,7 @@ from accounts.permissions import staff_required
 from core.errors import DomainError, NotAllowed, NotFound
 from core.files import content_type_for, stored_file_response
 from core.forms import add_domain_error
+from core.throttles import DisputeThrottle, page_throttled
 from core.upload_limits import upload_refused
 from core.uploads import IncomingFile
 from disputes.forms import (
@@ -91,6 +92,10 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
         target = services.dispute_target_for(user=user, target=raw_target)
     except DomainError:
         raise Http404("nothing to dispute there") from None
+    if request.method == "POST" and (
+        limited := page_throttled(request, DisputeThrottle)
+    ):
+        return limited
     is_style = isinstance(target.obj, Claim) and target.obj.kind == Claim.Kind.STYLE
     form = DisputeForm(
         request.POST or None,

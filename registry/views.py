@@ -31,6 +31,7 @@ from audit.selectors import notification_list_for_user, notification_unread_coun
 from core.errors import DomainError, NotFound
 from core.files import content_type_for, stored_file_response
 from core.forms import add_domain_error
+from core.throttles import CheckNowThrottle, page_throttled
 from core.upload_limits import upload_refused
 from core.uploads import IncomingFile
 from optout.selectors import found_counts, style_caption_hits
@@ -409,6 +410,8 @@ def claim_withdraw(
 def claim_check(
     request: HttpRequest, holder: RightsHolder, claim_id: int
 ) -> HttpResponse:
+    if limited := page_throttled(request, CheckNowThrottle):
+        return limited
     try:
         claim = services.claim_domain_check_request(claim_id=claim_id, owner=holder)
     except NotFound:

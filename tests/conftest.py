@@ -58,6 +58,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    # Rate-limit counters live in the cache, keyed by account id and address;
+    # ids repeat across test databases, so each test starts with none.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _snapshot_root(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
     # Snapshots are named by registry revision; every test database starts
     # again from revision 0, so each test needs a folder of its own.

@@ -37,6 +37,7 @@ from core.api import (
 )
 from core.errors import ValidationFailed
 from core.parsers import JSONParser
+from core.throttles import DisputeThrottle
 from core.upload_limits import UploadTooLarge
 from core.uploads import IncomingFile
 from disputes import selectors, services
@@ -180,6 +181,7 @@ def _detail(request: Request, dispute_id: int, code: int = 200) -> Response:
 
 class DisputeListCreateApi(APIView):
     required_scopes = (Scope.DISPUTE, Scope.REVIEW)
+    throttle_classes = [DisputeThrottle]
 
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     pagination_class = Pagination

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Scope
 from core.api import ErrorSerializer, errors, reject_unknown_keys
+from core.throttles import LookupThrottle
 from optout import selectors, services
 from optout.api.jobs import MATCHED_AS_HELP, MatchKindField
 
@@ -131,6 +132,7 @@ LOOKUP_RESULT_EXAMPLE = {
 
 class LookupApi(APIView):
     required_scopes = Scope.CHECK
+    throttle_classes = [LookupThrottle]
 
     class InputSerializer(serializers.Serializer):
         urls = serializers.ListField(
@@ -213,7 +215,16 @@ class LookupApi(APIView):
                 "malformed hash (the message names the list and the index, also "
                 'in `extra["index"]`).',
             ),
-            **errors(401),
+            **errors(
+                401,
+                403,
+                429,
+                descriptions={
+                    403: "The token lacks the `check` scope.",
+                    429: "More than RATE_LOOKUPS lookups (per account); "
+                    "Retry-After says when to try again.",
+                },
+            ),
         },
         examples=[
             OpenApiExample(

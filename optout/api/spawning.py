@@ -43,6 +43,7 @@ from accounts.authentication import ApiTokenAuthentication
 from accounts.models import Scope
 from accounts.permissions import TokenScopes
 from core.errors import DomainError
+from core.throttles import LookupThrottle
 from optout.selectors import LOOKUP_MAX_ITEMS, registry_lookup
 
 
@@ -95,6 +96,7 @@ SPAWNING_ANSWER_EXAMPLE = {
 
 class SpawningQueryUrlsApi(APIView):
     required_scopes = Scope.CHECK
+    throttle_classes = [LookupThrottle]
 
     authentication_classes = [ApiTokenAuthentication]
     permission_classes = [IsAuthenticated, TokenScopes]
@@ -164,6 +166,15 @@ class SpawningQueryUrlsApi(APIView):
                         "A wrong token", value={"detail": "Invalid or revoked token."}
                     )
                 ],
+            ),
+            403: OpenApiResponse(
+                _ERROR,
+                description="The token lacks the `check` scope.",
+            ),
+            429: OpenApiResponse(
+                _ERROR,
+                description="More than RATE_LOOKUPS requests (per account); "
+                "Retry-After says when to try again.",
             ),
         },
         examples=[

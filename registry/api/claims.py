@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from accounts.models import Scope
 from core.api import Pagination, paginated_response, path_id
 from core.errors import NotFound, ValidationFailed
+from core.throttles import CheckNowThrottle
 from registry import selectors, services
 from registry.api.examples import (
     CLAIM_DOMAIN_EXAMPLE,
@@ -346,6 +347,7 @@ class ClaimWithdrawApi(ArtistApi):
 
 class ClaimCheckApi(ArtistApi):
     required_scopes = Scope.REGISTER
+    throttle_classes = [CheckNowThrottle]
 
     @extend_schema(
         tags=["claims"],
@@ -359,7 +361,10 @@ class ClaimCheckApi(ArtistApi):
         "claim is a 409.",
         parameters=[path_id("claim_id")],
         request=None,
-        responses={202: ClaimOutputSerializer, **artist_errors(401, 403, 404, 409)},
+        responses={
+            202: ClaimOutputSerializer,
+            **artist_errors(401, 403, 404, 409, 429),
+        },
         examples=[
             OpenApiExample(
                 "Check queued after a failed one",

@@ -94,7 +94,9 @@ def test_deleting_withdraws_everything_and_forgets_the_name(
     assert AuditEvent.objects.filter(action="account.delete", actor=user).exists()
     # Signed out, and the old password no longer logs in.
     assert client.get(reverse("account")).status_code == 302
-    assert not client.login(username="alice", password=PASSWORD)
+    login = client.post(reverse("login"), {"username": "alice", "password": PASSWORD})
+    assert login.status_code == 200
+    assert "Please enter a correct username and password" in login.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
