@@ -44,7 +44,7 @@ def test_evidence_is_stored_in_the_request_and_fingerprinted_by_the_worker(
             {
                 "target": f"claim:{claim.pk}",
                 "grounds": "too_broad",
-                "statement": "Mine.",
+                "statement": "Mine: I drew it in 2019 and the sketches are attached.",
                 "files": [
                     SimpleUploadedFile("page.png", image_bytes(1)),
                     SimpleUploadedFile("note.txt", b"see the guests section"),
