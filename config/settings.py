@@ -260,6 +260,9 @@ DISPUTE_SUSPEND_WHILE_OPEN = env.bool("DISPUTE_SUSPEND_WHILE_OPEN", default=Fals
 DISPUTE_SECOND_ADMIN_IMAGES = env.int("DISPUTE_SECOND_ADMIN_IMAGES", default=1000)
 DISPUTE_EVIDENCE_MAX_FILES = env.int("DISPUTE_EVIDENCE_MAX_FILES", default=10)
 DISPUTE_CHECK_SECONDS = env.int("DISPUTE_CHECK_SECONDS", default=3600)
+# How often admins are told (a notification and an email) what waits for them:
+# disputes to decide or confirm, false-match reports, claims to review.
+REVIEW_DIGEST_SECONDS = env.int("REVIEW_DIGEST_SECONDS", default=86400)
 # One account's reach: a statement of at least this many characters; at most
 # this many disputes open at once and opened in 24 hours.
 DISPUTE_STATEMENT_MIN_CHARS = env.int("DISPUTE_STATEMENT_MIN_CHARS", default=40)
@@ -367,6 +370,7 @@ CELERY_TASK_ROUTES = {
     "optout.match_chunk": {"queue": "match"},
     "optout.match_sweep": {"queue": "celery"},
     "disputes.dispute_deadlines": {"queue": "celery"},
+    "disputes.review_digest": {"queue": "celery"},
     "registry.claim_domain_check": {"queue": "celery"},
     "registry.domain_proof_sweep": {"queue": "celery"},
     "registry.withdrawn_files_sweep": {"queue": "celery"},
@@ -383,6 +387,10 @@ CELERY_BEAT_SCHEDULE = {
     "domain-proof-sweep": {
         "task": "registry.domain_proof_sweep",
         "schedule": float(DOMAIN_PROOF_SWEEP_SECONDS),
+    },
+    "review-digest": {
+        "task": "disputes.review_digest",
+        "schedule": float(REVIEW_DIGEST_SECONDS),
     },
     "withdrawn-files-sweep": {
         "task": "registry.withdrawn_files_sweep",

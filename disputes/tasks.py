@@ -34,4 +34,14 @@ def evidence_fingerprint(evidence_id: int) -> str | None:
     return evidence.status if evidence is not None else None
 
 
+@shared_task(
+    name="disputes.review_digest",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def review_digest() -> int:
+    return services.review_digest_send()
+
+
 legacy_name(dispute_deadlines, "workers.tasks.dispute_deadlines")

@@ -299,6 +299,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "styles_pending": Claim.objects.filter(
             kind=Claim.Kind.STYLE, state=Claim.State.PENDING_REVIEW
         ).count(),
+        "url_claims_pending": services.review_waiting_counts()["URL claims"],
         "domains_failed": Claim.objects.filter(
             kind=Claim.Kind.DOMAIN,
             state__in=[Claim.State.UNVERIFIED, Claim.State.SUSPENDED],

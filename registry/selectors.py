@@ -195,12 +195,14 @@ def style_review_queue() -> QuerySet[Claim]:
 
 
 def prefix_review_queue() -> QuerySet[Claim]:
-    """Prefix claims, and exact URL claims past the per-host cap, on hosts
-    their claimants have not proved, oldest first."""
+    """Prefix claims, exact URL claims past the per-host cap and claims under
+    a revoked one, of confirmed accounts, oldest first."""
     return (
         Claim.objects.filter(
             kind__in=[Claim.Kind.PREFIX, Claim.Kind.URL],
             state=Claim.State.PENDING_REVIEW,
+            # Those waiting for their claimant's email address wait for them.
+            owner__user__email_verified_at__isnull=False,
         )
         .select_related("owner__user")
         .order_by("created", "id")

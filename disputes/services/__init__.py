@@ -27,3 +27,7 @@ from .reports import (  # noqa: F401
     false_match_report_create,
     false_match_report_decide,
 )
+from .review import (  # noqa: F401
+    review_digest_send,
+    review_waiting_counts,
+)
