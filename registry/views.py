@@ -354,7 +354,11 @@ def claims_bulk(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
     """Many URL, prefix or domain claims at once: pasted or a text/CSV file."""
     form = BulkClaimForm(request.POST or None, request.FILES or None)
     result = None
-    if request.method == "POST" and form.is_valid():
+    refused = upload_refused(request)
+    if refused:
+        form.errors.clear()
+        form.add_error("file", refused)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             text = data["lines"]
@@ -386,6 +390,8 @@ def claims_bulk(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
         "max_lines": settings.CLAIM_BULK_MAX_LINES,
     }
     status = 400 if form.errors or (result and not result.created) else 200
+    if refused:
+        status = 413
     return render(request, "registry/claims_bulk.html", ctx, status=status)
 
 
