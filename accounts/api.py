@@ -18,7 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiToken, User
+from accounts.models import ApiToken, Scope, User
+from accounts.permissions import ANY_SCOPE
 from core.api import Pagination, errors, paginated_response, path_id
 from registry.selectors import rights_holder_for_user
 
@@ -49,6 +50,11 @@ class TokenOutputSerializer(serializers.Serializer):
     last_used = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
     active = serializers.BooleanField(source="is_active")
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Scope.values),
+        help_text="What the token may do: "
+        + "; ".join(label for _, label in Scope.choices),
+    )
 
     class Meta:
         ref_name = "ApiToken"
@@ -63,13 +69,14 @@ TOKEN_EXAMPLE = {
     "last_used": "2026-11-30T17:05:12Z",
     "revoked_at": None,
     "active": True,
+    "scopes": ["check", "register"],
 }
 TOKEN_REVOKED_EXAMPLE = {
     **TOKEN_EXAMPLE,
     "revoked_at": "2026-12-01T09:14:03Z",
     "active": False,
 }
-TOKEN_CREATE_EXAMPLE = {"name": "ci runner"}
+TOKEN_CREATE_EXAMPLE = {"name": "ci runner", "scopes": ["check"]}
 TOKEN_CREATED_EXAMPLE = {
     "id": 13,
     "name": "ci runner",
@@ -78,6 +85,7 @@ TOKEN_CREATED_EXAMPLE = {
     "last_used": None,
     "revoked_at": None,
     "active": True,
+    "scopes": ["check"],
     "key": "dnt_TApEegwFXiZicIRy2UVS7wFOubjs_PxpAQrRrm6XDNo",
 }
 ME_ARTIST_EXAMPLE = {
@@ -114,6 +122,8 @@ class RightsHolderSerializer(serializers.Serializer):
 
 
 class MeApi(APIView):
+    required_scopes = ANY_SCOPE
+
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField()
@@ -159,12 +169,21 @@ class MeApi(APIView):
 
 
 class TokenListCreateApi(APIView):
+    required_scopes = ANY_SCOPE
+
     pagination_class = Pagination
 
     ListOutputSerializer = TokenOutputSerializer
 
     class CreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
+        scopes = serializers.ListField(
+            child=serializers.ChoiceField(choices=Scope.values),
+            required=False,
+            max_length=len(Scope.values),
+            help_text="What the token may do. Left out: the scopes of the "
+            "account's roles. A token made with a token gets none that one lacks.",
+        )
 
         class Meta:
             ref_name = "ApiTokenCreate"
@@ -211,9 +230,11 @@ class TokenListCreateApi(APIView):
         summary="Create an API token",
         description="A new token for the signed-in account, named for your own "
         "reference (leading and trailing spaces are dropped; 1 to 100 "
-        "characters; names need not be unique). The answer holds the secret "
+        "characters; names need not be unique) with its `scopes` (left out: "
+        "those of the account's roles). The answer holds the secret "
         "`key`, shown this once: send it as `Authorization: Token <key>`. Each "
-        "call creates another token.",
+        "call creates another token. The answer is not cached "
+        "(`Cache-Control: no-store`).",
         request=CreateInputSerializer,
         responses={201: CreateOutputSerializer, **errors(400, 401)},
         examples=[
@@ -232,15 +253,22 @@ class TokenListCreateApi(APIView):
         serializer = self.CreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, key = services.api_token_create(
-            user=request.user, name=serializer.validated_data["name"]
+            user=request.user,
+            name=serializer.validated_data["name"],
+            scopes=serializer.validated_data.get("scopes"),
+            creator_token=request.auth if isinstance(request.auth, ApiToken) else None,
         )
         return Response(
             self.CreateOutputSerializer(token, context={"key": key}).data,
             status=status.HTTP_201_CREATED,
+            # The key is shown this once: no cache may keep a copy.
+            headers={"Cache-Control": "no-store"},
         )
 
 
 class TokenRevokeApi(APIView):
+    required_scopes = ANY_SCOPE
+
     @extend_schema(
         tags=["tokens"],
         summary="Revoke an API token",
@@ -249,7 +277,7 @@ class TokenRevokeApi(APIView):
         "as revoked. Revoking a revoked token changes nothing and answers the "
         "same. Another account's token is a 404.",
         parameters=[path_id("token_id")],
-        responses={200: TokenOutputSerializer, **errors(401, 404)},
+        responses={200: TokenOutputSerializer, **errors(401, 403, 404)},
         examples=[
             OpenApiExample(
                 "The revoked token", value=TOKEN_REVOKED_EXAMPLE, response_only=True
@@ -258,6 +286,8 @@ class TokenRevokeApi(APIView):
     )
     def delete(self, request: Request, token_id: int) -> Response:
         token: ApiToken = services.api_token_revoke(
-            user=request.user, token_id=token_id
+            user=request.user,
+            token_id=token_id,
+            revoker_token=request.auth if isinstance(request.auth, ApiToken) else None,
         )
         return Response(TokenOutputSerializer(token).data)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -63,3 +65,17 @@ def authenticate_key(key: str) -> tuple[Any, ApiToken]:
     if token.last_used is None or now - token.last_used > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used=now)
     return token.user, token
+
+
+def request_user(request: HttpRequest) -> Any:
+    """Who asks a plain Django view: the session's user, or the user of a valid
+    API token in the Authorization header (so API clients can follow the file
+    URLs the API returns). Anonymous when neither holds."""
+    if request.user.is_authenticated:
+        return request.user
+    # DRF's authenticator reads only request.META, which a Django request has.
+    try:
+        found = ApiTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+    except exceptions.AuthenticationFailed:
+        return AnonymousUser()
+    return found[0] if found else AnonymousUser()

@@ -11,7 +11,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
-from accounts.models import User
+from accounts.models import Scope, User
 
 ROLE_ARTIST = "artist"
 
@@ -78,21 +78,39 @@ class TokenForm(forms.Form):
         required=False,
         help_text="What the token is for, e.g. “laptop CLI” or “CI”.",
     )
+    scopes = forms.MultipleChoiceField(
+        label="What it may do",
+        choices=Scope.choices,
+        initial=[Scope.CHECK],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Give a data pipeline “check” alone: it can look URLs up but "
+        "not upload, claim or dispute.",
+    )
+
+
+class DeleteAccountForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="To be sure it is you.",
+    )
 
 
 class SuspensionAwareLoginForm(AuthenticationForm):
-    """Says so when the password is right but the account is suspended."""
+    """Says so when the password is right but the account is suspended.
 
-    def clean(self) -> dict[str, Any]:
+    The password is checked by authenticate() alone (which django-axes counts
+    and locks out), never by a second check_password of our own.
+    """
+
+    def confirm_login_allowed(self, user: User) -> None:
         from .middleware import SUSPENDED_LOGIN_MESSAGE
 
-        username = self.cleaned_data.get("username")
-        password = self.cleaned_data.get("password")
-        if username and password:
-            user = User.objects.filter(username=username).first()
-            if user and user.is_suspended and user.check_password(password):
-                raise forms.ValidationError(SUSPENDED_LOGIN_MESSAGE, code="suspended")
-        return super().clean()
+        if user.is_suspended:
+            raise forms.ValidationError(SUSPENDED_LOGIN_MESSAGE, code="suspended")
+        super().confirm_login_allowed(user)
 
 
 class ReasonForm(forms.Form):

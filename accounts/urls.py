@@ -20,6 +20,55 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", views.account, name="account"),
+    path("account/verify/<str:token>/", views.verify_email, name="verify_email"),
+    path(
+        "account/verify-again/",
+        views.verify_email_resend,
+        name="verify_email_resend",
+    ),
+    path("account/export/", views.account_export, name="account_export"),
+    path("account/delete/", views.account_delete, name="account_delete"),
+    path(
+        "account/password/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="accounts/password/change.html"
+        ),
+        name="password_change",
+    ),
+    path(
+        "account/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name="accounts/password/change_done.html"
+        ),
+        name="password_change_done",
+    ),
+    path(
+        "password-reset/",
+        views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(
+            template_name="accounts/password/reset_done.html",
+            extra_context={"timeout_days": views.reset_timeout_days()},
+        ),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="accounts/password/reset_confirm.html"
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="accounts/password/reset_complete.html"
+        ),
+        name="password_reset_complete",
+    ),
     path("account/tokens/", views.token_create, name="token_create"),
     path(
         "account/tokens/<int:token_id>/revoke/",

@@ -14,6 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
+from accounts.permissions import ANY_SCOPE
 from audit.models import AuditEvent
 from audit.selectors import AuditFilters
 from audit.services import notification_mark_read
@@ -35,6 +37,9 @@ AUDIT_EVENT_EXAMPLE = {
     "after": {"state": "withdrawn"},
     "reason": "",
     "revision": 1207,
+    "sentence": "You withdrew the claim “exact URL: "
+    "https://alice-moreau.example/portfolio/”.",
+    "change": "state: active → withdrawn",
 }
 AUDIT_EVENT_ADMIN_EXAMPLE = {
     "id": 4790,
@@ -48,6 +53,8 @@ AUDIT_EVENT_ADMIN_EXAMPLE = {
     "after": {"state": "suspended"},
     "reason": "The domain's proof of control was removed.",
     "revision": 1199,
+    "sentence": "An admin suspended the claim “domain: alice-moreau.example”.",
+    "change": "state: active → suspended",
 }
 NOTIFICATION_EXAMPLE = {
     "id": 205,
@@ -77,6 +84,12 @@ class AuditEventOutputSerializer(serializers.Serializer):
     after = serializers.DictField()
     reason = serializers.CharField()
     revision = serializers.IntegerField(allow_null=True)
+    sentence = serializers.CharField(
+        help_text="The event in words: “You withdrew the claim “…”.”"
+    )
+    change = serializers.CharField(
+        help_text="before → after in words: “state: active → withdrawn”."
+    )
 
     class Meta:
         ref_name = "AuditEvent"
@@ -88,6 +101,8 @@ class AuditEventOutputSerializer(serializers.Serializer):
 
 
 class AuditListApi(ArtistApi):
+    required_scopes = (Scope.REGISTER, Scope.REVIEW)
+
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -174,6 +189,8 @@ class NotificationOutputSerializer(serializers.Serializer):
 
 
 class NotificationListApi(APIView):
+    required_scopes = ANY_SCOPE
+
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -214,6 +231,8 @@ class NotificationListApi(APIView):
 
 
 class NotificationReadApi(APIView):
+    required_scopes = ANY_SCOPE
+
     class InputSerializer(serializers.Serializer):
         ids = serializers.ListField(
             child=id_field(),

@@ -94,3 +94,9 @@ def notification_mark_read(*, user: User, notification_ids: list[int] | None) ->
     if notification_ids is not None:
         qs = qs.filter(pk__in=notification_ids)
     return qs.update(read_at=timezone.now())
+
+
+def notifications_delete_for_user(*, user: User) -> int:
+    """Delete an account's notifications (account deletion)."""
+    count, _ = Notification.objects.filter(user=user).delete()
+    return count

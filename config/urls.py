@@ -3,11 +3,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerView,
-)
+from drf_spectacular.views import SpectacularAPIView
 
 import accounts.urls
 import audit.urls
@@ -15,6 +11,7 @@ import disputes.urls
 import optout.urls
 import registry.urls
 from core.api import ApiNotFoundApi
+from core.api_docs import RedocView, SwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -22,14 +19,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        SwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
     path(
         "api/redoc/",
-        SpectacularRedocView.as_view(
-            url_name="api-schema", template_name="core/redoc.html"
-        ),
+        RedocView.as_view(url_name="api-schema", template_name="core/redoc.html"),
         name="api-redoc",
     ),
     # Each app's API under /api/v1/; anything else there is a JSON 404.
@@ -60,7 +55,11 @@ handler500 = "core.api_errors.server_error"
 
 
 def serve_media(request: HttpRequest, path: str) -> HttpResponse:
-    """Originals and thumbnails, from MEDIA_ROOT as it is now (tests change it)."""
+    """Every file under MEDIA_ROOT, to anyone: SERVE_MEDIA, a developer's switch.
+
+    Unsafe: originals, thumbnails and evidence are private and are served by
+    the views under /files/, which check who asks.
+    """
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 

@@ -78,6 +78,8 @@ _ERROR_DESCRIPTIONS = {
     404: "Not found, or not yours.",
     409: "The object is not in a state that allows this.",
     415: "The body's Content-Type is not one this operation reads.",
+    429: "Too many requests: a rate limit or one account's limit; Retry-After "
+    "(when given) says how many seconds to wait.",
 }
 
 
@@ -130,6 +132,8 @@ def absolute_url(request: Request | None, url: str) -> str:
 
 
 class ApiNotFoundApi(APIView):
+    required_scopes = "*"  # accounts.permissions.ANY_SCOPE: any token
+
     # Every other path under /api/v1/: a JSON 404 instead of Django's HTML page.
 
     authentication_classes: list[type] = []

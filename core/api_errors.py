@@ -62,9 +62,14 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not is_api_request(request):
         return defaults.bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
-        return api_error(
-            body_too_big_message(request), code="request_too_large", status=413
+        from core.upload_limits import UploadTooLarge  # it imports this module
+
+        message = (
+            str(exception)
+            if isinstance(exception, UploadTooLarge)
+            else body_too_big_message(request)
         )
+        return api_error(message, code="request_too_large", status=413)
     if isinstance(exception, TooManyFieldsSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         return api_error(

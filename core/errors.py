@@ -49,3 +49,10 @@ class NotAllowed(DomainError):
 
     status_code = 403
     default_code = "forbidden"
+
+
+class LimitReached(DomainError):
+    """One account asked for more than its share (disputes a day, open ones)."""
+
+    status_code = 429
+    default_code = "limit_reached"

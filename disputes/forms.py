@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from core.forms import MultipleFileField, MultipleFileInput
 from disputes.models import Dispute, FalseMatchReport
@@ -24,6 +25,11 @@ class DisputeForm(forms.Form):
         max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="What you know and how: who made it, when, under which licence.",
+    )
+    named = forms.BooleanField(
+        label="Show my username to the claimant",
+        required=False,
+        help_text="Otherwise they see “another user”; admins always see who you are.",
     )
     evidence_urls = forms.CharField(
         label="Evidence links",
@@ -42,6 +48,9 @@ class DisputeForm(forms.Form):
 
     def __init__(self, *args: Any, style: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields[
+            "statement"
+        ].help_text += f" At least {settings.DISPUTE_STATEMENT_MIN_CHARS} characters."
         if not style:
             self.fields["grounds"].choices = [
                 c for c in Dispute.Grounds.choices if c[0] != "impersonation"

@@ -8,6 +8,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from accounts.models import User
 from registry.models import Claim, Image, RightsHolder, Work
@@ -84,6 +85,9 @@ class Dispute(models.Model):
     grounds = models.CharField(max_length=16, choices=Grounds.choices)
     statement = models.TextField(help_text="The disputer's evidence, in words.")
     evidence_urls = models.JSONField(default=list, blank=True)
+    # The claimant sees the disputer's username only when this is set;
+    # otherwise "another user" (admins always see who it is).
+    disputer_named = models.BooleanField(default=False)
     state = models.CharField(
         max_length=24, choices=State.choices, default=State.OPEN, db_index=True
     )
@@ -139,11 +143,19 @@ class Dispute(models.Model):
 
 
 class DisputeEvidence(models.Model):
-    """A file given as evidence; images are fingerprinted to compare with the work."""
+    """A file given as evidence; images are fingerprinted to compare with the work.
+
+    Stored in the request, fingerprinted by the images worker afterwards:
+    processing -> done (an image with its hashes and thumbnail, or a document).
+    """
 
     class Party(models.TextChoices):
         DISPUTER = "disputer"
         CLAIMANT = "claimant"
+
+    class Status(models.TextChoices):
+        PROCESSING = "processing", "being processed"
+        DONE = "done"
 
     dispute = models.ForeignKey(
         Dispute, on_delete=models.CASCADE, related_name="evidence"
@@ -162,6 +174,9 @@ class DisputeEvidence(models.Model):
     phash = models.CharField(max_length=16, blank=True)
     pdq = models.CharField(max_length=64, blank=True)
     pdq_quality = models.SmallIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PROCESSING
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -170,6 +185,15 @@ class DisputeEvidence(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    # Links to the views that check who asks (never MEDIA_URL).
+    @property
+    def file_url(self) -> str:
+        return reverse("evidence_file", args=[self.pk]) if self.file else ""
+
+    @property
+    def thumbnail_url(self) -> str:
+        return reverse("evidence_thumbnail", args=[self.pk]) if self.thumbnail else ""
 
 
 class ImageExclusion(models.Model):
@@ -258,6 +282,12 @@ class FalseMatchReport(models.Model):
 
     def __str__(self) -> str:
         return f"false-match report #{self.pk}"
+
+    @property
+    def row_thumbnail_url(self) -> str:
+        if not self.row_thumbnail:
+            return ""
+        return reverse("report_row_thumbnail", args=[self.pk])
 
 
 class MatchException(models.Model):

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
 from audit.models import AuditEvent
+from audit.selectors import audit_change_words, audit_sentence
 from core.errors import NotFound
 from disputes.models import Dispute, DisputeEvidence, FalseMatchReport, MatchException
 from registry.models import Image
@@ -25,6 +26,49 @@ HASH_KINDS = ("sha256", "md5", "phash", "pdq")
 
 # Distances to at most this many of a work's images are shown.
 MAX_COMPARED_IMAGES = 50
+
+
+def disputer_label(dispute: Dispute, viewer: User | None) -> str:
+    """How `viewer` sees who opened the dispute: the disputer and admins see the
+    username; the claimant sees it only if the disputer chose to be named."""
+    disputer = dispute.disputer
+    if viewer is not None and (
+        viewer.pk == disputer.pk or viewer.is_staff or dispute.disputer_named
+    ):
+        return disputer.username
+    return "another user"
+
+
+def dispute_timeline_rows(
+    *, dispute: Dispute, viewer: User | None
+) -> list[dict[str, Any]]:
+    """The dispute's audit events as sentences, naming people as `viewer` may
+    see them: admins (and viewer None, the review pages) see usernames;
+    others "you", the claimant's name, the disputer's only if they chose to
+    be named, "an admin", "the system"."""
+    rows = []
+    for event in dispute_timeline(dispute=dispute).select_related("actor"):
+        actor = event.actor
+        if actor is None:
+            who = "the system"
+        elif viewer is None or viewer.is_staff:
+            who = actor.username
+        elif actor.pk == viewer.pk:
+            who = "you"
+        elif actor.pk == dispute.disputer_id:
+            who = disputer_label(dispute, viewer)
+        elif actor.pk == dispute.holder.user_id:
+            who = f"the claimant ({dispute.holder.display_name})"
+        else:
+            who = "an admin" if actor.is_staff else "another user"
+        rows.append(
+            {
+                "event": event,
+                "sentence": audit_sentence(event, who=who),
+                "change": audit_change_words(event),
+            }
+        )
+    return rows
 
 
 def dispute_target_images(dispute: Dispute) -> QuerySet[Image]:
@@ -44,6 +88,34 @@ def dispute_check_visible(dispute: Dispute, user: User) -> None:
         or dispute.holder.user_id == user.pk
     ):
         raise NotFound("dispute not found")
+
+
+def evidence_get_for_user(*, user: User, evidence_id: int) -> DisputeEvidence:
+    """Evidence is for the dispute's parties and staff; NotFound for anyone else."""
+    evidence = (
+        DisputeEvidence.objects.select_related("dispute__holder")
+        .filter(pk=evidence_id)
+        .first()
+    )
+    if evidence is None or not (user.is_authenticated and user.is_active):
+        raise NotFound("file not found")
+    try:
+        dispute_check_visible(evidence.dispute, user)
+    except NotFound:
+        raise NotFound("file not found") from None
+    return evidence
+
+
+def false_match_report_get_for_user(*, user: User, report_id: int) -> FalseMatchReport:
+    """A report, for staff and the curator who made it; NotFound for others."""
+    report = FalseMatchReport.objects.filter(pk=report_id).first()
+    if (
+        report is None
+        or not (user.is_authenticated and user.is_active)
+        or not (user.is_staff or report.reporter_id == user.pk)
+    ):
+        raise NotFound("report not found")
+    return report
 
 
 def dispute_list_for_user(*, user: User, role: str | None = None) -> QuerySet[Dispute]:
@@ -225,3 +297,25 @@ def match_exceptions_filter(
                 continue
         kept.append(m)
     return kept
+
+
+def disputes_export_for_account(*, user: User) -> list[dict[str, Any]]:
+    """The disputes the account opened or had to answer, as it sees them."""
+    rows = []
+    for d in dispute_list_for_user(user=user).order_by("id"):
+        rows.append(
+            {
+                "id": d.pk,
+                "you_are": "disputer" if d.disputer_id == user.pk else "claimant",
+                "target": d.target_key,
+                "grounds": d.grounds,
+                "statement": d.statement,
+                "evidence_urls": d.evidence_urls,
+                "response": d.response,
+                "state": d.state,
+                "outcome": d.outcome,
+                "decision_reason": d.decision_reason,
+                "created": d.created.isoformat(),
+            }
+        )
+    return rows

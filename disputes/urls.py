@@ -36,6 +36,24 @@ urlpatterns = [
         views.review_report,
         name="review_report",
     ),
+    # Private files: each view checks who asks (404 for anyone not allowed).
+    path(
+        "files/evidence/<int:evidence_id>",
+        views.evidence_file,
+        {"kind": "file"},
+        name="evidence_file",
+    ),
+    path(
+        "files/evidence/<int:evidence_id>/thumbnail",
+        views.evidence_file,
+        {"kind": "thumbnail"},
+        name="evidence_thumbnail",
+    ),
+    path(
+        "files/report/<int:report_id>/thumbnail",
+        views.report_row_thumbnail,
+        name="report_row_thumbnail",
+    ),
 ]
 
 api_urlpatterns = [

@@ -19,12 +19,16 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
+from accounts.authentication import request_user
 from accounts.models import User
 from accounts.permissions import staff_required
 from core.errors import DomainError, NotAllowed, NotFound
+from core.files import content_type_for, stored_file_response
 from core.forms import add_domain_error
+from core.throttles import DisputeThrottle, page_throttled
+from core.upload_limits import upload_refused
 from core.uploads import IncomingFile
 from disputes.forms import (
     ConfirmForm,
@@ -36,6 +40,7 @@ from disputes.forms import (
 )
 from disputes.models import Dispute, FalseMatchReport
 from registry.models import Claim, Image
+from registry.selectors import image_ids_visible
 
 from . import selectors, services
 
@@ -84,9 +89,13 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     raw_target = request.POST.get("target") or request.GET.get("target", "")
     try:
-        target = services.target_parse(raw_target)
+        target = services.dispute_target_for(user=user, target=raw_target)
     except DomainError:
         raise Http404("nothing to dispute there") from None
+    if request.method == "POST" and (
+        limited := page_throttled(request, DisputeThrottle)
+    ):
+        return limited
     is_style = isinstance(target.obj, Claim) and target.obj.kind == Claim.Kind.STYLE
     form = DisputeForm(
         request.POST or None,
@@ -94,7 +103,10 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
         initial={"target": target.key},
         style=is_style,
     )
-    if request.method == "POST" and form.is_valid():
+    refused = upload_refused(request)
+    if refused:
+        form.add_error("files", refused)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             dispute = services.dispute_create(
@@ -104,6 +116,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
                 statement=data["statement"],
                 evidence_urls=form.url_list(),
                 files=_files(request),
+                named=data["named"],
             )
         except DomainError as exc:
             # The target is a hidden field: its errors go above the form.
@@ -121,13 +134,17 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
     if isinstance(target.obj, Image):
         images = [target.obj]
     elif not isinstance(target.obj, Claim):
-        images = list(target.obj.images.order_by("id")[:12])
-    ctx = {"form": form, "target": target, "images": images}
+        images = list(target.obj.images.select_related("work__owner")[:12])
+    # Anyone signed in may open this page for any target: it shows only the
+    # thumbnails the user may see anyway (the owner, staff, a curator whose job
+    # matched the image, someone who disputed it before).
+    visible = image_ids_visible(user=user, images=images)
+    ctx = {"form": form, "target": target, "images": images, "visible": visible}
     return render(
         request,
         "disputes/new.html",
         ctx,
-        status=400 if form.errors else 200,
+        status=413 if refused else 400 if form.errors else 200,
     )
 
 
@@ -145,9 +162,10 @@ def _detail_context(dispute: Dispute, user: User, **extra: Any) -> dict[str, Any
     awaiting = dispute.state == Dispute.State.AWAITING_RESPONSE
     return {
         "dispute": dispute,
-        "timeline": selectors.dispute_timeline(dispute=dispute).select_related("actor"),
+        "timeline": selectors.dispute_timeline_rows(dispute=dispute, viewer=user),
         "evidence": list(dispute.evidence.all()),
         "is_disputer": dispute.disputer_id == user.pk,
+        "disputer_label": services.disputer_label(dispute, user),
         "is_claimant": is_claimant,
         "response_form": extra.pop("response_form", None)
         or (ResponseForm() if is_claimant and awaiting else None),
@@ -168,7 +186,10 @@ def dispute_respond(request: HttpRequest, dispute_id: int) -> HttpResponse:
     user = _user(request)
     dispute = _dispute_for(request, dispute_id)
     form = ResponseForm(request.POST, request.FILES)
-    if form.is_valid():
+    refused = upload_refused(request)
+    if refused:
+        form.add_error("files", refused)
+    elif form.is_valid():
         try:
             services.dispute_respond(
                 user=user,
@@ -185,7 +206,7 @@ def dispute_respond(request: HttpRequest, dispute_id: int) -> HttpResponse:
             messages.success(request, "Your response was sent; an admin will decide.")
             return redirect("dispute_detail", dispute_id=dispute.pk)
     ctx = _detail_context(dispute, user, response_form=form)
-    return render(request, "disputes/detail.html", ctx, status=400)
+    return render(request, "disputes/detail.html", ctx, status=413 if refused else 400)
 
 
 @login_required
@@ -278,6 +299,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "styles_pending": Claim.objects.filter(
             kind=Claim.Kind.STYLE, state=Claim.State.PENDING_REVIEW
         ).count(),
+        "url_claims_pending": services.review_waiting_counts()["URL claims"],
         "domains_failed": Claim.objects.filter(
             kind=Claim.Kind.DOMAIN,
             state__in=[Claim.State.UNVERIFIED, Claim.State.SUSPENDED],
@@ -293,7 +315,7 @@ def _review_dispute_context(dispute: Dispute, **extra: Any) -> dict[str, Any]:
         "images": _image_cards(images),
         "evidence": list(dispute.evidence.all()),
         "comparisons": selectors.dispute_comparisons(dispute=dispute),
-        "timeline": selectors.dispute_timeline(dispute=dispute).select_related("actor"),
+        "timeline": selectors.dispute_timeline_rows(dispute=dispute, viewer=None),
         "can_decide": dispute.state
         in (Dispute.State.AWAITING_RESPONSE, Dispute.State.UNDER_REVIEW),
         "confirm_form": ConfirmForm()
@@ -442,4 +464,43 @@ def review_report(request: HttpRequest, report_id: int) -> HttpResponse:
         "disputes/review_report.html",
         ctx,
         status=400 if form.errors else 200,
+    )
+
+
+@require_safe
+def evidence_file(request: HttpRequest, evidence_id: int, kind: str) -> HttpResponse:
+    """A dispute's evidence file or its thumbnail: for the dispute's parties and
+    staff, 404 for anyone else."""
+    try:
+        evidence = selectors.evidence_get_for_user(
+            user=request_user(request), evidence_id=evidence_id
+        )
+    except NotFound:
+        raise Http404("file not found") from None
+    if kind == "thumbnail":
+        return stored_file_response(
+            evidence.thumbnail,
+            filename=f"evidence-{evidence.pk}-thumbnail.jpg",
+            content_type="image/jpeg",
+        )
+    return stored_file_response(
+        evidence.file,
+        filename=evidence.original_name,
+        content_type=content_type_for(name=evidence.original_name),
+    )
+
+
+@require_safe
+def report_row_thumbnail(request: HttpRequest, report_id: int) -> HttpResponse:
+    """The reported manifest row's thumbnail: for staff and the reporter."""
+    try:
+        report = selectors.false_match_report_get_for_user(
+            user=request_user(request), report_id=report_id
+        )
+    except NotFound:
+        raise Http404("file not found") from None
+    return stored_file_response(
+        report.row_thumbnail,
+        filename=f"report-{report.pk}-row.jpg",
+        content_type="image/jpeg",
     )

@@ -322,3 +322,21 @@ class JobOutput(models.Model):
 
     class Meta:
         ordering = ["kind", "name"]
+
+
+class LookupSeen(models.Model):
+    """A registered image an account was shown by a lookup: one of the
+    legitimate paths to disputing it (with its own jobs' matches)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    image = models.ForeignKey(
+        "registry.Image", on_delete=models.CASCADE, related_name="+"
+    )
+    seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "image"], name="lookup_seen_once")
+        ]

@@ -23,6 +23,7 @@ from disputes.selectors import match_exceptions_filter
 from optout.models import (
     Chunk,
     JobOutput,
+    LookupSeen,
     Manifest,
     ManifestPart,
     ManifestSidecar,
@@ -441,3 +442,44 @@ def found_counts(
     for claim_id, count in claims.items():
         count.jobs = count.removed_jobs = len(claim_jobs[claim_id])
     return works, claims
+
+
+def account_was_shown(
+    *, user: User, claim_id: int | None = None, image_ids: Any = ()
+) -> bool:
+    """Whether the account's own jobs matched the claim or one of the images,
+    or one of its lookups returned one of the images."""
+    matches = Match.objects.filter(job__manifest__owner=user)
+    if claim_id is not None:
+        return matches.filter(claim_id=claim_id).exists()
+    return (
+        matches.filter(image__in=image_ids).exists()
+        or LookupSeen.objects.filter(user=user, image__in=image_ids).exists()
+    )
+
+
+def optout_export_for_account(*, user: User) -> list[dict[str, Any]]:
+    """The account's manifests and their jobs (not the files), for its export."""
+    rows = []
+    for manifest in (
+        Manifest.objects.filter(owner=user).prefetch_related("jobs").order_by("id")
+    ):
+        rows.append(
+            {
+                "id": manifest.pk,
+                "name": manifest.name,
+                "format": manifest.format,
+                "size": manifest.size,
+                "created": manifest.created.isoformat(),
+                "jobs": [
+                    {
+                        "id": job.pk,
+                        "state": job.state,
+                        "registry_revision": job.registry_revision,
+                        "created": job.created.isoformat(),
+                    }
+                    for job in manifest.jobs.all()
+                ],
+            }
+        )
+    return rows

@@ -30,6 +30,7 @@ from accounts.models import User
 from accounts.permissions import curator_required
 from core.errors import DomainError, NotFound
 from core.forms import MultipleFileField, MultipleFileInput, add_domain_error
+from core.upload_limits import upload_refused
 from optout import selectors, services
 from optout.models import MatchJob
 from optout.snapshots import max_radius
@@ -195,6 +196,10 @@ def manifest_upload(request: HttpRequest, user: User) -> HttpResponse:
     if request.method != "POST":
         return render(request, "optout/upload.html", {"form": ManifestForm()})
     form = ManifestForm(request.POST, request.FILES)
+    refused = upload_refused(request)
+    if refused:
+        form.add_error("files", refused)
+        return render(request, "optout/upload.html", {"form": form}, status=413)
     files = request.FILES.getlist("files")
     if form.is_valid() and not files:
         form.add_error("files", "choose a manifest file to upload")

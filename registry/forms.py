@@ -107,6 +107,37 @@ class ClaimForm(forms.Form):
         return [a.strip() for a in raw.split(",") if a.strip()]
 
 
+class BulkClaimForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="Each line is",
+        choices=[
+            (Claim.Kind.URL, "an exact URL"),
+            (Claim.Kind.PREFIX, "a URL prefix"),
+            (Claim.Kind.DOMAIN, "a domain"),
+        ],
+        initial=Claim.Kind.URL,
+        help_text="A line “prefix,https://…” or “domain,example.com” says its own "
+        "kind (CSV with the columns kind,value works too).",
+    )
+    lines = forms.CharField(
+        label="URLs, one per line",
+        required=False,
+        max_length=8 * 1024 * 1024,
+        widget=forms.Textarea(attrs={"rows": 10, "class": "mono"}),
+    )
+    file = forms.FileField(
+        label="…or a text or CSV file",
+        required=False,
+        help_text="UTF-8, one claim per line.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("lines", "").strip() and not cleaned.get("file"):
+            raise forms.ValidationError("Paste some URLs or choose a file.")
+        return cleaned
+
+
 class ProfileForm(forms.Form):
     display_name = forms.CharField(max_length=200, required=False)
     contact_email = forms.EmailField(label="Contact email")

@@ -9,6 +9,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from accounts.models import User
 from workers.engine.urls import normalize_url
@@ -97,6 +98,9 @@ class Image(models.Model):
     )
     failure_reason = models.TextField(blank=True)
     fingerprinted_at = models.DateTimeField(null=True, blank=True)
+    # When the original and thumbnail of a withdrawn work were deleted (after
+    # WITHDRAWN_FILES_GRACE_DAYS); the fingerprints stay.
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -104,6 +108,16 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.original_name or f"image {self.pk}"
+
+    # Where pages and the API link to the files: views that check who asks
+    # (never MEDIA_URL). Empty when there is no such file.
+    @property
+    def original_url(self) -> str:
+        return reverse("image_original", args=[self.pk]) if self.original else ""
+
+    @property
+    def thumbnail_url(self) -> str:
+        return reverse("image_thumbnail", args=[self.pk]) if self.thumbnail else ""
 
 
 class Fingerprint(models.Model):
@@ -231,6 +245,14 @@ class Claim(models.Model):
         """Why a claim pending review waits, in words for its owner."""
         if self.state != self.State.PENDING_REVIEW:
             return ""
+        if self.kind in (self.Kind.URL, self.Kind.PREFIX) and not (
+            self.owner.user.email_verified
+        ):
+            return (
+                "Confirm your email address first: open the link we emailed you "
+                "(or ask for a new one on your account page). Your claims are "
+                "enforced once it is confirmed."
+            )
         if self.blocked_by_id is not None:
             return (
                 f"An admin's decision revoked your claim #{self.blocked_by_id}, which "

@@ -4,12 +4,13 @@ see when they review style claims and domain proofs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optout.selectors import CaptionHits
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,6 +18,9 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from accounts.models import User
 from audit.models import AuditEvent
+from core.errors import NotFound
+from disputes.models import Dispute, FalseMatchReport
+from optout.models import Match
 from registry.models import (
     Claim,
     Fingerprint,
@@ -109,6 +113,59 @@ def image_get_for_owner(*, owner: RightsHolder, image_id: int) -> Image | None:
     return image_list_for_owner(owner=owner).filter(pk=image_id).first()
 
 
+def image_ids_visible(
+    *, user: User, images: Iterable[Image], original: bool = False
+) -> set[int]:
+    """The ids among `images` whose thumbnail (or, with `original`, original
+    file) the user may see.
+
+    Originals: the work's owner and staff. Thumbnails also: whoever disputed the
+    image or its work, and curators with a match on the image in one of their
+    jobs or a false-match report about it (the pages they see link to it).
+    `images` need their `work` (select_related).
+    """
+    images = list(images)
+    if not images or not (user.is_authenticated and user.is_active):
+        return set()
+    if user.is_staff:
+        return {i.pk for i in images}
+    visible = {i.pk for i in images if i.work.owner.user_id == user.pk}
+    rest = [i for i in images if i.pk not in visible]
+    if original or not rest:
+        return visible
+    ids = [i.pk for i in rest]
+    work_of = {i.pk: i.work_id for i in rest}
+    disputed = Dispute.objects.filter(disputer=user).filter(
+        Q(image_id__in=ids) | Q(work_id__in=set(work_of.values()))
+    )
+    disputed_images = set(disputed.values_list("image_id", flat=True))
+    disputed_works = set(disputed.values_list("work_id", flat=True))
+    visible |= {
+        pk for pk in ids if pk in disputed_images or work_of[pk] in disputed_works
+    }
+    visible |= set(
+        Match.objects.filter(job__owner=user, image_id__in=ids).values_list(
+            "image_id", flat=True
+        )
+    )
+    visible |= set(
+        FalseMatchReport.objects.filter(reporter=user, image_id__in=ids).values_list(
+            "image_id", flat=True
+        )
+    )
+    return visible
+
+
+def image_get_for_viewer(*, user: User, image_id: int, original: bool) -> Image:
+    """The image, if the user may see its original (or thumbnail); else NotFound."""
+    image = Image.objects.select_related("work__owner").filter(pk=image_id).first()
+    if image is None or image.pk not in image_ids_visible(
+        user=user, images=[image], original=original
+    ):
+        raise NotFound("image not found")
+    return image
+
+
 def claim_list_for_owner(
     *, owner: RightsHolder, state: str | None = None, kind: str | None = None
 ) -> QuerySet[Claim]:
@@ -138,12 +195,14 @@ def style_review_queue() -> QuerySet[Claim]:
 
 
 def prefix_review_queue() -> QuerySet[Claim]:
-    """Prefix claims, and exact URL claims past the per-host cap, on hosts
-    their claimants have not proved, oldest first."""
+    """Prefix claims, exact URL claims past the per-host cap and claims under
+    a revoked one, of confirmed accounts, oldest first."""
     return (
         Claim.objects.filter(
             kind__in=[Claim.Kind.PREFIX, Claim.Kind.URL],
             state=Claim.State.PENDING_REVIEW,
+            # Those waiting for their claimant's email address wait for them.
+            owner__user__email_verified_at__isnull=False,
         )
         .select_related("owner__user")
         .order_by("created", "id")
@@ -280,3 +339,61 @@ def domain_proof_problems() -> QuerySet[Claim]:
         .select_related("owner__user")
         .order_by(F("proof_checked_at").desc(nulls_last=True), "-id")
     )
+
+
+def registry_export_for_account(*, user: User) -> dict[str, Any]:
+    """The account's profile, works (with their images' hashes) and claims,
+    for its data export."""
+    holder = rights_holder_for_user(user=user)
+    if holder is None:
+        return {"profile": None, "works": [], "claims": []}
+    works = []
+    for work in (
+        Work.objects.filter(owner=holder)
+        .prefetch_related("images__fingerprints")
+        .order_by("id")
+    ):
+        works.append(
+            {
+                "id": work.pk,
+                "title": work.title,
+                "description": work.description,
+                "source_urls": work.source_urls,
+                "status": work.status,
+                "created": work.created.isoformat(),
+                "images": [
+                    {
+                        "id": image.pk,
+                        "original_name": image.original_name,
+                        "width": image.width,
+                        "height": image.height,
+                        "status": image.status,
+                        "hashes": {
+                            f.algorithm: f.hex
+                            for f in image.fingerprints.all()
+                            if f.variant == "original"
+                        },
+                    }
+                    for image in work.images.all()
+                ],
+            }
+        )
+    claims = [
+        {
+            "id": c.pk,
+            "kind": c.kind,
+            "value": c.value,
+            "normalized": c.normalized,
+            "state": c.state,
+            "aliases": c.aliases,
+            "created": c.created.isoformat(),
+        }
+        for c in Claim.objects.filter(owner=holder).order_by("id")
+    ]
+    profile = {
+        "display_name": holder.display_name,
+        "contact_email": holder.contact_email,
+        "website": holder.website,
+        "verified": holder.verified,
+    }
+    return {"profile": profile, "works": works, "claims": claims}

@@ -49,6 +49,16 @@ def domain_proof_sweep() -> int:
     return services.domain_proof_sweep()
 
 
+@shared_task(
+    name="registry.withdrawn_files_sweep",
+    acks_late=True,
+    soft_time_limit=500,
+    time_limit=540,
+)
+def withdrawn_files_sweep() -> int:
+    return services.withdrawn_files_sweep()
+
+
 legacy_name(image_fingerprint, "workers.tasks.image_fingerprint")
 legacy_name(claim_domain_check, "workers.tasks.claim_domain_check")
 legacy_name(domain_proof_sweep, "workers.tasks.domain_proof_sweep")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("works/<int:work_id>/", views.work_detail, name="work_detail"),
     path("works/<int:work_id>/withdraw/", views.work_withdraw, name="work_withdraw"),
     path("claims/", views.claims, name="claims"),
+    path("claims/bulk/", views.claims_bulk, name="claims_bulk"),
     path(
         "claims/<int:claim_id>/withdraw/",
         views.claim_withdraw,
@@ -34,6 +35,19 @@ urlpatterns = [
         "review/domains/<int:claim_id>/check/",
         views.review_domain_check,
         name="review_domain_check",
+    ),
+    # Private files: each view checks who asks (404 for anyone not allowed).
+    path(
+        "files/image/<int:image_id>/original",
+        views.image_file,
+        {"kind": "original"},
+        name="image_original",
+    ),
+    path(
+        "files/image/<int:image_id>/thumbnail",
+        views.image_file,
+        {"kind": "thumbnail"},
+        name="image_thumbnail",
     ),
 ]
 
@@ -55,6 +69,7 @@ api_urlpatterns = [
     path("images/<dbid:image_id>/", api.ImageDetailApi.as_view(), name="api-image"),
     path("portfolio/", api.PortfolioUploadApi.as_view(), name="api-portfolio"),
     path("claims/", api.ClaimListCreateApi.as_view(), name="api-claims"),
+    path("claims/bulk/", api.ClaimBulkCreateApi.as_view(), name="api-claims-bulk"),
     path("claims/<dbid:claim_id>/", api.ClaimDetailApi.as_view(), name="api-claim"),
     path(
         "claims/<dbid:claim_id>/withdraw/",

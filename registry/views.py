@@ -22,17 +22,22 @@ from django.http import (
     HttpResponse,
 )
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
+from accounts.authentication import request_user
 from accounts.models import User
 from accounts.permissions import staff_required
 from audit.selectors import notification_list_for_user, notification_unread_count
 from core.errors import DomainError, NotFound
+from core.files import content_type_for, stored_file_response
 from core.forms import add_domain_error
+from core.throttles import CheckNowThrottle, page_throttled
+from core.upload_limits import upload_refused
 from core.uploads import IncomingFile
 from optout.selectors import found_counts, style_caption_hits
 from registry.forms import (
     BecomeArtistForm,
+    BulkClaimForm,
     ClaimForm,
     HashesForm,
     StyleDecisionForm,
@@ -187,6 +192,12 @@ def upload(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
         return render(request, "registry/upload.html", _upload_context(form))
 
     form = UploadForm(request.POST, request.FILES, works=works)
+    refused = upload_refused(request)
+    if refused:
+        form.add_error("files", refused)
+        return render(
+            request, "registry/upload.html", _upload_context(form), status=413
+        )
     if not form.is_valid():
         return render(
             request, "registry/upload.html", _upload_context(form), status=400
@@ -339,6 +350,52 @@ def claims(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
 
 
 @artist_required
+def claims_bulk(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
+    """Many URL, prefix or domain claims at once: pasted or a text/CSV file."""
+    form = BulkClaimForm(request.POST or None, request.FILES or None)
+    result = None
+    refused = upload_refused(request)
+    if refused:
+        form.errors.clear()
+        form.add_error("file", refused)
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            text = data["lines"]
+            upload = data.get("file")
+            if upload is not None:
+                limit = settings.CLAIM_BULK_MAX_BYTES
+                raw = upload.read(limit + 1)
+                text = services.claims_text_from_file(name=upload.name, data=raw)
+            result = services.claim_create_bulk(
+                owner=holder, text=text, default_kind=data["kind"]
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            if result.created:
+                messages.success(
+                    request,
+                    f"{len(result.created):,} claims added"
+                    + (
+                        f"; {len(result.errors):,} lines refused"
+                        if result.errors
+                        else ""
+                    )
+                    + ".",
+                )
+    ctx = {
+        "form": form,
+        "result": result,
+        "max_lines": settings.CLAIM_BULK_MAX_LINES,
+    }
+    status = 400 if form.errors or (result and not result.created) else 200
+    if refused:
+        status = 413
+    return render(request, "registry/claims_bulk.html", ctx, status=status)
+
+
+@artist_required
 @require_POST
 def claim_withdraw(
     request: HttpRequest, holder: RightsHolder, claim_id: int
@@ -359,6 +416,8 @@ def claim_withdraw(
 def claim_check(
     request: HttpRequest, holder: RightsHolder, claim_id: int
 ) -> HttpResponse:
+    if limited := page_throttled(request, CheckNowThrottle):
+        return limited
     try:
         claim = services.claim_domain_check_request(claim_id=claim_id, owner=holder)
     except NotFound:
@@ -500,3 +559,30 @@ def dashboard_context(user: User, holder: RightsHolder | None) -> dict[str, Any]
             key=lambda row: (-row[1].matches, row[0].pk),
         )
     return ctx
+
+
+@require_safe
+def image_file(request: HttpRequest, image_id: int, kind: str) -> HttpResponse:
+    """An image's original (owner and staff) or thumbnail (also those whose
+    pages show it: registry/selectors.image_ids_visible); 404 for anyone else,
+    and once a withdrawn work's files are deleted."""
+    try:
+        image = selectors.image_get_for_viewer(
+            user=request_user(request),
+            image_id=image_id,
+            original=kind == "original",
+        )
+    except NotFound:
+        raise Http404("file not found") from None
+    if kind == "original":
+        name = image.original_name or f"image-{image.pk}"
+        return stored_file_response(
+            image.original,
+            filename=name,
+            content_type=content_type_for(name=name, image_format=image.format),
+        )
+    return stored_file_response(
+        image.thumbnail,
+        filename=f"thumbnail-{image.pk}.jpg",
+        content_type="image/jpeg",
+    )

@@ -58,6 +58,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    # Rate-limit counters live in the cache, keyed by account id and address;
+    # ids repeat across test databases, so each test starts with none.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _snapshot_root(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
     # Snapshots are named by registry revision; every test database starts
     # again from revision 0, so each test needs a folder of its own.
@@ -85,14 +96,25 @@ def _media_root(tmp_path_factory: pytest.TempPathFactory, settings) -> Iterator[
     shutil.rmtree(media, ignore_errors=True)
 
 
+def verified(user: User) -> User:
+    """The cast has confirmed its email (tests of the unconfirmed sign up anew)."""
+    from django.utils import timezone
+
+    User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
+    user.refresh_from_db()
+    return user
+
+
 def make_artist(username: str, *, is_curator: bool = False) -> User:
-    return user_signup(
-        username=username,
-        email=f"{username}@example.com",
-        password=PASSWORD,
-        is_artist=True,
-        is_curator=is_curator,
-        display_name=username.title(),
+    return verified(
+        user_signup(
+            username=username,
+            email=f"{username}@example.com",
+            password=PASSWORD,
+            is_artist=True,
+            is_curator=is_curator,
+            display_name=username.title(),
+        )
     )
 
 
@@ -108,12 +130,14 @@ def other_artist(db) -> User:
 
 @pytest.fixture
 def curator(db) -> User:
-    return user_signup(
-        username="carol",
-        email="carol@example.com",
-        password=PASSWORD,
-        is_artist=False,
-        is_curator=True,
+    return verified(
+        user_signup(
+            username="carol",
+            email="carol@example.com",
+            password=PASSWORD,
+            is_artist=False,
+            is_curator=True,
+        )
     )
 
 
@@ -210,12 +234,14 @@ def celery_worker(celery_worker_app, transactional_db):
 
 @pytest.fixture
 def other_curator(db) -> User:
-    return user_signup(
-        username="dave",
-        email="dave@example.com",
-        password=PASSWORD,
-        is_artist=False,
-        is_curator=True,
+    return verified(
+        user_signup(
+            username="dave",
+            email="dave@example.com",
+            password=PASSWORD,
+            is_artist=False,
+            is_curator=True,
+        )
     )
 
 

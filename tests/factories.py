@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import factory
+from django.utils import timezone
 
 from accounts.models import User
 from registry.models import Claim, RightsHolder, Work
@@ -13,6 +14,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    email_verified_at = factory.LazyFunction(timezone.now)
     password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
 
     @factory.post_generation

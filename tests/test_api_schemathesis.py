@@ -125,7 +125,7 @@ def seed(artist: User, other_artist: User, curator: User) -> World:
         disputer=other_artist,
         target=f"claim:{registry.url.pk}",
         grounds="not_owner",
-        statement="I took this photograph.",
+        statement="I took this photograph in Lyon in 2017; the RAW file is mine.",
     )
     job = run_job(start_job(curator))
     claims = [registry.url, registry.prefix, registry.domain, registry.style]

@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -22,8 +23,8 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def production_env(tmp_path) -> dict[str, str]:
+def production_environ(tmp_path: Path) -> dict[str, str]:
+    """This process's environment with DEBUG off and the least production needs."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -40,7 +41,20 @@ def production_env(tmp_path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def production_env(tmp_path: Path) -> dict[str, str]:
+    return production_environ(tmp_path)
+
+
 def test_check_deploy_finds_no_issues_in_production_settings(production_env):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The one silenced: HSTS preload is off until the operator opts in.
+    assert "System check identified no issues (1 silenced)." in result.stdout
+
+
+def test_check_deploy_is_clean_with_hsts_preload_on(production_env):
+    production_env["SECURE_HSTS_PRELOAD"] = "true"
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
@@ -70,3 +84,41 @@ def test_a_secret_key_file_is_read_instead(production_env, tmp_path):
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"MEDIA_ACCEL_REDIRECT": "protected-media"},
+            "MEDIA_ACCEL_REDIRECT must start and end with /",
+        ),
+        (
+            {"MEDIA_ACCEL_REDIRECT": "/protected-media/", "MEDIA_SENDFILE": "true"},
+            "set MEDIA_ACCEL_REDIRECT or MEDIA_SENDFILE, not both",
+        ),
+    ],
+)
+def test_a_bad_media_sending_setting_stops_start_up(production_env, env, message):
+    production_env.update(env)
+    result = manage("check", env=production_env)
+    assert result.returncode == 1
+    assert message in result.stderr
+
+
+def test_a_worker_process_is_replaced_past_its_memory_limit(production_env):
+    code = "from config.celery import app; print(app.conf.worker_max_memory_per_child)"
+    assert (
+        manage("shell", "-c", code, env=production_env).stdout.split()[-1] == "2097152"
+    )
+    production_env["CELERY_WORKER_MAX_MEMORY_PER_CHILD"] = "0"
+    assert manage("shell", "-c", code, env=production_env).stdout.split()[-1] == "None"
+
+
+def test_a_negative_worker_memory_limit_stops_start_up(production_env):
+    production_env["CELERY_WORKER_MAX_MEMORY_PER_CHILD"] = "-1"
+    result = manage("check", env=production_env)
+    assert result.returncode == 1
+    assert "CELERY_WORKER_MAX_MEMORY_PER_CHILD must be a number of KiB" in (
+        result.stderr
+    )

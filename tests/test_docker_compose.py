@@ -216,6 +216,14 @@ def test_app_services_are_configured_for_production_from_the_env_file():
     assert broker == "redis://redis:6379/0"
 
 
+def test_compose_does_not_serve_media_as_it_is_unless_asked():
+    # Private files go through the /files/ views; SERVE_MEDIA would bypass them.
+    for service in APP_SERVICES:
+        wired = SERVICES[service]["environment"]["SERVE_MEDIA"]
+        assert interpolate(wired, {}) == "false", service
+        assert interpolate(wired, {"SERVE_MEDIA": "true"}) == "true", service
+
+
 def test_every_compose_variable_is_documented_in_env_example():
     example = (ROOT / ".env.example").read_text()
     names = set(re.findall(r"\$\{(\w+)", COMPOSE_TEXT))

@@ -91,3 +91,39 @@ def test_the_groups_are_there_in_order():
         "security (only with DEBUG off)",
         "docker compose only (docker-compose.yml, not settings.py)",
     ]
+
+
+def settings_default(name: str) -> object:
+    """The literal `default=` settings.py passes to env.<type>(name, ...)."""
+    tree = ast.parse((ROOT / "config" / "settings.py").read_text())
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == name
+        ):
+            for keyword in node.keywords:
+                if keyword.arg == "default":
+                    return ast.literal_eval(keyword.value)
+    raise AssertionError(f"{name}: no default in settings.py")
+
+
+def documented_values() -> dict[str, str]:
+    return dict(re.findall(r"^# ([A-Z][A-Z0-9_]*)=(.*)$", EXAMPLE, re.M))
+
+
+def test_media_is_private_by_default():
+    assert settings_default("SERVE_MEDIA") is False
+    assert settings_default("MEDIA_ACCEL_REDIRECT") == ""
+    assert settings_default("MEDIA_SENDFILE") is False
+    values = documented_values()
+    assert values["SERVE_MEDIA"] == "false"
+    assert values["MEDIA_ACCEL_REDIRECT"] == ""
+    assert values["MEDIA_SENDFILE"] == "false"
+    assert "UNSAFE" in documented_variables()["SERVE_MEDIA"]
+
+
+def test_withdrawn_works_files_are_kept_thirty_days_by_default():
+    assert settings_default("WITHDRAWN_FILES_GRACE_DAYS") == 30
+    assert documented_values()["WITHDRAWN_FILES_GRACE_DAYS"] == "30"

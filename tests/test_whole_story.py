@@ -71,7 +71,7 @@ def test_a_dispute_from_claim_to_decision_changes_the_next_job(
         {
             "target": f"claim:{claim['id']}",
             "grounds": "too_broad",
-            "statement": "The gallery also hosts CC0 photos by others.",
+            "statement": "The gallery also hosts CC0 photos by other photographers.",
             "evidence_urls": ["https://alice.example/gallery/LICENSE.txt"],
         },
         format="json",

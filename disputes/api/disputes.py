@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
 from core.api import (
     Pagination,
     absolute_url,
@@ -36,6 +37,8 @@ from core.api import (
 )
 from core.errors import ValidationFailed
 from core.parsers import JSONParser
+from core.throttles import DisputeThrottle
+from core.upload_limits import UploadTooLarge
 from core.uploads import IncomingFile
 from disputes import selectors, services
 from disputes.api.examples import (
@@ -77,6 +80,8 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
         raise ValidationFailed(
             "files: too many files in one request", field="files"
         ) from None
+    except UploadTooLarge:
+        raise  # a 413 naming the limit (core.api_errors.bad_request)
     except RequestDataTooBig as exc:
         raise ValidationFailed(f"the request is too large ({exc})") from None
     serializer.is_valid(raise_exception=True)
@@ -88,18 +93,26 @@ class EvidenceOutputSerializer(serializers.Serializer):
     party = serializers.ChoiceField(choices=DisputeEvidence.Party.choices)
     name = serializers.CharField(source="original_name")
     byte_size = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=DisputeEvidence.Status.choices,
+        help_text="processing: the file is stored and is being fingerprinted; "
+        "is_image, phash and pdq are known once it is done.",
+    )
     is_image = serializers.BooleanField()
     sha256 = serializers.CharField()
     phash = serializers.CharField(help_text="Images only; empty otherwise.")
     pdq = serializers.CharField(help_text="Images only; empty otherwise.")
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(
+        help_text="Private: opens for the dispute's parties and admins (send the "
+        "same token)."
+    )
 
     class Meta:
         ref_name = "DisputeEvidence"
 
     @extend_schema_field({"type": "string", "format": "uri"})
     def get_url(self, item: DisputeEvidence) -> str:
-        return absolute_url(self.context.get("request"), item.file.url)
+        return absolute_url(self.context.get("request"), item.file_url)
 
 
 class DisputeOutputSerializer(serializers.Serializer):
@@ -124,11 +137,20 @@ class DisputeOutputSerializer(serializers.Serializer):
         help_text="Resolved because the claimant did not respond in time."
     )
     you_are = serializers.SerializerMethodField()
+    disputer = serializers.SerializerMethodField(
+        help_text="Who opened it: the username for the disputer and admins; for "
+        "the claimant only if the disputer chose to be named, else “another user”."
+    )
     created = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
 
     class Meta:
         ref_name = "Dispute"
+
+    @extend_schema_field({"type": "string"})
+    def get_disputer(self, dispute: Dispute) -> str:
+        request = self.context.get("request")
+        return services.disputer_label(dispute, getattr(request, "user", None))
 
     @extend_schema_field(
         {
@@ -158,6 +180,9 @@ def _detail(request: Request, dispute_id: int, code: int = 200) -> Response:
 
 
 class DisputeListCreateApi(APIView):
+    required_scopes = (Scope.DISPUTE, Scope.REVIEW)
+    throttle_classes = [DisputeThrottle]
+
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     pagination_class = Pagination
 
@@ -170,7 +195,17 @@ class DisputeListCreateApi(APIView):
             max_length=40, help_text="work:<id>, image:<id> or claim:<id>"
         )
         grounds = serializers.ChoiceField(choices=Dispute.Grounds.choices)
-        statement = serializers.CharField(max_length=10_000)
+        statement = serializers.CharField(
+            max_length=10_000,
+            help_text="Why the registration is wrong and what shows it: at least "
+            "DISPUTE_STATEMENT_MIN_CHARS characters (40 by default).",
+        )
+        named = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Show your username to the claimant (else “another user”; "
+            "admins always see it).",
+        )
         evidence_urls = serializers.ListField(
             child=serializers.CharField(max_length=2048),
             required=False,
@@ -259,9 +294,15 @@ class DisputeListCreateApi(APIView):
             **errors(
                 400,
                 401,
+                403,
                 404,
                 409,
+                429,
                 descriptions={
+                    403: "Your email address is not confirmed yet "
+                    "(`email_unverified`), or the token lacks the dispute scope.",
+                    429: "You have DISPUTE_MAX_OPEN_PER_ACCOUNT disputes open or "
+                    "opened DISPUTE_MAX_PER_DAY in 24 hours (`limit_reached`).",
                     404: "The target does not exist.",
                     409: "You already dispute this target, the same dispute was "
                     "already decided, or the target is not enforced.",
@@ -299,11 +340,14 @@ class DisputeListCreateApi(APIView):
             statement=data["statement"],
             evidence_urls=data["evidence_urls"],
             files=_files(data),
+            named=data["named"],
         )
         return _detail(request, dispute.pk, status.HTTP_201_CREATED)
 
 
 class DisputeDetailApi(APIView):
+    required_scopes = (Scope.DISPUTE, Scope.REVIEW)
+
     @extend_schema(
         tags=["disputes"],
         summary="One dispute",
@@ -325,6 +369,8 @@ class DisputeDetailApi(APIView):
 
 
 class DisputeRespondApi(APIView):
+    required_scopes = Scope.DISPUTE
+
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     class InputSerializer(serializers.Serializer):
@@ -399,6 +445,8 @@ class DisputeRespondApi(APIView):
 
 
 class DisputeWithdrawApi(APIView):
+    required_scopes = Scope.DISPUTE
+
     @extend_schema(
         tags=["disputes"],
         summary="Withdraw a dispute you opened",
@@ -436,6 +484,8 @@ class DisputeWithdrawApi(APIView):
 
 
 class DisputeResolveApi(APIView):
+    required_scopes = Scope.REVIEW
+
     class InputSerializer(serializers.Serializer):
         outcome = serializers.ChoiceField(choices=Dispute.Outcome.choices)
         reason = serializers.CharField(max_length=10_000)
@@ -519,6 +569,8 @@ class DisputeResolveApi(APIView):
 
 
 class DisputeConfirmApi(APIView):
+    required_scopes = Scope.REVIEW
+
     class InputSerializer(serializers.Serializer):
         approve = serializers.BooleanField()
         reason = serializers.CharField(

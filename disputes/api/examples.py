@@ -10,11 +10,12 @@ EVIDENCE_IMAGE_EXAMPLE = {
     "party": "disputer",
     "name": "guest-gallery.png",
     "byte_size": 482113,
+    "status": "done",
     "is_image": True,
     "sha256": "13b154c76e1a1b75080d36c2b505cc1bbdc83a5563f63f35b90a9925e3f71e4b",
     "phash": "fbcacf74014d4eee",
     "pdq": "7da5a385c5f220e8dc4b761be8dbb8b3b741addb9adb2877a083e618620280ee",
-    "url": "https://registry.example/media/evidence/2ef3/65c389566cf07a5a708530d1763962d8",
+    "url": "https://registry.example/files/evidence/87",
 }
 
 
@@ -23,11 +24,12 @@ EVIDENCE_DOCUMENT_EXAMPLE = {
     "party": "disputer",
     "name": "license-2019.pdf",
     "byte_size": 91544,
+    "status": "done",
     "is_image": False,
     "sha256": "9cad367188b903586af3d0e56a1ac5f914f17dab2d4f4961b1b87259ea4ada5f",
     "phash": "",
     "pdq": "",
-    "url": "https://registry.example/media/evidence/f5a8/b23c4ddcbab1607cc5f7e715e7a3943a",
+    "url": "https://registry.example/files/evidence/88",
 }
 
 
@@ -36,11 +38,12 @@ EVIDENCE_CLAIMANT_EXAMPLE = {
     "party": "claimant",
     "name": "guest-licences.pdf",
     "byte_size": 210733,
+    "status": "done",
     "is_image": False,
     "sha256": "31d0f73a6f60d82431b3982c3b9e6d6d3ab7d92e3f741e3be8039fd79cf99c6f",
     "phash": "",
     "pdq": "",
-    "url": "https://registry.example/media/evidence/62b3/48ab6fe5729fa972d49476fd4bcc4f04",
+    "url": "https://registry.example/files/evidence/93",
 }
 
 
@@ -82,6 +85,7 @@ DISPUTE_OPENED_EXAMPLE = {
     "decision_reason": "",
     "lapsed": False,
     "you_are": ["disputer"],
+    "disputer": "carol",
     "created": "2026-11-10T08:20:00Z",
     "resolved_at": None,
 }
@@ -113,6 +117,7 @@ DISPUTE_ANSWERED_EXAMPLE = {
     "response": DISPUTE_RESPONSE,
     "responded_at": "2026-11-14T16:05:00Z",
     "you_are": ["claimant"],
+    "disputer": "another user",
 }
 
 

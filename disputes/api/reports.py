@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
 from core.api import (
     errors,
     path_id,
@@ -26,6 +27,8 @@ from disputes.models import FalseMatchReport
 
 
 class MatchReportApi(APIView):
+    required_scopes = Scope.CURATE
+
     class InputSerializer(serializers.Serializer):
         reason = serializers.ChoiceField(choices=FalseMatchReport.Reason.choices)
         text = serializers.CharField(

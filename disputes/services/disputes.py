@@ -31,10 +31,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import notify
-from core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from core.errors import (
+    Conflict,
+    LimitReached,
+    NotAllowed,
+    NotFound,
+    ValidationFailed,
+)
 from core.uploads import IncomingFile
 from disputes.models import Dispute, DisputeEvidence
-from disputes.selectors import dispute_check_visible
+from disputes.selectors import dispute_check_visible, disputer_label
 from disputes.services.evidence import (
     _clean_urls,
     _evidence_delete,
@@ -49,6 +55,7 @@ from disputes.services.outcomes import (
     _suspend,
     _unsuspend,
 )
+from optout.selectors import account_was_shown
 from registry.models import Claim, Image, Work
 
 log = logging.getLogger(__name__)
@@ -95,6 +102,33 @@ def target_parse(target: str) -> Target:
     return Target(kind, obj)
 
 
+def dispute_target_for(*, user: User, target: str) -> Target:
+    """The target as `user` may see it: admins see all; anyone an enforced
+    claim (lookups and the Spawning endpoint show those); a work or image only
+    through the account's own jobs' matches or a lookup that returned it.
+    Else NotFound, as for a target that does not exist, so ids cannot be
+    walked to see others' works."""
+    parsed = target_parse(target)
+    obj = parsed.obj
+    if user.is_staff:
+        return parsed
+    if isinstance(obj, Claim):
+        if obj.state == Claim.State.ACTIVE or account_was_shown(
+            user=user, claim_id=obj.pk
+        ):
+            return parsed
+    else:
+        image_ids = [obj.pk] if isinstance(obj, Image) else obj.images.values("pk")
+        holder_user_id = (
+            obj.work.owner.user_id if isinstance(obj, Image) else obj.owner.user_id
+        )
+        if holder_user_id == user.pk or account_was_shown(
+            user=user, image_ids=image_ids
+        ):
+            return parsed
+    raise NotFound(f"{parsed.type} {obj.pk} not found", field="target")
+
+
 def _target_disputable(target: Target) -> None:
     obj = target.obj
     if isinstance(obj, Claim):
@@ -125,14 +159,24 @@ def dispute_create(
     statement: str,
     evidence_urls: Iterable[str] = (),
     files: Sequence[IncomingFile] = (),
+    named: bool = False,
 ) -> Dispute:
     """Open a dispute; it awaits the claimant's response at once.
 
-    Raises ValidationFailed (bad grounds, empty statement, bad URL or file),
-    NotFound (no such target), Conflict (already disputed by you and not
-    resolved, the same grounds already decided, or nothing left to dispute).
+    `named`: the claimant sees the disputer's username (else "another user").
+    Raises NotAllowed (email not confirmed), ValidationFailed (bad grounds,
+    too short a statement, bad URL or file), NotFound (no such target),
+    LimitReached (too many disputes open or opened today), Conflict (already
+    disputed by you and not resolved, the same grounds already decided, or
+    nothing left to dispute).
     """
-    parsed = target_parse(target)
+    if not disputer.email_verified:
+        raise NotAllowed(
+            "confirm your email address before you open a dispute: open the link "
+            "we emailed you, or ask for a new one on your account page",
+            code="email_unverified",
+        )
+    parsed = dispute_target_for(user=disputer, target=target)
     if grounds not in Dispute.Grounds.values:
         raise ValidationFailed(
             "grounds must be one of " + ", ".join(Dispute.Grounds.values),
@@ -148,6 +192,13 @@ def dispute_create(
         raise ValidationFailed(
             "statement: say why the claim is wrong", field="statement"
         )
+    least = settings.DISPUTE_STATEMENT_MIN_CHARS
+    if len(statement) < least:
+        raise ValidationFailed(
+            f"statement: say why the claim is wrong in at least {least} "
+            f"characters (you wrote {len(statement)}), with what shows it",
+            field="statement",
+        )
     urls = _clean_urls(evidence_urls)
     holder_user_id = (
         parsed.obj.work.owner.user_id
@@ -161,11 +212,14 @@ def dispute_create(
         )
     _target_disputable(parsed)
     _check_repeat(disputer, parsed.key, grounds, statement)
+    _check_limits(disputer)
 
     stored = _evidence_store(files)
     try:
         with transaction.atomic():
-            dispute = _dispute_open(disputer, parsed, grounds, statement, urls)
+            dispute = _dispute_open(
+                disputer, parsed, grounds, statement, urls, named=named
+            )
             _evidence_save(dispute, stored, DisputeEvidence.Party.DISPUTER)
     except IntegrityError:
         _evidence_delete(stored)
@@ -200,8 +254,36 @@ def _check_repeat(disputer: User, key: str, grounds: str, statement: str) -> Non
             )
 
 
+def _check_limits(disputer: User) -> None:
+    """One account's reach: disputes open at once, and opened in 24 hours."""
+    mine = Dispute.objects.filter(disputer=disputer)
+    most_open = settings.DISPUTE_MAX_OPEN_PER_ACCOUNT
+    if mine.exclude(state__in=Dispute.FINAL_STATES).count() >= most_open:
+        raise LimitReached(
+            f"you have {most_open} disputes open, the most one account may have; "
+            "wait for some to be decided, or withdraw one"
+        )
+    per_day = settings.DISPUTE_MAX_PER_DAY
+    since = timezone.now() - timedelta(days=1)
+    if mine.filter(created__gte=since).count() >= per_day:
+        raise LimitReached(
+            f"you opened {per_day} disputes in the last 24 hours, the most one "
+            "account may; try again tomorrow"
+        )
+
+
+def _sentence_start(label: str) -> str:
+    return "Another user" if label == "another user" else label
+
+
 def _dispute_open(
-    disputer: User, target: Target, grounds: str, statement: str, urls: list[str]
+    disputer: User,
+    target: Target,
+    grounds: str,
+    statement: str,
+    urls: list[str],
+    *,
+    named: bool,
 ) -> Dispute:
     obj = target.obj
     holder = obj.work.owner if isinstance(obj, Image) else obj.owner
@@ -217,6 +299,7 @@ def _dispute_open(
         statement=statement,
         evidence_urls=urls,
         state=Dispute.State.OPEN,
+        disputer_named=named,
     )
     _audit(
         dispute,
@@ -246,7 +329,8 @@ def _dispute_open(
         kind="dispute_opened",
         subject=f"Your {target.type} “{obj}” is disputed",
         body=(
-            f"{disputer.username} disputes your {target.type} “{obj}” "
+            f"{_sentence_start(disputer_label(dispute, holder.user))} disputes "
+            f"your {target.type} “{obj}” "
             f"({dispute.get_grounds_display()}). Please respond by "
             f"{dispute.response_due:%Y-%m-%d}; "
             + (
@@ -533,10 +617,40 @@ def dispute_deadlines_run() -> dict[str, int]:
     return dict(report)
 
 
+def _lapse_needs_admin(dispute: Dispute) -> str:
+    """Why an unanswered dispute must go to an admin rather than revoke its
+    target by itself ("" when it may lapse): one account cannot switch off
+    others' opt-outs just by waiting."""
+    if not settings.DISPUTE_UNANSWERED_RELEASES:
+        return "an admin will decide"
+    disputer = dispute.disputer
+    now = timezone.now()
+    days = settings.DISPUTE_TRUSTED_ACCOUNT_DAYS
+    if disputer.date_joined > now - timedelta(days=days):
+        return (
+            f"the disputer's account is younger than {days} days, so an admin decides"
+        )
+    most = settings.DISPUTE_TRUSTED_MAX_OPEN
+    mine = Dispute.objects.filter(disputer=disputer)
+    if mine.exclude(state__in=Dispute.FINAL_STATES).count() > most:
+        return f"the disputer has more than {most} disputes open, so an admin decides"
+    per_day = settings.DISPUTE_LAPSES_PER_DAY
+    lapsed_today = mine.filter(
+        lapsed=True, decided_at__gte=now - timedelta(days=1)
+    ).count()
+    if lapsed_today >= per_day:
+        return (
+            f"the disputer's disputes already released {lapsed_today} target(s) "
+            "unanswered in the last 24 hours, so an admin decides"
+        )
+    return ""
+
+
 def _lapse(dispute: Dispute) -> str:
     before = dispute.state
     reason = "the claimant did not respond by the deadline"
-    if not settings.DISPUTE_UNANSWERED_RELEASES:
+    to_admin = _lapse_needs_admin(dispute)
+    if to_admin:
         dispute.state = Dispute.State.UNDER_REVIEW
         dispute.save(update_fields=["state", "updated"])
         _audit(
@@ -545,7 +659,7 @@ def _lapse(dispute: Dispute) -> str:
             action="dispute.unanswered",
             before={"state": before},
             after={"state": dispute.state},
-            reason=reason + "; an admin will decide",
+            reason=f"{reason}; {to_admin}",
         )
         for user in (dispute.disputer, dispute.holder.user):
             notify(
@@ -574,3 +688,15 @@ def _lapse(dispute: Dispute) -> str:
         return "to_confirm"
     _finish(dispute, actor=None, before=before)
     return "released"
+
+
+def disputes_withdraw_for_account(*, user: User) -> int:
+    """Withdraw the unresolved disputes an account opened (account deletion)."""
+    ids = list(
+        Dispute.objects.filter(disputer=user)
+        .exclude(state__in=Dispute.FINAL_STATES)
+        .values_list("pk", flat=True)
+    )
+    for dispute_id in ids:
+        dispute_withdraw(user=user, dispute_id=dispute_id)
+    return len(ids)

@@ -1,17 +1,21 @@
-"""Evidence files and URLs of a dispute: checked, stored and fingerprinted, so
-the review page can compare them with the disputed images.
+"""Evidence files and URLs of a dispute: checked and stored in the request,
+fingerprinted by the images worker afterwards, so the review page can compare
+them with the disputed images.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 
 from core.errors import ValidationFailed
+from core.tasks import enqueue
 from core.uploads import IncomingFile
 from disputes.models import Dispute, DisputeEvidence
 from workers.engine.fingerprint import fingerprint_bytes
@@ -19,6 +23,9 @@ from workers.engine.images import ImageRejected
 from workers.engine.urls import UrlRejected, normalize_url
 
 MAX_EVIDENCE_URLS = 20
+_CHUNK = 1 << 20
+
+log = logging.getLogger(__name__)
 
 
 def _clean_urls(urls: Iterable[str]) -> list[str]:
@@ -48,22 +55,20 @@ class _StoredEvidence:
     path: str
     size: int
     sha256: str
-    thumb_path: str = ""
-    phash: str = ""
-    pdq: str = ""
-    pdq_quality: int | None = None
 
 
 def _evidence_store(files: Sequence[IncomingFile]) -> list[_StoredEvidence]:
-    """Check, store and fingerprint evidence files; outside any transaction."""
-    import hashlib
+    """Check and store evidence files, streamed; outside any transaction.
 
+    Nothing is decoded here: an image is fingerprinted by the images worker
+    once the evidence is saved (`evidence_fingerprint`), so a large image
+    never costs the web process its pixels.
+    """
     if len(files) > settings.DISPUTE_EVIDENCE_MAX_FILES:
         raise ValidationFailed(
             f"files: at most {settings.DISPUTE_EVIDENCE_MAX_FILES} evidence files",
             field="files",
         )
-    checked: list[tuple[str, bytes]] = []
     for f in files:
         name = f.name or "(unnamed file)"
         if f.size == 0:
@@ -74,39 +79,24 @@ def _evidence_store(files: Sequence[IncomingFile]) -> list[_StoredEvidence]:
                 f"{settings.UPLOAD_MAX_FILE_BYTES:,} byte limit",
                 field="files",
             )
-        checked.append((name, f.stream.read()))
     stored: list[_StoredEvidence] = []
     try:
-        for name, data in checked:
+        for f in files:
+            name = f.name or "(unnamed file)"
+            digest = hashlib.sha256()
+            f.stream.seek(0)
+            while chunk := f.stream.read(_CHUNK):
+                digest.update(chunk)
+            f.stream.seek(0)
             path = default_storage.save(
                 DisputeEvidence._meta.get_field("file").generate_filename(None, name),
-                ContentFile(data),
+                File(f.stream),
             )
-            item = _StoredEvidence(
-                name=name[:255],
-                path=path,
-                size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
+            stored.append(
+                _StoredEvidence(
+                    name=name[:255], path=path, size=f.size, sha256=digest.hexdigest()
+                )
             )
-            stored.append(item)
-            try:
-                result = fingerprint_bytes(
-                    data,
-                    max_pixels=settings.UPLOAD_MAX_IMAGE_PIXELS,
-                    thumbnail_size=settings.THUMBNAIL_SIZE,
-                )
-            except ImageRejected:
-                continue  # a document, not an image: kept, not hashed
-            prints = result.fingerprints
-            item.phash, item.pdq = prints.phash.hex(), prints.pdq.hex()
-            item.pdq_quality = prints.pdq_quality
-            if result.thumbnail:
-                item.thumb_path = default_storage.save(
-                    DisputeEvidence._meta.get_field("thumbnail").generate_filename(
-                        None, "t.jpg"
-                    ),
-                    ContentFile(result.thumbnail),
-                )
     except BaseException:
         _evidence_delete(stored)
         raise
@@ -115,27 +105,80 @@ def _evidence_store(files: Sequence[IncomingFile]) -> list[_StoredEvidence]:
 
 def _evidence_delete(stored: Iterable[_StoredEvidence]) -> None:
     for item in stored:
-        for path in (item.path, item.thumb_path):
-            if path:
-                default_storage.delete(path)
+        default_storage.delete(item.path)
 
 
 def _evidence_save(
     dispute: Dispute, stored: Iterable[_StoredEvidence], party: str
 ) -> None:
-    DisputeEvidence.objects.bulk_create(
+    """Save the evidence rows and queue their fingerprinting on commit."""
+    created = DisputeEvidence.objects.bulk_create(
         DisputeEvidence(
             dispute=dispute,
             party=party,
             file=item.path,
             original_name=item.name,
             byte_size=item.size,
-            thumbnail=item.thumb_path,
-            is_image=bool(item.phash),
             sha256=item.sha256,
-            phash=item.phash,
-            pdq=item.pdq,
-            pdq_quality=item.pdq_quality,
+            status=DisputeEvidence.Status.PROCESSING,
         )
         for item in stored
     )
+    for evidence in created:
+        enqueue("disputes.evidence_fingerprint", evidence.pk)
+
+
+def evidence_fingerprint(*, evidence_id: int) -> DisputeEvidence | None:
+    """Fingerprint one evidence file and make its thumbnail (the worker's job).
+
+    Idempotent: evidence no longer being processed is left alone. A file that
+    is not an image we accept is kept as a document, without hashes.
+    """
+    evidence = DisputeEvidence.objects.filter(pk=evidence_id).first()
+    if evidence is None or evidence.status != DisputeEvidence.Status.PROCESSING:
+        return evidence
+    # Slow work (reading, decoding, hashing, the thumbnail) outside any
+    # transaction; the result is written by a conditional update.
+    result = None
+    try:
+        with evidence.file.open("rb") as fh:
+            data = fh.read(settings.UPLOAD_MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        log.warning("evidence %s: the stored file cannot be read: %s", evidence_id, exc)
+        data = b""
+    if data and len(data) <= settings.UPLOAD_MAX_FILE_BYTES:
+        try:
+            result = fingerprint_bytes(
+                data,
+                max_pixels=settings.UPLOAD_MAX_IMAGE_PIXELS,
+                thumbnail_size=settings.THUMBNAIL_SIZE,
+            )
+        except ImageRejected:
+            result = None  # a document, not an image: kept, not hashed
+    fields: dict[str, object] = {"status": DisputeEvidence.Status.DONE}
+    thumb_path = ""
+    if result is not None:
+        prints = result.fingerprints
+        if result.thumbnail:
+            thumb_path = default_storage.save(
+                DisputeEvidence._meta.get_field("thumbnail").generate_filename(
+                    None, "t.jpg"
+                ),
+                ContentFile(result.thumbnail),
+            )
+        fields.update(
+            is_image=True,
+            phash=prints.phash.hex(),
+            pdq=prints.pdq.hex(),
+            pdq_quality=prints.pdq_quality,
+            thumbnail=thumb_path,
+        )
+    updated = DisputeEvidence.objects.filter(
+        pk=evidence.pk, status=DisputeEvidence.Status.PROCESSING
+    ).update(**fields)
+    if not updated:  # deleted, or done by another delivery meanwhile
+        if thumb_path:
+            default_storage.delete(thumb_path)
+        return DisputeEvidence.objects.filter(pk=evidence_id).first()
+    evidence.refresh_from_db()
+    return evidence

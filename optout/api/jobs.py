@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
+from accounts.models import Scope, User
 from core.api import Pagination, paginated_response, path_id
 from core.api import errors as core_errors
 from core.errors import NotFound
@@ -369,6 +369,8 @@ def job_detail(job_id: int, user: User) -> MatchJob:
 
 
 class JobListApi(APIView):
+    required_scopes = Scope.CURATE
+
     pagination_class = Pagination
 
     @extend_schema(
@@ -398,6 +400,8 @@ class JobListApi(APIView):
 
 
 class JobDetailApi(APIView):
+    required_scopes = Scope.CURATE
+
     @extend_schema(
         tags=["jobs"],
         summary="One match job: state, progress, counts, receipt and files",
@@ -429,6 +433,8 @@ class JobDetailApi(APIView):
 
 
 class JobCancelApi(APIView):
+    required_scopes = Scope.CURATE
+
     @extend_schema(
         tags=["jobs"],
         summary="Cancel a queued or running job",
@@ -467,6 +473,8 @@ class JobCancelApi(APIView):
 
 
 class JobMatchListApi(APIView):
+    required_scopes = Scope.CURATE
+
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -535,6 +543,8 @@ class JobMatchListApi(APIView):
 
 
 class JobOutputDownloadApi(APIView):
+    required_scopes = Scope.CURATE
+
     @extend_schema(
         tags=["jobs"],
         summary="Download one of a job's files (report, filtered manifest, receipt)",

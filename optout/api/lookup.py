@@ -12,8 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
 from core.api import ErrorSerializer, errors, reject_unknown_keys
-from optout import selectors
+from core.throttles import LookupThrottle
+from optout import selectors, services
 from optout.api.jobs import MATCHED_AS_HELP, MatchKindField
 
 
@@ -129,6 +131,9 @@ LOOKUP_RESULT_EXAMPLE = {
 
 
 class LookupApi(APIView):
+    required_scopes = Scope.CHECK
+    throttle_classes = [LookupThrottle]
+
     class InputSerializer(serializers.Serializer):
         urls = serializers.ListField(
             child=serializers.CharField(allow_blank=True, trim_whitespace=False),
@@ -210,7 +215,16 @@ class LookupApi(APIView):
                 "malformed hash (the message names the list and the index, also "
                 'in `extra["index"]`).',
             ),
-            **errors(401),
+            **errors(
+                401,
+                403,
+                429,
+                descriptions={
+                    403: "The token lacks the `check` scope.",
+                    429: "More than RATE_LOOKUPS lookups (per account); "
+                    "Retry-After says when to try again.",
+                },
+            ),
         },
         examples=[
             OpenApiExample(
@@ -232,5 +246,14 @@ class LookupApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = selectors.registry_lookup(items=dict(serializer.validated_data))
+        services.lookup_seen_record(
+            user=request.user,
+            image_ids=(
+                hit.image_id
+                for found in result.items.values()
+                for item in found
+                for hit in item.matches
+            ),
+        )
         data = {"revision": result.revision, **result.items}
         return Response(self.OutputSerializer(data).data)

@@ -23,8 +23,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
 from accounts.permissions import NOT_A_CURATOR
 from core.errors import ValidationFailed
+from core.upload_limits import UploadTooLarge
 from optout import services
 from optout.api.examples import (
     MANIFEST_UPLOAD_REQUEST_EXAMPLE,
@@ -41,6 +43,8 @@ from optout.snapshots import max_radius
 
 
 class ManifestUploadApi(APIView):
+    required_scopes = Scope.CURATE
+
     # Multipart only: a url-encoded form cannot carry the manifest's files.
     parser_classes = [MultiPartParser]
 
@@ -197,6 +201,8 @@ class ManifestUploadApi(APIView):
                 f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES})",
                 field="files",
             ) from None
+        except UploadTooLarge:
+            raise  # a 413 naming the limit (core.api_errors.bad_request)
         except (RequestDataTooBig, TooManyFieldsSent) as exc:
             raise ValidationFailed(f"the request is too large ({exc})") from None
         serializer.is_valid(raise_exception=True)

@@ -40,7 +40,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from accounts.authentication import ApiTokenAuthentication
+from accounts.models import Scope
+from accounts.permissions import TokenScopes
 from core.errors import DomainError
+from core.throttles import LookupThrottle
 from optout.selectors import LOOKUP_MAX_ITEMS, registry_lookup
 
 
@@ -92,8 +95,11 @@ SPAWNING_ANSWER_EXAMPLE = {
 
 
 class SpawningQueryUrlsApi(APIView):
+    required_scopes = Scope.CHECK
+    throttle_classes = [LookupThrottle]
+
     authentication_classes = [ApiTokenAuthentication]
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScopes]
     schema = SpawningSchema()
 
     def get_exception_handler(self) -> Any:
@@ -160,6 +166,15 @@ class SpawningQueryUrlsApi(APIView):
                         "A wrong token", value={"detail": "Invalid or revoked token."}
                     )
                 ],
+            ),
+            403: OpenApiResponse(
+                _ERROR,
+                description="The token lacks the `check` scope.",
+            ),
+            429: OpenApiResponse(
+                _ERROR,
+                description="More than RATE_LOOKUPS requests (per account); "
+                "Retry-After says when to try again.",
             ),
         },
         examples=[

@@ -5,6 +5,9 @@ The package re-exports its modules' public names, so callers import from
 `optout.services` and need not know which module holds what.
 """
 
+from .account_data import (  # noqa: F401
+    manifests_delete_for_account,
+)
 from .finalize import (  # noqa: F401
     match_job_finalize,
     passed_unchecked_warning,
@@ -22,6 +25,9 @@ from .jobs import (  # noqa: F401
     match_job_ingest,
     match_job_start,
     match_sweep,
+)
+from .lookups import (  # noqa: F401
+    lookup_seen_record,
 )
 from .manifests import (  # noqa: F401
     UploadedManifestFile,

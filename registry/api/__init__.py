@@ -5,6 +5,7 @@ The package re-exports its modules' public names, so callers import from
 """
 
 from .claims import (  # noqa: F401
+    ClaimBulkCreateApi,
     ClaimCheckApi,
     ClaimDetailApi,
     ClaimListCreateApi,

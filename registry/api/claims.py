@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     extend_schema,
 )
 from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import Scope
 from core.api import Pagination, paginated_response, path_id
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed
+from core.throttles import CheckNowThrottle
 from registry import selectors, services
 from registry.api.examples import (
     CLAIM_DOMAIN_EXAMPLE,
@@ -27,6 +31,8 @@ from registry.permissions import ArtistApi, artist_errors
 
 
 class ClaimListCreateApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     pagination_class = Pagination
 
     class ListFilterSerializer(serializers.Serializer):
@@ -158,7 +164,126 @@ class ClaimListCreateApi(ArtistApi):
         )
 
 
+class BulkLineErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="1 is the first line.")
+    value = serializers.CharField()
+    message = serializers.CharField()
+
+    class Meta:
+        ref_name = "ClaimBulkLineError"
+
+
+class ClaimBulkCreateApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(
+            choices=[Claim.Kind.URL, Claim.Kind.PREFIX, Claim.Kind.DOMAIN],
+            default=Claim.Kind.URL,
+            help_text="The kind of a line that does not say its own "
+            "(`prefix,https://…`, `domain,example.com`).",
+        )
+        lines = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            trim_whitespace=False,
+            max_length=8 * 1024 * 1024,
+            help_text="One claim per line (or CSV with the columns kind,value).",
+        )
+        file = serializers.FileField(
+            required=False, help_text="The same as a UTF-8 text or CSV file."
+        )
+
+        class Meta:
+            ref_name = "ClaimBulkCreate"
+
+    class OutputSerializer(serializers.Serializer):
+        created = ClaimOutputSerializer(many=True)
+        errors = BulkLineErrorSerializer(many=True)
+
+        class Meta:
+            ref_name = "ClaimBulkResult"
+
+    @extend_schema(
+        tags=["claims"],
+        summary="Claim many URLs, prefixes or domains at once",
+        description="Each line is one claim and follows the rules of POST "
+        "/api/v1/claims/ (proof for prefixes and domains, the cap on exact URLs "
+        "on an unproved host, revoked claims). Up to CLAIM_BULK_MAX_LINES lines "
+        "(10,000 by default), as `lines` (JSON or a form) or a `file` "
+        "(multipart, UTF-8, at most CLAIM_BULK_MAX_BYTES). Blank lines and "
+        "lines starting with # are skipped. Good lines are kept; the others "
+        "come back in `errors` with their line number and message: 201 when at "
+        "least one claim was made, else 400 with the same `errors` under "
+        "`extra`.",
+        request={
+            "application/json": InputSerializer,
+            "multipart/form-data": InputSerializer,
+        },
+        responses={201: OutputSerializer, **artist_errors(400, 401, 403)},
+        examples=[
+            OpenApiExample(
+                "URLs, one a prefix",
+                value={
+                    "kind": "url",
+                    "lines": "https://alice.example/art/a.jpg\n"
+                    "https://alice.example/art/b.jpg\n"
+                    "prefix,https://alice.example/sketches/\n",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Two made, one refused",
+                value={
+                    "created": [CLAIM_URL_EXAMPLE, CLAIM_URL_EXAMPLE],
+                    "errors": [
+                        {
+                            "line": 3,
+                            "value": "alice.example/sketches",
+                            "message": "'alice.example/sketches' is not a valid URL",
+                        }
+                    ],
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        upload = data.get("file")
+        if upload is not None:
+            raw = upload.read(settings.CLAIM_BULK_MAX_BYTES + 1)
+            text = services.claims_text_from_file(name=upload.name, data=raw)
+        else:
+            text = data.get("lines") or ""
+        result = services.claim_create_bulk(
+            owner=self.holder, text=text, default_kind=data["kind"]
+        )
+        errors_out = [
+            {"line": e.line, "value": e.value, "message": e.message}
+            for e in result.errors
+        ]
+        if not result.created:
+            raise ValidationFailed(
+                f"lines: no claim was made; {len(errors_out)} lines refused",
+                field="lines",
+                extra={"errors": errors_out},
+            )
+        body = {
+            "created": ClaimOutputSerializer(result.created, many=True).data,
+            "errors": errors_out,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
 class ClaimDetailApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     @extend_schema(
         tags=["claims"],
         summary="Get one claim",
@@ -190,6 +315,8 @@ class ClaimDetailApi(ArtistApi):
 
 
 class ClaimWithdrawApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     @extend_schema(
         tags=["claims"],
         summary="Withdraw a claim",
@@ -219,6 +346,9 @@ class ClaimWithdrawApi(ArtistApi):
 
 
 class ClaimCheckApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+    throttle_classes = [CheckNowThrottle]
+
     @extend_schema(
         tags=["claims"],
         summary="Check a domain claim's proof of control now",
@@ -231,7 +361,10 @@ class ClaimCheckApi(ArtistApi):
         "claim is a 409.",
         parameters=[path_id("claim_id")],
         request=None,
-        responses={202: ClaimOutputSerializer, **artist_errors(401, 403, 404, 409)},
+        responses={
+            202: ClaimOutputSerializer,
+            **artist_errors(401, 403, 404, 409, 429),
+        },
         examples=[
             OpenApiExample(
                 "Check queued after a failed one",

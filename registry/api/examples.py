@@ -25,10 +25,8 @@ IMAGE_UPLOADED_EXAMPLE: dict[str, Any] = {
     "height": 1200,
     "format": "JPEG",
     "byte_size": 44827,
-    "thumbnail_url": "https://registry.example/media/thumbnails/da1e/"
-    "cca12fa4414d60b4e52cb83b206b610f.jpg",
-    "original_url": "https://registry.example/media/originals/5b07/"
-    "0c1e9a4f3d2b8e67a9f10c3d5e7b2a48",
+    "thumbnail_url": "https://registry.example/files/image/311/thumbnail",
+    "original_url": "https://registry.example/files/image/311/original",
     "fingerprints": {
         "sha256": "a05db31b3fc031ab46aff1d470d097d0e98b0a0651a7691ecd11401e963c8c0e",
         "md5": "1f5350056116afed253f3915d1510763",
@@ -60,8 +58,7 @@ IMAGE_PENDING_EXAMPLE: dict[str, Any] = {
     "format": "PNG",
     "byte_size": 3145728,
     "thumbnail_url": None,
-    "original_url": "https://registry.example/media/originals/91c4/"
-    "7e2d5f08a3b64c19d0e8f7a6b5c4d3e2",
+    "original_url": "https://registry.example/files/image/312/original",
     "fingerprints": {
         "sha256": None,
         "md5": None,

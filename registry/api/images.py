@@ -20,8 +20,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import Scope
 from core.api import Pagination, id_field, paginated_response, path_id
 from core.errors import NotFound, ValidationFailed
+from core.upload_limits import UploadTooLarge
 from core.uploads import IncomingFile
 from registry import selectors, services
 from registry.api.examples import (
@@ -39,6 +41,8 @@ from registry.permissions import ArtistApi, artist_errors
 
 
 class ImageListApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -86,6 +90,8 @@ class ImageListApi(ArtistApi):
 
 
 class ImageDetailApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     @extend_schema(
         tags=["images"],
         summary="Get one image with its fingerprints",
@@ -118,6 +124,8 @@ class ImageDetailApi(ArtistApi):
 
 
 class ImageRegisterHashesApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     class InputSerializer(serializers.Serializer):
         title = serializers.CharField(
             max_length=300,
@@ -201,6 +209,8 @@ class ImageRegisterHashesApi(ArtistApi):
 
 
 class PortfolioUploadApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
@@ -304,6 +314,8 @@ class PortfolioUploadApi(ArtistApi):
                 "or send several requests",
                 field="files",
             ) from None
+        except UploadTooLarge:
+            raise  # a 413 naming the limit (core.api_errors.bad_request)
         except (RequestDataTooBig, TooManyFieldsSent) as exc:
             raise ValidationFailed(f"the request is too large ({exc})") from None
         serializer.is_valid(raise_exception=True)

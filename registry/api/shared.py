@@ -75,8 +75,14 @@ class ImageOutputSerializer(serializers.Serializer):
     height = serializers.IntegerField(allow_null=True)
     format = serializers.CharField()
     byte_size = serializers.IntegerField(allow_null=True)
-    thumbnail_url = serializers.SerializerMethodField()
-    original_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField(
+        help_text="Private: opens for the owner and admins (send the same token); "
+        "null until fingerprinted, and after a withdrawn work's files are deleted."
+    )
+    original_url = serializers.SerializerMethodField(
+        help_text="Private: opens for the owner and admins (send the same token); "
+        "null for hashes-only images and after a withdrawn work's files are deleted."
+    )
     fingerprints = FingerprintsOutputSerializer(source="*")
     created = serializers.DateTimeField()
     fingerprinted_at = serializers.DateTimeField(allow_null=True)
@@ -88,13 +94,13 @@ class ImageOutputSerializer(serializers.Serializer):
     def get_thumbnail_url(self, image: Image) -> str | None:
         if not image.thumbnail:
             return None
-        return absolute_url(self.context.get("request"), image.thumbnail.url)
+        return absolute_url(self.context.get("request"), image.thumbnail_url)
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_original_url(self, image: Image) -> str | None:
         if not image.original:
             return None  # registered by hashes alone
-        return absolute_url(self.context.get("request"), image.original.url)
+        return absolute_url(self.context.get("request"), image.original_url)
 
 
 class WorkOutputSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Scope
 from core.api import Pagination, errors, paginated_response, path_id
 from core.errors import NotFound
 from registry import selectors, services
@@ -32,6 +33,8 @@ from registry.permissions import ArtistApi, artist_errors, artist_holder
 
 
 class RightsHolderApi(APIView):
+    required_scopes = Scope.REGISTER
+
     class CreateInputSerializer(serializers.Serializer):
         display_name = serializers.CharField(
             max_length=200, required=False, help_text="Defaults to the username."
@@ -140,6 +143,8 @@ class RightsHolderApi(APIView):
 
 
 class WorkListCreateApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     pagination_class = Pagination
 
     class ListFilterSerializer(serializers.Serializer):
@@ -245,6 +250,8 @@ class WorkListCreateApi(ArtistApi):
 
 
 class WorkDetailApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     class UpdateInputSerializer(serializers.Serializer):
         title = serializers.CharField(max_length=300, required=False)
         description = serializers.CharField(required=False, allow_blank=True)
@@ -319,6 +326,8 @@ class WorkDetailApi(ArtistApi):
 
 
 class WorkWithdrawApi(ArtistApi):
+    required_scopes = Scope.REGISTER
+
     @extend_schema(
         tags=["works"],
         summary="Withdraw a work",
@@ -354,6 +363,8 @@ class WorkWithdrawApi(ArtistApi):
 
 
 class RegistryRevisionApi(APIView):
+    required_scopes = (Scope.CHECK, Scope.SNAPSHOT_READ)
+
     class OutputSerializer(serializers.Serializer):
         revision = serializers.IntegerField(
             help_text="Bumped by every change to what is enforced."

@@ -7,11 +7,16 @@ The package re-exports its modules' public names, so callers import from
 
 from .claims import (  # noqa: F401
     SUSPENDABLE,
+    BulkResult,
     claim_create,
+    claim_create_bulk,
     claim_review,
     claim_withdraw,
+    claims_activate_for_verified_email,
     claims_reinstate_for_account,
     claims_suspend_for_account,
+    claims_text_from_file,
+    holdings_withdraw_for_account,
     normalize_style_name,
 )
 from .domain_proof import (  # noqa: F401
@@ -24,6 +29,10 @@ from .domain_proof import (  # noqa: F401
     proof_file_url,
     proof_home_url,
     proof_meta_tag,
+)
+from .files import (  # noqa: F401
+    withdrawn_files_sweep,
+    work_files_delete,
 )
 from .holders import (  # noqa: F401
     rights_holder_create,

@@ -4,8 +4,11 @@ account's claims with the account.
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -53,6 +56,7 @@ def claim_create(
     kind: str,
     value: str,
     aliases: Iterable[str] = (),
+    bump_revision: bool = True,
 ) -> Claim:
     """Claim a URL, URL prefix, domain or style name.
 
@@ -98,7 +102,9 @@ def claim_create(
                 "the decision to be reviewed",
                 field="value",
             )
-    if blocked_by is not None:
+    if blocked_by is not None or (
+        kind in (Claim.Kind.URL, Claim.Kind.PREFIX) and not owner.user.email_verified
+    ):
         state = Claim.State.PENDING_REVIEW
     elif kind == Claim.Kind.PREFIX and host_proved(owner, prefix_host(normalized)):
         state = Claim.State.ACTIVE
@@ -126,7 +132,7 @@ def claim_create(
                 activated_at=timezone.now() if state == Claim.State.ACTIVE else None,
                 blocked_by=blocked_by,
             )
-            if claim.is_enforced:
+            if claim.is_enforced and bump_revision:
                 registry_revision_bump(reason=f"claim {claim.pk} created")
             audit_record(
                 actor=owner.user,
@@ -140,6 +146,106 @@ def claim_create(
             "value: you already have this claim", field="value"
         ) from None
     return claim
+
+
+BULK_KINDS = (Claim.Kind.URL, Claim.Kind.PREFIX, Claim.Kind.DOMAIN)
+
+
+@dataclass(frozen=True)
+class BulkLineError:
+    line: int
+    value: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    created: list[Claim]
+    errors: list[BulkLineError]
+
+
+def _bulk_lines(text: str, default_kind: str) -> Iterable[tuple[int, str, str]]:
+    """(line number, kind, value) for each line that says something.
+
+    A line is a value of `default_kind`, or `kind,value` (CSV: a header
+    `kind,value` is skipped, quotes are read as CSV quotes). Blank lines and
+    lines starting with # are skipped.
+    """
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        cells = [c.strip() for c in row]
+        if not cells or not any(cells) or cells[0].startswith("#"):
+            continue
+        if len(cells) >= 2 and cells[0].lower() in BULK_KINDS:
+            kind, value = cells[0].lower(), cells[1]
+        elif len(cells) >= 2 and [c.lower() for c in cells[:2]] == ["kind", "value"]:
+            continue
+        else:
+            kind, value = default_kind, ",".join(row).strip()
+        yield number, kind, value
+
+
+def claims_text_from_file(*, name: str, data: bytes) -> str:
+    """A bulk claims file's text: UTF-8 (a BOM is dropped), at most
+    CLAIM_BULK_MAX_BYTES. Raises ValidationFailed naming the file."""
+    most = settings.CLAIM_BULK_MAX_BYTES
+    if len(data) > most:
+        raise ValidationFailed(
+            f"file: {name} is {len(data):,} bytes; at most {most:,}", field="file"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            f"file: {name} is not UTF-8 text (byte {exc.start})", field="file"
+        ) from None
+
+
+def claim_create_bulk(
+    *, owner: RightsHolder, text: str, default_kind: str = Claim.Kind.URL
+) -> BulkResult:
+    """Claim many URLs, prefixes or domains at once (pasted or a text/CSV file).
+
+    Each line goes through claim_create's rules (proof, caps, revoked claims);
+    a bad line is reported with its number and message and the good ones are
+    kept. One revision bump for the lot. Raises ValidationFailed when there are
+    more than CLAIM_BULK_MAX_LINES lines or none.
+    """
+    if default_kind not in BULK_KINDS:
+        raise ValidationFailed(
+            "kind: bulk claims are url, prefix or domain", field="kind"
+        )
+    limit = settings.CLAIM_BULK_MAX_LINES
+    if text.count("\n") > limit * 2:
+        raise ValidationFailed(f"lines: at most {limit:,} lines at once", field="lines")
+    try:
+        lines = list(_bulk_lines(text, default_kind))
+    except csv.Error as exc:
+        raise ValidationFailed(
+            f"lines: not readable as CSV: {exc}", field="lines"
+        ) from None
+    if not lines:
+        raise ValidationFailed("lines: give at least one URL", field="lines")
+    if len(lines) > limit:
+        raise ValidationFailed(
+            f"lines: {len(lines):,} claims given; at most {limit:,} at once",
+            field="lines",
+        )
+    created: list[Claim] = []
+    errors: list[BulkLineError] = []
+    with transaction.atomic():
+        for number, kind, value in lines:
+            try:
+                created.append(
+                    claim_create(
+                        owner=owner, kind=kind, value=value, bump_revision=False
+                    )
+                )
+            except ValidationFailed as exc:
+                message = exc.message.removeprefix("value: ")
+                errors.append(BulkLineError(number, value[:300], message))
+        if any(c.is_enforced for c in created):
+            registry_revision_bump(reason=f"{len(created)} claims created at once")
+    return BulkResult(created, errors)
 
 
 def _bare(normalized: str) -> str:
@@ -223,6 +329,50 @@ def prefixes_activate_for_domain(*, domain: Claim) -> list[int]:
             reason=f"control of {domain.normalized} proved",
         )
         activated.append(claim.pk)
+    return activated
+
+
+def claims_activate_for_verified_email(*, user: User) -> list[int]:
+    """Enforce the account's URL and prefix claims that waited for its email
+    address to be confirmed, under the same rules as a new claim: a prefix
+    only on a proved host, exact URLs up to the cap on an unproved one; those
+    under a revoked claim stay for an admin. Bumps the revision if any is
+    enforced. Called inside the verification's transaction.
+    """
+    activated: list[int] = []
+    pending = (
+        Claim.objects.select_for_update()
+        .select_related("owner")
+        .filter(
+            owner__user=user,
+            kind__in=[Claim.Kind.URL, Claim.Kind.PREFIX],
+            state=Claim.State.PENDING_REVIEW,
+            blocked_by__isnull=True,
+        )
+        .order_by("id")
+    )
+    for claim in pending:
+        host = prefix_host(claim.normalized)
+        if claim.kind == Claim.Kind.PREFIX:
+            if not host_proved(claim.owner, host):
+                continue
+        elif _over_host_cap(claim.owner, host):
+            continue
+        claim.state = Claim.State.ACTIVE
+        claim.activated_at = timezone.now()
+        claim.save(update_fields=["state", "activated_at"])
+        audit_record(
+            actor=None,
+            action="claim.approve",
+            target=claim,
+            holder=claim.owner,
+            before={"state": Claim.State.PENDING_REVIEW},
+            after={"state": claim.state},
+            reason="email address confirmed",
+        )
+        activated.append(claim.pk)
+    if activated:
+        registry_revision_bump(reason=f"account {user.pk} confirmed its email")
     return activated
 
 
@@ -383,3 +533,24 @@ def claims_reinstate_for_account(*, admin: User, user: User, reason: str) -> lis
             reason=reason,
         )
     return [c.pk for c in claims]
+
+
+def holdings_withdraw_for_account(*, user: User) -> dict[str, int]:
+    """Withdraw every claim and work of an account that is being deleted:
+    enforced or waiting ones stop at once (revoked and rejected ones stay as
+    the record of a decision). Returns how many of each."""
+    from registry.services.works import work_withdraw
+
+    holder = RightsHolder.objects.filter(user=user).first()
+    if holder is None:
+        return {"claims": 0, "works": 0}
+    claims = Claim.objects.filter(owner=holder).exclude(
+        state__in=[Claim.State.WITHDRAWN, Claim.State.REVOKED, Claim.State.REJECTED]
+    )
+    claim_ids = list(claims.values_list("pk", flat=True))
+    for pk in claim_ids:
+        claim_withdraw(owner=holder, claim_id=pk)
+    work_ids = list(holder.works.filter(status="active").values_list("pk", flat=True))
+    for pk in work_ids:
+        work_withdraw(owner=holder, work_id=pk)
+    return {"claims": len(claim_ids), "works": len(work_ids)}

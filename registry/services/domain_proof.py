@@ -57,7 +57,8 @@ def _proof_lost(claim: Claim) -> bool:
 
 
 def _checkable(claim: Claim) -> bool:
-    if claim.kind != Claim.Kind.DOMAIN or claim.owner.user.is_suspended:
+    user = claim.owner.user
+    if claim.kind != Claim.Kind.DOMAIN or user.is_suspended or not user.email_verified:
         return False
     return claim.state in (Claim.State.UNVERIFIED, Claim.State.ACTIVE) or _proof_lost(
         claim
@@ -82,6 +83,11 @@ def claim_domain_check_request(
         raise Conflict("only domain claims have a proof of control to check")
     if claim.owner.user.is_suspended:
         raise Conflict("the account is suspended: its claims are not checked")
+    if not claim.owner.user.email_verified:
+        raise Conflict(
+            "confirm your email address first: claims are checked and enforced "
+            "once it is confirmed"
+        )
     if not _checkable(claim):
         state = claim.get_state_display().lower()
         raise Conflict(

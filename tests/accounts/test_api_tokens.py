@@ -35,6 +35,8 @@ def test_it_lists_only_the_callers_tokens(artist_client, artist, other_artist):
         "last_used": None,
         "revoked_at": None,
         "active": True,
+        # Made without scopes: everything the account's roles allow.
+        "scopes": ["*"],
     }
     assert "key" not in body["results"][0]
     assert "key_hash" not in body["results"][0]

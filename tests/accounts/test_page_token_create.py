@@ -16,13 +16,15 @@ def test_it_sends_anonymous_visitors_to_log_in(client, db):
 
 def test_it_shows_the_new_key_once(client, artist):
     client.force_login(artist)
-    response = client.post(URL, {"name": "laptop CLI"})
+    response = client.post(URL, {"name": "laptop CLI", "scopes": ["check", "register"]})
     assert response.status_code == 200
     text = response.content.decode()
     key = response.context["new_key"]
     assert key.startswith("dnt_")
     assert f'value="{key}"' in text
     assert "Copy it now: this is the only time it is shown." in text
+    # Focusing the field selects the key (a script file, not an attribute).
+    assert '<script src="/static/accounts/account.js"></script>' in text
 
     token = ApiToken.objects.get()
     assert token.user == artist
@@ -39,7 +41,7 @@ def test_it_shows_the_new_key_once(client, artist):
 
 def test_the_key_shown_authenticates(client, artist):
     client.force_login(artist)
-    key = client.post(URL, {"name": "cli"}).context["new_key"]
+    key = client.post(URL, {"name": "cli", "scopes": ["register"]}).context["new_key"]
     user, token = authenticate_key(key)
     assert user == artist
     assert token.name == "cli"
@@ -47,7 +49,7 @@ def test_the_key_shown_authenticates(client, artist):
 
 def test_a_curator_creates_a_token(client, curator):
     client.force_login(curator)
-    response = client.post(URL, {"name": "dataset checks"})
+    response = client.post(URL, {"name": "dataset checks", "scopes": ["check"]})
     assert response.status_code == 200
     assert ApiToken.objects.get().user == curator
 

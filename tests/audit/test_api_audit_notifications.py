@@ -80,6 +80,8 @@ def test_the_audit_api_lists_the_artists_own_events(
         "after": {"state": "withdrawn"},
         "reason": "",
         "revision": 2,
+        "sentence": "You withdrew the claim “exact URL: https://a.example/”.",
+        "change": "state: active → withdrawn",
     }
     filtered = artist_client.get("/api/v1/audit/", {"action": "claim.create"}).json()
     assert filtered["count"] == 1

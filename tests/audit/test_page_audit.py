@@ -49,7 +49,13 @@ def test_staff_filter_by_action_actor_holder_and_dates(
     client.force_login(admin_user)
     text = client.get(STAFF).content.decode()
     assert text.count("<tr data-event=") == 4
-    assert "<td>root</td>" in text and "<td>alice</td>" in text
+    # Rows read as sentences, naming who acted (staff see usernames).
+    assert "Alice made the claim “exact URL: https://a.example/x”." in text
+    assert "Root rejected the claim “style name: =HYPERLINK(1)”." in text
+    assert "state: pending review → rejected" in text
+    assert "{&#x27;state&#x27;" not in text and "claim.create" not in text.split(
+        "<tbody>"
+    )[1].replace('data-action="claim.create"', "")
 
     text = client.get(STAFF, {"action": "claim.reject"}).content.decode()
     assert text.count("<tr data-event=") == 1

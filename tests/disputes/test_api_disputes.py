@@ -10,6 +10,7 @@ from registry.models import Claim
 from tests.conftest import client_for
 from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     _fast_passwords,
+    fingerprint_evidence,
     make_admin,
     open_dispute,
     prefix_claim,
@@ -44,7 +45,7 @@ def test_a_curator_opens_a_dispute_with_files(curator_client, claim):
         {
             "target": f"claim:{claim.pk}",
             "grounds": "too_broad",
-            "statement": "The prefix covers other people's pages.",
+            "statement": "The prefix covers other people's pages on a shared host.",
             "evidence_urls": ["https://alice.example/guests/bob/"],
             "files": [
                 SimpleUploadedFile("page.png", image_bytes(1)),
@@ -58,9 +59,19 @@ def test_a_curator_opens_a_dispute_with_files(curator_client, claim):
     assert body["state"] == "awaiting_response"
     assert body["target"] == f"claim:{claim.pk}"
     assert body["you_are"] == ["disputer"]
-    assert [(e["name"], e["is_image"]) for e in body["evidence"]] == [
-        ("page.png", True),
-        ("note.txt", False),
+    # Stored, not yet fingerprinted: the images worker does that after commit.
+    assert [(e["name"], e["status"]) for e in body["evidence"]] == [
+        ("page.png", "processing"),
+        ("note.txt", "processing"),
+    ]
+    assert body["evidence"][0]["pdq"] == ""
+
+    fingerprint_evidence(Dispute.objects.get(pk=body["id"]))
+
+    body = curator_client.get(f"{URL}{body['id']}/").json()
+    assert [(e["name"], e["status"], e["is_image"]) for e in body["evidence"]] == [
+        ("page.png", "done", True),
+        ("note.txt", "done", False),
     ]
     assert len(body["evidence"][0]["pdq"]) == 64
 
@@ -68,7 +79,11 @@ def test_a_curator_opens_a_dispute_with_files(curator_client, claim):
 def test_a_dispute_may_be_opened_with_json(other_client, claim):
     response = other_client.post(
         URL,
-        {"target": f"claim:{claim.pk}", "grounds": "other", "statement": "why"},
+        {
+            "target": f"claim:{claim.pk}",
+            "grounds": "other",
+            "statement": "why: the pages were published by my studio in 2018",
+        },
         format="json",
     )
     assert response.status_code == 201
@@ -108,7 +123,7 @@ def test_bad_input_says_what_is_wrong(curator_client, claim, body, status, messa
 def test_a_second_open_dispute_is_a_409(other_client, dispute, claim):
     response = other_client.post(
         URL,
-        {"target": f"claim:{claim.pk}", "grounds": "licensed", "statement": "x"},
+        {"target": f"claim:{claim.pk}", "grounds": "licensed", "statement": "x" * 40},
         format="json",
     )
     assert response.status_code == 409

@@ -13,6 +13,7 @@ from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     _fast_passwords,
     open_dispute,
     prefix_claim,
+    seasoned,
 )
 from tests.registry.test_image_fingerprint_worker import wait_for
 
@@ -23,6 +24,7 @@ def test_a_real_worker_releases_an_unanswered_dispute(celery_worker, holder, cur
     from disputes.tasks import dispute_deadlines
 
     claim = prefix_claim(holder)
+    seasoned(curator)
     dispute = open_dispute(curator, f"claim:{claim.pk}")
     Dispute.objects.filter(pk=dispute.pk).update(
         response_due=timezone.now() - timedelta(minutes=1)

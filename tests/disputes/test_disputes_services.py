@@ -20,13 +20,15 @@ from disputes.services import (
 )
 from registry.models import Claim, Work
 from registry.selectors import registry_revision_current
-from registry.services import claim_create, claim_withdraw
+from registry.services import claim_create, claim_review, claim_withdraw
 from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     Clock,
     _fast_passwords,
+    fingerprint_evidence,
     make_admin,
     open_dispute,
     prefix_claim,
+    seasoned,
 )
 from tests.images import image_bytes
 from tests.pages import fingerprint, upload
@@ -101,8 +103,15 @@ def test_impersonation_is_for_style_claims_only(claim, other_artist):
 
 def test_impersonation_of_a_style_claim_can_be_disputed(holder, other_artist):
     style = claim_create(owner=holder, kind="style", value="Alice Moreau")
+    claim_review(claim_id=style.pk, approve=True, admin=make_admin("root"))
     dispute = open_dispute(other_artist, f"claim:{style.pk}", grounds="impersonation")
     assert dispute.grounds == "impersonation"
+
+
+def test_a_pending_style_claim_is_not_found_by_others(holder, other_artist):
+    style = claim_create(owner=holder, kind="style", value="Alice Moreau")
+    with pytest.raises(NotFound, match=f"claim {style.pk} not found"):
+        open_dispute(other_artist, f"claim:{style.pk}", grounds="impersonation")
 
 
 @pytest.mark.parametrize(
@@ -121,8 +130,12 @@ def test_it_refuses_bad_targets(claim, artist, target, error, message):
 
 def test_a_withdrawn_claim_cannot_be_disputed(claim, holder, other_artist):
     claim_withdraw(owner=holder, claim_id=claim.pk)
-    with pytest.raises(Conflict, match="the claim is withdrawn"):
+    # No longer public: a stranger does not even learn it exists...
+    with pytest.raises(NotFound, match=f"claim {claim.pk} not found"):
         open_dispute(other_artist, f"claim:{claim.pk}")
+    # ...and an admin, who sees it, is told why there is nothing to dispute.
+    with pytest.raises(Conflict, match="the claim is withdrawn"):
+        open_dispute(make_admin("root"), f"claim:{claim.pk}")
 
 
 def test_a_statement_is_required(claim, other_artist):
@@ -158,7 +171,9 @@ def test_a_repeat_with_new_evidence_text_is_accepted(claim, other_artist, admin_
         admin=admin_user, dispute_id=first.pk, outcome="upheld", reason="it is hers"
     )
     again = open_dispute(
-        other_artist, f"claim:{claim.pk}", statement="New: the 2019 contract."
+        other_artist,
+        f"claim:{claim.pk}",
+        statement="New: the 2019 contract that licenses the series to us.",
     )
     assert again.state == Dispute.State.AWAITING_RESPONSE
 
@@ -192,9 +207,19 @@ def test_image_evidence_is_fingerprinted_and_compared_with_the_work(
             bytes_file("contract.txt", b"signed 2019"),
         ],
     )
+    # Stored in the request, not decoded there: the images worker does that.
+    assert set(dispute.evidence.values_list("status", "is_image")) == {
+        ("processing", False)
+    }
+    assert list(dispute_comparisons(dispute=dispute)) == []
+
+    fingerprint_evidence(dispute)
+
     evidence = {e.original_name: e for e in dispute.evidence.all()}
     assert evidence["mine.png"].is_image and evidence["mine.png"].thumbnail
+    assert evidence["mine.png"].status == "done"
     assert not evidence["contract.txt"].is_image
+    assert evidence["contract.txt"].status == "done"
     comparisons = {
         c.evidence.original_name: c for c in dispute_comparisons(dispute=dispute)
     }
@@ -540,6 +565,7 @@ def test_the_claimant_is_reminded_once_before_the_deadline(
 def test_an_unanswered_dispute_stops_enforcement_at_the_deadline(
     clock, claim, artist, other_artist
 ):
+    seasoned(other_artist)
     dispute = open_dispute(other_artist, f"claim:{claim.pk}")
     revision = registry_revision_current()
     clock.advance(days=13, hours=23)
@@ -595,6 +621,7 @@ def test_an_unanswered_dispute_on_a_verified_holder_waits_for_an_admin(
 ):
     holder.verified = True
     holder.save()
+    seasoned(other_artist)
     dispute = open_dispute(other_artist, f"claim:{claim.pk}")
     clock.advance(days=15)
     assert dispute_deadlines_run() == {"to_confirm": 1}
@@ -608,6 +635,7 @@ def test_an_unanswered_dispute_on_a_verified_holder_waits_for_an_admin(
 def test_the_beat_task_runs_the_deadline_check(clock, claim, other_artist, settings):
     from disputes.tasks import dispute_deadlines
 
+    seasoned(other_artist)
     assert settings.CELERY_TASK_ROUTES["disputes.dispute_deadlines"] == {
         "queue": "celery"
     }

@@ -10,8 +10,10 @@ from disputes.models import Dispute
 from disputes.services import dispute_resolve
 from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     _fast_passwords,
+    fingerprint_evidence,
     open_dispute,
     prefix_claim,
+    shown_by_lookup,
 )
 from tests.images import image_bytes
 from tests.pages import assert_login_redirect, fingerprint, upload
@@ -57,13 +59,14 @@ def test_an_unknown_target_is_a_404(client, curator):
 def test_a_curator_opens_a_dispute_with_evidence(client, holder, curator, artist):
     (image,) = upload(holder, 3)
     fingerprint(image)
+    shown_by_lookup(curator, f"work:{image.work_id}")
     client.force_login(curator)
     response = client.post(
         new_url(f"work:{image.work_id}"),
         {
             "target": f"work:{image.work_id}",
             "grounds": "public_domain",
-            "statement": "Published in 1890.",
+            "statement": "Published in 1890; the painter died in 1921.",
             "evidence_urls": "https://archive.example/1890\n\n",
             "files": [SimpleUploadedFile("scan.png", image_bytes(3))],
         },
@@ -73,19 +76,28 @@ def test_a_curator_opens_a_dispute_with_evidence(client, holder, curator, artist
     assert response["Location"] == reverse("dispute_detail", args=[dispute.pk])
     text = client.get(response["Location"]).content.decode()
     assert f"Dispute #{dispute.pk} is open: the claimant has until" in text
-    assert "Published in 1890." in text
+    assert "Published in 1890; the painter died in 1921." in text
     assert "https://archive.example/1890" in text
     assert "scan.png" in text
     assert 'data-state="awaiting_response"' in text
     assert "Withdraw this dispute" in text
+    assert "being processed" in text
+    fingerprint_evidence(dispute)
     assert dispute.evidence.get().is_image
+    text = client.get(response["Location"]).content.decode()
+    assert 'alt="Evidence scan.png"' in text
+    assert "being processed" not in text
 
 
 def test_the_form_shows_the_services_words(client, claim, artist):
     client.force_login(artist)
     response = client.post(
         new_url(f"claim:{claim.pk}"),
-        {"target": f"claim:{claim.pk}", "grounds": "other", "statement": "mine?"},
+        {
+            "target": f"claim:{claim.pk}",
+            "grounds": "other",
+            "statement": "mine? I think I painted this one in 2019.",
+        },
     )
     assert response.status_code == 400
     assert "you cannot dispute your own registration" in response.content.decode()
@@ -107,7 +119,7 @@ def test_a_second_dispute_on_the_same_thing_says_so(client, claim, curator):
     client.force_login(curator)
     response = client.post(
         new_url(f"claim:{claim.pk}"),
-        {"target": f"claim:{claim.pk}", "grounds": "licensed", "statement": "x"},
+        {"target": f"claim:{claim.pk}", "grounds": "licensed", "statement": "x" * 40},
     )
     assert response.status_code == 400
     assert f"you already have a dispute about this (#{first.pk}" in (

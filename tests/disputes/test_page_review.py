@@ -12,6 +12,7 @@ from registry.models import Claim
 from registry.services import claim_create
 from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
     _fast_passwords,
+    fingerprint_evidence,
     make_admin,
     open_dispute,
     prefix_claim,
@@ -94,6 +95,13 @@ def test_the_review_page_shows_the_registered_image_beside_the_evidence(
     )
     client.force_login(admin_user)
     text = client.get(reverse("review_dispute", args=[dispute.pk])).content.decode()
+    assert "found-online.png" in text
+    assert 'data-evidence-status="processing">being processed' in text
+
+    fingerprint_evidence(dispute)
+
+    text = client.get(reverse("review_dispute", args=[dispute.pk])).content.decode()
+    assert "being processed" not in text
     assert f'alt="Registered image {image.pk}"' in text
     assert 'alt="Evidence found-online.png"' in text
     assert '<td data-distance="phash">0</td>' in text

@@ -118,7 +118,7 @@ def test_a_running_job_polls_and_offers_to_cancel(client, curator):
 
     assert 'data-final="0"' in text
     assert f'data-fragment-url="/datasets/jobs/{job.pk}/fragment/"' in text
-    assert "window.setTimeout(poll, 1500)" in text
+    assert '<script src="/static/optout/job.js"></script>' in text
     assert '<span class="badge pending">running</span>' in text
     assert "matching" in text
     assert "50 of 200 (25%)" in text

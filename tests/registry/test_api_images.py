@@ -79,8 +79,10 @@ def test_it_shows_the_fingerprints_the_worker_computed(
         "versions": fp.ALGORITHM_VERSIONS,
     }
     image = Image.objects.get(pk=body["id"])
-    assert body["thumbnail_url"] == f"http://testserver{image.thumbnail.url}"
-    assert body["original_url"] == f"http://testserver{image.original.url}"
+    assert (
+        body["thumbnail_url"] == f"http://testserver/files/image/{image.pk}/thumbnail"
+    )
+    assert body["original_url"] == f"http://testserver/files/image/{image.pk}/original"
 
 
 def test_it_fingerprints_a_gif_by_its_first_frame(

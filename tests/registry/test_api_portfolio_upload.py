@@ -83,7 +83,9 @@ def test_it_registers_each_image_as_a_work_named_after_its_file(artist_client, h
     assert first["byte_size"] == len(image_bytes(1))
     assert first["status"] == "pending"
     assert first["source"] == "upload"
-    assert first["original_url"].startswith("http://testserver/media/originals/")
+    assert first["original_url"] == (
+        f"http://testserver/files/image/{first['id']}/original"
+    )
     assert first["thumbnail_url"] is None  # made by the worker
     assert second["format"] == "JPEG"
     images = Image.objects.order_by("id")

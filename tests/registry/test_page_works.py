@@ -30,7 +30,10 @@ def test_it_shows_hashed_images_with_thumbnails_and_fingerprints(
     response = client.get(URL)
     assert response.status_code == 200
     text = response.content.decode()
-    assert f'<img src="{image.thumbnail.url}" alt="Thumbnail of art-1.png"' in text
+    assert (
+        f'<img src="/files/image/{image.pk}/thumbnail" alt="Thumbnail of art-1.png"'
+        in text
+    )
     sha = prints["sha256"].hex
     assert f'title="{sha}">{sha[:12]}…</code>' in text
     assert f'data-algorithm="phash">{prints["phash"].hex}</code>' in text
@@ -67,7 +70,7 @@ def test_it_shows_pending_and_failed_images(client, artist, holder):
     assert "1 image being fingerprinted; this list updates by itself." in text
     # The page polls the fragment endpoint while anything is pending.
     assert f'data-fragment-url="{reverse("works_fragment")}"' in text
-    assert "window.setTimeout(poll, 1500)" in text
+    assert '<script src="/static/registry/works.js"></script>' in text
 
 
 def test_it_shows_images_registered_by_hashes(client, artist, holder):

@@ -131,9 +131,8 @@ def test_it_refuses_the_very_first_request_to_a_loopback_address(site):
     strict = config(site, allowed_addresses=frozenset(), resolver=public_names(site))
     result = check_domain("alice.example", TOKEN, strict)
     assert not result.ok
-    assert result.error == (
-        "refused: alice.example resolves to 127.0.0.1, a loopback address"
-    )
+    assert result.error == "refused: alice.example resolves to a private address"
+    assert "127.0.0.1" not in result.error
     assert site.requests == []
 
 
@@ -143,10 +142,13 @@ def test_it_refuses_a_redirect_from_a_public_host_to_a_private_one(site):
     site.redirect("/", "http://[::1]/admin")
     result = check_domain("alice.example", TOKEN, config(site, resolver=resolver))
     assert not result.ok
+    # The redirect's own literal address is named (the site sent it); the
+    # address a name resolves to is not.
     assert result.error == (
-        "refused: intranet.example resolves to 10.1.2.3, a private address; "
+        "refused: intranet.example resolves to a private address; "
         "refused: ::1 is a loopback address"
     )
+    assert "10.1.2.3" not in result.error
     # Only the two public requests were made; the private hops never were.
     assert [path for _, path in site.requests] == [WELL_KNOWN_PATH, "/"]
 
@@ -155,10 +157,10 @@ def test_it_refuses_a_name_with_any_private_address():
     def resolver(host: str, port: int) -> list[str]:
         return ["93.184.215.14", "192.168.1.10"]
 
-    with pytest.raises(
-        FetchFailed, match="resolves to 192.168.1.10, a private address"
-    ):
+    with pytest.raises(FetchFailed) as exc:
         fetch("https://mixed.example/", ProofConfig(resolver=resolver))
+    assert str(exc.value) == "refused: mixed.example resolves to a private address"
+    assert "192.168.1.10" not in str(exc.value)
 
 
 def test_allow_private_lets_a_local_server_be_checked(site):

@@ -160,7 +160,9 @@ def _checked_addresses(host: str, port: int, config: ProofConfig) -> list[str]:
             if kind and literal:
                 raise FetchFailed(f"refused: {address} is {kind}")
             if kind:
-                raise FetchFailed(f"refused: {host} resolves to {address}, {kind}")
+                # Not which address: the message reaches the claimant, and
+                # naming it would map our internal network (DNS) for them.
+                raise FetchFailed(f"refused: {host} resolves to a private address")
     return addresses
 
 

@@ -378,7 +378,8 @@ def write_filtered(
 
     Each output has its input's name and format: CSV/TSV and JSONL keep every
     other byte (header, dialect, BOM, line endings), Parquet keeps its schema,
-    metadata, compression and row groups, tar shards keep every member of the
+    metadata, compression and row groups (one that decodes to more than
+    MAX_BATCH_VALUE_BYTES is written as several), tar shards keep every member of the
     kept samples byte for byte. Raises ValueError if two parts share a name or
     `out_dir` holds the inputs, ManifestRejected if a file cannot be read.
     """

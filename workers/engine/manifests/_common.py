@@ -28,6 +28,15 @@ from ..types import LOGICAL_COLUMNS, SIGNALS, WHOLE_ROW, RowBatch, RowProblem
 MAX_LINE_BYTES = 1 << 20  # one CSV record / JSONL line / tar .json or .txt member
 MAX_IMAGE_BYTES = 64 << 20  # one image member of a tar shard
 MAX_BATCH_IMAGE_BYTES = 256 << 20  # a tar batch is cut early past this many bytes
+# One url value, in every format: longer than any address a browser or server
+# takes in practice; a longer one leaves its row's url unchecked.
+MAX_URL_BYTES = 4096
+# Any other value of a typed (Parquet) column: what a text row could hold.
+MAX_VALUE_BYTES = MAX_LINE_BYTES
+# Decoded values a Parquet batch turns into Python objects at once, and a
+# rewritten row group holds: a compressed, dictionary-encoded column can expand
+# a thousandfold, so batches are cut by what they decode to, not by rows.
+MAX_BATCH_VALUE_BYTES = 64 << 20
 
 IMAGE_ROLE = "image"  # tar shards only: "*" = the first image member of a sample
 HASH_ROLES = ("sha256", "md5", "phash", "pdq")
@@ -303,6 +312,13 @@ def build_batch(
                 elif not value.isascii() and _SURROGATE.search(value):
                     texts.append(None)
                     report(i, f"{role} is not valid UTF-8", role)
+                elif (
+                    role == "url"
+                    and len(value) > MAX_URL_BYTES // 4
+                    and (utf8_length(value) > MAX_URL_BYTES)
+                ):
+                    texts.append(None)
+                    report(i, too_long("url", MAX_URL_BYTES), role)
                 else:
                     texts.append(value)
             parsed[role] = texts
@@ -331,6 +347,15 @@ def build_batch(
         unchecked=unchecked,
         notes=notes or [],
     )
+
+
+def utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def too_long(role: str, limit: int) -> str:
+    """The reason a value over its cap is unchecked."""
+    return f"{role} is longer than {limit:,} bytes"
 
 
 def _repaired(text: str) -> str:
