@@ -35,7 +35,7 @@ def wait_for(predicate, timeout: float = 60) -> float:
 
 
 def test_a_portfolio_uploaded_while_the_broker_is_down_is_kept_and_done_later(
-    artist, holder, settings, celery_worker, caplog
+    artist, holder, settings, celery_worker
 ):
     client = client_for(artist)
     with broker_down():
@@ -54,7 +54,6 @@ def test_a_portfolio_uploaded_while_the_broker_is_down_is_kept_and_done_later(
     assert len(images) == 2
     assert all(i.status == Image.Status.PENDING for i in images)
     assert all(os.path.exists(i.original.path) for i in images)
-    assert "could not queue registry.image_fingerprint" in caplog.text
 
     # The broker is back; the sweep finds the work whose message never left.
     Image.objects.update(queued_at=timezone.now() - timedelta(hours=1))
