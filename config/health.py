@@ -1,35 +1,112 @@
-"""GET /healthz: the web container's health check (docker-compose.yml).
+"""GET /healthz: each dependency, for a load balancer and for people.
 
-Answers 200 "ok" once a query reaches the database, 503 if it cannot; no
-template, session or login, so it stays cheap enough to call every few seconds.
+The status is 503 only when the database cannot be reached (then this web
+process can do nothing useful); a broker that is down, storage that cannot be
+written or is nearly full, and work waiting too long are reported in the body
+but keep the 200: uploads are still accepted (the database is the source of
+truth) and queued by the sweeps once the broker is back, so taking every web
+process out of a load balancer would only make it worse. Plain text, one
+`name: state` line each (the first line `ok` or `database unavailable`);
+`?format=json` gives the same as JSON. No template, session or login: cheap
+enough to call every few seconds.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+from typing import Any
 
+from celery import current_app
+from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Min
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
 
-@never_cache
-@require_safe
-def healthz(request: HttpRequest) -> HttpResponse:
+def _database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as exc:
         logger.warning("health check: database unavailable: %s", exc)
-        return HttpResponse(
-            "database unavailable", status=503, content_type="text/plain"
-        )
-    return HttpResponse("ok", content_type="text/plain")
+        return f"unavailable ({type(exc).__name__})"
+    return "ok"
+
+
+def _broker() -> str:
+    try:
+        with current_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # kombu, redis, OSError: all mean "down"
+        return f"unavailable ({type(exc).__name__}); uploads wait in the database"
+    return "ok"
+
+
+def _storage() -> tuple[str, int | None]:
+    root = str(settings.MEDIA_ROOT)
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError as exc:
+        return f"unavailable ({exc.strerror or exc})", None
+    if not os.access(root, os.W_OK):
+        return "not writable", free
+    if free < settings.HEALTH_MIN_FREE_BYTES:
+        return f"low on space ({free:,} bytes free)", free
+    return "ok", free
+
+
+def _oldest_waiting_seconds() -> int | None:
+    """Age of the oldest piece of queued work still waiting for a worker."""
+    from disputes.models import DisputeEvidence
+    from optout.models import Chunk, MatchJob
+    from registry.models import Image
+
+    times = [
+        Image.objects.filter(status=Image.Status.PENDING).aggregate(t=Min("queued_at"))[
+            "t"
+        ],
+        DisputeEvidence.objects.filter(
+            status=DisputeEvidence.Status.PROCESSING
+        ).aggregate(t=Min("queued_at"))["t"],
+        Chunk.objects.filter(
+            state=Chunk.State.PENDING, job__state=MatchJob.State.RUNNING
+        ).aggregate(t=Min("queued_at"))["t"],
+        MatchJob.objects.filter(state=MatchJob.State.QUEUED).aggregate(
+            t=Min("created")
+        )["t"],
+    ]
+    known = [t for t in times if t is not None]
+    if not known:
+        return None
+    return max(0, int((timezone.now() - min(known)).total_seconds()))
+
+
+@never_cache
+@require_safe
+def healthz(request: HttpRequest) -> HttpResponse:
+    database = _database()
+    report: dict[str, Any] = {"database": database}
+    if database == "ok":
+        report["broker"] = _broker()
+        report["storage"], report["free_bytes"] = _storage()
+        report["oldest_waiting_seconds"] = _oldest_waiting_seconds()
+    status = 200 if database == "ok" else 503
+    if request.GET.get("format") == "json":
+        return JsonResponse({"ok": status == 200, **report}, status=status)
+    head = "ok" if status == 200 else "database unavailable"
+    lines = [head] + [f"{k}: {v}" for k, v in report.items()]
+    return HttpResponse(
+        "\n".join(lines) + "\n", status=status, content_type="text/plain"
+    )
 
 
 # Included at /healthz by config/urls.py.

@@ -165,6 +165,17 @@ if MEDIA_ACCEL_REDIRECT and MEDIA_SENDFILE:
 # enforced).
 WITHDRAWN_FILES_GRACE_DAYS = env.int("WITHDRAWN_FILES_GRACE_DAYS", default=30)
 WITHDRAWN_FILES_SWEEP_SECONDS = env.int("WITHDRAWN_FILES_SWEEP_SECONDS", default=3600)
+# Work queued for a worker (image fingerprints, evidence) keeps its state in
+# the database; every QUEUE_SWEEP_SECONDS a sweep queues again what still
+# waits QUEUE_STALE_SECONDS after its last message (doubling the wait each
+# time, so a slow backlog is not multiplied), and fails it with the reason
+# after QUEUE_MAX_ATTEMPTS. Lost messages (a broker restarted without its
+# data, a broker down at upload) are so recovered.
+QUEUE_SWEEP_SECONDS = env.int("QUEUE_SWEEP_SECONDS", default=300)
+QUEUE_STALE_SECONDS = env.int("QUEUE_STALE_SECONDS", default=600)
+QUEUE_MAX_ATTEMPTS = env.int("QUEUE_MAX_ATTEMPTS", default=5)
+# /healthz reports storage as low on space below this many free bytes.
+HEALTH_MIN_FREE_BYTES = env.int("HEALTH_MIN_FREE_BYTES", default=1024**3)
 if WITHDRAWN_FILES_GRACE_DAYS < 0:
     raise ImproperlyConfigured("WITHDRAWN_FILES_GRACE_DAYS must be 0 or more")
 STORAGES = {
@@ -374,6 +385,8 @@ CELERY_TASK_ROUTES = {
     "registry.claim_domain_check": {"queue": "celery"},
     "registry.domain_proof_sweep": {"queue": "celery"},
     "registry.withdrawn_files_sweep": {"queue": "celery"},
+    "registry.images_sweep": {"queue": "celery"},
+    "disputes.evidence_sweep": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE = {
     "match-sweep": {
@@ -391,6 +404,14 @@ CELERY_BEAT_SCHEDULE = {
     "review-digest": {
         "task": "disputes.review_digest",
         "schedule": float(REVIEW_DIGEST_SECONDS),
+    },
+    "images-sweep": {
+        "task": "registry.images_sweep",
+        "schedule": float(QUEUE_SWEEP_SECONDS),
+    },
+    "evidence-sweep": {
+        "task": "disputes.evidence_sweep",
+        "schedule": float(QUEUE_SWEEP_SECONDS),
     },
     "withdrawn-files-sweep": {
         "task": "registry.withdrawn_files_sweep",

@@ -9,11 +9,14 @@ message when this process has not loaded that task module.
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
+
+log = logging.getLogger(__name__)
 
 
 def send(name: str, *args: Any) -> None:
@@ -28,8 +31,31 @@ def send(name: str, *args: Any) -> None:
 
 
 def enqueue(name: str, *args: Any) -> None:
-    """Send the task once the current transaction commits (at once if none)."""
-    transaction.on_commit(partial(send, name, *args))
+    """Send the task once the current transaction commits (at once if none).
+
+    The database is the source of truth: a broker that cannot be reached
+    then is logged, never raised, so what was committed stays committed (a
+    raised error here used to reach an upload's clean-up, which deleted the
+    files of rows already saved). The work's sweep queues it once the broker
+    is back.
+    """
+    transaction.on_commit(partial(send_or_log, name, *args))
+
+
+def send_or_log(name: str, *args: Any) -> bool:
+    """`send`, or False and a warning when the broker is unreachable."""
+    try:
+        send(name, *args)
+    except Exception as exc:  # kombu.OperationalError, redis, OSError, ...
+        log.warning(
+            "could not queue %s%r (%s: %s); its sweep will queue it",
+            name,
+            args,
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    return True
 
 
 def legacy_name(task: Any, old_name: str) -> None:

@@ -177,6 +177,9 @@ class DisputeEvidence(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PROCESSING
     )
+    # While processing: when its task was last queued, and how many times.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    queue_attempts = models.PositiveSmallIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

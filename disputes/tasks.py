@@ -35,6 +35,16 @@ def evidence_fingerprint(evidence_id: int) -> str | None:
 
 
 @shared_task(
+    name="disputes.evidence_sweep",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def evidence_sweep() -> dict[str, int]:
+    return services.evidence_sweep()
+
+
+@shared_task(
     name="disputes.review_digest",
     acks_late=True,
     soft_time_limit=120,

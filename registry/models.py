@@ -101,6 +101,10 @@ class Image(models.Model):
     # When the original and thumbnail of a withdrawn work were deleted (after
     # WITHDRAWN_FILES_GRACE_DAYS); the fingerprints stay.
     files_deleted_at = models.DateTimeField(null=True, blank=True)
+    # While pending: when its fingerprint task was last queued, and how many
+    # times (the images sweep queues it again if the message was lost).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    queue_attempts = models.PositiveSmallIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -59,6 +59,16 @@ def withdrawn_files_sweep() -> int:
     return services.withdrawn_files_sweep()
 
 
+@shared_task(
+    name="registry.images_sweep",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def images_sweep() -> dict[str, int]:
+    return services.images_sweep()
+
+
 legacy_name(image_fingerprint, "workers.tasks.image_fingerprint")
 legacy_name(claim_domain_check, "workers.tasks.claim_domain_check")
 legacy_name(domain_proof_sweep, "workers.tasks.domain_proof_sweep")

@@ -22,6 +22,7 @@ from .disputes import (  # noqa: F401
 from .evidence import (  # noqa: F401
     MAX_EVIDENCE_URLS,
     evidence_fingerprint,
+    evidence_sweep,
 )
 from .reports import (  # noqa: F401
     false_match_report_create,

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from core.errors import ValidationFailed
+from core.sweeps import sweep_stale
 from core.tasks import enqueue
 from core.uploads import IncomingFile
 from disputes.models import Dispute, DisputeEvidence
@@ -124,8 +126,26 @@ def _evidence_save(
         )
         for item in stored
     )
+    DisputeEvidence.objects.filter(pk__in=[e.pk for e in created]).update(
+        queued_at=timezone.now(), queue_attempts=1
+    )
     for evidence in created:
         enqueue("disputes.evidence_fingerprint", evidence.pk)
+
+
+def evidence_sweep() -> dict[str, int]:
+    """Queue again evidence still being processed long after its message was
+    sent; after QUEUE_MAX_ATTEMPTS keep it as a document (unhashed), which
+    is what a file the worker cannot read becomes too."""
+    return sweep_stale(
+        DisputeEvidence.objects.filter(status=DisputeEvidence.Status.PROCESSING),
+        task_name="disputes.evidence_fingerprint",
+        stale_seconds=settings.QUEUE_STALE_SECONDS,
+        max_attempts=settings.QUEUE_MAX_ATTEMPTS,
+        fail=lambda evidence, reason: DisputeEvidence.objects.filter(
+            pk=evidence.pk
+        ).update(status=DisputeEvidence.Status.DONE),
+    )
 
 
 def evidence_fingerprint(*, evidence_id: int) -> DisputeEvidence | None:

@@ -43,6 +43,7 @@ from .images import (  # noqa: F401
     image_fingerprint,
     image_needs_refingerprint,
     images_refingerprint,
+    images_sweep,
 )
 from .revision import (  # noqa: F401
     registry_revision_bump,

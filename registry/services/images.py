@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.sweeps import sweep_stale
 from core.tasks import enqueue, send
 from registry.models import Fingerprint, Image, Work
 from registry.services.revision import registry_revision_bump
@@ -22,7 +23,21 @@ from workers.engine.images import ImageRejected
 
 
 def _queue_fingerprint(image_id: int) -> None:
+    Image.objects.filter(pk=image_id).update(queued_at=timezone.now(), queue_attempts=1)
     enqueue("registry.image_fingerprint", image_id)
+
+
+def images_sweep() -> dict[str, int]:
+    """Queue again the fingerprints of images still pending long after their
+    message was sent (lost with a broker restart, a killed worker, a broker
+    down at upload); fail them, with the reason, after QUEUE_MAX_ATTEMPTS."""
+    return sweep_stale(
+        Image.objects.filter(status=Image.Status.PENDING, source=Image.Source.UPLOAD),
+        task_name="registry.image_fingerprint",
+        stale_seconds=settings.QUEUE_STALE_SECONDS,
+        max_attempts=settings.QUEUE_MAX_ATTEMPTS,
+        fail=lambda image, reason: _image_fail(image, f"fingerprinting was {reason}"),
+    )
 
 
 def _fingerprint_save(
