@@ -299,6 +299,22 @@ def host_proved(owner: RightsHolder, host: str) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
+def _activate_waiting(claim: Claim, *, reason: str) -> None:
+    """Enforce a claim that waited (pending review), recording why."""
+    claim.state = Claim.State.ACTIVE
+    claim.activated_at = timezone.now()
+    claim.save(update_fields=["state", "activated_at"])
+    audit_record(
+        actor=None,
+        action="claim.approve",
+        target=claim,
+        holder=claim.owner,
+        before={"state": Claim.State.PENDING_REVIEW},
+        after={"state": claim.state},
+        reason=reason,
+    )
+
+
 def prefixes_activate_for_domain(*, domain: Claim) -> list[int]:
     """Enforce the holder's pending prefixes (and exact URLs past the cap) on
     a domain it has just proved.
@@ -316,18 +332,7 @@ def prefixes_activate_for_domain(*, domain: Claim) -> list[int]:
         host = prefix_host(claim.normalized)
         if host != domain.normalized and not host.endswith("." + domain.normalized):
             continue
-        claim.state = Claim.State.ACTIVE
-        claim.activated_at = timezone.now()
-        claim.save(update_fields=["state", "activated_at"])
-        audit_record(
-            actor=None,
-            action="claim.approve",
-            target=claim,
-            holder=claim.owner,
-            before={"state": Claim.State.PENDING_REVIEW},
-            after={"state": claim.state},
-            reason=f"control of {domain.normalized} proved",
-        )
+        _activate_waiting(claim, reason=f"control of {domain.normalized} proved")
         activated.append(claim.pk)
     return activated
 
@@ -358,18 +363,7 @@ def claims_activate_for_verified_email(*, user: User) -> list[int]:
                 continue
         elif _over_host_cap(claim.owner, host):
             continue
-        claim.state = Claim.State.ACTIVE
-        claim.activated_at = timezone.now()
-        claim.save(update_fields=["state", "activated_at"])
-        audit_record(
-            actor=None,
-            action="claim.approve",
-            target=claim,
-            holder=claim.owner,
-            before={"state": Claim.State.PENDING_REVIEW},
-            after={"state": claim.state},
-            reason="email address confirmed",
-        )
+        _activate_waiting(claim, reason="email address confirmed")
         activated.append(claim.pk)
     if activated:
         registry_revision_bump(reason=f"account {user.pk} confirmed its email")

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.images import drawing
+from tests.peak_memory import PRELUDE
 from workers.engine import fingerprint
 from workers.engine.fingerprint import fingerprint_bytes
 from workers.engine.images import (
@@ -37,20 +38,9 @@ PNG_PEAK_MB = 600
 # A JPEG is decoded at 1/4 scale: the PDQ of a 2500 px image is the peak.
 JPEG_PEAK_MB = 350
 
-_CHILD = """
-import json, resource, sys
-sys.path.insert(0, {root!r})
-def peak_mb():
-    # VmHWM: the peak of this process's own memory since exec; ru_maxrss
-    # would start at the parent's peak when it forked us.
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+_CHILD = (
+    PRELUDE
+    + """
 from workers.engine import perceptual
 from workers.engine import fingerprint
 from workers.engine.fingerprint import fingerprint_bytes
@@ -67,6 +57,7 @@ print(json.dumps({{
     "thumbnail": len(result.thumbnail or b""),
 }}))
 """
+)
 
 
 def _write(path: Path, fmt: str, side: int) -> None:

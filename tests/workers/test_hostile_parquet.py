@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.peak_memory import PRELUDE
 from workers.engine import manifests
 from workers.engine.manifests._common import MAX_BATCH_VALUE_BYTES, MAX_URL_BYTES
 from workers.engine.types import ManifestFormat
@@ -135,20 +136,9 @@ def test_the_rewrite_keeps_the_rows_and_schema(tmp_path):
     assert first.column("extra").to_pylist() == ["x" * 8192]
 
 
-_CHILD = """
-import json, resource, sys
-sys.path.insert(0, {root!r})
-def peak_mb():
-    # VmHWM: the peak of this process's own memory since exec; ru_maxrss
-    # would start at the parent's peak when it forked us.
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+_CHILD = (
+    PRELUDE
+    + """
 from pathlib import Path
 import numpy as np
 from workers.engine import manifests
@@ -170,6 +160,7 @@ print(json.dumps({{
     "peak_mb": peak_mb(),
 }}))
 """
+)
 
 
 @pytest.mark.parametrize("n", [100_000])
