@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SuspendedAccountMiddleware",
+    # A database that is down or storage that is full: 503/507, not a 500.
+    "core.middleware.ServiceFaultMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out log-in into its answer.
     "axes.middleware.AxesMiddleware",
