@@ -98,7 +98,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
     if database == "ok":
         report["broker"] = _broker()
         report["storage"], report["free_bytes"] = _storage()
-        report["oldest_waiting_seconds"] = _oldest_waiting_seconds()
+        try:
+            report["oldest_waiting_seconds"] = _oldest_waiting_seconds()
+        except DatabaseError as exc:  # tables not migrated yet, say
+            report["oldest_waiting_seconds"] = f"unknown ({type(exc).__name__})"
     status = 200 if database == "ok" else 503
     if request.GET.get("format") == "json":
         return JsonResponse({"ok": status == 200, **report}, status=status)
