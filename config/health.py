@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from celery import current_app
@@ -42,13 +44,35 @@ def _database() -> str:
     return "ok"
 
 
-def _broker() -> str:
+def _reach_broker() -> str:
     try:
         with current_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=1
+            )
     except Exception as exc:  # kombu, redis, OSError: all mean "down"
         return f"unavailable ({type(exc).__name__}); uploads wait in the database"
     return "ok"
+
+
+# One check at a time, answered within BROKER_CHECK_SECONDS: a broker host
+# that does not resolve can hold a connection attempt for several seconds,
+# longer than a load balancer waits for /healthz.
+_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthz-broker")
+_pending: Future[str] | None = None
+BROKER_CHECK_SECONDS = 1.5
+
+
+def _broker() -> str:
+    global _pending
+    if _pending is None or _pending.done():
+        _pending = _checker.submit(_reach_broker)
+    try:
+        return _pending.result(timeout=BROKER_CHECK_SECONDS)
+    except FutureTimeout:
+        return (
+            f"no answer within {BROKER_CHECK_SECONDS} s; uploads wait in the database"
+        )
 
 
 def _storage() -> tuple[str, int | None]:
