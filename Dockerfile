@@ -40,9 +40,12 @@ RUN DEBUG=false \
 # receipt-signing key's folder are writable. Docker copies each folder's owner
 # and mode into a new named volume mounted there.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home app \
-    && mkdir -p /data/media /data/keys \
-    && chown app:app /data/media /data/keys \
-    && chmod 700 /data/keys
+    && mkdir -p /data/media /data/keys /data/uploads \
+    && chown app:app /data/media /data/keys /data/uploads \
+    && chmod 700 /data/keys /data/uploads
+# Large uploads stream to temporary files here (swept when a killed request
+# leaves them); the code folder is read-only to the app.
+ENV FILE_UPLOAD_TEMP_DIR=/data/uploads
 USER app
 
 EXPOSE 8000

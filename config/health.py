@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from celery import current_app
@@ -42,13 +44,35 @@ def _database() -> str:
     return "ok"
 
 
-def _broker() -> str:
+def _reach_broker() -> str:
     try:
         with current_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=1
+            )
     except Exception as exc:  # kombu, redis, OSError: all mean "down"
         return f"unavailable ({type(exc).__name__}); uploads wait in the database"
     return "ok"
+
+
+# One check at a time, answered within BROKER_CHECK_SECONDS: a broker host
+# that does not resolve can hold a connection attempt for several seconds,
+# longer than a load balancer waits for /healthz.
+_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthz-broker")
+_pending: Future[str] | None = None
+BROKER_CHECK_SECONDS = 1.5
+
+
+def _broker() -> str:
+    global _pending
+    if _pending is None or _pending.done():
+        _pending = _checker.submit(_reach_broker)
+    try:
+        return _pending.result(timeout=BROKER_CHECK_SECONDS)
+    except FutureTimeout:
+        return (
+            f"no answer within {BROKER_CHECK_SECONDS} s; uploads wait in the database"
+        )
 
 
 def _storage() -> tuple[str, int | None]:
@@ -98,7 +122,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
     if database == "ok":
         report["broker"] = _broker()
         report["storage"], report["free_bytes"] = _storage()
-        report["oldest_waiting_seconds"] = _oldest_waiting_seconds()
+        try:
+            report["oldest_waiting_seconds"] = _oldest_waiting_seconds()
+        except DatabaseError as exc:  # tables not migrated yet, say
+            report["oldest_waiting_seconds"] = f"unknown ({type(exc).__name__})"
     status = 200 if database == "ok" else 503
     if request.GET.get("format") == "json":
         return JsonResponse({"ok": status == 200, **report}, status=status)

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SuspendedAccountMiddleware",
+    # A database that is down or storage that is full: 503/507, not a 500.
+    "core.middleware.ServiceFaultMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out log-in into its answer.
     "axes.middleware.AxesMiddleware",
@@ -204,6 +206,13 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# Uploads larger than 2.5 MB stream to temporary files here (a folder of our
+# own, so the sweep below may delete in it); a web process killed mid-upload
+# leaves its files, which the upload-temp sweep deletes once they are older
+# than UPLOAD_TEMP_MAX_AGE_SECONDS.
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=str(VAR_DIR / "uploads"))
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+UPLOAD_TEMP_MAX_AGE_SECONDS = env.int("UPLOAD_TEMP_MAX_AGE_SECONDS", default=6 * 3600)
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000  # Django's default, named for the API docs.
 THUMBNAIL_SIZE = env.int("THUMBNAIL_SIZE", default=256)
@@ -386,6 +395,7 @@ CELERY_TASK_ROUTES = {
     "registry.domain_proof_sweep": {"queue": "celery"},
     "registry.withdrawn_files_sweep": {"queue": "celery"},
     "registry.images_sweep": {"queue": "celery"},
+    "optout.upload_temp_sweep": {"queue": "celery"},
     "disputes.evidence_sweep": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE = {
@@ -404,6 +414,10 @@ CELERY_BEAT_SCHEDULE = {
     "review-digest": {
         "task": "disputes.review_digest",
         "schedule": float(REVIEW_DIGEST_SECONDS),
+    },
+    "upload-temp-sweep": {
+        "task": "optout.upload_temp_sweep",
+        "schedule": float(QUEUE_SWEEP_SECONDS) * 12,
     },
     "images-sweep": {
         "task": "registry.images_sweep",

@@ -14,6 +14,12 @@ technical pages instead.
 
 from __future__ import annotations
 
+import errno
+import html
+import logging
+import sys
+
+from django import db
 from django.conf import settings
 from django.core.exceptions import (
     RequestDataTooBig,
@@ -24,6 +30,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404
 from django.utils.encoding import escape_uri_path
 from django.views import csrf, defaults
+
+logger = logging.getLogger(__name__)
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -109,8 +117,35 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return api_error("not found", code="not_found", status=404)
 
 
+def fault_response(request: HttpRequest, exc: BaseException) -> HttpResponse | None:
+    """The answer to a fault of a service the registry depends on (503 or
+    507, JSON under /api/, a page elsewhere), or None for anything else."""
+    fault = service_fault(exc)
+    if fault is None:
+        return None
+    status, code, message, retry_after = fault
+    logger.error("%s on %s: %s", code, request.path, exc)
+    if is_api_request(request):
+        response: HttpResponse = api_error(message, code=code, status=status)
+    else:
+        text = html.escape(message[0].upper() + message[1:])
+        response = HttpResponse(
+            _FAULT_PAGE.format(message=text),
+            status=status,
+            content_type="text/html; charset=utf-8",
+        )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: the error is logged by Django; the client learns nothing of it."""
+    """handler500: the error is logged by Django; the client learns nothing of
+    it. A fault of the database or storage (raised before a view ran, in a
+    middleware) gets its 503/507 instead."""
+    exc = sys.exc_info()[1]
+    if exc is not None and (fault := fault_response(request, exc)) is not None:
+        return fault
     if not is_api_request(request):
         return defaults.server_error(request)
     return api_error("internal server error", code="server_error", status=500)
@@ -121,3 +156,47 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if not is_api_request(request):
         return csrf.csrf_failure(request, reason)
     return api_error(f"CSRF check failed: {reason}", code="csrf_failed", status=403)
+
+
+# Storage errors a person can act on: the disk is full, or cannot be written.
+_STORAGE_FULL = {errno.ENOSPC, errno.EDQUOT}
+_STORAGE_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def service_fault(exc: BaseException) -> tuple[int, str, str, int | None] | None:
+    """(status, code, message, Retry-After) for a fault of a service the
+    registry depends on, or None for anything else (a 500, as before)."""
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        return (
+            503,
+            "database_unavailable",
+            "the database is unavailable; nothing was changed, try again shortly",
+            30,
+        )
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_FULL:
+        return (
+            507,
+            "storage_full",
+            "the registry's storage is full; nothing was kept, try again once an "
+            "admin has freed space",
+            None,
+        )
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_READ_ONLY:
+        return (
+            507,
+            "storage_unwritable",
+            "the registry's storage cannot be written; nothing was kept, an admin "
+            "must fix it",
+            None,
+        )
+    return None
+
+
+# No template: with the database down the template context (the user, the
+# session) cannot be built.
+_FAULT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Unavailable</title>
+<link rel="stylesheet" href="/static/registry/site.css"></head>
+<body><main><h1>Unavailable for a moment</h1><p role="alert">{message}.</p>
+<p><a href="/">Back to the start page</a></p></main></body></html>
+"""

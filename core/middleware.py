@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
+from core.api_errors import fault_response
+
 # The media types of DRF's JSONParser and FormParser. Multipart bodies are left
 # to Django's MultiPartParser, which counts form fields; their files are counted
 # by core.upload_limits.UploadLimitHandler.
@@ -91,3 +93,21 @@ def policy_extend(policy: str, sources: Mapping[str, Sequence[str]]) -> str:
         values = directives.setdefault(name, [])
         values.extend(source for source in extra if source not in values)
     return "; ".join(" ".join([name, *values]) for name, values in directives.items())
+
+
+class ServiceFaultMiddleware:
+    """A database that is down or storage that is full is not a crash: the
+    API answers 503 (with Retry-After) or 507 in its JSON error shape, never
+    an HTML 500; pages say the same in words, with the same status. Other
+    exceptions stay 500s."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        return fault_response(request, exception)

@@ -221,3 +221,30 @@ def _check_zip(name: str, stream: IO[bytes]) -> Iterator[CheckedImage | Rejected
 def bytes_file(name: str, data: bytes) -> IncomingFile:
     """An IncomingFile from bytes (tests, management commands)."""
     return IncomingFile(name=name, size=len(data), stream=io.BytesIO(data))
+
+
+def upload_temp_sweep(*, folder: str, max_age_seconds: int) -> int:
+    """Delete Django's temporary upload files (`tmp*.upload*`) older than
+    `max_age_seconds` in `folder`: what a web process killed mid-upload left.
+    A request in progress keeps writing its file, so its age stays small.
+    Returns how many were deleted."""
+    import os
+    import time
+
+    cutoff = time.time() - max_age_seconds
+    deleted = 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith("tmp") and ".upload" in name) or not entry.is_file():
+            continue
+        try:
+            if entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                deleted += 1
+        except FileNotFoundError:
+            continue  # its request finished meanwhile
+    return deleted

@@ -157,6 +157,9 @@ class MatchJob(models.Model):
     finalize_attempts = models.PositiveIntegerField(default=0)
     finalize_error = models.TextField(blank=True)
     ingest_started = models.DateTimeField(null=True, blank=True)
+    # A queued job: when the sweep last queued its ingest, and how many times.
+    ingest_requeued_at = models.DateTimeField(null=True, blank=True)
+    ingest_requeues = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -192,6 +195,9 @@ class Chunk(models.Model):
     lease_token = models.CharField(max_length=32, blank=True)
     lease_expires = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # Times the sweep queued it again while it was still pending (its wait
+    # doubles each time, so a slow backlog is not multiplied).
+    requeues = models.PositiveSmallIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
     rows_unchecked = models.BigIntegerField(default=0)
     matches = models.BigIntegerField(default=0)

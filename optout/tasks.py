@@ -7,8 +7,10 @@ the conditional updates that make a repeated or duplicated message harmless.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
+from core import uploads
 from core.tasks import legacy_name
 from optout import services
 
@@ -54,6 +56,19 @@ def match_job_finalize(job_id: int) -> None:
 )
 def match_sweep() -> dict[str, int]:
     return services.match_sweep()
+
+
+@shared_task(
+    name="optout.upload_temp_sweep",
+    acks_late=True,
+    soft_time_limit=100,
+    time_limit=120,
+)
+def upload_temp_sweep() -> int:
+    return uploads.upload_temp_sweep(
+        folder=settings.FILE_UPLOAD_TEMP_DIR,
+        max_age_seconds=settings.UPLOAD_TEMP_MAX_AGE_SECONDS,
+    )
 
 
 legacy_name(match_job_ingest, "workers.tasks.match_job_ingest")

@@ -394,6 +394,11 @@ def _unchecked_rows(
     return out
 
 
+def _backoff(requeues: int) -> timedelta:
+    """How long a pending chunk or queued job waits before it is queued again."""
+    return timedelta(seconds=settings.MATCH_REQUEUE_SECONDS * 2 ** min(requeues, 6))
+
+
 def match_sweep() -> dict[str, int]:
     """Re-queue what a lost task left behind; fail chunks that keep failing.
 
@@ -406,11 +411,19 @@ def match_sweep() -> dict[str, int]:
     running = MatchJob.objects.filter(state=MatchJob.State.RUNNING)
 
     # Chunks whose worker died or lost its lease, or whose message was lost.
+    # A pending chunk may only be waiting behind a slow backlog: it is queued
+    # again once its wait passed MATCH_REQUEUE_SECONDS x 2^requeues.
     lost = Chunk.objects.filter(job__in=running).filter(
         Q(state=Chunk.State.LEASED, lease_expires__lt=now)
         | Q(state=Chunk.State.PENDING, queued_at__lt=requeue_before)
     )
-    for chunk in lost.only("pk", "job_id", "attempts", "index"):
+    for chunk in lost.only(
+        "pk", "job_id", "attempts", "index", "state", "queued_at", "requeues"
+    ):
+        pending = chunk.state == Chunk.State.PENDING
+        if pending and chunk.queued_at > now - _backoff(chunk.requeues):
+            report["waiting"] += 1
+            continue
         if chunk.attempts >= settings.MATCH_MAX_ATTEMPTS:
             job_fail(
                 chunk.job_id,
@@ -424,20 +437,36 @@ def match_sweep() -> dict[str, int]:
                 Chunk.objects.filter(pk=chunk.pk)
                 .filter(
                     Q(state=Chunk.State.LEASED, lease_expires__lt=now)
-                    | Q(state=Chunk.State.PENDING)
+                    | Q(state=Chunk.State.PENDING, queued_at=chunk.queued_at)
                 )
-                .update(state=Chunk.State.PENDING, lease_token="", queued_at=now)
+                .update(
+                    state=Chunk.State.PENDING,
+                    lease_token="",
+                    queued_at=now,
+                    # A dead worker's chunk goes back at once; one whose
+                    # message was slow or lost waits longer next time.
+                    requeues=F("requeues") + 1 if pending else 0,
+                )
             ):
                 _queue("match_chunk", chunk.pk)
                 report["chunks"] += 1
 
     # Jobs whose ingest or finalize task was lost.
-    for job_id in MatchJob.objects.filter(
+    for job in MatchJob.objects.filter(
         state=MatchJob.State.QUEUED, created__lt=requeue_before
-    ).values_list("pk", flat=True):
+    ).only("pk", "created", "ingest_requeued_at", "ingest_requeues"):
+        last = job.ingest_requeued_at or job.created
+        if last > now - _backoff(job.ingest_requeues):
+            report["waiting"] += 1
+            continue
         with transaction.atomic():
-            _queue("match_job_ingest", job_id)
-        report["ingest"] += 1
+            if MatchJob.objects.filter(
+                pk=job.pk,
+                state=MatchJob.State.QUEUED,
+                ingest_requeued_at=job.ingest_requeued_at,
+            ).update(ingest_requeued_at=now, ingest_requeues=F("ingest_requeues") + 1):
+                _queue("match_job_ingest", job.pk)
+                report["ingest"] += 1
     for job_id in (
         running.filter(chunks_total=0, ingest_started__lt=stale)
         .exclude(phase="finalizing")

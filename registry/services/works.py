@@ -4,7 +4,7 @@ images registered by their hashes alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -134,23 +134,13 @@ def portfolio_upload(
 
     result = UploadResult()
     stored: list[tuple[CheckedImage, str]] = []
-    for item in check_files(files):
-        if isinstance(item, RejectedFile):
-            result.rejected.append(item)
-        elif len(stored) >= settings.UPLOAD_MAX_FILES:
-            result.rejected.append(
-                RejectedFile(
-                    item.name,
-                    f"over the limit of {settings.UPLOAD_MAX_FILES} images per upload",
-                )
-            )
-        else:
-            # Storage I/O stays outside the transaction.
-            path = default_storage.save(
-                Image._meta.get_field("original").generate_filename(None, item.name),
-                ContentFile(item.data),
-            )
-            stored.append((item, path))
+    try:
+        _store_checked(files, result, stored)
+    except BaseException:
+        # A full or unwritable disk part-way: keep nothing half-written.
+        for _, path in stored:
+            default_storage.delete(path)
+        raise
 
     if not stored:
         if not result.rejected:
@@ -187,6 +177,37 @@ def portfolio_upload(
     if target is not None:
         result.works = [target]
     return result
+
+
+def _store_checked(
+    files: Sequence[IncomingFile],
+    result: UploadResult,
+    stored: list[tuple[CheckedImage, str]],
+) -> None:
+    for item in check_files(files):
+        if isinstance(item, RejectedFile):
+            result.rejected.append(item)
+        elif len(stored) >= settings.UPLOAD_MAX_FILES:
+            result.rejected.append(
+                RejectedFile(
+                    item.name,
+                    f"over the limit of {settings.UPLOAD_MAX_FILES} images per upload",
+                )
+            )
+        else:
+            # Storage I/O stays outside the transaction. The name is chosen
+            # first, so a write that fails part-way (a full disk) can be
+            # removed too: storage leaves what it wrote.
+            name = default_storage.get_available_name(
+                Image._meta.get_field("original").generate_filename(None, item.name)
+            )
+            try:
+                path = default_storage.save(name, ContentFile(item.data))
+            except BaseException:
+                if default_storage.exists(name):
+                    default_storage.delete(name)
+                raise
+            stored.append((item, path))
 
 
 def _rejected_summary(rejected: list[RejectedFile]) -> str:
