@@ -20,6 +20,7 @@ from optout import services
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=5,
 )
 def match_job_ingest(job_id: int) -> None:
@@ -31,6 +32,7 @@ def match_job_ingest(job_id: int) -> None:
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=5,
 )
 def match_chunk(chunk_id: int) -> str:
@@ -42,6 +44,7 @@ def match_chunk(chunk_id: int) -> str:
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=5,
 )
 def match_job_finalize(job_id: int) -> None:

@@ -26,9 +26,15 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from core import leases
 from optout.models import Chunk, JobOutput, Match, MatchJob, UncheckedRow
 from optout.selectors import manifest_paths, manifest_sidecars
-from optout.services.jobs import count_reason, job_fail
+from optout.services.jobs import (
+    count_reason,
+    job_fail,
+    job_lease_renewal,
+    lease_renew_every,
+)
 from optout.services.receipts import receipt_sign
 from registry.selectors import registry_identity
 from workers.engine import manifests as engine_manifests
@@ -69,7 +75,10 @@ def match_job_finalize(*, job_id: int) -> None:
         )
         return
     try:
-        _finalize(job)
+        with leases.Heartbeat(
+            job_lease_renewal(job_id, "finalize_started"), lease_renew_every()
+        ):
+            _finalize(job)
     except Exception as exc:
         MatchJob.objects.filter(pk=job_id).update(
             finalize_error=f"{type(exc).__name__}: {exc}"[:2000]
