@@ -175,6 +175,16 @@ class MatchJob(models.Model):
         return self.state in self.FINAL_STATES
 
     @property
+    def can_retry(self) -> bool:
+        """Failed once its matching had finished (writing the outputs):
+        match_job_retry writes them again from the stored matches."""
+        return (
+            self.state == self.State.FAILED
+            and self.rows_total is not None
+            and self.chunks_done == self.chunks_total
+        )
+
+    @property
     def progress(self) -> float:
         if not self.rows_total:
             return 1.0 if self.state == self.State.SUCCEEDED else 0.0

@@ -23,6 +23,7 @@ from .jobs import (  # noqa: F401
     match_chunk_run,
     match_job_cancel,
     match_job_ingest,
+    match_job_retry,
     match_job_start,
     match_sweep,
 )

@@ -133,6 +133,58 @@ def match_job_cancel(*, owner: User, job_id: int) -> MatchJob:
     return job
 
 
+_STATE_WORDS = {
+    MatchJob.State.QUEUED: "is queued",
+    MatchJob.State.RUNNING: "is running",
+    MatchJob.State.SUCCEEDED: "has succeeded",
+    MatchJob.State.CANCELLED: "was cancelled",
+}
+
+
+def match_job_retry(*, owner: User, job_id: int) -> MatchJob:
+    """Write a failed job's outputs again, from the matches it stored.
+
+    Only a job that failed once its matching had finished can be retried (a
+    full disk at finalize, or finalize failing MATCH_MAX_ATTEMPTS times): its
+    chunks are not matched again, so the matches, the registry revision and
+    the receipt's figures are those of the first run. A job that failed
+    before (its manifest could not be read, a chunk kept failing) is a new
+    check: matching again later would be against a newer registry than the
+    revision the job names. Raises NotFound (not the owner's), Conflict (not
+    failed, or failed before its matching finished).
+    """
+    job = MatchJob.objects.filter(pk=job_id, owner=owner).first()
+    if job is None:
+        raise NotFound("job not found")
+    if job.state != MatchJob.State.FAILED:
+        raise Conflict(
+            f"only a failed job can be retried; this one {_STATE_WORDS[job.state]}"
+        )
+    if not job.can_retry:
+        raise Conflict(
+            "the job failed before its matching finished, so it cannot be "
+            "retried; upload the manifest again for a new check"
+        )
+    with transaction.atomic():
+        resumed = MatchJob.objects.filter(
+            pk=job.pk, state=MatchJob.State.FAILED
+        ).update(
+            state=MatchJob.State.RUNNING,
+            phase="finalizing",
+            failure_reason="",
+            finished=None,
+            # A fresh start: the attempts and the error were the last run's.
+            finalize_started=None,
+            finalize_attempts=0,
+            finalize_error="",
+        )
+        if not resumed:
+            raise Conflict("the job is already being retried")
+        _queue("match_job_finalize", job.pk)
+    job.refresh_from_db()
+    return job
+
+
 def _queue(task_name: str, *args: Any, priority: int | None = None) -> None:
     enqueue(f"optout.{task_name}", *args, priority=priority)
 
