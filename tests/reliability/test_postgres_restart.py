@@ -29,6 +29,7 @@ import pytest
 from tests.reliability.processes import (
     IN_CI,
     ROOT,
+    broker_env,
     start_worker,
     stop,
     wait_for,
@@ -188,10 +189,7 @@ def test_a_job_survives_postgresql_restarted_mid_job(cluster, tmp_path):
         "MATCH_REQUEUE_SECONDS": "4",
         "MATCH_SWEEP_SECONDS": "1",
     }
-    child_env = {**os.environ, **env}
-    from tests.reliability.processes import broker_env
-
-    child_env.update(broker_env())
+    child_env = {**os.environ, **broker_env(), **env}
     manage = [sys.executable, "manage.py"]
     subprocess.run(
         [*manage, "migrate", "--noinput"],
