@@ -811,7 +811,7 @@ def main() -> None:
             p.add_argument("--start-users", type=int, default=25)
             p.add_argument("--step-users", type=int, default=25)
             p.add_argument("--step-seconds", type=int, default=30)
-            p.add_argument("--max-users", type=int, default=300)
+            p.add_argument("--max-users", type=int, default=600)
             p.add_argument("--p95-ms", type=float, default=100.0)
             p.add_argument("--profile", action="store_true")
             p.add_argument("--profile-seconds", type=int, default=30)
