@@ -164,6 +164,7 @@ def seed(args: argparse.Namespace) -> None:
         "curators": [vars(a) for a in result.curators],
         "claimed_sample": result.claimed_sample,
         "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "database_url": args.database_url,
     }
     out = Path(args.out)
     (out / "seed.json").write_text(json.dumps(data))
@@ -304,7 +305,9 @@ class Server:
             for t in threads:
                 t.join()
         if errors:
-            sys.exit(f"warm-up failed: {errors[0]}")
+            # A 401: the database was seeded again since this seed.json was
+            # written (another --out), so its tokens are gone.
+            sys.exit(f"warm-up failed: {errors[0]}; seed again if it is a 401")
         print(f"warm-up: {time.perf_counter() - start:.1f} s", flush=True)
         subprocess.run(
             ["redis-cli", "-u", self.args.cache_url, "flushdb"], capture_output=True
@@ -503,7 +506,13 @@ def _load_seed(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.out) / "seed.json"
     if not path.exists():
         sys.exit(f"{path} is missing: run `bench/load/run.py seed` first")
-    return json.loads(path.read_text())
+    data = json.loads(path.read_text())
+    if data.get("database_url") != args.database_url:
+        sys.exit(
+            f"{path} was seeded into {data.get('database_url')}, not "
+            f"{args.database_url}: give that --database-url, or seed again"
+        )
+    return data
 
 
 def _context(args: argparse.Namespace, seed: dict[str, Any]) -> dict[str, Any]:
@@ -682,22 +691,40 @@ def profile_at(args: argparse.Namespace, server: Server, *, users: int) -> dict:
     }
 
 
-# What a sample inside a request is doing, first match wins (so a query
-# made by the authentication counts as database): the parts, named by a
-# file or function on its stack.
+# What a sample inside a request is doing: the innermost frame that names a
+# part decides (so a query the authentication makes counts as database, and
+# a middleware only for its own code); within a frame, the first part that
+# matches.
 PARTS = (
     ("matching: the snapshot's indexes (workers/engine)", ("workers/engine/",)),
     (
         "database: psycopg, queries and waiting for PostgreSQL",
-        ("psycopg/", "psycopg_binary", "django/db/backends/"),
+        ("psycopg", "django/db/backends/"),
     ),
     ("ORM: building queries, making rows", ("django/db/models/",)),
-    ("rate limit: the cache in Redis", ("redis/", "throttl")),
+    (
+        "rate limit: DRF throttles, the cache in Redis",
+        ("throttl", "redis/", "django/core/cache/"),
+    ),
     ("authentication: the token", ("authentication.py",)),
-    ("middleware", ("middleware",)),
     ("JSON answer", ("renderers.py", "json/")),
-    ("gunicorn: reading the request, writing the answer", ("gunicorn/http/",)),
+    ("middleware (own code)", ("middleware",)),
+    ("DRF: request, negotiation, permissions", ("rest_framework/",)),
+    (
+        "the view and the lookup (Python: lines, slots, the answer)",
+        (" (optout/", " (registry/", " (accounts/", " (disputes/", " (core/"),
+    ),
+    ("gunicorn: reading the request, writing the answer", ("gunicorn/",)),
+    ("Django: request and response handling", ("django/",)),
 )
+
+
+def _part(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for label, needles in PARTS:
+            if any(n in frame for n in needles):
+                return label
+    return "other"
 
 
 def _frame(frame: str) -> str:
@@ -723,12 +750,7 @@ def summarize_profile(raw: Path) -> dict[str, Any]:
             continue
         busy += count
         inside = frames[at + 1 :]
-        for label, needles in PARTS:
-            if any(n in f for f in inside for n in needles):
-                parts[label] += count
-                break
-        else:
-            parts["other: Python in the views (parsing lines, the answer)"] += count
+        parts[_part(inside)] += count
         for key in {_frame(f) for f in inside}:
             functions[key] += count
     return {
