@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import signal
@@ -409,6 +410,7 @@ def locust(
         **os.environ,
         "BENCH_LOAD_SEED": str((out / "seed.json").resolve()),
         "BENCH_LOAD_OUT": str(out.resolve()),
+        "BENCH_LOAD_NAME": name,
         **(extra_env or {}),
     }
     command = [
@@ -431,7 +433,35 @@ def locust(
     sampler.start()
     subprocess.run(command, cwd=ROOT, env=env, check=False)
     cpu = sampler.stop()
-    return read_stats(out / f"{name}_stats.csv"), cpu
+    failures = out / f"{name}_failures.csv"
+    if failures.exists():
+        with open(failures, newline="") as fh:
+            for row in csv.DictReader(fh):
+                print(f"failed {row['Occurrences']}x: {row['Name']}: {row['Error']}")
+    rows = read_stats(out / f"{name}_stats.csv")
+    jobs_file = out / f"{name}_jobs.json"
+    jobs = json.loads(jobs_file.read_text()) if jobs_file.exists() else []
+    if jobs:
+        ms = sorted(1000 * j["seconds"] for j in jobs)
+        rows.insert(
+            -1,
+            {
+                "endpoint": "manifest of 1,000 rows: upload to finished (job)",
+                "method": "JOB",
+                "requests": len(jobs),
+                "failures": sum(j["state"] != "succeeded" for j in jobs),
+                "requests_per_s": None,
+                "p50_ms": round(_percentile(ms, 0.50)),
+                "p95_ms": round(_percentile(ms, 0.95)),
+                "p99_ms": round(_percentile(ms, 0.99)),
+                "max_ms": round(ms[-1]),
+            },
+        )
+    return rows, cpu
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
 
 
 def read_stats(path: Path) -> list[dict[str, Any]]:
@@ -467,9 +497,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         label = "**all**" if r["endpoint"] == "Aggregated" else r["endpoint"]
         print(
             f"| {label} | {r['requests']:,} | {r['failures']:,} | "
-            f"{r['requests_per_s']:.1f} | {r['p50_ms']} | {r['p95_ms']} | "
+            f"{_rate(r['requests_per_s'])} | {r['p50_ms']} | {r['p95_ms']} | "
             f"{r['p99_ms']} |"
         )
+
+
+def _rate(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
 
 
 def machine() -> dict[str, Any]:
