@@ -52,26 +52,6 @@ def psql(sql: str) -> None:
     )
 
 
-class Upload:
-    """A file as Django's uploaded files look to manifest_upload."""
-
-    def __init__(self, path: Path) -> None:
-        self.name = path.name
-        self.size = path.stat().st_size
-        self._fh = open(path, "rb")  # noqa: SIM115
-
-    def chunks(self, chunk_size: int | None = None):
-        self._fh.seek(0)
-        while block := self._fh.read(1 << 20):
-            yield block
-
-    def seek(self, offset: int) -> None:
-        self._fh.seek(offset)
-
-    def read(self, n: int = -1) -> bytes:
-        return self._fh.read(n)
-
-
 class Workers:
     def __init__(self, n: int, work: Path, env: dict[str, str]) -> None:
         self.env = env
@@ -260,6 +240,7 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
+    from django.core.files import File
     from django.core.management import call_command
 
     from accounts import services as accounts
@@ -307,7 +288,9 @@ def main() -> None:
         path,
         row_group_size=args.chunk_rows,
     )
-    manifest = manifest_upload(owner=user, files=[Upload(path)])
+    manifest = manifest_upload(
+        owner=user, files=[File(open(path, "rb"), name=path.name)]
+    )
     print(
         f"set-up: {args.claims:,} claims, {args.rows:,} rows in "
         f"{args.rows // args.chunk_rows:,} chunks, {time.perf_counter() - t:.0f} s"

@@ -244,12 +244,12 @@ MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)
 # within one lease (core/leases.py). Shorter recovers faster and costs one
 # small UPDATE per renewal; a worker stalled longer than this (a database away
 # that long) loses its lease and its work is done again, never twice stored.
-MATCH_LEASE_SECONDS = env.int("MATCH_LEASE_SECONDS", default=20)
+MATCH_LEASE_SECONDS = env.int("MATCH_LEASE_SECONDS", default=10)
 MATCH_REQUEUE_SECONDS = env.int("MATCH_REQUEUE_SECONDS", default=120)
 MATCH_MAX_ATTEMPTS = env.int("MATCH_MAX_ATTEMPTS", default=5)
 # How often the match sweep looks for run-out leases and lost messages: a
-# killed worker's chunk is queued again within lease + sweep (30 s).
-MATCH_SWEEP_SECONDS = env.int("MATCH_SWEEP_SECONDS", default=10)
+# killed worker's chunk is queued again within lease + sweep (15 s).
+MATCH_SWEEP_SECONDS = env.int("MATCH_SWEEP_SECONDS", default=5)
 
 
 def _check_matching_settings() -> None:

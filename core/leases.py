@@ -29,7 +29,12 @@ log = logging.getLogger(__name__)
 
 def holder() -> str:
     """This process, as a lease records it: `host:pid`."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:128]
+    return holder_for(os.getpid())
+
+
+def holder_for(pid: int) -> str:
+    """A process of this host, as a lease records it."""
+    return f"{socket.gethostname()}:{pid}"[:128]
 
 
 def holder_is_dead(name: str) -> bool:

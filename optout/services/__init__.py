@@ -21,6 +21,7 @@ from .jobs import (  # noqa: F401
     PERCEPTUAL_LEVELS,
     count_reason,
     match_chunk_run,
+    match_chunk_worker_lost,
     match_job_cancel,
     match_job_ingest,
     match_job_retry,

@@ -354,6 +354,31 @@ def _lease_or_wait(chunk_id: int) -> str | None:
         time.sleep(min(1.0, max(0.1, lease_renew_every() / 2)))
 
 
+def match_chunk_worker_lost(*, chunk_id: int, holder: str) -> bool:
+    """Queue again, ahead of the queue, a chunk whose pool process died.
+
+    Called in the worker's main process when the pool process `holder`
+    (`host:pid`) running the chunk was killed (the OOM killer, a SIGKILL):
+    the chunk is free at once instead of when its lease runs out. Only the
+    lease that dead process held is released; True if it was.
+    """
+    with transaction.atomic():
+        released = Chunk.objects.filter(
+            pk=chunk_id,
+            state=Chunk.State.LEASED,
+            lease_holder=holder,
+            job__state=MatchJob.State.RUNNING,
+        ).update(
+            state=Chunk.State.PENDING,
+            lease_token="",
+            queued_at=timezone.now(),
+            requeues=0,
+        )
+        if released:
+            _queue("match_chunk", chunk_id, priority=URGENT)
+    return bool(released)
+
+
 def _fail_if_worn_out(chunk_id: int) -> bool:
     """Fail the job of a free chunk that was started too many times.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,13 +17,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.core.files import File
 from django.db.models import Count
 
 from optout.models import Chunk, Match, MatchJob
 from optout.services import manifest_upload, match_job_start
 from registry.models import Claim
 from registry.services import registry_revision_bump
+from tests.reliability import processes
+from tests.reliability.processes import stop, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -32,14 +33,6 @@ ROOT = Path(settings.BASE_DIR)
 ROWS = 600_000
 CHUNK_ROWS = 30_000  # about half a second of work per chunk on this machine
 CLAIM_EVERY = 97
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    port = db["PORT"] or 5432
-    return f"postgres://{db['USER']}@{db['HOST']}:{port}/{db['NAME']}"
 
 
 # Short, so the drills take seconds: a lease renewed every second, a sweep
@@ -52,94 +45,22 @@ VISIBILITY = 6
 def start_worker(
     tmp_path: Path, name: str, **extra_env: str
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "SNAPSHOT_ROOT": str(tmp_path / "snapshots"),
-        "MATCH_CHUNK_ROWS": str(CHUNK_ROWS),
-        "MATCH_LEASE_SECONDS": str(LEASE),
-        "MATCH_REQUEUE_SECONDS": "4",
-        "MATCH_SWEEP_SECONDS": str(SWEEP),
-        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY),
-        **extra_env,
-    }
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        from config.celery import app
-
-        opts = app.conf.broker_transport_options
-        env["CELERY_BROKER_DIR"] = str(Path(opts["data_folder_in"]).parent)
-    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "ingest,match,celery",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "1",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{name}@%h",
-            "--beat",
-            "--schedule",
-            str(tmp_path / f"{name}-beat"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    return processes.start_worker(
+        tmp_path,
+        name,
+        queues="ingest,match,celery",
+        env={
+            "DATABASE_URL": processes.shared_database_url(),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "SNAPSHOT_ROOT": str(tmp_path / "snapshots"),
+            "MATCH_CHUNK_ROWS": str(CHUNK_ROWS),
+            "MATCH_LEASE_SECONDS": str(LEASE),
+            "MATCH_REQUEUE_SECONDS": "4",
+            "MATCH_SWEEP_SECONDS": str(SWEEP),
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY),
+            **extra_env,
+        },
     )
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def wait_for(predicate, timeout: float, what: str, every: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Upload:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.name = path.name
-        self.size = path.stat().st_size
-        self._fh = open(path, "rb")  # noqa: SIM115
-
-    def chunks(self, chunk_size: int | None = None):
-        self._fh.seek(0)
-        while block := self._fh.read(1 << 20):
-            yield block
-
-    def seek(self, offset: int) -> None:
-        self._fh.seek(offset)
-
-    def read(self, n: int = -1) -> bytes:
-        return self._fh.read(n)
 
 
 def wait_ready(tmp_path: Path, name: str) -> None:
@@ -169,7 +90,9 @@ def job_setup(request, tmp_path, artist, curator, settings):
     table = pa.table({"URL": urls, "TEXT": [f"photo {i}" for i in range(ROWS)]})
     path = tmp_path / "laion.parquet"
     pq.write_table(table, path, row_group_size=chunk_rows)
-    manifest = manifest_upload(owner=curator, files=[Upload(path)])
+    manifest = manifest_upload(
+        owner=curator, files=[File(open(path, "rb"), name=path.name)]
+    )
     return manifest, len(range(0, ROWS, CLAIM_EVERY))
 
 
@@ -298,10 +221,11 @@ def test_a_killed_pool_process_is_replaced_and_its_chunk_retaken_at_once(
     tmp_path, job_setup, curator
 ):
     """The pool process running a chunk is SIGKILLed (as the kernel's OOM
-    killer does). Celery rejects its message back to the queue
-    (task_reject_on_worker_lost with late acks); the new process sees the
-    lease's holder is dead and takes the chunk at once, without waiting for
-    the lease (30 s here) to run out."""
+    killer does). The worker's main process frees the chunk that process held
+    and queues it ahead of the backlog (optout.tasks.ChunkRequest); the
+    replacement process takes it without waiting for the lease (30 s here)
+    to run out. The message Celery rejects back to the queue
+    (task_reject_on_worker_lost) finds the chunk done and is dropped."""
     manifest, expected = job_setup
     worker = start_worker(tmp_path, "worker", MATCH_LEASE_SECONDS="30")
     try:
@@ -320,48 +244,22 @@ def test_a_killed_pool_process_is_replaced_and_its_chunk_retaken_at_once(
             "the job to finish after the kills",
         )
         print(f"recovered after a pool process was killed in {recoveries} s")
-        # Taken over when its message came back round, not when the 30 s
-        # lease ran out.
-        assert max(recoveries) < 25, recoveries
+        if settings.CELERY_BROKER_URL.startswith("redis"):
+            # The worker's main process freed it and queued it ahead of the
+            # others the moment its pool process died; the time is the pool
+            # starting a replacement process (0.3-4 s here), not the lease.
+            assert max(recoveries) < 10, recoveries
+        else:
+            # No priorities on the filesystem broker: it waits its turn, and
+            # is still taken before the 30 s lease runs out.
+            assert max(recoveries) < 25, recoveries
         assert_every_match_once(job, expected)
         if unacked_messages() is not None:
-            assert unacked_messages() == 0
+            # Only a sweep the live worker is running, for a moment: nothing
+            # of the killed processes stays unacknowledged.
+            wait_for(lambda: unacked_messages() == 0, 10, "no unacked messages")
     finally:
         stop(worker)
-
-
-def restart_redis() -> None:
-    subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], check=False)
-    time.sleep(0.5)
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "-::1",
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            "/var/lib/redis",
-            "--logfile",
-            "/var/log/redis/ci.log",
-        ],
-        check=True,
-    )
-    for _ in range(50):
-        if (
-            subprocess.run(["redis-cli", "ping"], capture_output=True).stdout.strip()
-            == b"PONG"
-        ):
-            return
-        time.sleep(0.1)
-    raise AssertionError("Redis did not come back")
 
 
 @pytest.mark.skipif(
@@ -379,7 +277,8 @@ def test_a_job_survives_a_redis_restart(tmp_path, job_setup, curator):
             120,
             "the job to be under way",
         )
-        restart_redis()  # every queued message is gone: Redis keeps nothing here
+        # Every queued message is gone: Redis keeps nothing here.
+        processes.redis_restart()
         wait_for(
             lambda: MatchJob.objects.get(pk=job.pk).state in MatchJob.FINAL_STATES,
             240,

@@ -1,8 +1,8 @@
 """Real processes for the drills: Celery workers, a restarted Redis, waiting.
 
-A copy of what tests/optout/test_match_job_faults.py does for its workers,
-with the queues and the environment as arguments (the images worker takes
-other queues; the PostgreSQL drill points the worker at another database).
+The queues and the environment are arguments: the images worker takes other
+queues; the PostgreSQL drill points the worker at another database; the
+match job drills (tests/optout/test_match_job_faults.py) shorten the leases.
 """
 
 from __future__ import annotations

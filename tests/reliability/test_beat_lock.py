@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.optout.test_match_job_faults import database_url, stop, wait_for
+from tests.reliability.processes import shared_database_url, stop, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -30,7 +30,7 @@ ROOT = Path(settings.BASE_DIR)
 def start_beat(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": shared_database_url(),
         "CELERY_BROKER_URL": "filesystem://",
         "CELERY_BROKER_DIR": str(tmp_path / "broker"),
         "MATCH_SWEEP_SECONDS": "1",
@@ -74,8 +74,10 @@ def test_only_the_beat_holding_the_lock_sends_and_another_takes_over(tmp_path):
     beats = {name: start_beat(tmp_path, name) for name in ("a", "b")}
     try:
         wait_for(
-            lambda: any(says(tmp_path, n, "holds the beat lock") for n in beats)
-            and any(says(tmp_path, n, "standing by") for n in beats),
+            lambda: (
+                any(says(tmp_path, n, "holds the beat lock") for n in beats)
+                and any(says(tmp_path, n, "standing by") for n in beats)
+            ),
             60,
             "one beat to lead and the other to stand by",
         )
