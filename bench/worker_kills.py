@@ -5,8 +5,8 @@ A registry of 1,000,000 URL claims; a Parquet manifest of 1,000,000 rows in
 1,000 row groups (one chunk each), every 50th row claimed (20,000 matches).
 Two Celery workers (one pool process each, queues ingest,match,celery, one
 with the embedded beat) on PostgreSQL and Redis, with the production
-defaults for leases and sweeps (MATCH_LEASE_SECONDS 20, MATCH_SWEEP_SECONDS
-10). The disturbed run kills, at even intervals while it matches, alternately
+defaults for leases and sweeps (MATCH_LEASE_SECONDS 10, MATCH_SWEEP_SECONDS
+5). The disturbed run kills, at even intervals while it matches, alternately
 the pool process holding a chunk (as the OOM killer does: the worker replaces
 it) and a whole worker (main process and pool: a lost machine; restarted at
 once, as a supervisor would). For each kill it measures the time until the

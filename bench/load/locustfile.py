@@ -204,6 +204,15 @@ class ManifestUploader(FastHttpUser):
 _jobs: list[dict[str, Any]] = []
 
 
+if os.environ.get("BENCH_LOAD_ONLY_CHECK") == "1":
+    # The profile: every request sampled must be the check (py-spy's stacks do
+    # not say which endpoint a request was), so curators make only checks and
+    # nobody else comes.
+    Curator.tasks = [Curator.spawning_check]
+    for _other in (Artist, Visitor, ManifestUploader):
+        _other.abstract = True
+
+
 @events.test_stop.add_listener
 def _write_jobs(**_: Any) -> None:
     name = os.environ.get("BENCH_LOAD_NAME", "run")
