@@ -239,10 +239,17 @@ MATCH_MAX_CANDIDATES = env.int("MATCH_MAX_CANDIDATES", default=8)
 MATCH_VERIFY = env.bool("MATCH_VERIFY", default=True)
 MATCH_REMOVE_LEVELS = env.list("MATCH_REMOVE_LEVELS", default=["verified", "strong"])
 MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)
-MATCH_LEASE_SECONDS = env.int("MATCH_LEASE_SECONDS", default=300)
+# A worker's hold on a chunk, or on a job's ingest or finalize: renewed four
+# times per lease while the task runs, so a killed worker's work is free again
+# within one lease (core/leases.py). Shorter recovers faster and costs one
+# small UPDATE per renewal; a worker stalled longer than this (a database away
+# that long) loses its lease and its work is done again, never twice stored.
+MATCH_LEASE_SECONDS = env.int("MATCH_LEASE_SECONDS", default=10)
 MATCH_REQUEUE_SECONDS = env.int("MATCH_REQUEUE_SECONDS", default=120)
 MATCH_MAX_ATTEMPTS = env.int("MATCH_MAX_ATTEMPTS", default=5)
-MATCH_SWEEP_SECONDS = env.int("MATCH_SWEEP_SECONDS", default=30)
+# How often the match sweep looks for run-out leases and lost messages: a
+# killed worker's chunk is queued again within lease + sweep (15 s).
+MATCH_SWEEP_SECONDS = env.int("MATCH_SWEEP_SECONDS", default=5)
 
 
 def _check_matching_settings() -> None:
@@ -373,9 +380,27 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
 else:
-    # Longer than any countdown or task time limit, so Redis does not redeliver
-    # a task that is still running (Celery's Redis visibility-timeout caveat).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # How long a message taken by a worker that then vanished (killed whole,
+    # its machine gone) stays unacknowledged before Redis gives it back. It
+    # must be longer than any task's time limit plus any retry countdown, or
+    # Redis would hand a still-running task to a second worker (Celery's
+    # visibility-timeout caveat). Recovery does not wait for it: the chunk's
+    # lease runs out and the sweep queues it again; the leftover message then
+    # comes back, finds its work done and is dropped.
+    _visibility = env.int(
+        "CELERY_VISIBILITY_TIMEOUT",
+        default=env.int("CELERY_TASK_TIME_LIMIT", default=600) + 120,
+    )
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": _visibility,
+        # Look for such messages every 10 s (kombu's default is 100 s); one
+        # cheap sorted-set query each.
+        "unacked_restore_interval": min(10, max(1, _visibility // 4)),
+        "unacked_restore_throttle": 1,
+    }
+# Every message at core.tasks.NORMAL, so a sweep can put a dead worker's work
+# ahead of it (core.tasks.URGENT).
+CELERY_TASK_DEFAULT_PRIORITY = 3
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -433,6 +458,11 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# One beat sends, however many machines run one (core/beat.py: a PostgreSQL
+# advisory lock, a file lock on SQLite); the others check every this many
+# seconds and take over when the holder is gone.
+CELERY_BEAT_SCHEDULER = "core.beat:SingleBeatScheduler"
+BEAT_LOCK_RETRY_SECONDS = env.int("BEAT_LOCK_RETRY_SECONDS", default=5)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -80,6 +80,8 @@ _ERROR_DESCRIPTIONS = {
     415: "The body's Content-Type is not one this operation reads.",
     429: "Too many requests: a rate limit or one account's limit; Retry-After "
     "(when given) says how many seconds to wait.",
+    503: "A part of the service this needs is away (the task queue); nothing "
+    "was done. Retry-After says how many seconds to wait.",
 }
 
 

@@ -14,7 +14,6 @@ technical pages instead.
 
 from __future__ import annotations
 
-import errno
 import html
 import logging
 import sys
@@ -30,6 +29,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404
 from django.utils.encoding import escape_uri_path
 from django.views import csrf, defaults
+
+from core.storage import storage_fault
 
 logger = logging.getLogger(__name__)
 
@@ -158,11 +159,6 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return api_error(f"CSRF check failed: {reason}", code="csrf_failed", status=403)
 
 
-# Storage errors a person can act on: the disk is full, or cannot be written.
-_STORAGE_FULL = {errno.ENOSPC, errno.EDQUOT}
-_STORAGE_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
-
-
 def service_fault(exc: BaseException) -> tuple[int, str, str, int | None] | None:
     """(status, code, message, Retry-After) for a fault of a service the
     registry depends on, or None for anything else (a 500, as before)."""
@@ -173,7 +169,8 @@ def service_fault(exc: BaseException) -> tuple[int, str, str, int | None] | None
             "the database is unavailable; nothing was changed, try again shortly",
             30,
         )
-    if isinstance(exc, OSError) and exc.errno in _STORAGE_FULL:
+    fault = storage_fault(exc)
+    if fault == "full":
         return (
             507,
             "storage_full",
@@ -181,7 +178,7 @@ def service_fault(exc: BaseException) -> tuple[int, str, str, int | None] | None
             "admin has freed space",
             None,
         )
-    if isinstance(exc, OSError) and exc.errno in _STORAGE_READ_ONLY:
+    if fault == "unwritable":
         return (
             507,
             "storage_unwritable",

@@ -1,7 +1,7 @@
 """Domain errors. Services raise these; one API handler and the pages map them.
 
 invalid -> 400, not found or not yours -> 404, not allowed -> 403,
-wrong state -> 409.
+wrong state -> 409, over a limit -> 429, a part of the service away -> 503.
 """
 
 from __future__ import annotations
@@ -56,3 +56,11 @@ class LimitReached(DomainError):
 
     status_code = 429
     default_code = "limit_reached"
+
+
+class Unavailable(DomainError):
+    """A part the request needs is away (the queue); nothing was done."""
+
+    status_code = 503
+    default_code = "unavailable"
+    retry_after = 30

@@ -34,9 +34,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             extra.setdefault("fields", {exc.field: [exc.message]})
         if exc.row is not None:
             extra.setdefault("row", exc.row)
+        headers = {}
+        if retry_after := getattr(exc, "retry_after", None):
+            headers["Retry-After"] = str(retry_after)
         return Response(
             {"message": exc.message, "code": exc.code, "extra": extra},
             status=exc.status_code,
+            headers=headers or None,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -25,6 +25,7 @@ def dispute_deadlines() -> dict[str, int]:
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=5,
     soft_time_limit=120,
     time_limit=180,

@@ -150,12 +150,15 @@ class MatchJob(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
-    # Set when a finalize task takes the job; a stale one is retried by the sweep.
+    # Set when a finalize task takes the job and renewed while it runs (a
+    # lease: core/leases.py); one not renewed for MATCH_LEASE_SECONDS is taken
+    # to be dead and retried by the sweep.
     finalize_started = models.DateTimeField(null=True, blank=True)
     # How many finalize tasks took the job, and why the last one failed: past
     # MATCH_MAX_ATTEMPTS the job fails with that reason instead of retrying.
     finalize_attempts = models.PositiveIntegerField(default=0)
     finalize_error = models.TextField(blank=True)
+    # The same for the ingest task.
     ingest_started = models.DateTimeField(null=True, blank=True)
     # A queued job: when the sweep last queued its ingest, and how many times.
     ingest_requeued_at = models.DateTimeField(null=True, blank=True)
@@ -170,6 +173,16 @@ class MatchJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in self.FINAL_STATES
+
+    @property
+    def can_retry(self) -> bool:
+        """Failed once its matching had finished (writing the outputs):
+        match_job_retry writes them again from the stored matches."""
+        return (
+            self.state == self.State.FAILED
+            and self.rows_total is not None
+            and self.chunks_done == self.chunks_total
+        )
 
     @property
     def progress(self) -> float:
@@ -193,7 +206,11 @@ class Chunk(models.Model):
         max_length=16, choices=State.choices, default=State.PENDING, db_index=True
     )
     lease_token = models.CharField(max_length=32, blank=True)
+    # A short lease renewed while the chunk runs (core/leases.py), and the
+    # process holding it (`host:pid`), so a redelivered message can tell a
+    # killed holder from a live one.
     lease_expires = models.DateTimeField(null=True, blank=True)
+    lease_holder = models.CharField(max_length=128, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     # Times the sweep queued it again while it was still pending (its wait
     # doubles each time, so a slow backlog is not multiplied).

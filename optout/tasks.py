@@ -6,13 +6,20 @@ the conditional updates that make a repeated or duplicated message harmless.
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.conf import settings
-from django.db import OperationalError
+import logging
+from typing import Any
 
-from core import uploads
+from billiard.exceptions import WorkerLostError
+from celery import shared_task
+from celery.worker.request import Request
+from django.conf import settings
+from django.db import OperationalError, close_old_connections
+
+from core import leases, uploads
 from core.tasks import legacy_name
 from optout import services
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -20,17 +27,51 @@ from optout import services
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=5,
 )
 def match_job_ingest(job_id: int) -> None:
     services.match_job_ingest(job_id=job_id)
 
 
+class ChunkRequest(Request):
+    """A match_chunk message as the worker's main process handles it.
+
+    When the pool process running the chunk dies (SIGKILL, the OOM killer),
+    the main process learns it at once: it frees the chunk that process held
+    and queues it ahead of the queue, instead of leaving it until its lease
+    runs out. Celery then rejects the message back to the queue as usual
+    (task_reject_on_worker_lost); that copy finds the chunk done and is dropped.
+    """
+
+    def on_failure(
+        self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
+    ) -> Any:
+        exc = getattr(exc_info.exception, "exc", exc_info.exception)
+        killed = isinstance(exc, WorkerLostError) or (
+            isinstance(exc, SystemExit | KeyboardInterrupt)
+            and not (self._already_cancelled or self._already_revoked)
+        )
+        if killed and self.worker_pid and self.args:
+            try:
+                services.match_chunk_worker_lost(
+                    chunk_id=int(self.args[0]),
+                    holder=leases.holder_for(self.worker_pid),
+                )
+            except Exception:  # the database away: the lease runs out instead
+                log.exception("could not free the chunk of a lost pool process")
+            finally:
+                close_old_connections()
+        return super().on_failure(exc_info, send_failed_event, return_ok)
+
+
 @shared_task(
     name="optout.match_chunk",
+    Request=ChunkRequest,
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=5,
 )
 def match_chunk(chunk_id: int) -> str:
@@ -42,6 +83,7 @@ def match_chunk(chunk_id: int) -> str:
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=5,
 )
 def match_job_finalize(job_id: int) -> None:

@@ -23,6 +23,7 @@ urlpatterns = [
         name="job_fragment",
     ),
     path("datasets/jobs/<int:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("datasets/jobs/<int:job_id>/retry/", views.job_retry, name="job_retry"),
     path(
         "datasets/jobs/<int:job_id>/outputs/<int:output_id>/",
         views.job_output,
@@ -48,6 +49,7 @@ api_urlpatterns = [
     path(
         "jobs/<dbid:job_id>/cancel/", api.JobCancelApi.as_view(), name="api-job-cancel"
     ),
+    path("jobs/<dbid:job_id>/retry/", api.JobRetryApi.as_view(), name="api-job-retry"),
     path(
         "jobs/<dbid:job_id>/matches/",
         api.JobMatchListApi.as_view(),

@@ -257,6 +257,24 @@ def job_cancel(request: HttpRequest, user: User, job_id: int) -> HttpResponse:
 
 
 @curator_required
+@require_POST
+def job_retry(request: HttpRequest, user: User, job_id: int) -> HttpResponse:
+    try:
+        services.match_job_retry(owner=user, job_id=job_id)
+    except NotFound:
+        raise Http404("job not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "The job is writing its outputs again, from the matches it found; "
+            "nothing is matched again.",
+        )
+    return redirect("job_detail", job_id=job_id)
+
+
+@curator_required
 def job_output(
     request: HttpRequest, user: User, job_id: int, output_id: int
 ) -> FileResponse:

@@ -14,6 +14,7 @@ from registry import services
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=5,
     soft_time_limit=120,
     time_limit=180,
@@ -28,6 +29,7 @@ def image_fingerprint(image_id: int, force: bool = False) -> str | None:
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
+    retry_backoff_max=60,  # a countdown stays well under the visibility timeout
     max_retries=3,
     # Two requests (file, home page), each with at most 4 hops and its own
     # connect + read deadline: well under a minute with the default timeouts.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -55,6 +56,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise pytest.UsageError(
                 f"Redis is required but unreachable: {exc}"
             ) from None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove the beat lock file that worker tests left beside the SQLite test
+    database (core/beat.py); the database file itself pytest-django removes."""
+    test_db = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if test_db and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        Path(f"{test_db}.beat-lock").unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

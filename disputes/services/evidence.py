@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from core.errors import ValidationFailed
+from core.storage import storage_save
 from core.sweeps import sweep_stale
 from core.tasks import enqueue
 from core.uploads import IncomingFile
@@ -90,7 +91,9 @@ def _evidence_store(files: Sequence[IncomingFile]) -> list[_StoredEvidence]:
             while chunk := f.stream.read(_CHUNK):
                 digest.update(chunk)
             f.stream.seek(0)
-            path = default_storage.save(
+            # storage_save: a write that fails part-way (a full disk) leaves
+            # nothing; the files stored before it are removed below.
+            path = storage_save(
                 DisputeEvidence._meta.get_field("file").generate_filename(None, name),
                 File(f.stream),
             )

@@ -13,6 +13,7 @@ from .jobs import (  # noqa: F401
     JobMatchListApi,
     JobOutputDownloadApi,
     JobOutputFileSerializer,
+    JobRetryApi,
     JobStateField,
     JobSummaryOutputSerializer,
     JsonObjectField,

@@ -245,6 +245,21 @@ CANCELLED_JOB_DETAIL_EXAMPLE = {
 }
 
 
+# A job retried after its outputs could not be written: running again, its
+# matches kept, its outputs still to write.
+RETRIED_JOB_DETAIL_EXAMPLE = {
+    **JOB_DETAIL_EXAMPLE,
+    "state": "running",
+    "phase": "finalizing",
+    "progress": 1.0,
+    "counts": {},
+    "finished": None,
+    "failure_reason": "",
+    "receipt": {},
+    "outputs": [],
+}
+
+
 URL_MATCH_EXAMPLE = {
     "row": 118,
     "key": "000000118",

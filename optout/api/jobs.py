@@ -34,6 +34,7 @@ from optout.api.examples import (
     JOB_DETAIL_EXAMPLE,
     JOB_SUMMARY_EXAMPLE,
     PERCEPTUAL_MATCH_EXAMPLE,
+    RETRIED_JOB_DETAIL_EXAMPLE,
     URL_MATCH_EXAMPLE,
 )
 from optout.models import Manifest, Match, MatchJob
@@ -466,6 +467,54 @@ class JobCancelApi(APIView):
     )
     def post(self, request: Request, job_id: int) -> Response:
         services.match_job_cancel(owner=request.user, job_id=job_id)
+        job = job_detail(job_id, request.user)
+        return Response(
+            JobDetailOutputSerializer(job, context={"request": request}).data
+        )
+
+
+class JobRetryApi(APIView):
+    required_scopes = Scope.CURATE
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Retry a job that failed writing its outputs",
+        description="Resumes one of the caller's failed jobs whose matching had "
+        "finished: it failed while writing its reports, filtered manifest and "
+        'receipt (its `failure_reason` says why, e.g. "the outputs could not '
+        "be written: the disk of the file storage (MEDIA_ROOT) is full (No "
+        'space left on device); free space, then retry the job"). The job '
+        "goes back to running, phase finalizing, and its outputs are written "
+        "again from the matches it stored: nothing is matched again, so the "
+        "matches and the registry revision are those of the first run. No "
+        "body. The answer is the job as it is now; poll it as usual. A job "
+        "that is not failed is a 409, and so is one that failed before its "
+        "matching finished (its manifest could not be read, or a chunk kept "
+        "failing): upload the manifest again for a new check.",
+        parameters=[path_id("job_id")],
+        request=None,
+        responses={
+            200: JobDetailOutputSerializer,
+            **errors(
+                401,
+                404,
+                409,
+                descriptions={
+                    409: "The job is not failed, or failed before its matching "
+                    "finished, or is already being retried."
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "A job retried after a full disk",
+                value=RETRIED_JOB_DETAIL_EXAMPLE,
+                response_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        services.match_job_retry(owner=request.user, job_id=job_id)
         job = job_detail(job_id, request.user)
         return Response(
             JobDetailOutputSerializer(job, context={"request": request}).data

@@ -21,8 +21,10 @@ from .jobs import (  # noqa: F401
     PERCEPTUAL_LEVELS,
     count_reason,
     match_chunk_run,
+    match_chunk_worker_lost,
     match_job_cancel,
     match_job_ingest,
+    match_job_retry,
     match_job_start,
     match_sweep,
 )

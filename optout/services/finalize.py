@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
+import os
 import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,16 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from core import leases
+from core.storage import storage_delete_quietly, storage_fault, storage_save
 from optout.models import Chunk, JobOutput, Match, MatchJob, UncheckedRow
 from optout.selectors import manifest_paths, manifest_sidecars
-from optout.services.jobs import count_reason, job_fail
+from optout.services.jobs import (
+    count_reason,
+    job_fail,
+    job_lease_renewal,
+    lease_renew_every,
+)
 from optout.services.receipts import receipt_sign
 from registry.selectors import registry_identity
 from workers.engine import manifests as engine_manifests
@@ -39,6 +49,8 @@ from workers.engine.reports import RowPlaces, unchecked_line, write_reports
 from workers.engine.snapshot import checks_applied
 from workers.engine.types import ManifestFormat
 from workers.engine.versions import engine_versions, model_versions
+
+log = logging.getLogger(__name__)
 
 # Where the published keys are, relative to SITE_URL (config/urls.py).
 KEYS_PATH = "/.well-known/dnt-registry-keys.json"
@@ -69,12 +81,56 @@ def match_job_finalize(*, job_id: int) -> None:
         )
         return
     try:
-        _finalize(job)
+        with leases.Heartbeat(
+            job_lease_renewal(job_id, "finalize_started"), lease_renew_every()
+        ):
+            _finalize(job)
+    except OutputsNotWritten as exc:
+        # Another attempt would meet the same full or read-only disk: the job
+        # fails now, with what to do, and match_job_retry resumes it.
+        log.error("job %s: %s (%s)", job_id, exc.reason, exc.__cause__)
+        MatchJob.objects.filter(pk=job_id).update(
+            finalize_error=f"{type(exc.__cause__).__name__}: {exc.__cause__}"[:2000]
+        )
+        job_fail(job_id, exc.reason)
     except Exception as exc:
         MatchJob.objects.filter(pk=job_id).update(
             finalize_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
+
+
+class OutputsNotWritten(Exception):
+    """Finalize met a full or unwritable disk; `reason` says so in words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Where finalize writes, as an operator knows it (the setting to look at).
+WORK_FOLDER = "the work folder (WORK_ROOT)"
+FILE_STORAGE = "the file storage (MEDIA_ROOT)"
+
+
+def _not_written(exc: OSError, where: str) -> OutputsNotWritten | None:
+    """OutputsNotWritten for a full or unwritable disk met in `where`, or None
+    for any other error (retried, as before)."""
+    fault = storage_fault(exc)
+    if fault is None:
+        return None
+    # The words for the errno alone: pyarrow's own message is longer, and
+    # exc's file name is a server path the curator need not see.
+    cause = os.strerror(exc.errno) if exc.errno else str(exc)
+    if fault == "full":
+        return OutputsNotWritten(
+            f"the outputs could not be written: the disk of {where} is full "
+            f"({cause}); free space, then retry the job"
+        )
+    return OutputsNotWritten(
+        f"the outputs could not be written: {where} cannot be written "
+        f"({cause}); an admin must make it writable, then retry the job"
+    )
 
 
 def _finalize(job: MatchJob) -> None:
@@ -142,7 +198,14 @@ def _finalize(job: MatchJob) -> None:
         [part_rows[i] for i in range(len(parts))],
     )
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=settings.WORK_ROOT))
+    try:
+        workdir = Path(
+            tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=settings.WORK_ROOT)
+        )
+    except OSError as exc:
+        if (fault := _not_written(exc, WORK_FOLDER)) is None:
+            raise
+        raise fault from exc
     try:
         report_paths = write_reports(_report_rows(job), workdir / "report", places)
         fmt = ManifestFormat(job.manifest.format)
@@ -225,28 +288,77 @@ def _finalize(job: MatchJob) -> None:
         outputs.append(
             (JobOutput.Kind.RECEIPT, workdir / "receipt.json", "receipt.json")
         )
-        with transaction.atomic():
-            for old in JobOutput.objects.filter(job=job):
-                old.file.delete(save=False)
-                old.delete()
-            for kind, path, name in outputs:
-                output = JobOutput(
-                    job=job, kind=kind, name=name, size=path.stat().st_size
-                )
-                with open(path, "rb") as fh:
-                    output.file.save(name, File(fh), save=False)
-                output.save()
-            MatchJob.objects.filter(pk=job_id, state=MatchJob.State.RUNNING).update(
-                state=MatchJob.State.SUCCEEDED,
+        try:
+            _store_outputs(
+                job,
+                outputs,
                 counts=counts,
                 rows_unchecked=int(unchecked.shape[0]),
                 unchecked_reasons=dict(reasons),
                 receipt=receipt,
                 finished=finished,
-                phase="",
             )
+        except OSError as exc:
+            if (fault := _not_written(exc, FILE_STORAGE)) is None:
+                raise
+            raise fault from exc
+    except OSError as exc:
+        # Writing the reports, the filtered manifest or the receipt.
+        if (fault := _not_written(exc, WORK_FOLDER)) is None:
+            raise
+        raise fault from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _store_outputs(
+    job: MatchJob, outputs: list[tuple[str, Path, str]], **succeeded: Any
+) -> None:
+    """Copy the written files to storage, then save their rows and mark the job
+    succeeded (`succeeded`: the job's fields to set) in one transaction.
+
+    The copies are made outside the transaction (slow I/O); whatever stops
+    them, a full disk part-way included, removes every file stored, so no
+    output is left without its row. Earlier outputs (a finalize that lost a
+    race with a cancel) are replaced once this commits.
+    """
+    field = JobOutput._meta.get_field("file")
+    stored: list[JobOutput] = []
+    try:
+        for kind, path, name in outputs:
+            output = JobOutput(job=job, kind=kind, name=name, size=path.stat().st_size)
+            with open(path, "rb") as fh:
+                output.file = storage_save(
+                    field.generate_filename(output, name),
+                    File(fh),
+                    storage=field.storage,
+                )
+            stored.append(output)
+        with transaction.atomic():
+            old = list(JobOutput.objects.filter(job=job))
+            JobOutput.objects.filter(pk__in=[o.pk for o in old]).delete()
+            JobOutput.objects.bulk_create(stored)
+            done = MatchJob.objects.filter(
+                pk=job.pk, state=MatchJob.State.RUNNING
+            ).update(state=MatchJob.State.SUCCEEDED, phase="", **succeeded)
+            if not done:
+                # Cancelled meanwhile: the outputs are not kept.
+                raise _JobNoLongerRunning
+            transaction.on_commit(partial(_delete_stored, old, field.storage))
+    except _JobNoLongerRunning:
+        _delete_stored(stored, field.storage)
+    except BaseException:
+        _delete_stored(stored, field.storage)
+        raise
+
+
+class _JobNoLongerRunning(Exception):
+    pass
+
+
+def _delete_stored(outputs: list[JobOutput], storage: Any) -> None:
+    for output in outputs:
+        storage_delete_quietly(output.file.name, storage=storage)
 
 
 def receipt_file(*, name: str, size: int, sha256: str, rows: int) -> dict[str, Any]:

@@ -10,11 +10,13 @@ chord is needed.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -23,8 +25,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from core import leases
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.tasks import enqueue
+from core.tasks import NORMAL, URGENT, enqueue
 from disputes.selectors import match_exceptions_filter
 from optout.models import Chunk, Manifest, Match, MatchJob, UncheckedRow
 from optout.references import reference_features
@@ -130,8 +133,60 @@ def match_job_cancel(*, owner: User, job_id: int) -> MatchJob:
     return job
 
 
-def _queue(task_name: str, *args: Any) -> None:
-    enqueue(f"optout.{task_name}", *args)
+_STATE_WORDS = {
+    MatchJob.State.QUEUED: "is queued",
+    MatchJob.State.RUNNING: "is running",
+    MatchJob.State.SUCCEEDED: "has succeeded",
+    MatchJob.State.CANCELLED: "was cancelled",
+}
+
+
+def match_job_retry(*, owner: User, job_id: int) -> MatchJob:
+    """Write a failed job's outputs again, from the matches it stored.
+
+    Only a job that failed once its matching had finished can be retried (a
+    full disk at finalize, or finalize failing MATCH_MAX_ATTEMPTS times): its
+    chunks are not matched again, so the matches, the registry revision and
+    the receipt's figures are those of the first run. A job that failed
+    before (its manifest could not be read, a chunk kept failing) is a new
+    check: matching again later would be against a newer registry than the
+    revision the job names. Raises NotFound (not the owner's), Conflict (not
+    failed, or failed before its matching finished).
+    """
+    job = MatchJob.objects.filter(pk=job_id, owner=owner).first()
+    if job is None:
+        raise NotFound("job not found")
+    if job.state != MatchJob.State.FAILED:
+        raise Conflict(
+            f"only a failed job can be retried; this one {_STATE_WORDS[job.state]}"
+        )
+    if not job.can_retry:
+        raise Conflict(
+            "the job failed before its matching finished, so it cannot be "
+            "retried; upload the manifest again for a new check"
+        )
+    with transaction.atomic():
+        resumed = MatchJob.objects.filter(
+            pk=job.pk, state=MatchJob.State.FAILED
+        ).update(
+            state=MatchJob.State.RUNNING,
+            phase="finalizing",
+            failure_reason="",
+            finished=None,
+            # A fresh start: the attempts and the error were the last run's.
+            finalize_started=None,
+            finalize_attempts=0,
+            finalize_error="",
+        )
+        if not resumed:
+            raise Conflict("the job is already being retried")
+        _queue("match_job_finalize", job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _queue(task_name: str, *args: Any, priority: int | None = None) -> None:
+    enqueue(f"optout.{task_name}", *args, priority=priority)
 
 
 def job_fail(job_id: int, reason: str) -> None:
@@ -153,6 +208,13 @@ def match_job_ingest(*, job_id: int) -> None:
     )
     if not claimed:
         return
+    with leases.Heartbeat(
+        job_lease_renewal(job_id, "ingest_started"), lease_renew_every()
+    ):
+        _ingest(job_id)
+
+
+def _ingest(job_id: int) -> None:
     job = MatchJob.objects.select_related("manifest").get(pk=job_id)
     manifest = job.manifest
     found = manifest.found_columns or []
@@ -200,42 +262,191 @@ def match_job_ingest(*, job_id: int) -> None:
             _queue("match_job_finalize", job_id)
 
 
-def _lease(chunk_id: int) -> str | None:
+def _lease_for() -> timedelta:
+    return timedelta(seconds=settings.MATCH_LEASE_SECONDS)
+
+
+def lease_renew_every() -> float:
+    """Renew a lease four times per lease: one missed renewal costs nothing."""
+    return settings.MATCH_LEASE_SECONDS / 4
+
+
+def _lease(chunk_id: int, *, taking_from: str | None = None) -> str | None:
+    """Lease the chunk if it is free (pending, or its lease ran out).
+
+    `taking_from`: the token of a lease whose holder is known to be dead
+    (core.leases.holder_is_dead); that lease is taken before it runs out.
+    """
     token = uuid.uuid4().hex
     now = timezone.now()
     running = MatchJob.objects.filter(state=MatchJob.State.RUNNING).values("pk")
+    free = Q(state=Chunk.State.PENDING) | Q(
+        state=Chunk.State.LEASED, lease_expires__lt=now
+    )
+    if taking_from:
+        free |= Q(state=Chunk.State.LEASED, lease_token=taking_from)
     leased = (
-        Chunk.objects.filter(pk=chunk_id, job_id__in=running)
-        .filter(
-            Q(state=Chunk.State.PENDING)
-            | Q(state=Chunk.State.LEASED, lease_expires__lt=now)
+        Chunk.objects.filter(
+            pk=chunk_id, job_id__in=running, attempts__lt=settings.MATCH_MAX_ATTEMPTS
         )
+        .filter(free)
         .update(
             state=Chunk.State.LEASED,
             lease_token=token,
-            lease_expires=now + timedelta(seconds=settings.MATCH_LEASE_SECONDS),
+            lease_expires=now + _lease_for(),
+            lease_holder=leases.holder(),
             attempts=F("attempts") + 1,
         )
     )
     return token if leased else None
 
 
+# Lease tokens of the chunks this process is matching now (any pool: a
+# prefork process runs one, a thread pool several).
+_RUNNING: set[str] = set()
+
+
+def _lease_or_wait(chunk_id: int) -> str | None:
+    """Lease the chunk, or find that a live worker holds it.
+
+    A message for a chunk that is already leased is a redelivery: the worker
+    running it was killed (Celery rejects the message back to the queue when
+    a pool process dies; the broker restores a dead worker's messages after
+    its visibility timeout), or the sweep queued it again while it was slow.
+    The holder on this host that no longer runs is taken over at once;
+    otherwise we watch the lease for up to one lease: renewed means its holder
+    lives (this message is dropped), run out means it died (we take it).
+    """
+    token = _lease(chunk_id)
+    if token is not None:
+        return token
+    deadline = time.monotonic() + settings.MATCH_LEASE_SECONDS + 1
+    first_seen = None
+    while True:
+        row = (
+            Chunk.objects.filter(
+                pk=chunk_id,
+                state=Chunk.State.LEASED,
+                job__state=MatchJob.State.RUNNING,
+            )
+            .values("lease_token", "lease_expires", "lease_holder")
+            .first()
+        )
+        if row is None:  # done, failed, pending again, or the job ended
+            return _lease(chunk_id)
+        ours = row["lease_holder"] == leases.holder()
+        if (ours and row["lease_token"] not in _RUNNING) or leases.holder_is_dead(
+            row["lease_holder"]
+        ):
+            # Held by a dead process, or by this one in an earlier attempt
+            # that could not give it back (the database was down then).
+            return _lease(chunk_id, taking_from=row["lease_token"])
+        if first_seen is None:
+            first_seen = row
+        elif (
+            row["lease_token"] != first_seen["lease_token"]
+            or row["lease_expires"] > first_seen["lease_expires"]
+        ):
+            return None  # renewed or taken: a live worker has it
+        token = _lease(chunk_id)
+        if token is not None or time.monotonic() > deadline:
+            return token
+        time.sleep(min(1.0, max(0.1, lease_renew_every() / 2)))
+
+
+def match_chunk_worker_lost(*, chunk_id: int, holder: str) -> bool:
+    """Queue again, ahead of the queue, a chunk whose pool process died.
+
+    Called in the worker's main process when the pool process `holder`
+    (`host:pid`) running the chunk was killed (the OOM killer, a SIGKILL):
+    the chunk is free at once instead of when its lease runs out. Only the
+    lease that dead process held is released; True if it was.
+    """
+    with transaction.atomic():
+        released = Chunk.objects.filter(
+            pk=chunk_id,
+            state=Chunk.State.LEASED,
+            lease_holder=holder,
+            job__state=MatchJob.State.RUNNING,
+        ).update(
+            state=Chunk.State.PENDING,
+            lease_token="",
+            queued_at=timezone.now(),
+            requeues=0,
+        )
+        if released:
+            _queue("match_chunk", chunk_id, priority=URGENT)
+    return bool(released)
+
+
+def _fail_if_worn_out(chunk_id: int) -> bool:
+    """Fail the job of a free chunk that was started too many times.
+
+    A chunk whose worker dies every time (a row that exhausts its memory, say)
+    comes back at once each time (the message is rejected back to the queue,
+    the dead holder's lease taken over): without this cap it would loop for
+    ever and never reach the sweep's own limit.
+    """
+    chunk = (
+        Chunk.objects.filter(
+            pk=chunk_id,
+            job__state=MatchJob.State.RUNNING,
+            attempts__gte=settings.MATCH_MAX_ATTEMPTS,
+        )
+        .exclude(state=Chunk.State.DONE)
+        .first()
+    )
+    if chunk is None:
+        return False
+    held = chunk.state == Chunk.State.LEASED and chunk.lease_expires > timezone.now()
+    if held and not leases.holder_is_dead(chunk.lease_holder):
+        return False
+    job_fail(
+        chunk.job_id,
+        f"chunk {chunk.index} was started {chunk.attempts} times and never "
+        "finished: the worker running it stopped each time (killed, or out of "
+        "memory); see the worker logs",
+    )
+    return True
+
+
 def _extend_lease(chunk_id: int, token: str) -> bool:
     return bool(
         Chunk.objects.filter(
             pk=chunk_id, lease_token=token, state=Chunk.State.LEASED
-        ).update(
-            lease_expires=timezone.now()
-            + timedelta(seconds=settings.MATCH_LEASE_SECONDS)
-        )
+        ).update(lease_expires=timezone.now() + _lease_for())
     )
+
+
+def job_lease_renewal(job_id: int, field: str) -> Callable[[], bool]:
+    """A renewal for a job's ingest or finalize lease (its `*_started` time)."""
+
+    def renew() -> bool:
+        return bool(
+            MatchJob.objects.filter(
+                pk=job_id, state=MatchJob.State.RUNNING, **{f"{field}__isnull": False}
+            ).update(**{field: timezone.now()})
+        )
+
+    return renew
 
 
 def match_chunk_run(*, chunk_id: int) -> str:
     """Match one chunk and store its matches; returns what happened, for logs."""
-    token = _lease(chunk_id)
+    token = _lease_or_wait(chunk_id)
     if token is None:
-        return "not leased"
+        return "failed" if _fail_if_worn_out(chunk_id) else "not leased"
+    _RUNNING.add(token)
+    try:
+        with leases.Heartbeat(
+            partial(_extend_lease, chunk_id, token), lease_renew_every()
+        ):
+            return _match_chunk_leased(chunk_id, token)
+    finally:
+        _RUNNING.discard(token)
+
+
+def _match_chunk_leased(chunk_id: int, token: str) -> str:
     chunk = Chunk.objects.select_related("job__manifest").get(pk=chunk_id)
     job = chunk.job
     manifest = job.manifest
@@ -448,7 +659,9 @@ def match_sweep() -> dict[str, int]:
                     requeues=F("requeues") + 1 if pending else 0,
                 )
             ):
-                _queue("match_chunk", chunk.pk)
+                # A dead worker's chunk goes ahead of the queue (the job waits
+                # on it); one whose message was only slow keeps its place.
+                _queue("match_chunk", chunk.pk, priority=NORMAL if pending else URGENT)
                 report["chunks"] += 1
 
     # Jobs whose ingest or finalize task was lost.

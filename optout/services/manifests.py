@@ -27,6 +27,7 @@ from django.db import transaction
 
 from accounts.models import User
 from core.errors import ValidationFailed
+from core.storage import storage_save
 from core.uploads import ZIP_MAGIC, archive_ratio, unsafe_member_path
 from optout.models import Manifest, ManifestPart, ManifestSidecar
 from workers.engine import manifests as engine_manifests
@@ -172,7 +173,8 @@ def _default_name(files: list[UploadedManifestFile], parts: list[_Stored]) -> st
 
 def _store(name: str, upload: UploadedManifestFile | IO[bytes]) -> _Stored:
     """Save one file to storage (hashed later, by _hash_stored)."""
-    path = default_storage.save(
+    # storage_save: a write that fails part-way (a full disk) leaves nothing.
+    path = storage_save(
         ManifestPart._meta.get_field("file").generate_filename(None, name),
         File(upload, name=name),
     )

@@ -363,7 +363,7 @@ class ClaimCheckApi(ArtistApi):
         request=None,
         responses={
             202: ClaimOutputSerializer,
-            **artist_errors(401, 403, 404, 409, 429),
+            **artist_errors(401, 403, 404, 409, 429, 503),
         },
         examples=[
             OpenApiExample(

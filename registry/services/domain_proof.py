@@ -12,8 +12,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import audit_record, notify
-from core.errors import Conflict, NotFound
-from core.tasks import enqueue, send
+from core.errors import Conflict, NotFound, Unavailable
+from core.tasks import send, send_or_log
 from registry.models import Claim, RightsHolder
 from registry.services.claims import prefixes_activate_for_domain
 from registry.services.revision import registry_revision_bump
@@ -94,7 +94,15 @@ def claim_domain_check_request(
             f"the claim is {state}: only unverified, active and suspended domain "
             "claims are checked"
         )
-    enqueue("registry.claim_domain_check", claim.pk)
+    # Sent now, not after a commit: nothing here is written, and the owner
+    # must hear if the check was not queued (no sweep retries an owner's
+    # "Check now"; the daily sweep re-checks only enforced claims).
+    if not send_or_log("registry.claim_domain_check", claim.pk):
+        raise Unavailable(
+            "the check could not be queued: the task queue is unreachable; "
+            "try again in a minute",
+            code="queue_unavailable",
+        )
     return claim
 
 

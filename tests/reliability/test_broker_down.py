@@ -147,3 +147,27 @@ def test_a_manifest_uploaded_while_the_broker_is_down_is_checked_later(
         timeout=120,
     )
     assert MatchJob.objects.get(pk=job.pk).matches.exists()
+
+
+def test_check_now_while_the_broker_is_down_says_it_was_not_queued(artist, holder):
+    """No sweep retries an owner's "Check now" of an unverified domain, so a
+    check that could not be queued must not be answered as queued."""
+    from django.urls import reverse
+
+    from registry.services import claim_create
+
+    claim = claim_create(owner=holder, kind="domain", value="alice.example")
+    client = client_for(artist)
+    with broker_down():
+        response = client.post(f"/api/v1/claims/{claim.pk}/check/")
+        assert response.status_code == 503, response.content
+        assert response["Retry-After"] == "30"
+        assert response.json()["code"] == "queue_unavailable"
+        assert "could not be queued" in response.json()["message"]
+
+        page = client_for(artist)
+        page.force_login(artist)
+        response = page.post(reverse("claim_check", args=[claim.pk]), follow=True)
+    text = response.content.decode()
+    assert "the check could not be queued" in text
+    assert "Checking alice.example now" not in text

@@ -1,8 +1,8 @@
 """Temporary upload files left by a web process killed mid-upload are swept.
 
 The files are made the way Django makes them while a large upload streams in
-(TemporaryUploadedFile in FILE_UPLOAD_TEMP_DIR); the kill itself is not
-drilled here (docs/RELIABILITY.md says so).
+(TemporaryUploadedFile in FILE_UPLOAD_TEMP_DIR); the kill itself is drilled
+in test_web_killed_mid_upload.py.
 """
 
 from __future__ import annotations
