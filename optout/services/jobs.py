@@ -440,13 +440,13 @@ def match_chunk_run(*, chunk_id: int) -> str:
     try:
         with leases.Heartbeat(
             partial(_extend_lease, chunk_id, token), lease_renew_every()
-        ):
-            return _match_chunk_leased(chunk_id, token)
+        ) as heartbeat:
+            return _match_chunk_leased(chunk_id, token, heartbeat)
     finally:
         _RUNNING.discard(token)
 
 
-def _match_chunk_leased(chunk_id: int, token: str) -> str:
+def _match_chunk_leased(chunk_id: int, token: str, heartbeat: leases.Heartbeat) -> str:
     chunk = Chunk.objects.select_related("job__manifest").get(pk=chunk_id)
     job = chunk.job
     manifest = job.manifest
@@ -488,7 +488,9 @@ def _match_chunk_leased(chunk_id: int, token: str) -> str:
             rows_unchecked += len({row.row for row in found_unchecked})
             unchecked += found_unchecked
             matches += _match_rows(job, chunk, batch, found)
-            if not _extend_lease(chunk_id, token):
+            # The heartbeat renews the lease; it says when another worker
+            # took it (we stalled past it), so the rest is not matched twice.
+            if heartbeat.lost:
                 return "lease lost"
     except ManifestRejected as exc:
         job_fail(job.pk, str(exc))
