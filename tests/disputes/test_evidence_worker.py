@@ -55,7 +55,11 @@ def test_evidence_is_stored_in_the_request_and_fingerprinted_by_the_worker(
         assert response.status_code == 201, response.json()
         assert decoded_in_request == []
     body = response.json()
-    assert {e["status"] for e in body["evidence"]} == {"processing"}
+    # The answer is read after the commit that queued the work: the worker (a
+    # thread here) may already have finished an item, never the request
+    # (decoded_in_request above), so each is processing or done by the worker.
+    assert {e["status"] for e in body["evidence"]} <= {"processing", "done"}
+    assert len(body["evidence"]) == 2
 
     dispute = Dispute.objects.get(pk=body["id"])
     wait_for(
