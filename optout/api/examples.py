@@ -153,6 +153,11 @@ JOB_DETAIL_EXAMPLE = {
             ],
             "thresholds": {"phash": 8, "pdq": 40},
             "levels": {
+                "descriptor_k": 8,
+                "descriptor_min": "0.3",
+                "descriptor_model": "descriptor-v1:3f2a9c1b0d4e:r6",
+                "descriptor_possible": "0.6",
+                "descriptor_strong": None,
                 "max_candidates": 8,
                 "min_agreement": "0.5",
                 "min_inliers": 16,
@@ -276,6 +281,7 @@ URL_MATCH_EXAMPLE = {
     "inliers": None,
     "agreement": None,
     "chance": None,
+    "similarity": None,
     "removed": True,
 }
 
@@ -296,6 +302,7 @@ PERCEPTUAL_MATCH_EXAMPLE = {
     "inliers": 57,
     "agreement": 0.91,
     "chance": 2.4e-07,
+    "similarity": None,
     "removed": True,
 }
 

@@ -102,6 +102,11 @@ def test_the_receipt_names_what_was_checked_against_what_and_the_result(
         "max_candidates": settings.MATCH_MAX_CANDIDATES,
         "verify": settings.MATCH_VERIFY,
         "variant_scheme": settings.MATCH_VARIANT_SCHEME,
+        "descriptor_k": settings.MATCH_DESCRIPTOR_K,
+        "descriptor_min": str(settings.MATCH_DESCRIPTOR_MIN),
+        "descriptor_possible": str(settings.MATCH_DESCRIPTOR_POSSIBLE),
+        "descriptor_strong": None,
+        "descriptor_model": "",
         "remove": ["verified", "strong"],
     }
     assert receipt["rows"] == {

@@ -330,6 +330,12 @@ class Levels:
     correlation of the aligned images (verify.Verification.agreement) for
     `verified`.
     max_candidates: at most this many nearest candidates per row and hash.
+    descriptor_k: the nearest registered images by descriptor a row's image
+    is compared with; descriptor_min: below this cosine similarity a
+    neighbour is not a candidate at all. descriptor_possible: an unverified
+    candidate at or above it is `possible` (listed with its figures, not
+    removed by default). descriptor_strong: at or above it a candidate is
+    strong on its similarity alone; None (the default) turns that off.
     """
 
     pdq_strong: int = 31
@@ -337,6 +343,10 @@ class Levels:
     min_inliers: int = 16
     min_agreement: float = 0.5
     max_candidates: int = 8
+    descriptor_k: int = 8
+    descriptor_min: float = 0.3
+    descriptor_possible: float = 0.6
+    descriptor_strong: float | None = None
 
 
 VERIFIED = "verified"
@@ -382,6 +392,37 @@ def level_for(
     if distance <= strong and not low_quality:
         return STRONG
     if inliers is None:
+        return POSSIBLE
+    return None
+
+
+def descriptor_level(
+    *,
+    similarity: float,
+    inliers: int | None,
+    agreement: float | None,
+    levels: Levels,
+) -> str | None:
+    """The level of a descriptor candidate, or None when it is dismissed.
+
+    Verified as any candidate is (level_for's verification rule). One that
+    failed verification, or could not be verified (hash-only on either side),
+    is still `possible` when its similarity reaches descriptor_possible, so a
+    true copy that verification misses is listed with its figures rather than
+    lost; strong on similarity alone only when descriptor_strong is set.
+    """
+    verdict = level_for(
+        algorithm="descriptor",
+        distance=1 << 30,  # no hash distance: only verification decides here
+        inliers=inliers,
+        levels=levels,
+        agreement=agreement,
+    )
+    if verdict == VERIFIED:
+        return VERIFIED
+    if levels.descriptor_strong is not None and similarity >= levels.descriptor_strong:
+        return STRONG
+    if similarity >= levels.descriptor_possible:
         return POSSIBLE
     return None
 
