@@ -113,7 +113,7 @@ JOB_DETAIL_EXAMPLE = {
                     "fingerprint.pdq": "pdqhash-0.2:1",
                     "fingerprint.phash": "imagehash-4.3.2:8x8",
                     "fingerprint.sha256": "1",
-                    "pdq_variants": "v1:dihedral+rotx+crops:256px",
+                    "pdq_variants": "v2:dihedral+rotx+crops:256px",
                     "snapshot": "3",
                     "hamming_index": "1",
                     "url_index": "1:fnv1a64-murmur3fmix64",

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.images import drawing
+from tests.workers import verify_images as vi
 from workers.engine import perceptual as P
 from workers.engine.hashes import hamming
 
@@ -126,6 +127,55 @@ def test_trim_borders_keeps_a_logo_on_a_plain_background():
     logo = Image.new("RGB", (400, 300), (255, 255, 255))
     logo.paste((200, 0, 0), (190, 140, 210, 160))
     assert P.trim_borders(logo).size == (400, 300)
+
+
+def sky_on_left(img: Image.Image) -> Image.Image:
+    return img.transpose(Image.Transpose.ROTATE_90)
+
+
+def pillarbox(img: Image.Image) -> Image.Image:
+    # Bars left and right: the letterbox of the picture turned a quarter.
+    rotated = img.transpose(Image.Transpose.ROTATE_270)
+    return vi.letterbox(rotated, 0.3).transpose(Image.Transpose.ROTATE_90)
+
+
+FLAT_EDGE_BARS = {
+    "letterbox": (lambda im: im, lambda im: vi.letterbox(im, 0.15)),
+    "letterbox, JPEG": (
+        lambda im: im,
+        lambda im: vi.recompress(vi.letterbox(im, 0.15), "JPEG", 90),
+    ),
+    "wide letterbox": (lambda im: im, lambda im: vi.letterbox(im, 0.6)),
+    "pillarbox, sky on the left": (sky_on_left, pillarbox),
+}
+
+
+@pytest.mark.parametrize(
+    ("turn", "bars"), FLAT_EDGE_BARS.values(), ids=FLAT_EDGE_BARS.keys()
+)
+def test_trimming_stops_at_a_flat_picture_edge_next_to_the_bar(turn, bars):
+    # The top of the picture is a dark, flat sky: every pixel is within the
+    # trim's tolerance of the black bar, yet it is the picture.
+    picture = turn(vi.dark_edge(3))
+
+    trimmed = P.trim_borders(bars(picture))
+
+    assert P.trim_borders(picture).size == picture.size  # nothing to trim
+    # within the blended line dropped at each cut
+    assert abs(trimmed.width - picture.width) <= 2, trimmed.size
+    assert abs(trimmed.height - picture.height) <= 2, trimmed.size
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_letterboxed_copy_with_a_flat_edge_trims_like_its_original(seed):
+    # What the hashes see: both prepared (256 px), then trimmed.
+    picture = vi.dark_edge(seed)
+    copy = vi.recompress(vi.letterbox(picture, 0.15), "JPEG", 75)
+
+    trimmed = P.trim_borders(P.prepare(copy)).size
+    original = P.trim_borders(P.prepare(picture)).size
+
+    assert abs(trimmed[0] - original[0]) <= 2 and abs(trimmed[1] - original[1]) <= 2
 
 
 def test_a_bordered_copy_meets_the_trimmed_variant():

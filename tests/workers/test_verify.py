@@ -247,3 +247,16 @@ def test_verify_rejects_mixed_kinds_and_a_zero_threshold(original, reference):
         V.verify(original, reference, min_inliers=0)
     with pytest.raises(ValueError, match="akaze"):
         V.verify(V.extract(original, kind="akaze"), reference)
+
+
+# Letterboxes: trimming stops at the picture, even where its edge is flat and
+# close to the bar's colour.
+
+
+def test_a_letterboxed_copy_with_a_dark_flat_edge_still_verifies():
+    original = vi.dark_edge(3)
+    copy = vi.recompress(vi.letterbox(original, 0.15), "JPEG", 90)
+
+    result = V.verify(copy, V.extract(original))
+
+    assert result.verified(), result

@@ -4,7 +4,7 @@ Everything is drawn from a seeded RNG, so each seed is one fixed picture: a
 gradient ground, noise-textured patches, flat shapes with outlines and a few
 words. `lookalike` keeps the palette, shapes and ground of an artwork but moves
 every shape and redraws the texture and text: the same "style", none of the
-same content.
+same content. `dark_edge` is an artwork whose top is a dark, nearly flat sky.
 """
 
 from __future__ import annotations
@@ -174,3 +174,19 @@ def frame(
 ) -> Image.Image:
     """A uniform border on every side, as a mount or a passe-partout."""
     return ImageOps.expand(img, border=round(min(img.size) * pad), fill=colour)
+
+
+# Other kinds of picture.
+
+
+def dark_edge(
+    seed: int, size: tuple[int, int] = (640, 400), *, band: float = 0.18
+) -> Image.Image:
+    """An artwork whose top `band` is a dark sky: flat, close to black, and
+    brightening slightly from left to right (every pixel within 24 of black)."""
+    out = np.asarray(artwork(seed, size)).copy()
+    width, height = size
+    t = np.linspace(0, 1, width)[None, :, None]
+    sky = np.array([2, 4, 8]) * (1 - t) + np.array([22, 22, 24]) * t
+    out[: round(height * band)] = sky.astype(np.uint8)
+    return Image.fromarray(out)
