@@ -16,6 +16,7 @@ _EXAMPLE_THRESHOLDS = {
     "min_inliers": 16,
     "min_agreement": 0.5,
     "max_candidates": 8,
+    "min_coverage": 0.6,
     "verify": True,
     "variant_scheme": "dihedral+rotx+crops",
 }
@@ -155,6 +156,7 @@ JOB_DETAIL_EXAMPLE = {
             "levels": {
                 "max_candidates": 8,
                 "min_agreement": "0.5",
+                "min_coverage": "0.6",
                 "min_inliers": 16,
                 "pdq_strong": -1,
                 "phash_strong": -1,

@@ -268,6 +268,32 @@ def test_inliers_without_agreeing_appearance_are_not_verified(agreement):
     assert level is None
 
 
+@pytest.mark.parametrize(
+    ("agreement", "coverage", "level"),
+    [
+        (0.9, 0.9, "verified"),
+        (None, 0.9, None),  # no appearance to compare: not verified
+        (0.9, 0.3, None),  # a shared part that happens to agree
+        (0.2, 0.9, None),
+        (0.9, None, "verified"),  # coverage not measured: as before it
+        (None, None, None),
+    ],
+)
+def test_verified_needs_coverage_and_an_agreeing_appearance(agreement, coverage, level):
+    assert LEVELS.min_coverage == 0.6
+    assert (
+        P.level_for(
+            algorithm="pdq",
+            distance=50,
+            inliers=80,
+            levels=LEVELS,
+            agreement=agreement,
+            coverage=coverage,
+        )
+        == level
+    )
+
+
 def test_a_low_quality_registered_image_is_never_strong_by_hash():
     def level(inliers):
         return P.level_for(

@@ -438,9 +438,10 @@ class Levels:
     pdq_strong / phash_strong: at or below, a match is strong without
     verification (the tail model puts chance matches below one per 1M-row
     manifest against the registry size it was chosen for).
-    min_inliers / min_agreement: verification's inlier count and the
-    correlation of the aligned images (verify.Verification.agreement) for
-    `verified`.
+    min_inliers / min_agreement / min_coverage: verification's inlier count,
+    the correlation of the aligned images (verify.Verification.agreement) and
+    the inliers' spread over the overlap (verify.Verification.coverage) for
+    `verified` (see `verification_passes`).
     max_candidates: at most this many nearest candidates per row and hash.
     """
 
@@ -449,6 +450,7 @@ class Levels:
     min_inliers: int = 16
     min_agreement: float = 0.5
     max_candidates: int = 8
+    min_coverage: float = 0.6
 
 
 VERIFIED = "verified"
@@ -465,6 +467,30 @@ def removes_row(level: str, remove_levels: Collection[str]) -> bool:
     return not level or level in remove_levels
 
 
+def verification_passes(
+    *,
+    inliers: int,
+    agreement: float | None,
+    coverage: float | None,
+    min_inliers: int,
+    min_agreement: float,
+    min_coverage: float,
+) -> bool:
+    """Whether a verification's figures make a pair verified.
+
+    Enough inliers, spread over the overlap (coverage), and an appearance that
+    agrees. `coverage` None means it was not measured (figures from before
+    the coverage check): then the agreement alone is required, as it was.
+    """
+    if inliers < min_inliers:
+        return False
+    if coverage is None:
+        return agreement is not None and agreement >= min_agreement
+    if coverage < min_coverage:
+        return False
+    return agreement is not None and agreement >= min_agreement
+
+
 def level_for(
     *,
     algorithm: str,
@@ -473,6 +499,7 @@ def level_for(
     levels: Levels,
     low_quality: bool = False,
     agreement: float | None = None,
+    coverage: float | None = None,
 ) -> str | None:
     """verified / strong / possible, or None when the candidate is dismissed.
 
@@ -484,11 +511,13 @@ def level_for(
     distance, so its hash matches are never strong on their own.
     """
     strong = levels.pdq_strong if algorithm == "pdq" else levels.phash_strong
-    if (
-        inliers is not None
-        and inliers >= levels.min_inliers
-        and agreement is not None
-        and agreement >= levels.min_agreement
+    if inliers is not None and verification_passes(
+        inliers=inliers,
+        agreement=agreement,
+        coverage=coverage,
+        min_inliers=levels.min_inliers,
+        min_agreement=levels.min_agreement,
+        min_coverage=levels.min_coverage,
     ):
         return VERIFIED
     if distance <= strong and not low_quality:
