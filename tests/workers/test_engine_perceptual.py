@@ -272,7 +272,9 @@ def test_inliers_without_agreeing_appearance_are_not_verified(agreement):
     ("agreement", "coverage", "level"),
     [
         (0.9, 0.9, "verified"),
-        (None, 0.9, None),  # no appearance to compare: not verified
+        # too flat to compare the appearance: the inliers' coverage decides
+        (None, 0.9, "verified"),
+        (None, 0.3, None),  # a shared frame on a flat picture
         (0.9, 0.3, None),  # a shared part that happens to agree
         (0.2, 0.9, None),
         (0.9, None, "verified"),  # coverage not measured: as before it

@@ -316,6 +316,58 @@ def test_the_coverage_threshold_is_a_parameter():
         V.verify(vi.backdrop(31, SIZE), reference, min_coverage=1.5)
 
 
+# Low contrast: thumbnails of a dark texture, marble or snow are too flat for
+# the appearance check; coverage decides instead.
+
+LOW_CONTRAST = {
+    "dark slate": {},
+    "snow": {"mean": 235, "tint": (0.96, 0.98, 1.0)},
+    "marble": {"mean": 200, "tint": (1.0, 0.97, 0.93)},
+}
+
+
+@pytest.mark.parametrize("look", LOW_CONTRAST.values(), ids=LOW_CONTRAST.keys())
+@pytest.mark.parametrize("quality", [None, 80], ids=["lossless", "JPEG"])
+def test_a_low_contrast_texture_verifies_its_grayscale_copy(look, quality):
+    original = vi.grain(1, SIZE, **look)
+    copy = vi.grayscale(original)
+    if quality:
+        copy = vi.recompress(copy, "JPEG", quality)
+
+    result = V.verify(copy, V.extract(original))
+
+    assert result.agreement is None  # appearance cannot be measured
+    assert result.inliers >= 300, result
+    assert result.coverage >= 0.9, result
+    assert result.verified()
+
+
+@pytest.mark.parametrize("look", LOW_CONTRAST.values(), ids=LOW_CONTRAST.keys())
+def test_another_low_contrast_texture_does_not_verify(look):
+    result = V.verify(vi.grain(2, SIZE, **look), V.extract(vi.grain(1, SIZE, **look)))
+
+    assert result.inliers < V.DEFAULT_MIN_INLIERS, result
+    assert not result.verified()
+
+
+def test_low_contrast_pictures_sharing_a_frame_do_not_verify():
+    # A frame of one texture around other textures: the appearance cannot be
+    # measured, so coverage alone must reject the shared frame.
+    width, height = SIZE
+
+    def framed(content: int) -> Image.Image:
+        out = vi.grain(1, SIZE)
+        out.paste(vi.grain(content, (width - 116, height - 116)), (58, 58))
+        return out
+
+    result = V.verify(framed(3), V.extract(framed(2)))
+
+    assert result.agreement is None
+    assert result.inliers >= 4 * V.DEFAULT_MIN_INLIERS, result
+    assert result.coverage < V.DEFAULT_MIN_COVERAGE, result
+    assert not result.verified()
+
+
 # One-axis stretches: a similarity lays only a band of the picture right, so
 # the affine model is fitted when the similarity fails the checks.
 

@@ -7,9 +7,9 @@ every shape and redraws the texture and text: the same "style", none of the
 same content.
 
 Other kinds of picture: `texture` (detail everywhere, as a photograph of
-foliage or stone), `dark_edge` (an artwork whose top is a dark, nearly flat
-sky) and pictures that share a template with other contents (`card`,
-`backdrop`, `canton`).
+foliage or stone), `grain` (a low-contrast texture: dark slate, marble, snow),
+`dark_edge` (an artwork whose top is a dark, nearly flat sky) and pictures
+that share a template with other contents (`card`, `backdrop`, `canton`).
 """
 
 from __future__ import annotations
@@ -204,6 +204,25 @@ def texture(seed: int, size: tuple[int, int] = (512, 384)) -> Image.Image:
         )
         channels.append(128 + 60 * value / value.std())
     return Image.fromarray(np.clip(np.stack(channels, -1), 0, 255).astype(np.uint8))
+
+
+def grain(
+    seed: int,
+    size: tuple[int, int] = (512, 384),
+    *,
+    mean: float = 30,
+    tint: tuple[float, float, float] = (1.0, 0.92, 0.85),
+) -> Image.Image:
+    """A low-contrast texture: fine grain (deviation 6) and faint veins.
+
+    Reduced to a thumbnail, the grain averages out: nearly flat, as dark
+    slate, marble or snow is.
+    """
+    rng = np.random.default_rng(seed)
+    width, _ = size
+    value = mean + 6 * _noise(rng, size, width // 2) + 2 * _noise(rng, size, 3)
+    rgb = np.stack([value * t for t in tint], -1)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
 
 
 def dark_edge(

@@ -479,8 +479,11 @@ def verification_passes(
     """Whether a verification's figures make a pair verified.
 
     Enough inliers, spread over the overlap (coverage), and an appearance that
-    agrees. `coverage` None means it was not measured (figures from before
-    the coverage check): then the agreement alone is required, as it was.
+    agrees. When the appearance cannot be measured (agreement None: a dark
+    texture, snow, marble are too flat in the thumbnails compared), coverage
+    alone decides, so such a copy is not dropped for its low contrast.
+    `coverage` None means it was not measured (figures from before the
+    coverage check): then the agreement is required, as it was.
     """
     if inliers < min_inliers:
         return False
@@ -488,7 +491,7 @@ def verification_passes(
         return agreement is not None and agreement >= min_agreement
     if coverage < min_coverage:
         return False
-    return agreement is not None and agreement >= min_agreement
+    return agreement is None or agreement >= min_agreement
 
 
 def level_for(

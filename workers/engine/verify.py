@@ -36,7 +36,9 @@ shared part. `verified` also needs the inliers to cover the overlap of both
 images (`coverage`: about the share of the picture two template-sharers have
 in common, near 1 for a copy, measured over what a crop kept, not the whole
 reference) and the query, laid on the reference, to look like it
-(`agreement`, a correlation of thumbnails cell by cell).
+(`agreement`, a correlation of thumbnails cell by cell). When the thumbnails
+are too flat to compare (a dark texture, marble, snow), coverage alone
+decides.
 
 Limits:
 - Flat images (logos, letters, clip art) have few corners. Detection retries
@@ -46,7 +48,8 @@ Limits:
   different designs) match on that part: 25-35 inliers are typical, and
   hundreds for a shared template. Coverage rejects a part that is less than
   about DEFAULT_MIN_COVERAGE of the overlap; a template sharing more (a
-  backdrop behind a small subject) is left to the appearance check.
+  backdrop behind a small subject) is left to the appearance check, and when
+  the pictures are also too flat to compare, it verifies.
 - Coverage is only as sharp as the inliers are many: with 16-30 of them it
   says little (it is relative to what that many inliers could cover). A copy
   under a large overlay (a caption bar, a big watermark) loses the overlay's
@@ -242,8 +245,8 @@ class Verification:
         min_agreement: float = DEFAULT_MIN_AGREEMENT,
         min_coverage: float = DEFAULT_MIN_COVERAGE,
     ) -> bool:
-        """Enough inliers, spread over the overlap, and an appearance that
-        agrees."""
+        """Enough inliers, spread over the overlap, and an appearance that agrees
+        (or cannot be measured: then coverage alone decides)."""
         return verification_passes(
             inliers=self.inliers,
             agreement=self.agreement,
