@@ -36,7 +36,7 @@ ALGORITHM_VERSIONS: dict[str, str] = {
 # Registry-side PDQ variants (workers/engine/perceptual.py) are versioned as a
 # whole: bump this when how any variant is computed changes; changing the
 # scheme in settings changes `variants_version` too, and refingerprint follows.
-VARIANTS_VERSION = "1"
+VARIANTS_VERSION = "2"  # 2: trimming stops at flat picture edges
 
 
 def variants_version(scheme: str) -> str:

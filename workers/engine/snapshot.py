@@ -434,7 +434,13 @@ class RegistrySnapshot:
             candidates.add(MatchKind.PDQ, pos, image_id, dist, variant)
 
         verifier = (
-            _Verifier(batch, references, levels.min_inliers, levels.min_agreement)
+            _Verifier(
+                batch,
+                references,
+                levels.min_inliers,
+                levels.min_agreement,
+                levels.min_coverage,
+            )
             if references is not None
             else None
         )
@@ -442,7 +448,7 @@ class RegistrySnapshot:
             matches += self._descriptor_matches(described, first, levels, verifier)
         for kind, pos, image_id, dist, variant in candidates.best():
             checked = verifier.check(pos, image_id) if verifier else None
-            inliers, agreement = checked if checked is not None else (None, None)
+            inliers, agreement, coverage = checked or (None, None, None)
             level = level_for(
                 algorithm=str(kind),
                 distance=dist,
@@ -450,6 +456,7 @@ class RegistrySnapshot:
                 levels=levels,
                 low_quality=self.is_low_quality(image_id),
                 agreement=agreement,
+                coverage=coverage,
             )
             if level is None:
                 continue
@@ -507,11 +514,12 @@ class RegistrySnapshot:
         matches = []
         for (pos, image_id), (similarity, variant) in sorted(best.items()):
             checked = verifier.check(pos, image_id) if verifier else None
-            inliers, agreement = checked if checked is not None else (None, None)
+            inliers, agreement, coverage = checked or (None, None, None)
             level = descriptor_level(
                 similarity=similarity,
                 inliers=inliers,
                 agreement=agreement,
+                coverage=coverage,
                 levels=levels,
             )
             if level is None:
@@ -560,6 +568,10 @@ class _Candidates:
         return out
 
 
+# What _Verifier.check reports of a pair: inliers, agreement, coverage.
+_Checked = tuple[int, float | None, float]
+
+
 class _Verifier:
     """Verifies (row, registered image) pairs once each, decoding a row once.
 
@@ -573,23 +585,26 @@ class _Verifier:
         references: ReferenceLoader,
         min_inliers: int,
         min_agreement: float,
+        min_coverage: float,
     ) -> None:
         self.batch = batch
         self.references = references
         self.min_inliers = min_inliers
         self.min_agreement = min_agreement
+        self.min_coverage = min_coverage
         self.rows: dict[int, Any] = {}
         self.mirrored: dict[int, Any] = {}
-        self.results: dict[tuple[int, int], tuple[int, float | None] | None] = {}
+        self.results: dict[tuple[int, int], _Checked | None] = {}
 
-    def check(self, pos: int, image_id: int) -> tuple[int, float | None] | None:
-        """(inliers, agreement) of the pair, or None when it cannot be verified."""
+    def check(self, pos: int, image_id: int) -> _Checked | None:
+        """(inliers, agreement, coverage) of the pair, or None when it cannot be
+        verified."""
         key = (pos, image_id)
         if key not in self.results:
             self.results[key] = self._verify(pos, image_id)
         return self.results[key]
 
-    def _verify(self, pos: int, image_id: int) -> tuple[int, float | None] | None:
+    def _verify(self, pos: int, image_id: int) -> _Checked | None:
         images = self.batch.images
         if images is None or images[pos] is None:
             return None
@@ -609,21 +624,32 @@ class _Verifier:
         features = self.mirrored.get((pos, False))
         if features is None:
             features = self.mirrored[(pos, False)] = verify.extract(image)
+        thresholds = (self.min_inliers, self.min_agreement, self.min_coverage)
         plain = verify.verify(
-            features, reference, min_inliers=self.min_inliers, try_mirror=False
+            features,
+            reference,
+            min_inliers=self.min_inliers,
+            min_agreement=self.min_agreement,
+            min_coverage=self.min_coverage,
+            try_mirror=False,
         )
-        if plain.verified(self.min_inliers, self.min_agreement):
-            return plain.inliers, plain.agreement
+        if plain.verified(*thresholds):
+            return plain.inliers, plain.agreement, plain.coverage
         mirrored = self.mirrored.get((pos, True))
         if mirrored is None:
             mirrored = self.mirrored[(pos, True)] = verify.extract(image, mirrored=True)
         flipped = verify.verify(
-            mirrored, reference, min_inliers=self.min_inliers, try_mirror=False
+            mirrored,
+            reference,
+            min_inliers=self.min_inliers,
+            min_agreement=self.min_agreement,
+            min_coverage=self.min_coverage,
+            try_mirror=False,
         )
-        if flipped.verified(self.min_inliers, self.min_agreement):
-            return flipped.inliers, flipped.agreement
+        if flipped.verified(*thresholds):
+            return flipped.inliers, flipped.agreement, flipped.coverage
         best = flipped if flipped.inliers > plain.inliers else plain
-        return best.inliers, best.agreement
+        return best.inliers, best.agreement, best.coverage
 
 
 def _hamming_search(
