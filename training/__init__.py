@@ -1,0 +1,1 @@
+"""The copy-detection descriptor: its data set (dataset.py, packages.py)."""
