@@ -917,26 +917,56 @@ def _bits(hexes: Sequence[str], nbytes: int) -> np.ndarray:
     return np.frombuffer(bytes.fromhex("".join(hexes)), np.uint8).reshape(-1, nbytes)
 
 
-def hamming_pairs(
-    queries: np.ndarray, entries: np.ndarray, radius: int, *, batch: int = 8192
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (query, entry) pair within `radius` bits: (query rows, entry rows,
-    distances), exact (faiss IndexBinaryFlat range search, which keeps
-    distances strictly below its threshold)."""
-    empty = np.zeros(0, np.int64)
+def hamming_search(
+    queries: np.ndarray, entries: np.ndarray, radius: int, *, batch: int = 4096
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every (query, entry) pair within `radius` bits, a batch of queries at a
+    time: (query rows, entry rows, distances). Exact: faiss IndexBinaryFlat's
+    range search, which keeps distances strictly below its threshold."""
     if len(queries) == 0 or len(entries) == 0:
-        return empty, empty, empty
+        return
     index = faiss.IndexBinaryFlat(entries.shape[1] * 8)
     index.add(np.ascontiguousarray(entries))
-    qs, es, ds = [], [], []
     for start in range(0, len(queries), batch):
         chunk = np.ascontiguousarray(queries[start : start + batch])
         lims, dist, ids = index.range_search(chunk, radius + 1)
         counts = np.diff(lims).astype(np.int64)
-        qs.append(np.repeat(np.arange(start, start + len(chunk)), counts))
-        es.append(ids.astype(np.int64))
-        ds.append(dist.astype(np.int64))
-    return np.concatenate(qs), np.concatenate(es), np.concatenate(ds)
+        rows = np.repeat(np.arange(start, start + len(chunk), dtype=np.int64), counts)
+        yield rows, ids.astype(np.int64), dist.astype(np.int64)
+
+
+def hamming_pairs(
+    queries: np.ndarray, entries: np.ndarray, radius: int, *, batch: int = 4096
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`hamming_search`'s pairs, all at once."""
+    found = list(hamming_search(queries, entries, radius, batch=batch))
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    q, e, d = zip(*found, strict=True)
+    return np.concatenate(q), np.concatenate(e), np.concatenate(d)
+
+
+def _closest(
+    search: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    n: int,
+    m: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query image (rows modulo n), the closest entry image (rows modulo m)
+    and its distance; -1 and a large distance where none."""
+    best_d = np.full(n, 1 << 30, np.int64)
+    best_j = np.full(n, -1, np.int64)
+    for q, e, d in search:
+        i, j = q % n, e % m
+        order = np.lexsort((d, i))
+        i, j, d = i[order], j[order], d[order]
+        first = np.ones(len(i), bool)
+        first[1:] = i[1:] != i[:-1]
+        i, j, d = i[first], j[first], d[first]
+        better = d < best_d[i]
+        best_d[i[better]] = d[better]
+        best_j[i[better]] = j[better]
+    return best_j, best_d
 
 
 def reference_matches(
@@ -947,38 +977,43 @@ def reference_matches(
     reference as is, mirrored or trimmed against the train image as is or
     trimmed. The closest match is kept (PDQ first)."""
     n, m = len(train), len(refs)
-    best: dict[int, tuple[int, str, int]] = {}
     if not n or not m:
-        return best
+        return {}
     entries = _bits(
         [r.pdq for r in refs] + [r.pdq_flip for r in refs] + [r.pdq_trim for r in refs],
         32,
     )
     queries = _bits([c.pdq for c in train] + [c.pdq_trim for c in train], 32)
-    for q, e, d in zip(*hamming_pairs(queries, entries, REF_PDQ), strict=True):
-        i, j = int(q) % n, int(e) % m
-        if i not in best or best[i][2] > d:
-            best[i] = (j, "pdq", int(d))
+    pdq_j, pdq_d = _closest(hamming_search(queries, entries, REF_PDQ), n, m)
     entries = _bits([r.phash for r in refs] + [r.phash_flip for r in refs], 8)
     queries = _bits([c.phash for c in train], 8)
-    for q, e, d in zip(*hamming_pairs(queries, entries, REF_PHASH), strict=True):
-        i, j = int(q), int(e) % m
-        if i not in best:
-            best[i] = (j, "phash", int(d))
+    ph_j, ph_d = _closest(hamming_search(queries, entries, REF_PHASH), n, m)
+    best: dict[int, tuple[int, str, int]] = {}
+    for i in np.flatnonzero(ph_j >= 0).tolist():
+        best[i] = (int(ph_j[i]), "phash", int(ph_d[i]))
+    for i in np.flatnonzero(pdq_j >= 0).tolist():
+        best[i] = (int(pdq_j[i]), "pdq", int(pdq_d[i]))
     return best
 
 
-def near_duplicates(train: Sequence[Candidate]) -> list[list[int]]:
-    """Per train image, the others within DUP_PDQ, as they are or mirrored."""
+def near_duplicates(train: Sequence[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+    """Per train image, the others within DUP_PDQ, as they are or mirrored:
+    (offsets, neighbours), image i's being neighbours[offsets[i]:offsets[i+1]]."""
     n = len(train)
     entries = _bits([c.pdq for c in train] + [c.pdq_flip for c in train], 32)
     queries = _bits([c.pdq for c in train], 32)
-    neighbours: list[list[int]] = [[] for _ in range(n)]
-    for q, e, _ in zip(*hamming_pairs(queries, entries, DUP_PDQ), strict=True):
-        i, j = int(q), int(e) % n
-        if i != j:
-            neighbours[i].append(j)
-    return neighbours
+    rows, cols = [], []
+    for q, e, _ in hamming_search(queries, entries, DUP_PDQ):
+        j = e % n
+        other = q != j
+        rows.append(q[other].astype(np.int32))
+        cols.append(j[other].astype(np.int32))
+    row = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+    col = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+    order = np.argsort(row, kind="stable")
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=offsets[1:])
+    return offsets, col[order]
 
 
 def select(
@@ -987,7 +1022,7 @@ def select(
     """Which train candidates to keep (see the module docstring); candidates in
     priority order: an earlier one wins a duplicate."""
     matches = reference_matches(train, refs)
-    neighbours = near_duplicates(train)
+    offsets, neighbours = near_duplicates(train)
     kept: list[int] = []
     kept_mask = np.zeros(len(train), bool)
     kept_sha: set[str] = set()
@@ -995,13 +1030,15 @@ def select(
     outcome: list[str] = []
     near_of: dict[int, int] = {}
     for i, c in enumerate(train):
+        near = neighbours[offsets[i] : offsets[i + 1]]
+        near = near[kept_mask[near]]
         if i in matches:
             outcome.append("reference")
         elif c.sha256 in kept_sha:
             outcome.append("exact")
-        elif any(kept_mask[j] for j in neighbours[i]):
+        elif len(near):
             outcome.append("near")
-            near_of[i] = next(j for j in neighbours[i] if kept_mask[j])
+            near_of[i] = int(near[0])
         elif per_package[c.package] >= cap:
             outcome.append("cap")
         else:
