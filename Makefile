@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate superuser worker web lint format clean train-install train
+.PHONY: run test install migrate superuser worker web lint format clean train-install train training-data
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## The descriptor's training images from Debian packages (training/DATA.md).
+training-data: install
+	$(PY) training/dataset.py
 
 clean:
 	rm -rf $(VENV)
