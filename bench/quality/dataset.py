@@ -53,32 +53,13 @@ CACHE = ROOT / "var" / "bench" / "quality"
 IMAGES = CACHE / "images"
 INDEX = CACHE / "index.json"
 
-# package -> what it is (for the docs); setup.sh installs the same list.
-# wesnoth-1.16-data and tuxpaint-stamps-default left for the descriptor's
-# held-out set (training/packages.py): the benchmark must not tune on them.
-SOURCES: dict[str, str] = {
-    "openclipart-png": "clip art (Open Clip Art Library 0.18, PNG)",
-    "endless-sky-data": "Endless Sky: landscape photographs, ship/outfit renders",
-    "stellarium-data": "Stellarium: nebula photographs, constellation artwork",
-    "naev-data": "Naev: portraits, planet and ship renders",
-    "freedroidrpg-data": "FreedroidRPG: item and portrait artwork",
-    "hedgewars-data": "Hedgewars: theme artwork, maps, forts",
-    "kstars-data": "KStars: sky images and interface artwork",
-    "flare-game": "Flare: painted portraits, backgrounds, item art",
-    "megaglest-data": "MegaGlest: loading screens, unit portraits, textures",
-    "gnome-backgrounds": "GNOME wallpapers",
-    "desktop-base": "Debian desktop artwork",
-    "mate-backgrounds": "MATE wallpapers",
-    "plasma-workspace-wallpapers": "KDE Plasma wallpapers",
-    "sway-backgrounds": "sway wallpapers",
-    "ukui-wallpapers": "UKUI wallpapers",
-    "lomiri-wallpapers": "Lomiri wallpapers",
-    "lomiri-wallpapers-16.04": "Lomiri wallpapers (Ubuntu Touch 16.04)",
-    "lomiri-wallpapers-20.04": "Lomiri wallpapers (Ubuntu Touch 20.04)",
-    "debian-edu-artwork-emerald": "Debian Edu artwork",
-    "debian-edu-artwork-spacefun": "Debian Edu artwork",
-    "debian-edu-artwork-softwaves": "Debian Edu artwork",
-}
+# package -> what it is (for the docs); setup.sh installs the same list. One
+# list with training/packages.py (BENCHMARK): the descriptor never trains on
+# these. wesnoth-1.16-data and tuxpaint-stamps-default left for the
+# descriptor's held-out set: the benchmark must not tune on them.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from training.packages import BENCHMARK as SOURCES  # noqa: E402
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 MIN_SIDE = 96
