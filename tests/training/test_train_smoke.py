@@ -50,7 +50,7 @@ def test_a_few_steps_train_export_and_run_in_the_engine(tmp_path):
     assert runtime.info.version.startswith("descriptor-v0:")
     known = np.load(path.with_suffix(".known.npz"))
     got = runtime.embed([Image.fromarray(a) for a in known["images"]])
-    assert np.abs(got - known["vectors"]).max() < 1e-4
+    assert np.abs(got - known["vectors"]).max() < 3e-4
 
 
 def test_views_keep_shape_and_range_and_jpeg_changes_pixels():
