@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate superuser worker web lint format clean
+.PHONY: run test install migrate superuser worker web lint format clean train-install train training-data
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ test: install
 	bash scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## Training the copy-detection descriptor (PyTorch; not needed to run or test the registry).
+TRAIN_STAMP := $(VENV)/.train-installed
+$(TRAIN_STAMP): requirements-train.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-train.txt
+	touch $(TRAIN_STAMP)
+
+train-install: $(TRAIN_STAMP)
+
+## Train on a GPU when there is one, else the CPU configuration; then export with
+## `$(PY) -m training.export var/training/run-<config>/checkpoint.pt --version N`.
+train: train-install
+	$(PY) -m training.train $(TRAIN_ARGS)
+
 lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
@@ -36,6 +49,10 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## The descriptor's training images from Debian packages (training/DATA.md).
+training-data: install
+	$(PY) training/dataset.py
 
 clean:
 	rm -rf $(VENV)

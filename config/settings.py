@@ -236,6 +236,20 @@ MATCH_PHASH_STRONG = env.int("MATCH_PHASH_STRONG", default=-1)
 MATCH_MIN_INLIERS = env.int("MATCH_MIN_INLIERS", default=16)
 MATCH_MIN_AGREEMENT = env.float("MATCH_MIN_AGREEMENT", default=0.5)
 MATCH_MAX_CANDIDATES = env.int("MATCH_MAX_CANDIDATES", default=8)
+# The copy-detection descriptor (workers/engine/descriptor.py): registered
+# images are described when fingerprinted, and image rows look up their
+# MATCH_DESCRIPTOR_K nearest registered images by it. Below MATCH_DESCRIPTOR_MIN
+# (cosine) a neighbour is no candidate; an unverified candidate at or above
+# MATCH_DESCRIPTOR_POSSIBLE is listed as possible; MATCH_DESCRIPTOR_STRONG
+# (-1: off) would remove on similarity alone. docs/MATCHING.md chose these.
+MATCH_DESCRIPTOR = env.bool("MATCH_DESCRIPTOR", default=False)
+MATCH_DESCRIPTOR_K = env.int("MATCH_DESCRIPTOR_K", default=8)
+MATCH_DESCRIPTOR_MIN = env.float("MATCH_DESCRIPTOR_MIN", default=0.3)
+MATCH_DESCRIPTOR_POSSIBLE = env.float("MATCH_DESCRIPTOR_POSSIBLE", default=0.6)
+MATCH_DESCRIPTOR_STRONG = env.float("MATCH_DESCRIPTOR_STRONG", default=-1.0)
+# From this many region vectors on (six per image), the snapshot's descriptor
+# index is an HNSW graph instead of exact search.
+MATCH_DESCRIPTOR_HNSW_MIN = env.int("MATCH_DESCRIPTOR_HNSW_MIN", default=300_000)
 MATCH_VERIFY = env.bool("MATCH_VERIFY", default=True)
 MATCH_REMOVE_LEVELS = env.list("MATCH_REMOVE_LEVELS", default=["verified", "strong"])
 MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)

@@ -240,6 +240,7 @@ class Match(models.Model):
         MD5 = "md5", "MD5"
         PHASH = "phash", "pHash"
         PDQ = "pdq", "PDQ"
+        DESCRIPTOR = "descriptor", "copy-detection descriptor"
         STYLE = "style", "style name"
 
     class Level(models.TextChoices):
@@ -288,6 +289,12 @@ class Match(models.Model):
         null=True,
         blank=True,
         help_text="Estimated probability that an unrelated image is this close.",
+    )
+    similarity = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Cosine similarity of the copy-detection descriptors "
+        "(descriptor matches).",
     )
 
     class Meta:

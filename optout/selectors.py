@@ -221,6 +221,14 @@ def default_levels() -> Levels:
         min_inliers=settings.MATCH_MIN_INLIERS,
         min_agreement=settings.MATCH_MIN_AGREEMENT,
         max_candidates=settings.MATCH_MAX_CANDIDATES,
+        descriptor_k=settings.MATCH_DESCRIPTOR_K,
+        descriptor_min=settings.MATCH_DESCRIPTOR_MIN,
+        descriptor_possible=settings.MATCH_DESCRIPTOR_POSSIBLE,
+        descriptor_strong=(
+            settings.MATCH_DESCRIPTOR_STRONG
+            if settings.MATCH_DESCRIPTOR_STRONG >= 0
+            else None
+        ),
     )
 
 

@@ -90,6 +90,31 @@ def _low_quality() -> Iterator[int]:
     yield from qs.values_list("image_id", flat=True).iterator(chunk_size=50_000)
 
 
+def descriptor_version() -> str:
+    """The model version image rows are described with ("" when turned off)."""
+    if not settings.MATCH_DESCRIPTOR:
+        return ""
+    from workers.engine import descriptor
+
+    return descriptor.version()
+
+
+def _descriptors(version: str) -> Iterator[tuple[int, bytes]]:
+    """Every enforced image's region descriptors made by model `version`.
+
+    Images described by another version (before `manage.py refingerprint`
+    has caught up with a new model) are left out: their hashes still match.
+    """
+    qs = Image.objects.filter(
+        status=Image.Status.HASHED,
+        work__status=Work.Status.ACTIVE,
+        exclusions__isnull=True,
+        descriptor_version=version,
+    ).exclude(descriptors=None)
+    for image_id, raw in qs.values_list("pk", "descriptors").iterator(chunk_size=5_000):
+        yield image_id, bytes(raw)
+
+
 def max_radius() -> Thresholds:
     return Thresholds(
         phash=max(settings.MATCH_PHASH_MAX_RADIUS, settings.MATCH_PHASH_THRESHOLD),
@@ -99,6 +124,7 @@ def max_radius() -> Thresholds:
 
 def build_snapshot(*, revision: int) -> RegistrySnapshot:
     """Index what the database enforces now, labelled with `revision`."""
+    version = descriptor_version()
     return RegistrySnapshot.build(
         revision=revision,
         url_claims=_claims(Claim.Kind.URL),
@@ -111,6 +137,9 @@ def build_snapshot(*, revision: int) -> RegistrySnapshot:
         pdq=_pdq_fingerprints(),
         low_quality=_low_quality(),
         max_radius=max_radius(),
+        descriptors=_descriptors(version) if version else (),
+        descriptor_version=version,
+        descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
     )
 
 
@@ -148,7 +177,10 @@ def _current(directory: Path) -> bool:
         meta = json.loads((directory / "snapshot.json").read_text())
     except (OSError, ValueError):
         return False
-    return meta.get("format") == FORMAT_VERSION
+    return (
+        meta.get("format") == FORMAT_VERSION
+        and meta.get("descriptor_version", "") == descriptor_version()
+    )
 
 
 def _prune(root: Path, *, keep: int, spare: int = 3) -> None:

@@ -93,6 +93,10 @@ class Image(models.Model):
     thumbnail = models.FileField(upload_to=_thumbnail_path, blank=True, max_length=200)
     # Local features (workers/engine/verify.py) for verifying candidate matches.
     features = models.FileField(upload_to=_features_path, blank=True, max_length=200)
+    # Copy-detection descriptors of the image's regions (float16, packed by
+    # workers/engine/descriptor.pack) and the model version that made them.
+    descriptors = models.BinaryField(null=True, blank=True, editable=False)
+    descriptor_version = models.CharField(max_length=96, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )

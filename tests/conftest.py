@@ -67,6 +67,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:
+    # The cast signs up with real passwords, and log-in tests send many: with
+    # the project's PBKDF2 (about 0.3 s a hash on a 2-core CI machine) hashing
+    # was half of the suite's set-up time. The project's own hashers are
+    # tested in tests/accounts/test_password_hashing.py. (Autouse: runs before
+    # the cast's fixtures.)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
     # Rate-limit counters live in the cache, keyed by account id and address;
     # ids repeat across test databases, so each test starts with none.

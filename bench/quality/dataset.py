@@ -41,6 +41,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image
@@ -52,32 +53,13 @@ CACHE = ROOT / "var" / "bench" / "quality"
 IMAGES = CACHE / "images"
 INDEX = CACHE / "index.json"
 
-# package -> what it is (for the docs); setup.sh installs the same list
-SOURCES: dict[str, str] = {
-    "openclipart-png": "clip art (Open Clip Art Library 0.18, PNG)",
-    "tuxpaint-stamps-default": "Tux Paint stamps: drawings and photographs",
-    "wesnoth-1.16-data": "Battle for Wesnoth: painted portraits, story art, maps",
-    "endless-sky-data": "Endless Sky: landscape photographs, ship/outfit renders",
-    "stellarium-data": "Stellarium: nebula photographs, constellation artwork",
-    "naev-data": "Naev: portraits, planet and ship renders",
-    "freedroidrpg-data": "FreedroidRPG: item and portrait artwork",
-    "hedgewars-data": "Hedgewars: theme artwork, maps, forts",
-    "kstars-data": "KStars: sky images and interface artwork",
-    "flare-game": "Flare: painted portraits, backgrounds, item art",
-    "megaglest-data": "MegaGlest: loading screens, unit portraits, textures",
-    "gnome-backgrounds": "GNOME wallpapers",
-    "desktop-base": "Debian desktop artwork",
-    "mate-backgrounds": "MATE wallpapers",
-    "plasma-workspace-wallpapers": "KDE Plasma wallpapers",
-    "sway-backgrounds": "sway wallpapers",
-    "ukui-wallpapers": "UKUI wallpapers",
-    "lomiri-wallpapers": "Lomiri wallpapers",
-    "lomiri-wallpapers-16.04": "Lomiri wallpapers (Ubuntu Touch 16.04)",
-    "lomiri-wallpapers-20.04": "Lomiri wallpapers (Ubuntu Touch 20.04)",
-    "debian-edu-artwork-emerald": "Debian Edu artwork",
-    "debian-edu-artwork-spacefun": "Debian Edu artwork",
-    "debian-edu-artwork-softwaves": "Debian Edu artwork",
-}
+# package -> what it is (for the docs); setup.sh installs the same list. One
+# list with training/packages.py (BENCHMARK): the descriptor never trains on
+# these. wesnoth-1.16-data and tuxpaint-stamps-default left for the
+# descriptor's held-out set: the benchmark must not tune on them.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from training.packages import BENCHMARK as SOURCES  # noqa: E402
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 MIN_SIDE = 96
@@ -179,30 +161,52 @@ def on_white(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def examine(task: tuple[str, str]) -> tuple[str, str, str | None, dict | None]:
-    """(package, path, reason rejected or None, info) for one file."""
-    package, path = task
+def check_image(
+    source: str | Path | IO[bytes], *, min_side: int = MIN_SIDE
+) -> tuple[str | None, Image.Image | None]:
+    """(reason rejected, None) or (None, the first frame as RGB on white).
+
+    The rules of the module docstring: decodable, at most `MAX_PIXELS`, shorter
+    side >= min_side, aspect <= `MAX_ASPECT`, not blank. training/dataset.py
+    applies the same rules with its own min_side.
+    """
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             w, h = im.size
-            if min(w, h) < MIN_SIDE:
-                return package, path, "small", None
+            if min(w, h) < min_side:
+                return "small", None
             if w * h > MAX_PIXELS:
-                return package, path, "over 100 MP", None
+                return "over 100 MP", None
             im.seek(0)
             im.load()
             rgb = on_white(im)
     except Exception as exc:  # noqa: BLE001 - any decoding failure rejects it
-        return package, path, f"undecodable ({exc.__class__.__name__})", None
+        return f"undecodable ({exc.__class__.__name__})", None
     w, h = rgb.size
-    if min(w, h) < MIN_SIDE:
-        return package, path, "small", None
+    if min(w, h) < min_side:
+        return "small", None
     if max(w, h) / min(w, h) > MAX_ASPECT:
-        return package, path, "aspect", None
+        return "aspect", None
     grey = np.asarray(rgb.convert("L").resize((128, 128)), dtype=np.float32)
     if grey.std() < MIN_STD or (grey < 240).mean() < MIN_INK:
-        return package, path, "blank", None
-    digest = hashlib.sha256(f"{w}x{h}".encode() + np.asarray(rgb).tobytes()).hexdigest()
+        return "blank", None
+    return None, rgb
+
+
+def pixel_digest(rgb: Image.Image) -> str:
+    """SHA-256 (hex) of an RGB image's size and pixels: equal pixels, equal digest."""
+    w, h = rgb.size
+    return hashlib.sha256(f"{w}x{h}".encode() + np.asarray(rgb).tobytes()).hexdigest()
+
+
+def examine(task: tuple[str, str]) -> tuple[str, str, str | None, dict | None]:
+    """(package, path, reason rejected or None, info) for one file."""
+    package, path = task
+    reason, rgb = check_image(path)
+    if reason or rgb is None:
+        return package, path, reason, None
+    w, h = rgb.size
+    digest = pixel_digest(rgb)
     if max(w, h) > MAX_SIDE:
         rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     tmp = IMAGES / f"tmp-{digest}.jpg"

@@ -11,10 +11,9 @@ set -euo pipefail
 PACKAGES=(
     # clip art (PNG renderings of the Open Clip Art Library, many recoloured copies)
     openclipart-png
-    # Tux Paint's stamps: drawings and photographs of animals, plants, objects
-    tuxpaint-stamps-default
-    # game artwork: paintings, renders, photographs
-    wesnoth-1.16-data
+    # game artwork: paintings, renders, photographs (wesnoth-1.16-data and
+    # tuxpaint-stamps-default left for the descriptor's held-out set,
+    # training/packages.py)
     endless-sky-data
     stellarium-data
     naev-data

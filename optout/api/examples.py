@@ -16,6 +16,7 @@ _EXAMPLE_THRESHOLDS = {
     "min_inliers": 16,
     "min_agreement": 0.5,
     "max_candidates": 8,
+    "min_coverage": 0.6,
     "verify": True,
     "variant_scheme": "dihedral+rotx+crops",
 }
@@ -113,7 +114,7 @@ JOB_DETAIL_EXAMPLE = {
                     "fingerprint.pdq": "pdqhash-0.2:1",
                     "fingerprint.phash": "imagehash-4.3.2:8x8",
                     "fingerprint.sha256": "1",
-                    "pdq_variants": "v1:dihedral+rotx+crops:256px",
+                    "pdq_variants": "v2:dihedral+rotx+crops:256px",
                     "snapshot": "3",
                     "hamming_index": "1",
                     "url_index": "1:fnv1a64-murmur3fmix64",
@@ -153,8 +154,14 @@ JOB_DETAIL_EXAMPLE = {
             ],
             "thresholds": {"phash": 8, "pdq": 40},
             "levels": {
+                "descriptor_k": 8,
+                "descriptor_min": "0.3",
+                "descriptor_model": "descriptor-v1:3f2a9c1b0d4e:r6",
+                "descriptor_possible": "0.6",
+                "descriptor_strong": None,
                 "max_candidates": 8,
                 "min_agreement": "0.5",
+                "min_coverage": "0.6",
                 "min_inliers": 16,
                 "pdq_strong": -1,
                 "phash_strong": -1,
@@ -276,6 +283,7 @@ URL_MATCH_EXAMPLE = {
     "inliers": None,
     "agreement": None,
     "chance": None,
+    "similarity": None,
     "removed": True,
 }
 
@@ -296,6 +304,7 @@ PERCEPTUAL_MATCH_EXAMPLE = {
     "inliers": 57,
     "agreement": 0.91,
     "chance": 2.4e-07,
+    "similarity": None,
     "removed": True,
 }
 

@@ -320,7 +320,7 @@ class MatchOutputSerializer(serializers.Serializer):
         source="claim_id", allow_null=True, help_text="url, prefix, domain, style."
     )
     image = serializers.IntegerField(
-        source="image_id", allow_null=True, help_text="Hash matches."
+        source="image_id", allow_null=True, help_text="Hash and descriptor matches."
     )
     work = serializers.IntegerField(source="work_id", allow_null=True)
     distance = serializers.IntegerField(
@@ -336,7 +336,9 @@ class MatchOutputSerializer(serializers.Serializer):
     )
     variant = serializers.CharField(
         help_text="Perceptual matches: the registry variant that came closest "
-        '("+mirror" when the row\'s mirror image did).'
+        '("+mirror" when the row\'s mirror image did); descriptor matches: the '
+        'registered region that came closest ("whole", "centre", "top-left"...; '
+        '"trimmed:" in front when the row\'s image trimmed of its margins did).'
     )
     inliers = serializers.IntegerField(
         allow_null=True,
@@ -350,6 +352,12 @@ class MatchOutputSerializer(serializers.Serializer):
     chance = serializers.FloatField(
         allow_null=True,
         help_text="Estimated probability that an unrelated image is this close.",
+    )
+    similarity = serializers.FloatField(
+        allow_null=True,
+        help_text="Descriptor matches: cosine similarity (-1..1) of the row's "
+        "copy-detection descriptor and the registered image's closest region; "
+        "null for other kinds.",
     )
     removed = serializers.SerializerMethodField(
         help_text="Whether this match removes its row from the filtered manifest."

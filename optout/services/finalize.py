@@ -444,7 +444,9 @@ def receipt_build(
         "software": {
             "name": "optout-registry",
             "version": settings.VERSION,
-            "engine": engine_versions(scheme),
+            "engine": engine_versions(
+                scheme, descriptor_model=thresholds.get("descriptor_model", "")
+            ),
             "models": model_versions(scheme),
         },
         "manifest": {
@@ -459,7 +461,11 @@ def receipt_build(
         "columns": dict(sorted(columns.items())),
         "columns_unused": list(words.unused),
         "signals_not_checked": list(words.not_checked),
-        "checks": checks_applied(columns, verify=verify),
+        "checks": checks_applied(
+            columns,
+            verify=verify,
+            descriptor=bool(thresholds.get("descriptor_model")),
+        ),
         "thresholds": radii,
         "levels": {
             **{
@@ -559,6 +565,7 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
             "inliers",
             "agreement",
             "chance",
+            "similarity",
         )
     )
     removes = set(job.remove_levels)
@@ -578,6 +585,7 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
         inliers,
         agreement,
         chance,
+        similarity,
     ) in qs.iterator(chunk_size=20_000):
         yield {
             "index": row,
@@ -595,6 +603,7 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
             "inliers": inliers,
             "agreement": agreement,
             "chance": chance,
+            "similarity": similarity,
             # This match alone removes its row (another match may too).
             "removed": removes_row(level, removes),
             "signal": "",

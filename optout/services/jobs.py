@@ -36,7 +36,7 @@ from optout.selectors import (
     default_thresholds,
     manifest_paths,
 )
-from optout.snapshots import snapshot_for_revision
+from optout.snapshots import descriptor_version, snapshot_for_revision
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ManifestRejected
@@ -107,6 +107,8 @@ def match_job_start(
     chosen.update(asdict(default_levels()))
     chosen["verify"] = settings.MATCH_VERIFY
     chosen["variant_scheme"] = settings.MATCH_VARIANT_SCHEME
+    # The copy-detection model the job's image rows are described with.
+    chosen["descriptor_model"] = descriptor_version()
     with transaction.atomic():
         job = MatchJob.objects.create(
             manifest=manifest,
@@ -557,6 +559,7 @@ def _match_rows(
                 inliers=m.inliers,
                 agreement=m.agreement,
                 chance=m.chance,
+                similarity=m.similarity,
             )
         )
     return out

@@ -95,6 +95,7 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
             thumbnail_size=settings.THUMBNAIL_SIZE,
             variants=_variant_scheme()[1],
             features=True,
+            descriptors=settings.MATCH_DESCRIPTOR,
         )
     except ImageRejected as exc:
         return _image_fail(image, str(exc))
@@ -152,6 +153,8 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
         locked.byte_size = len(data)
         locked.thumbnail = thumb_path
         locked.features = features_path
+        locked.descriptors = prints.descriptors or None
+        locked.descriptor_version = prints.descriptor_version
         locked.fingerprinted_at = timezone.now()
         locked.save()
         if locked.work.status == Work.Status.ACTIVE:
@@ -202,7 +205,18 @@ def image_needs_refingerprint(*, image: Image) -> bool:
         image.fingerprints.exclude(variant="original").values_list("variant", "version")
     )
     current = fp.variants_version(scheme)
+    if image.descriptor_version != _descriptor_version():
+        return True
     return set(stored) != set(variants) or any(v != current for v in stored.values())
+
+
+def _descriptor_version() -> str:
+    """What an image's descriptor_version must read ("" when they are off)."""
+    if not settings.MATCH_DESCRIPTOR:
+        return ""
+    from workers.engine import descriptor
+
+    return descriptor.version()
 
 
 def images_refingerprint(*, force: bool = False, sync: bool = False) -> int:
@@ -239,6 +253,7 @@ def images_refingerprint(*, force: bool = False, sync: bool = False) -> int:
             ),
         ).filter(
             ~Q(status=Image.Status.HASHED)
+            | ~Q(descriptor_version=_descriptor_version())
             | Q(n_current__lt=len(fp.ALGORITHM_VERSIONS))
             | ~Q(n_variants=len(variants))
             | ~Q(n_variants_current=len(variants))

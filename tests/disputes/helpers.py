@@ -107,10 +107,3 @@ def fingerprint_evidence(dispute: Dispute) -> None:
 
 def make_admin(username: str) -> User:
     return User.objects.create_superuser(username, f"{username}@example.com", "pw")
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings) -> None:
-    # The cast signs up with real passwords; PBKDF2 would make each test's
-    # setup take a second. (Autouse: runs before the cast's fixtures.)
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

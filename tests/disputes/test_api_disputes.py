@@ -8,8 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from disputes.models import Dispute
 from registry.models import Claim
 from tests.conftest import client_for
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
-    _fast_passwords,
+from tests.disputes.helpers import (
     fingerprint_evidence,
     make_admin,
     open_dispute,

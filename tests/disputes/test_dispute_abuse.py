@@ -16,9 +16,8 @@ from disputes.services import dispute_deadlines_run
 from registry.models import Claim
 from registry.services import claim_create
 from tests.conftest import client_for
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
+from tests.disputes.helpers import (
     Clock,
-    _fast_passwords,
     open_dispute,
     prefix_claim,
     seasoned,

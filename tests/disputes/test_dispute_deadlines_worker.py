@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from disputes.models import Dispute
 from registry.models import Claim
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
-    _fast_passwords,
+from tests.disputes.helpers import (
     open_dispute,
     prefix_claim,
     seasoned,

@@ -21,9 +21,8 @@ from disputes.services import (
 from registry.models import Claim, Work
 from registry.selectors import registry_revision_current
 from registry.services import claim_create, claim_review, claim_withdraw
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
+from tests.disputes.helpers import (
     Clock,
-    _fast_passwords,
     fingerprint_evidence,
     make_admin,
     open_dispute,

@@ -11,8 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from disputes.models import Dispute, DisputeEvidence
 from tests.conftest import client_for
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
-    _fast_passwords,
+from tests.disputes.helpers import (
     prefix_claim,
 )
 from tests.images import image_bytes

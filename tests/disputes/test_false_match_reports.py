@@ -16,8 +16,7 @@ from disputes.services import (
 )
 from optout.models import Match
 from registry.selectors import registry_revision_current
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
-    _fast_passwords,
+from tests.disputes.helpers import (
     open_dispute,
 )
 from tests.optout.helpers import EXACT_URL, PHASH, laion_parquet, run_job, start_job

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from disputes.models import Dispute
 from disputes.services import dispute_resolve
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
-    _fast_passwords,
+from tests.disputes.helpers import (
     fingerprint_evidence,
     open_dispute,
     prefix_claim,

@@ -10,8 +10,7 @@ from disputes.models import Dispute
 from disputes.services import dispute_resolve
 from registry.models import Claim
 from registry.services import claim_create
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
-    _fast_passwords,
+from tests.disputes.helpers import (
     fingerprint_evidence,
     make_admin,
     open_dispute,

@@ -9,8 +9,7 @@ from django.urls import reverse
 from audit.models import Notification
 from disputes.services import dispute_respond, review_digest_send
 from registry.services import claim_create
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
-    _fast_passwords,
+from tests.disputes.helpers import (
     make_admin,
     open_dispute,
     prefix_claim,

@@ -59,8 +59,14 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
         "min_inliers": settings.MATCH_MIN_INLIERS,
         "min_agreement": settings.MATCH_MIN_AGREEMENT,
         "max_candidates": settings.MATCH_MAX_CANDIDATES,
+        "min_coverage": 0.6,  # engine default, not a setting
         "verify": True,
         "variant_scheme": settings.MATCH_VARIANT_SCHEME,
+        "descriptor_k": settings.MATCH_DESCRIPTOR_K,
+        "descriptor_min": settings.MATCH_DESCRIPTOR_MIN,
+        "descriptor_possible": settings.MATCH_DESCRIPTOR_POSSIBLE,
+        "descriptor_strong": None,  # MATCH_DESCRIPTOR_STRONG -1: off
+        "descriptor_model": "",  # MATCH_DESCRIPTOR off by default
     }
     assert body["remove_levels"] == ["verified", "strong"]
     assert body["receipt"]["algorithm"] == "Ed25519"

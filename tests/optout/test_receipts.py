@@ -100,8 +100,14 @@ def test_the_receipt_names_what_was_checked_against_what_and_the_result(
         "min_inliers": settings.MATCH_MIN_INLIERS,
         "min_agreement": str(settings.MATCH_MIN_AGREEMENT),
         "max_candidates": settings.MATCH_MAX_CANDIDATES,
+        "min_coverage": "0.6",  # engine default, not a setting
         "verify": settings.MATCH_VERIFY,
         "variant_scheme": settings.MATCH_VARIANT_SCHEME,
+        "descriptor_k": settings.MATCH_DESCRIPTOR_K,
+        "descriptor_min": str(settings.MATCH_DESCRIPTOR_MIN),
+        "descriptor_possible": str(settings.MATCH_DESCRIPTOR_POSSIBLE),
+        "descriptor_strong": None,
+        "descriptor_model": "",
         "remove": ["verified", "strong"],
     }
     assert receipt["rows"] == {
@@ -123,7 +129,7 @@ def test_the_receipt_names_what_was_checked_against_what_and_the_result(
     assert receipt["matches_by_level"] == {"possible": 1}
     engine = receipt["software"]["engine"]
     assert engine["fingerprint.phash"] == ALGORITHM_VERSIONS["phash"]
-    assert engine["pdq_variants"].startswith(f"v1:{settings.MATCH_VARIANT_SCHEME}:")
+    assert engine["pdq_variants"].startswith(f"v2:{settings.MATCH_VARIANT_SCHEME}:")
     assert receipt["software"]["version"] == settings.VERSION
     assert receipt["started"] == job.started.isoformat()
     assert receipt["finished"] == job.finished.isoformat()

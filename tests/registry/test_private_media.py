@@ -20,8 +20,7 @@ from disputes.services import false_match_report_create
 from optout.models import Match
 from registry.models import Image
 from tests.conftest import client_for, make_artist
-from tests.disputes.helpers import (  # noqa: F401  (_fast_passwords: autouse)
-    _fast_passwords,
+from tests.disputes.helpers import (
     open_dispute,
 )
 from tests.images import image_bytes

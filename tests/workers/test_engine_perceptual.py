@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.images import drawing
+from tests.workers import verify_images as vi
 from workers.engine import perceptual as P
 from workers.engine.hashes import hamming
 
@@ -128,6 +129,55 @@ def test_trim_borders_keeps_a_logo_on_a_plain_background():
     assert P.trim_borders(logo).size == (400, 300)
 
 
+def sky_on_left(img: Image.Image) -> Image.Image:
+    return img.transpose(Image.Transpose.ROTATE_90)
+
+
+def pillarbox(img: Image.Image) -> Image.Image:
+    # Bars left and right: the letterbox of the picture turned a quarter.
+    rotated = img.transpose(Image.Transpose.ROTATE_270)
+    return vi.letterbox(rotated, 0.3).transpose(Image.Transpose.ROTATE_90)
+
+
+FLAT_EDGE_BARS = {
+    "letterbox": (lambda im: im, lambda im: vi.letterbox(im, 0.15)),
+    "letterbox, JPEG": (
+        lambda im: im,
+        lambda im: vi.recompress(vi.letterbox(im, 0.15), "JPEG", 90),
+    ),
+    "wide letterbox": (lambda im: im, lambda im: vi.letterbox(im, 0.6)),
+    "pillarbox, sky on the left": (sky_on_left, pillarbox),
+}
+
+
+@pytest.mark.parametrize(
+    ("turn", "bars"), FLAT_EDGE_BARS.values(), ids=FLAT_EDGE_BARS.keys()
+)
+def test_trimming_stops_at_a_flat_picture_edge_next_to_the_bar(turn, bars):
+    # The top of the picture is a dark, flat sky: every pixel is within the
+    # trim's tolerance of the black bar, yet it is the picture.
+    picture = turn(vi.dark_edge(3))
+
+    trimmed = P.trim_borders(bars(picture))
+
+    assert P.trim_borders(picture).size == picture.size  # nothing to trim
+    # within the blended line dropped at each cut
+    assert abs(trimmed.width - picture.width) <= 2, trimmed.size
+    assert abs(trimmed.height - picture.height) <= 2, trimmed.size
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_letterboxed_copy_with_a_flat_edge_trims_like_its_original(seed):
+    # What the hashes see: both prepared (256 px), then trimmed.
+    picture = vi.dark_edge(seed)
+    copy = vi.recompress(vi.letterbox(picture, 0.15), "JPEG", 75)
+
+    trimmed = P.trim_borders(P.prepare(copy)).size
+    original = P.trim_borders(P.prepare(picture)).size
+
+    assert abs(trimmed[0] - original[0]) <= 2 and abs(trimmed[1] - original[1]) <= 2
+
+
 def test_a_bordered_copy_meets_the_trimmed_variant():
     art = drawing(4)
     registry = P.pdq_variants(P.prepare(art), ["canonical", "trimmed"])
@@ -216,6 +266,34 @@ def test_inliers_without_agreeing_appearance_are_not_verified(agreement):
         algorithm="pdq", distance=50, inliers=80, levels=LEVELS, agreement=agreement
     )
     assert level is None
+
+
+@pytest.mark.parametrize(
+    ("agreement", "coverage", "level"),
+    [
+        (0.9, 0.9, "verified"),
+        # too flat to compare the appearance: the inliers' coverage decides
+        (None, 0.9, "verified"),
+        (None, 0.3, None),  # a shared frame on a flat picture
+        (0.9, 0.3, None),  # a shared part that happens to agree
+        (0.2, 0.9, None),
+        (0.9, None, "verified"),  # coverage not measured: as before it
+        (None, None, None),
+    ],
+)
+def test_verified_needs_coverage_and_an_agreeing_appearance(agreement, coverage, level):
+    assert LEVELS.min_coverage == 0.6
+    assert (
+        P.level_for(
+            algorithm="pdq",
+            distance=50,
+            inliers=80,
+            levels=LEVELS,
+            agreement=agreement,
+            coverage=coverage,
+        )
+        == level
+    )
 
 
 def test_a_low_quality_registered_image_is_never_strong_by_hash():

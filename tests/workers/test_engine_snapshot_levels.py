@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.workers import verify_images as vi
+from workers.engine import perceptual as P
+from workers.engine import verify as V
 from workers.engine.perceptual import Levels
 from workers.engine.snapshot import RegistrySnapshot, Thresholds
 from workers.engine.types import RowBatch
@@ -13,6 +16,7 @@ from workers.engine.types import RowBatch
 FLAT = bytes(32)  # a flag's hash: unrelated flat pictures land on it too
 ART = bytes.fromhex("5d5511510101bbeb0a00f7fb2ba973eb0555ef7baa01eceb5f40ecb90103ec97")
 ART_FLIPPED = bytes(b ^ 0xFF for b in ART)
+SIZE = (640, 480)
 
 
 def flip_bits(value: bytes, n: int) -> bytes:
@@ -68,3 +72,39 @@ def test_a_low_quality_image_is_only_possible_by_hash(snapshot):
 def test_beyond_the_strong_distance_a_hash_match_is_possible(snapshot):
     found, _ = snapshot.match(batch(flip_bits(ART, 12)), levels=Levels(pdq_strong=10))
     assert [(m.ref, m.level) for m in found] == [(1, "possible")]
+
+
+def shard_row(image: bytes) -> RowBatch:
+    return RowBatch(
+        first_row=0,
+        keys=["000"],
+        urls=[None],
+        captions=[None],
+        sha256=[None],
+        md5=[None],
+        phash=[None],
+        pdq=[None],
+        images=[image],
+        image_names=["000.jpg"],
+    )
+
+
+def test_a_low_contrast_grayscale_copy_is_verified_by_coverage():
+    # A dark texture: its thumbnails are too flat to compare the appearance,
+    # so the inliers' coverage decides. Strong levels are off: only
+    # verification can lift the hash candidate above possible.
+    original = vi.grain(1, SIZE)
+    pdq = P.pdq_variants(P.prepare(original), ["canonical"])["canonical"][0]
+    snapshot = RegistrySnapshot.build(revision=1, pdq=[(1, pdq)])
+    row = shard_row(vi.jpeg_bytes(vi.grayscale(original), 90))
+    levels = Levels(pdq_strong=-1, phash_strong=-1)
+
+    (verified,) = snapshot.match(
+        row, levels=levels, references={1: V.extract(original)}.get
+    )[0]
+    (unverified,) = snapshot.match(row, levels=levels)[0]
+
+    assert (verified.ref, verified.level) == (1, "verified")
+    assert verified.inliers is not None and verified.inliers >= 300
+    assert verified.agreement is None
+    assert unverified.level == "possible"

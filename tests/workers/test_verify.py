@@ -8,6 +8,7 @@ from PIL import Image
 
 from tests.workers import verify_images as vi
 from workers.engine import verify as V
+from workers.engine.perceptual import Levels
 
 SIZE = (640, 480)
 
@@ -247,3 +248,173 @@ def test_verify_rejects_mixed_kinds_and_a_zero_threshold(original, reference):
         V.verify(original, reference, min_inliers=0)
     with pytest.raises(ValueError, match="akaze"):
         V.verify(V.extract(original, kind="akaze"), reference)
+
+
+# Coverage: the inliers must spread over the overlap of both images, so that
+# pictures sharing only a template do not verify on the shared part.
+
+TEMPLATES = {
+    "card frame": vi.card,
+    "portrait backdrop": vi.backdrop,
+    "flag canton": vi.canton,
+}
+
+
+@pytest.mark.parametrize("template", TEMPLATES.values(), ids=TEMPLATES.keys())
+def test_pictures_sharing_only_a_template_do_not_verify(template):
+    reference = V.extract(template(30, SIZE))
+
+    result = V.verify(template(31, SIZE), reference)
+
+    # The shared part matches: inliers alone would pass.
+    assert result.inliers >= 4 * V.DEFAULT_MIN_INLIERS, result
+    assert result.coverage < V.DEFAULT_MIN_COVERAGE, result
+    assert not result.verified()
+    # Coverage alone rejects the pair, without the appearance check.
+    assert not result.verified(min_agreement=-1.0)
+
+
+@pytest.mark.parametrize("template", TEMPLATES.values(), ids=TEMPLATES.keys())
+def test_a_copy_of_a_picture_on_a_template_verifies(template):
+    picture = template(30, SIZE)
+
+    result = V.verify(vi.recompress(picture, "JPEG", 60), V.extract(picture))
+
+    assert result.coverage >= 0.9, result
+    assert result.verified()
+
+
+CROPS = {  # (left, top) of a crop keeping 77.5 % of each side: 60 % of the area
+    "top left": (0.0, 0.0),
+    "centre": (0.1125, 0.1125),
+    "bottom right": (0.225, 0.225),
+    "bottom left": (0.0, 0.225),
+}
+
+
+@pytest.mark.parametrize("picture", [vi.artwork, vi.texture], ids=["art", "texture"])
+@pytest.mark.parametrize("where", CROPS.values(), ids=CROPS.keys())
+def test_a_crop_keeping_60_percent_of_the_area_verifies(picture, where):
+    original = picture(8, SIZE)
+    left, top = where
+    copy = vi.crop(original, left, top, 0.225 - left, 0.225 - top)
+
+    result = V.verify(copy, V.extract(original))
+
+    # Measured over the part the crop kept, not over the whole reference.
+    assert result.coverage >= 0.8, result
+    assert result.verified()
+
+
+def test_the_coverage_threshold_is_a_parameter():
+    reference = V.extract(vi.backdrop(30, SIZE))
+    result = V.verify(vi.backdrop(31, SIZE), reference, min_coverage=0.0)
+
+    assert not result.verified(min_agreement=-1.0)
+    assert result.verified(min_agreement=-1.0, min_coverage=0.0)
+    with pytest.raises(ValueError, match="min_coverage"):
+        V.verify(vi.backdrop(31, SIZE), reference, min_coverage=1.5)
+
+
+# Low contrast: thumbnails of a dark texture, marble or snow are too flat for
+# the appearance check; coverage decides instead.
+
+LOW_CONTRAST = {
+    "dark slate": {},
+    "snow": {"mean": 235, "tint": (0.96, 0.98, 1.0)},
+    "marble": {"mean": 200, "tint": (1.0, 0.97, 0.93)},
+}
+
+
+@pytest.mark.parametrize("look", LOW_CONTRAST.values(), ids=LOW_CONTRAST.keys())
+@pytest.mark.parametrize("quality", [None, 80], ids=["lossless", "JPEG"])
+def test_a_low_contrast_texture_verifies_its_grayscale_copy(look, quality):
+    original = vi.grain(1, SIZE, **look)
+    copy = vi.grayscale(original)
+    if quality:
+        copy = vi.recompress(copy, "JPEG", quality)
+
+    result = V.verify(copy, V.extract(original))
+
+    assert result.agreement is None  # appearance cannot be measured
+    assert result.inliers >= 300, result
+    assert result.coverage >= 0.9, result
+    assert result.verified()
+
+
+@pytest.mark.parametrize("look", LOW_CONTRAST.values(), ids=LOW_CONTRAST.keys())
+def test_another_low_contrast_texture_does_not_verify(look):
+    result = V.verify(vi.grain(2, SIZE, **look), V.extract(vi.grain(1, SIZE, **look)))
+
+    assert result.inliers < V.DEFAULT_MIN_INLIERS, result
+    assert not result.verified()
+
+
+def test_low_contrast_pictures_sharing_a_frame_do_not_verify():
+    # A frame of one texture around other textures: the appearance cannot be
+    # measured, so coverage alone must reject the shared frame.
+    width, height = SIZE
+
+    def framed(content: int) -> Image.Image:
+        out = vi.grain(1, SIZE)
+        out.paste(vi.grain(content, (width - 116, height - 116)), (58, 58))
+        return out
+
+    result = V.verify(framed(3), V.extract(framed(2)))
+
+    assert result.agreement is None
+    assert result.inliers >= 4 * V.DEFAULT_MIN_INLIERS, result
+    assert result.coverage < V.DEFAULT_MIN_COVERAGE, result
+    assert not result.verified()
+
+
+# One-axis stretches: a similarity lays only a band of the picture right, so
+# the affine model is fitted when the similarity fails the checks.
+
+STRETCHES = {
+    "artwork taller 10%": (lambda: vi.artwork(2, SIZE), 1.0, 1.1, None),
+    "artwork narrower 10%": (lambda: vi.artwork(2, SIZE), 0.9, 1.0, None),
+    "artwork narrower 8%": (lambda: vi.artwork(29, SIZE), 0.92, 1.0, None),
+    "texture taller 10%": (lambda: vi.texture(1, SIZE), 1.0, 1.1, None),
+    "texture narrower 10%": (lambda: vi.texture(1, SIZE), 0.9, 1.0, None),
+    "texture narrower 8%, smaller JPEG": (lambda: vi.texture(29, SIZE), 0.92, 1, 70),
+    "texture wider 8%": (lambda: vi.texture(3, SIZE), 1.08, 1.0, None),
+}
+
+
+@pytest.mark.parametrize(
+    ("picture", "x", "y", "quality"), STRETCHES.values(), ids=STRETCHES.keys()
+)
+def test_a_one_axis_stretch_verifies_with_an_affine_model(picture, x, y, quality):
+    original = picture()
+    copy = vi.stretch(original, x, y)
+    if quality:
+        copy = vi.recompress(vi.resize(copy, 0.6), "JPEG", quality)
+
+    result = V.verify(copy, V.extract(original))
+
+    assert result.verified(), result
+    assert result.model == "affine"
+    assert result.coverage >= 0.9, result
+    assert result.agreement is not None and result.agreement >= 0.9, result
+
+
+# Letterboxes: trimming stops at the picture, even where its edge is flat and
+# close to the bar's colour.
+
+
+def test_a_letterboxed_copy_with_a_dark_flat_edge_still_verifies():
+    original = vi.dark_edge(3)
+    copy = vi.recompress(vi.letterbox(original, 0.15), "JPEG", 90)
+
+    result = V.verify(copy, V.extract(original))
+
+    assert result.verified(), result
+
+
+def test_the_levels_default_to_the_verification_thresholds():
+    levels = Levels()
+
+    assert levels.min_inliers == V.DEFAULT_MIN_INLIERS
+    assert levels.min_agreement == V.DEFAULT_MIN_AGREEMENT
+    assert levels.min_coverage == V.DEFAULT_MIN_COVERAGE

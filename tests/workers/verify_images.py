@@ -5,6 +5,11 @@ gradient ground, noise-textured patches, flat shapes with outlines and a few
 words. `lookalike` keeps the palette, shapes and ground of an artwork but moves
 every shape and redraws the texture and text: the same "style", none of the
 same content.
+
+Other kinds of picture: `texture` (detail everywhere, as a photograph of
+foliage or stone), `grain` (a low-contrast texture: dark slate, marble, snow),
+`dark_edge` (an artwork whose top is a dark, nearly flat sky) and pictures
+that share a template with other contents (`card`, `backdrop`, `canton`).
 """
 
 from __future__ import annotations
@@ -174,3 +179,113 @@ def frame(
 ) -> Image.Image:
     """A uniform border on every side, as a mount or a passe-partout."""
     return ImageOps.expand(img, border=round(min(img.size) * pad), fill=colour)
+
+
+# Other kinds of picture.
+
+
+def _noise(rng: np.random.Generator, size: tuple[int, int], cells: int) -> np.ndarray:
+    """Smooth noise, mean 0 and deviation 1: `cells` random values across the
+    width, interpolated (bicubic) to `size`."""
+    width, height = size
+    grid = rng.standard_normal((max(2, cells * height // width), cells))
+    image = Image.fromarray(grid.astype(np.float32), "F")
+    out = np.asarray(image.resize(size, Image.Resampling.BICUBIC), np.float64)
+    return (out - out.mean()) / out.std()
+
+
+def texture(seed: int, size: tuple[int, int] = (512, 384)) -> Image.Image:
+    """Colour detail everywhere, at several scales (as foliage or stone)."""
+    rng = np.random.default_rng(seed)
+    channels = []
+    for _ in range(3):
+        value = sum(
+            0.6**octave * _noise(rng, size, 16 * 2**octave) for octave in range(5)
+        )
+        channels.append(128 + 60 * value / value.std())
+    return Image.fromarray(np.clip(np.stack(channels, -1), 0, 255).astype(np.uint8))
+
+
+def grain(
+    seed: int,
+    size: tuple[int, int] = (512, 384),
+    *,
+    mean: float = 30,
+    tint: tuple[float, float, float] = (1.0, 0.92, 0.85),
+) -> Image.Image:
+    """A low-contrast texture: fine grain (deviation 6) and faint veins.
+
+    Reduced to a thumbnail, the grain averages out: nearly flat, as dark
+    slate, marble or snow is.
+    """
+    rng = np.random.default_rng(seed)
+    width, _ = size
+    value = mean + 6 * _noise(rng, size, width // 2) + 2 * _noise(rng, size, 3)
+    rgb = np.stack([value * t for t in tint], -1)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
+def dark_edge(
+    seed: int, size: tuple[int, int] = (640, 400), *, band: float = 0.18
+) -> Image.Image:
+    """An artwork whose top `band` is a dark sky: flat, close to black, and
+    brightening slightly from left to right (every pixel within 24 of black)."""
+    out = np.asarray(artwork(seed, size)).copy()
+    width, height = size
+    t = np.linspace(0, 1, width)[None, :, None]
+    sky = np.array([2, 4, 8]) * (1 - t) + np.array([22, 22, 24]) * t
+    out[: round(height * band)] = sky.astype(np.uint8)
+    return Image.fromarray(out)
+
+
+def card(
+    content: int, size: tuple[int, int] = (640, 480), *, border: float = 0.12
+) -> Image.Image:
+    """One card design (a textured frame with a row of pips on each side)
+    around the artwork `content`: cards of one deck share the frame only."""
+    width, height = size
+    edge = round(min(size) * border)
+    out = texture(500, size)
+    draw = ImageDraw.Draw(out)
+    for x in range(0, width, 24):
+        draw.ellipse(
+            (x + 4, edge // 2 - 6, x + 16, edge // 2 + 6), (200, 40, 40), (20, 20, 20)
+        )
+        draw.ellipse(
+            (x + 4, height - edge // 2 - 6, x + 16, height - edge // 2 + 6),
+            (40, 40, 200),
+            (20, 20, 20),
+        )
+    for y in range(0, height, 24):
+        draw.rectangle(
+            (edge // 2 - 5, y + 5, edge // 2 + 5, y + 15), (240, 220, 40), (0, 0, 0)
+        )
+        draw.rectangle(
+            (width - edge // 2 - 5, y + 5, width - edge // 2 + 5, y + 15),
+            (40, 200, 80),
+            (0, 0, 0),
+        )
+    out.paste(artwork(content, (width - 2 * edge, height - 2 * edge)), (edge, edge))
+    return out
+
+
+def backdrop(subject: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """One studio backdrop (artwork 501) with the artwork `subject` in an oval
+    in front of it (about 40 % of the picture), as portraits taken against the
+    same backdrop are."""
+    width, height = size
+    out = artwork(501, size)
+    person = artwork(subject, (round(width * 0.6), round(height * 0.9)))
+    mask = Image.new("L", person.size, 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, *person.size), fill=255)
+    out.paste(person, ((width - person.width) // 2, height - person.height), mask)
+    return out
+
+
+def canton(field: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """The artwork `field` with the same canton (artwork 502) in its top-left
+    quarter, as flags sharing a canton are."""
+    width, height = size
+    out = artwork(field, size)
+    out.paste(artwork(502, (width // 2, height // 2)), (0, 0))
+    return out

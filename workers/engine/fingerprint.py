@@ -36,7 +36,7 @@ ALGORITHM_VERSIONS: dict[str, str] = {
 # Registry-side PDQ variants (workers/engine/perceptual.py) are versioned as a
 # whole: bump this when how any variant is computed changes; changing the
 # scheme in settings changes `variants_version` too, and refingerprint follows.
-VARIANTS_VERSION = "1"
+VARIANTS_VERSION = "2"  # 2: trimming stops at flat picture edges
 
 
 def variants_version(scheme: str) -> str:
@@ -56,6 +56,11 @@ class ImageFingerprints:
     format: str
     # Registry side: variant name -> (PDQ, quality), from perceptual.prepare.
     pdq_variants: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    # Copy-detection descriptors, one per descriptor.REGIONS entry (float16
+    # bytes, descriptor.pack), and the version they were computed with; empty
+    # when not asked for.
+    descriptors: bytes = b""
+    descriptor_version: str = ""
 
     @property
     def phash_int(self) -> int:
@@ -106,6 +111,7 @@ def fingerprint_bytes(
     thumbnail_size: int | None = 256,
     variants: tuple[str, ...] = (),
     features: bool = False,
+    descriptors: bool = False,
 ) -> FingerprintResult:
     """Decode an image file and compute every fingerprint and a thumbnail.
 
@@ -113,11 +119,18 @@ def fingerprint_bytes(
     `variants` names registry-side PDQ variants (perceptual.SCHEMES) to compute
     as well; ValueError for an unknown name. `features` adds the local
     features verification compares against (workers/engine/verify.py), from
-    the same decoded image.
+    the same decoded image. `descriptors` adds the copy-detection descriptors
+    of every region (workers/engine/descriptor.py).
 
     Raises images.ImageRejected if the bytes are not an acceptable image.
     """
     decoded = decode_image(data, max_pixels=max_pixels)
+    packed, packed_version = b"", ""
+    if descriptors:
+        from . import descriptor  # onnxruntime: only where descriptors are made
+
+        packed = descriptor.pack(descriptor.model().regions(decoded.image))
+        packed_version = descriptor.version()
     sha256, md5 = digests(data)
     pdq_hash, quality = pdq(decoded.image)
     fingerprints = ImageFingerprints(
@@ -134,6 +147,8 @@ def fingerprint_bytes(
             if variants
             else {}
         ),
+        descriptors=packed,
+        descriptor_version=packed_version,
     )
     return FingerprintResult(
         fingerprints=fingerprints,
@@ -160,10 +175,13 @@ class QueryFingerprints:
     md5: bytes
     phash: bytes  # imagehash pHash of the decoded image, as for the registry
     pdq: dict[str, bytes]  # perceptual.query_pdq: "canonical" and "flipx"
+    # What the descriptor describes (descriptor_queries): the image, and its
+    # trimmed form when trimming cut something; empty when not asked for.
+    descriptor_images: dict[str, Image.Image] = field(default_factory=dict)
 
 
 def query_fingerprints(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, descriptor: bool = False
 ) -> QueryFingerprints:
     """Fingerprints of a manifest row's image; raises images.ImageRejected."""
     decoded = decode_image(data, max_pixels=max_pixels)
@@ -174,4 +192,15 @@ def query_fingerprints(
         md5=md5,
         phash=phash(decoded.image),
         pdq=perceptual.query_pdq(prepared),
+        descriptor_images=descriptor_queries(decoded.image) if descriptor else {},
     )
+
+
+def descriptor_queries(image: Image.Image) -> dict[str, Image.Image]:
+    """The forms of a query image the descriptor looks up: "whole", and
+    "trimmed" when uniform margins (a frame, a letterbox) were cut away."""
+    queries = {"whole": image}
+    trimmed = perceptual.trim_borders(image)
+    if trimmed.size != image.size:
+        queries["trimmed"] = trimmed
+    return queries

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import imagehash
 import numpy as np
 import pdqhash
-from PIL import Image, ImageChops
+from PIL import Image
 
 # PDQ reduces every image to 64x64 through box filters, so hashing at 256 px
 # gives the same bits within a few (measured: 8 of 256) at a sixth of the cost.
@@ -104,46 +104,158 @@ DEFAULT_SCHEME = "dihedral+rot+crops"
 
 
 def trim_borders(
-    image: Image.Image, *, tolerance: int = 24, min_keep: float = 0.2
+    image: Image.Image,
+    *,
+    tolerance: int = 24,
+    line_tolerance: int = 6,
+    min_keep: float = 0.2,
 ) -> Image.Image:
     """Cut away uniform borders and letterboxes, pass by pass until none is left
     (a frame, then a mat, then the picture's own plain margin).
 
-    A border is the run of rows/columns at the edges that differ from the
-    corner colour by at most `tolerance` in every channel. If what is left would
-    be smaller than `min_keep` of either side, the image is returned as it is
-    (a logo on a plain background is not a border).
+    A border has the colour most corners share. It is the run of whole rows
+    or columns at an edge that match that colour: every pixel within
+    `tolerance` in every channel (JPEG rings near the picture's edge) and the
+    line's mean within `line_tolerance`. The run stops at the first line that
+    does not match, and a line is judged only over the part of the image
+    still kept, so a flat part of the picture that touches the bar stays: a
+    dark sky under a black bar has every pixel within `tolerance` of the bar,
+    but not its mean. Rows then columns, and columns then rows, are both tried
+    and the larger picture kept: a wide pillarbox bar would otherwise pass
+    for the top rows of a dark picture between its bars. If what is left
+    would be smaller than `min_keep` of either side, the image is returned as
+    it is (a logo on a plain background is not a border).
     """
     rgb = image.convert("RGB")
+    pixels = np.asarray(rgb)
+    left, top, right, bottom = 0, 0, rgb.width, rgb.height
     for _ in range(6):
-        width, height = rgb.size
+        view = pixels[top:bottom, left:right]
+        height, width = view.shape[:2]
         if width < 8 or height < 8:
-            return rgb
-        corners = [
-            rgb.getpixel((0, 0)),
-            rgb.getpixel((width - 1, 0)),
-            rgb.getpixel((0, height - 1)),
-            rgb.getpixel((width - 1, height - 1)),
-        ]
-        # The colour most corners share: a letterbox has it at all four.
-        colour = max(corners, key=corners.count)
-        diff = ImageChops.difference(rgb, Image.new("RGB", rgb.size, colour))
-        mask = diff.convert("L").point(lambda p: 255 if p > tolerance else 0)
-        box = mask.getbbox()
-        if box is None:
-            return rgb
-        left, top, right, bottom = box
-        if (right - left) < min_keep * width or (bottom - top) < min_keep * height:
-            return rgb
+            break
+        colour = _border_colour(view, line_tolerance)
+        box = _bar_free_box(view, colour, tolerance, line_tolerance, rows_first=True)
         if box == (0, 0, width, height):
-            return rgb
+            break  # columns first would find nothing either
+        other = _bar_free_box(view, colour, tolerance, line_tolerance, rows_first=False)
+        if _area(other) > _area(box):
+            box = other
+        cut_left, cut_top, cut_right, cut_bottom = box
+        if (cut_right - cut_left) < min_keep * width or (
+            cut_bottom - cut_top
+        ) < min_keep * height:
+            break
         # A resampled edge blends border and picture: drop that row too.
-        left += 1 if left else 0
-        top += 1 if top else 0
-        right -= 1 if right < width else 0
-        bottom -= 1 if bottom < height else 0
-        rgb = rgb.crop((left, top, right, bottom))
-    return rgb
+        cut_left += 1 if cut_left else 0
+        cut_top += 1 if cut_top else 0
+        cut_right -= 1 if cut_right < width else 0
+        cut_bottom -= 1 if cut_bottom < height else 0
+        left, top, right, bottom = (
+            left + cut_left,
+            top + cut_top,
+            left + cut_right,
+            top + cut_bottom,
+        )
+    if (left, top, right, bottom) == (0, 0, rgb.width, rgb.height):
+        return rgb
+    return rgb.crop((left, top, right, bottom))
+
+
+def _area(box: tuple[int, int, int, int]) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _border_colour(pixels: np.ndarray, agree: int) -> np.ndarray:
+    """The colour most corners share, within `agree` (the top-left corner's
+    when none do). Each corner is a 4 x 4 patch's mean, one line in: after a
+    cut the outermost line may still blend two colours."""
+    patches = (
+        pixels[1:5, 1:5],
+        pixels[1:5, -5:-1],
+        pixels[-5:-1, 1:5],
+        pixels[-5:-1, -5:-1],
+    )
+    corners = np.array([p.reshape(-1, 3).mean(axis=0) for p in patches])
+    alike = (np.abs(corners[:, None] - corners[None]).max(axis=2) <= agree).sum(1)
+    return np.round(corners[int(np.argmax(alike))]).astype(np.int16)
+
+
+def _bar_free_box(
+    pixels: np.ndarray,
+    colour: np.ndarray,
+    tolerance: int,
+    line_tolerance: int,
+    *,
+    rows_first: bool,
+) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) left after peeling bar lines off each edge,
+    judging each line over the part of the image still kept."""
+    height, width = pixels.shape[:2]
+    left, top, right, bottom = 0, 0, width, height
+    # An axis is looked at again only after the other one cut something.
+    pending = ["rows", "columns"] if rows_first else ["columns", "rows"]
+    while pending and left < right and top < bottom:
+        axis = pending.pop(0)
+        box = pixels[top:bottom, left:right]
+        if axis == "columns":
+            box = box.transpose(1, 0, 2)
+        lines = (box, colour, tolerance, line_tolerance)
+        cut = _leading_bar_lines(*lines)
+        end = 0
+        if cut < box.shape[0]:
+            end = _leading_bar_lines(box[::-1], *lines[1:])
+        if axis == "rows":
+            top, bottom = top + cut, bottom - end
+        else:
+            left, right = left + cut, right - end
+        other = "columns" if axis == "rows" else "rows"
+        if (cut or end) and other not in pending:
+            pending.append(other)
+    return left, top, right, bottom
+
+
+def _leading_bar_lines(
+    lines: np.ndarray, colour: np.ndarray, tolerance: int, line_tolerance: int
+) -> int:
+    """How many of the leading lines (first axis) match the bar colour.
+
+    Looked at a few lines at a time: most edges have no bar, and a bar is a
+    small part of the image. One odd line at the very edge is passed over:
+    downscaled to PREPARE_MAX_SIDE, a cut edge blends over two lines and the
+    last pass dropped only one. For the same reason a line's two end pixels
+    on either side are left out of it.
+    """
+    if lines.shape[1] > 8:
+        lines = lines[:, 2:-2]
+    length = lines.shape[1]
+
+    def bar(block: np.ndarray) -> np.ndarray:
+        # Signed, per channel: JPEG rings around the bar colour, but a line's
+        # mean stays on it; a dark picture edge under a black bar does not,
+        # however close each of its pixels is.
+        diff = block.astype(np.int16) - colour
+        off = np.abs(diff).reshape(block.shape[0], -1).max(axis=1) > tolerance
+        mean = np.abs(diff.sum(axis=1, dtype=np.int32)).max(axis=1)
+        return ~off & (mean <= line_tolerance * length)
+
+    total = lines.shape[0]
+    flags = bar(lines[:8])
+    skip = 1 if flags.size > 1 and not flags[0] and flags[1] else 0
+    start, chunk = 0, 8
+    while True:
+        first = skip if start == 0 else 0
+        misses = np.flatnonzero(~flags[first:])
+        if misses.size:
+            count = start + first + int(misses[0])
+            break
+        start += flags.size
+        if start >= total:
+            count = total
+            break
+        chunk *= 2
+        flags = bar(lines[start : start + chunk])
+    return count if count > skip else 0
 
 
 def prepare(image: Image.Image, *, max_side: int = PREPARE_MAX_SIDE) -> Image.Image:
@@ -326,10 +438,17 @@ class Levels:
     pdq_strong / phash_strong: at or below, a match is strong without
     verification (the tail model puts chance matches below one per 1M-row
     manifest against the registry size it was chosen for).
-    min_inliers / min_agreement: verification's inlier count and the
-    correlation of the aligned images (verify.Verification.agreement) for
-    `verified`.
+    min_inliers / min_agreement / min_coverage: verification's inlier count,
+    the correlation of the aligned images (verify.Verification.agreement) and
+    the inliers' spread over the overlap (verify.Verification.coverage) for
+    `verified` (see `verification_passes`).
     max_candidates: at most this many nearest candidates per row and hash.
+    descriptor_k: the nearest registered images by descriptor a row's image
+    is compared with; descriptor_min: below this cosine similarity a
+    neighbour is not a candidate at all. descriptor_possible: an unverified
+    candidate at or above it is `possible` (listed with its figures, not
+    removed by default). descriptor_strong: at or above it a candidate is
+    strong on its similarity alone; None (the default) turns that off.
     """
 
     pdq_strong: int = 31
@@ -337,6 +456,11 @@ class Levels:
     min_inliers: int = 16
     min_agreement: float = 0.5
     max_candidates: int = 8
+    min_coverage: float = 0.6
+    descriptor_k: int = 8
+    descriptor_min: float = 0.3
+    descriptor_possible: float = 0.6
+    descriptor_strong: float | None = None
 
 
 VERIFIED = "verified"
@@ -353,6 +477,33 @@ def removes_row(level: str, remove_levels: Collection[str]) -> bool:
     return not level or level in remove_levels
 
 
+def verification_passes(
+    *,
+    inliers: int,
+    agreement: float | None,
+    coverage: float | None,
+    min_inliers: int,
+    min_agreement: float,
+    min_coverage: float,
+) -> bool:
+    """Whether a verification's figures make a pair verified.
+
+    Enough inliers, spread over the overlap (coverage), and an appearance that
+    agrees. When the appearance cannot be measured (agreement None: a dark
+    texture, snow, marble are too flat in the thumbnails compared), coverage
+    alone decides, so such a copy is not dropped for its low contrast.
+    `coverage` None means it was not measured (figures from before the
+    coverage check): then the agreement is required, as it was.
+    """
+    if inliers < min_inliers:
+        return False
+    if coverage is None:
+        return agreement is not None and agreement >= min_agreement
+    if coverage < min_coverage:
+        return False
+    return agreement is None or agreement >= min_agreement
+
+
 def level_for(
     *,
     algorithm: str,
@@ -361,6 +512,7 @@ def level_for(
     levels: Levels,
     low_quality: bool = False,
     agreement: float | None = None,
+    coverage: float | None = None,
 ) -> str | None:
     """verified / strong / possible, or None when the candidate is dismissed.
 
@@ -372,16 +524,51 @@ def level_for(
     distance, so its hash matches are never strong on their own.
     """
     strong = levels.pdq_strong if algorithm == "pdq" else levels.phash_strong
-    if (
-        inliers is not None
-        and inliers >= levels.min_inliers
-        and agreement is not None
-        and agreement >= levels.min_agreement
+    if inliers is not None and verification_passes(
+        inliers=inliers,
+        agreement=agreement,
+        coverage=coverage,
+        min_inliers=levels.min_inliers,
+        min_agreement=levels.min_agreement,
+        min_coverage=levels.min_coverage,
     ):
         return VERIFIED
     if distance <= strong and not low_quality:
         return STRONG
     if inliers is None:
+        return POSSIBLE
+    return None
+
+
+def descriptor_level(
+    *,
+    similarity: float,
+    inliers: int | None,
+    agreement: float | None,
+    levels: Levels,
+    coverage: float | None = None,
+) -> str | None:
+    """The level of a descriptor candidate, or None when it is dismissed.
+
+    Verified as any candidate is (level_for's verification rule). One that
+    failed verification, or could not be verified (hash-only on either side),
+    is still `possible` when its similarity reaches descriptor_possible, so a
+    true copy that verification misses is listed with its figures rather than
+    lost; strong on similarity alone only when descriptor_strong is set.
+    """
+    verdict = level_for(
+        algorithm="descriptor",
+        distance=1 << 30,  # no hash distance: only verification decides here
+        inliers=inliers,
+        levels=levels,
+        agreement=agreement,
+        coverage=coverage,
+    )
+    if verdict == VERIFIED:
+        return VERIFIED
+    if levels.descriptor_strong is not None and similarity >= levels.descriptor_strong:
+        return STRONG
+    if similarity >= levels.descriptor_possible:
         return POSSIBLE
     return None
 

@@ -54,6 +54,7 @@ _SCHEMA = pa.schema(
         ("inliers", pa.int32()),
         ("agreement", pa.float64()),
         ("chance", pa.float64()),
+        ("similarity", pa.float64()),
         ("removed", pa.bool_()),
         ("signal", pa.string()),
         ("field", pa.string()),

@@ -21,15 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from .descindex import DEFAULT_HNSW_MIN, DescriptorIndex
 from .fingerprint import query_fingerprints
 from .hamming import HammingIndex, pack_bytes
 from .images import ImageRejected, decode_image
-from .perceptual import Levels, TailModel, level_for
+from .perceptual import Levels, TailModel, descriptor_level, level_for
 from .style import StyleIndex
 from .types import WHOLE_ROW, Match, MatchKind, RowBatch, RowProblem
 from .urlindex import UrlIndex
 
-FORMAT_VERSION = 4  # 4: URL index format 2 (keys without scheme and www)
+FORMAT_VERSION = 5  # 5: copy-detection descriptors (descriptors/)
 
 # A PDQ index entry's id packs the image id and the variant's position in the
 # snapshot's variant list: image_id * VARIANT_SLOTS + position.
@@ -48,17 +49,26 @@ SIGNAL_KINDS: dict[str, tuple[MatchKind, ...]] = {
     "md5": (MatchKind.MD5,),
     "phash": (MatchKind.PHASH,),
     "pdq": (MatchKind.PDQ,),
-    "image": (MatchKind.SHA256, MatchKind.MD5, MatchKind.PHASH, MatchKind.PDQ),
+    "image": (
+        MatchKind.SHA256,
+        MatchKind.MD5,
+        MatchKind.PHASH,
+        MatchKind.PDQ,
+        MatchKind.DESCRIPTOR,
+    ),
 }
 
 
-def checks_applied(columns: Mapping[str, str], *, verify: bool) -> list[dict[str, Any]]:
+def checks_applied(
+    columns: Mapping[str, str], *, verify: bool, descriptor: bool = False
+) -> list[dict[str, Any]]:
     """Each check a manifest with these columns (role -> column) gets.
 
     One entry per signal found, in SIGNAL_KINDS order: the signal, the
     manifest's column for it and the match kinds it is checked for. Images are
     also verified geometrically against stored originals when `verify` is on.
-    Roles that are not signals (key, status) are not checks.
+    Roles that are not signals (key, status) are not checks. Images are
+    looked up by the copy-detection descriptor too when `descriptor` is on.
     """
     checks: list[dict[str, Any]] = []
     for signal, kinds in SIGNAL_KINDS.items():
@@ -68,7 +78,11 @@ def checks_applied(columns: Mapping[str, str], *, verify: bool) -> list[dict[str
         check: dict[str, Any] = {
             "signal": signal,
             "columns": [column],
-            "kinds": [str(kind) for kind in kinds],
+            "kinds": [
+                str(kind)
+                for kind in kinds
+                if descriptor or kind is not MatchKind.DESCRIPTOR
+            ],
         }
         if signal == "image":
             check["verified_geometrically"] = verify
@@ -198,6 +212,8 @@ class RegistrySnapshot:
         max_radius: Thresholds,
         pdq_variants: list[str] | None = None,
         low_quality: np.ndarray | None = None,
+        descriptors: DescriptorIndex | None = None,
+        descriptor_version: str = "",
     ) -> None:
         self.revision = revision
         self.urls = urls
@@ -212,6 +228,11 @@ class RegistrySnapshot:
         self.low_quality = (
             low_quality if low_quality is not None else np.zeros(0, np.int64)
         )
+        # Region descriptors of every enforced image (None: no descriptors,
+        # image rows are matched by hashes only) and the model version that
+        # made them; a row is described by the same model.
+        self.descriptors = descriptors
+        self.descriptor_version = descriptor_version
 
     def is_low_quality(self, image_id: int) -> bool:
         pos = int(np.searchsorted(self.low_quality, image_id))
@@ -232,11 +253,18 @@ class RegistrySnapshot:
         pdq: Iterable[tuple[int, str, bytes] | tuple[int, bytes]] = (),
         max_radius: Thresholds = Thresholds(phash=12, pdq=63),
         low_quality: Iterable[int] = (),
+        descriptors: Iterable[tuple[int, bytes]] = (),
+        descriptor_version: str = "",
+        descriptor_dim: int = 256,
+        descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
     ) -> RegistrySnapshot:
         """Index everything enforced. Hashes are raw bytes (pHash 8, PDQ 32).
 
         PDQ entries are (image id, variant name, hash), or (image id, hash) for
         the original; every variant of an image points back to the image.
+        Descriptors are (image id, descriptor.pack bytes of its regions), all
+        made by the model `descriptor_version` names; with no version, image
+        rows are matched by their hashes only.
         """
         variants: list[str] = ["original"]
         pdq_index = _hamming_build(_pack_variants(pdq, variants), 32, max_radius.pdq)
@@ -253,6 +281,19 @@ class RegistrySnapshot:
             max_radius=max_radius,
             pdq_variants=variants,
             low_quality=np.unique(np.fromiter(low_quality, np.int64)),
+            descriptors=(
+                DescriptorIndex.build(
+                    (
+                        (image_id, np.frombuffer(raw, np.float16))
+                        for image_id, raw in descriptors
+                    ),
+                    dim=descriptor_dim,
+                    hnsw_min=descriptor_hnsw_min,
+                )
+                if descriptor_version
+                else None
+            ),
+            descriptor_version=descriptor_version,
         )
 
     def sizes(self) -> dict[str, int]:
@@ -263,6 +304,7 @@ class RegistrySnapshot:
             "md5": len(self.md5),
             "phash": len(self.phash),
             "pdq": len(self.pdq),
+            "descriptors": len(self.descriptors) if self.descriptors else 0,
         }
 
     def save(self, directory: Path) -> None:
@@ -277,11 +319,14 @@ class RegistrySnapshot:
         self.phash.save(tmp / "phash")
         self.pdq.save(tmp / "pdq")
         np.save(tmp / "low_quality.npy", self.low_quality)
+        if self.descriptors is not None:
+            self.descriptors.save(tmp / "descriptors")
         meta = {
             "format": FORMAT_VERSION,
             "revision": self.revision,
             "max_radius": asdict(self.max_radius),
             "pdq_variants": self.pdq_variants,
+            "descriptor_version": self.descriptor_version,
             "sizes": self.sizes(),
         }
         (tmp / "snapshot.json").write_text(json.dumps(meta, indent=2))
@@ -303,6 +348,12 @@ class RegistrySnapshot:
             max_radius=Thresholds(**meta["max_radius"]),
             pdq_variants=list(meta["pdq_variants"]),
             low_quality=np.load(directory / "low_quality.npy"),
+            descriptors=(
+                DescriptorIndex.load(directory / "descriptors", mmap=mmap)
+                if meta.get("descriptor_version")
+                else None
+            ),
+            descriptor_version=meta.get("descriptor_version", ""),
         )
 
     def match(
@@ -338,10 +389,13 @@ class RegistrySnapshot:
         unreadable = {p.row for p in batch.unchecked if p.signal == WHOLE_ROW}
         problems: list[RowProblem] = []
         query_pdq: list[tuple[int, str, bytes]] = []
+        described: list[tuple[int, str, Any]] = []
         if batch.images is not None:
             # An image that does not decode leaves only the image unchecked:
             # the row's URL, caption and given hashes are still matched.
-            problems, query_pdq = _fingerprint_images(batch, unreadable)
+            problems, query_pdq, described = _fingerprint_images(
+                batch, unreadable, descriptor=self.descriptors is not None
+            )
 
         def live(values: list) -> list:
             if not unreadable:
@@ -380,13 +434,21 @@ class RegistrySnapshot:
             candidates.add(MatchKind.PDQ, pos, image_id, dist, variant)
 
         verifier = (
-            _Verifier(batch, references, levels.min_inliers, levels.min_agreement)
+            _Verifier(
+                batch,
+                references,
+                levels.min_inliers,
+                levels.min_agreement,
+                levels.min_coverage,
+            )
             if references is not None
             else None
         )
+        if described:
+            matches += self._descriptor_matches(described, first, levels, verifier)
         for kind, pos, image_id, dist, variant in candidates.best():
             checked = verifier.check(pos, image_id) if verifier else None
-            inliers, agreement = checked if checked is not None else (None, None)
+            inliers, agreement, coverage = checked or (None, None, None)
             level = level_for(
                 algorithm=str(kind),
                 distance=dist,
@@ -394,6 +456,7 @@ class RegistrySnapshot:
                 levels=levels,
                 low_quality=self.is_low_quality(image_id),
                 agreement=agreement,
+                coverage=coverage,
             )
             if level is None:
                 continue
@@ -413,6 +476,67 @@ class RegistrySnapshot:
             )
         matches.sort(key=lambda m: (m.row, m.kind, m.ref))
         return matches, problems
+
+    def _descriptor_matches(
+        self,
+        described: list[tuple[int, str, Any]],
+        first: int,
+        levels: Levels,
+        verifier: _Verifier | None,
+    ) -> list[Match]:
+        """The k nearest registered images of each described row, graded.
+
+        `described`: (batch position, query form, image) per form of a row
+        ("whole", "trimmed"). A row's image counts once per registered image,
+        by the form that came closest.
+        """
+        from . import descriptor  # onnxruntime: only where images are matched
+
+        assert self.descriptors is not None
+        model = descriptor.model()
+        if descriptor.version() != self.descriptor_version:
+            raise ValueError(
+                f"the snapshot's descriptors are {self.descriptor_version!r}, "
+                f"the engine's model is {descriptor.version()!r}"
+            )
+        vectors = model.embed([image for _, _, image in described])
+        hits = self.descriptors.search(
+            vectors, levels.descriptor_k, min_similarity=levels.descriptor_min
+        )
+        best: dict[tuple[int, int], tuple[float, str]] = {}
+        for (pos, form, _), found in zip(described, hits, strict=True):
+            for image_id, similarity, region in found:
+                name = descriptor.REGION_NAMES[region]
+                variant = name if form == "whole" else f"{form}:{name}"
+                old = best.get((pos, image_id))
+                if old is None or similarity > old[0]:
+                    best[(pos, image_id)] = (similarity, variant)
+        matches = []
+        for (pos, image_id), (similarity, variant) in sorted(best.items()):
+            checked = verifier.check(pos, image_id) if verifier else None
+            inliers, agreement, coverage = checked or (None, None, None)
+            level = descriptor_level(
+                similarity=similarity,
+                inliers=inliers,
+                agreement=agreement,
+                coverage=coverage,
+                levels=levels,
+            )
+            if level is None:
+                continue
+            matches.append(
+                Match(
+                    row=first + pos,
+                    kind=MatchKind.DESCRIPTOR,
+                    ref=image_id,
+                    level=level,
+                    variant=variant,
+                    inliers=inliers,
+                    agreement=agreement,
+                    similarity=round(similarity, 4),
+                )
+            )
+        return matches
 
 
 @dataclass
@@ -444,6 +568,10 @@ class _Candidates:
         return out
 
 
+# What _Verifier.check reports of a pair: inliers, agreement, coverage.
+_Checked = tuple[int, float | None, float]
+
+
 class _Verifier:
     """Verifies (row, registered image) pairs once each, decoding a row once.
 
@@ -457,23 +585,26 @@ class _Verifier:
         references: ReferenceLoader,
         min_inliers: int,
         min_agreement: float,
+        min_coverage: float,
     ) -> None:
         self.batch = batch
         self.references = references
         self.min_inliers = min_inliers
         self.min_agreement = min_agreement
+        self.min_coverage = min_coverage
         self.rows: dict[int, Any] = {}
         self.mirrored: dict[int, Any] = {}
-        self.results: dict[tuple[int, int], tuple[int, float | None] | None] = {}
+        self.results: dict[tuple[int, int], _Checked | None] = {}
 
-    def check(self, pos: int, image_id: int) -> tuple[int, float | None] | None:
-        """(inliers, agreement) of the pair, or None when it cannot be verified."""
+    def check(self, pos: int, image_id: int) -> _Checked | None:
+        """(inliers, agreement, coverage) of the pair, or None when it cannot be
+        verified."""
         key = (pos, image_id)
         if key not in self.results:
             self.results[key] = self._verify(pos, image_id)
         return self.results[key]
 
-    def _verify(self, pos: int, image_id: int) -> tuple[int, float | None] | None:
+    def _verify(self, pos: int, image_id: int) -> _Checked | None:
         images = self.batch.images
         if images is None or images[pos] is None:
             return None
@@ -493,21 +624,32 @@ class _Verifier:
         features = self.mirrored.get((pos, False))
         if features is None:
             features = self.mirrored[(pos, False)] = verify.extract(image)
+        thresholds = (self.min_inliers, self.min_agreement, self.min_coverage)
         plain = verify.verify(
-            features, reference, min_inliers=self.min_inliers, try_mirror=False
+            features,
+            reference,
+            min_inliers=self.min_inliers,
+            min_agreement=self.min_agreement,
+            min_coverage=self.min_coverage,
+            try_mirror=False,
         )
-        if plain.verified(self.min_inliers, self.min_agreement):
-            return plain.inliers, plain.agreement
+        if plain.verified(*thresholds):
+            return plain.inliers, plain.agreement, plain.coverage
         mirrored = self.mirrored.get((pos, True))
         if mirrored is None:
             mirrored = self.mirrored[(pos, True)] = verify.extract(image, mirrored=True)
         flipped = verify.verify(
-            mirrored, reference, min_inliers=self.min_inliers, try_mirror=False
+            mirrored,
+            reference,
+            min_inliers=self.min_inliers,
+            min_agreement=self.min_agreement,
+            min_coverage=self.min_coverage,
+            try_mirror=False,
         )
-        if flipped.verified(self.min_inliers, self.min_agreement):
-            return flipped.inliers, flipped.agreement
+        if flipped.verified(*thresholds):
+            return flipped.inliers, flipped.agreement, flipped.coverage
         best = flipped if flipped.inliers > plain.inliers else plain
-        return best.inliers, best.agreement
+        return best.inliers, best.agreement, best.coverage
 
 
 def _hamming_search(
@@ -538,24 +680,25 @@ def _hamming_search_tagged(
 
 
 def _fingerprint_images(
-    batch: RowBatch, unreadable: set[int]
-) -> tuple[list[RowProblem], list[tuple[int, str, bytes]]]:
+    batch: RowBatch, unreadable: set[int], *, descriptor: bool = False
+) -> tuple[list[RowProblem], list[tuple[int, str, bytes]], list[tuple[int, str, Any]]]:
     """Fill the batch's hash columns from its images (tar shards).
 
-    Returns the images that do not decode (signal "image") and the extra PDQ
-    queries beside the canonical
-    hash (perceptual.query_pdq): the trimmed form, tagged "", and the mirror,
-    tagged "mirror".
+    Returns the images that do not decode (signal "image"), the extra PDQ
+    queries beside the canonical hash (perceptual.query_pdq): the trimmed
+    form, tagged "", and the mirror, tagged "mirror"; and, with `descriptor`,
+    the forms of each image to describe (position, "whole"/"trimmed", image).
     """
     problems = []
     queries: list[tuple[int, str, bytes]] = []
+    described: list[tuple[int, str, Any]] = []
     assert batch.images is not None
     for i, data in enumerate(batch.images):
         row = batch.first_row + i
         if data is None or row in unreadable:
             continue
         try:
-            prints = query_fingerprints(data)
+            prints = query_fingerprints(data, descriptor=descriptor)
         except ImageRejected as exc:
             member = batch.image_names[i] if batch.image_names else None
             problems.append(
@@ -574,4 +717,6 @@ def _fingerprint_images(
         for name, value in prints.pdq.items():
             if name != "canonical":
                 queries.append((i, "mirror" if name == "flipx" else "", value))
-    return problems, queries
+        for form, image in prints.descriptor_images.items():
+            described.append((i, form, image))
+    return problems, queries, described

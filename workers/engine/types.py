@@ -29,6 +29,9 @@ class MatchKind(StrEnum):
     MD5 = "md5"
     PHASH = "phash"
     PDQ = "pdq"
+    DESCRIPTOR = (
+        "descriptor"  # copy-detection descriptor (workers/engine/descriptor.py)
+    )
     STYLE = "style"
 
 
@@ -153,6 +156,10 @@ class Match:
     registry variant that came closest (with "+mirror" when the row's mirror
     did), the verification's inlier count (None when it could not run) and the
     estimated chance that an unrelated image comes this close.
+    Descriptor matches carry `similarity` (cosine of the two descriptors,
+    -1..1) instead of a distance, and as `variant` the registered region that
+    came closest ("whole", "centre", "top-left", ...; "trimmed:" in front when
+    the row's trimmed form did).
     """
 
     row: int
@@ -166,3 +173,4 @@ class Match:
     agreement: float | None = None
     chance: float | None = None
     matched_as: str = ""
+    similarity: float | None = None

@@ -19,23 +19,44 @@ over the image rather than strongest first, so a high-contrast overlay (a
 watermark, a caption) cannot crowd out the picture under it.
 
 The transform tried first is a similarity (rotation, uniform scale, shift:
-`cv2.estimateAffinePartial2D`); when that falls short, a full affine, which
-also absorbs aspect-ratio stretches, is tried (`cv2.estimateAffine2D`; not a
-homography: every edit we expect is affine, and each extra degree of freedom
-lets random matches agree more often). Both are rejected when implausible
-(scale outside 0.2-5, a stretch of one axis over 1.3 times the other, a
-reflection), and each reference point takes one match at most, so a pile of
-random matches cannot buy inliers with a wild or collapsing transform.
+`cv2.estimateAffinePartial2D`); when that fails the checks below, a full
+affine, which also absorbs aspect-ratio stretches, is tried
+(`cv2.estimateAffine2D`; not a homography: every edit we expect is affine, and
+each extra degree of freedom lets random matches agree more often). Both are
+rejected when implausible (scale outside 0.2-5, a stretch of one axis over
+1.3 times the other, a reflection), and each reference point takes one match
+at most, so a pile of random matches cannot buy inliers with a wild or
+collapsing transform.
 Descriptors are not mirror-invariant, so a mirrored copy is found by
 extracting the flipped query as well (only when the first try fails).
+
+Inliers are not enough: different pictures that share a template (a card
+frame, a portrait backdrop, a flag's canton) match hundreds of points on the
+shared part. `verified` also needs the inliers to cover the overlap of both
+images (`coverage`: about the share of the picture two template-sharers have
+in common, near 1 for a copy, measured over what a crop kept, not the whole
+reference) and the query, laid on the reference, to look like it
+(`agreement`, a correlation of thumbnails cell by cell). When the thumbnails
+are too flat to compare (a dark texture, marble, snow), coverage alone
+decides.
 
 Limits:
 - Flat images (logos, letters, clip art) have few corners. Detection retries
   with a lower threshold, but a plain disc or a single glyph still has too few
   points to verify anything: such pairs get a low count, never a false pass.
 - Images that genuinely share a part (the same logo or photo inside two
-  different designs) verify on that part: 25-35 inliers are typical. The count
-  says how much is shared, not which image came first.
+  different designs) match on that part: 25-35 inliers are typical, and
+  hundreds for a shared template. Coverage rejects a part that is less than
+  about DEFAULT_MIN_COVERAGE of the overlap; a template sharing more (a
+  backdrop behind a small subject) is left to the appearance check, and when
+  the pictures are also too flat to compare, it verifies.
+- Coverage is only as sharp as the inliers are many: with 16-30 of them it
+  says little (it is relative to what that many inliers could cover). A copy
+  under a large overlay (a caption bar, a big watermark) loses the overlay's
+  cells: 0.7-0.85 on the test pictures.
+- A one-axis stretch is fitted by the affine only when the similarity fails:
+  a similarity that passes (a band of the stretched picture lines up, and
+  the checks pass) is what is reported.
 - Perspective (photos of a print at an angle) is outside the models tried;
   mild perspective still verifies on the part that is nearly affine.
 - Framing: a query showing the work at under 1/5 or over 5 times the
@@ -61,6 +82,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .perceptual import verification_passes
+
 # Workers parallelize by process; OpenCV's own threads would only fight them.
 cv2.setNumThreads(1)
 
@@ -70,6 +93,7 @@ DEFAULT_MAX_SIDE = 512
 # Calibrated by the bench (bench/quality): recall against the unrelated tail.
 DEFAULT_MIN_INLIERS = 16
 DEFAULT_MIN_AGREEMENT = 0.5
+DEFAULT_MIN_COVERAGE = 0.6
 FORMAT_VERSION = 2
 
 # Below this many pixels on the shorter side (at working size) there is
@@ -116,6 +140,9 @@ MIN_OVERLAP = 0.25
 AGREEMENT_GRID = 6
 AGREEMENT_PERCENTILE = 25
 FLAT_STD = 4.0
+# Coverage check (_coverage): each side's keypoints in the overlap are binned
+# on a grid of this many cells a side over their extent.
+COVERAGE_GRID = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,17 +230,30 @@ class Verification:
     rotation: float = 0.0  # degrees that turn the query into the reference,
     # counter-clockwise as displayed
     # Correlation (-1..1) of the query laid on the reference with the reference,
-    # over their overlap; None when either side has no thumbnail or the
-    # transform lays too little of the query on the reference.
+    # over their overlap; None when either side has no thumbnail, the
+    # transform lays too little of the query on the reference, or the overlap
+    # is too flat to measure (a dark texture, snow).
     agreement: float | None = None
+    # How evenly the inliers spread over the part of each image that the
+    # transform lays on the other (0-1, the lower of the two sides; 0 when no
+    # transform was found): see _coverage.
+    coverage: float = 0.0
 
     def verified(
         self,
         min_inliers: int = DEFAULT_MIN_INLIERS,
         min_agreement: float = DEFAULT_MIN_AGREEMENT,
+        min_coverage: float = DEFAULT_MIN_COVERAGE,
     ) -> bool:
-        return self.inliers >= min_inliers and (
-            self.agreement is not None and self.agreement >= min_agreement
+        """Enough inliers, spread over the overlap, and an appearance that agrees
+        (or cannot be measured: then coverage alone decides)."""
+        return verification_passes(
+            inliers=self.inliers,
+            agreement=self.agreement,
+            coverage=self.coverage,
+            min_inliers=min_inliers,
+            min_agreement=min_agreement,
+            min_coverage=min_coverage,
         )
 
 
@@ -319,12 +359,88 @@ def _agreement(
     return float(np.percentile(scores, AGREEMENT_PERCENTILE))
 
 
+def _coverage(
+    query: Features,
+    reference: Features,
+    matrix: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+) -> float:
+    """How evenly the inliers spread over the overlap, the lower of both sides.
+
+    On each side, the keypoints that the transform lays inside the other image
+    (the overlap) are binned on a COVERAGE_GRID grid over their extent; a cell
+    holding any of them is covered when an inlier lies in it. The covered
+    cells are divided by how many the same number of inliers, drawn at random
+    from those keypoints, would be expected to reach, so a copy with few
+    inliers is not held to more than its count can cover (and with few
+    inliers coverage says little). Different pictures sharing a template (a
+    card frame, a backdrop, a flag's canton) have their inliers on the shared
+    part only and none in the cells of their different contents: their
+    coverage is about the share of the picture they share. Relative to the
+    overlap, not the whole image: a crop covers what it kept.
+    """
+    inverse = cv2.invertAffineTransform(matrix.astype(np.float64))
+    on_reference = _side_coverage(
+        reference.keypoints,
+        target,
+        _inside(_apply(inverse, reference.keypoints), query.width, query.height),
+    )
+    on_query = _side_coverage(
+        query.keypoints,
+        source,
+        _inside(_apply(matrix, query.keypoints), reference.width, reference.height),
+    )
+    return min(on_reference, on_query)
+
+
+def _side_coverage(
+    points: np.ndarray, inliers: np.ndarray, inside: np.ndarray
+) -> float:
+    points = points[inside]
+    count = _distinct(inliers)
+    if not len(points) or not count:
+        return 0.0
+    low = points.min(axis=0)
+    span = np.maximum(points.max(axis=0) - low, 1.0)
+    size = COVERAGE_GRID * COVERAGE_GRID
+
+    def cells(where: np.ndarray) -> np.ndarray:
+        index = np.floor((where - low) / span * COVERAGE_GRID).astype(np.int64)
+        index = np.clip(index, 0, COVERAGE_GRID - 1)
+        return index[:, 1] * COVERAGE_GRID + index[:, 0]
+
+    share = np.bincount(cells(points), minlength=size) / len(points)
+    # Cells weigh equally, not by their keypoints: a caption or a watermark
+    # packs many keypoints that the other side lacks into a few cells.
+    textured = share > 0
+    hit = np.bincount(cells(inliers), minlength=size) > 0
+    expected = float(np.sum(1.0 - (1.0 - share[textured]) ** count))
+    if expected <= 0:
+        return 0.0
+    return min(1.0, float(np.count_nonzero(hit & textured)) / expected)
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points.astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    return (
+        (points[:, 0] >= 0)
+        & (points[:, 0] <= width)
+        & (points[:, 1] >= 0)
+        & (points[:, 1] <= height)
+    )
+
+
 def verify(
     query: Image.Image | np.ndarray | Features,
     reference: Features,
     *,
     min_inliers: int = DEFAULT_MIN_INLIERS,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
     mirrored_query: Features | None = None,
     try_mirror: bool = True,
     max_side: int = DEFAULT_MAX_SIDE,
@@ -332,17 +448,21 @@ def verify(
     """Count the query's matches that one plausible transform lays on the reference.
 
     When `query` is an image, its features are extracted here, and those of
-    its mirror image too if the first try has fewer than `min_inliers`. A
-    caller checking one query against several references can extract once
-    and pass `Features` instead, with `mirrored_query` for the mirror try
-    (without it the mirror try is skipped). `try_mirror=False` skips it always.
+    its mirror image too if the first try does not pass (`Verification.verified`
+    with these thresholds). A caller checking one query against several
+    references can extract once and pass `Features` instead, with
+    `mirrored_query` for the mirror try (without it the mirror try is
+    skipped). `try_mirror=False` skips it always. The thresholds choose which
+    transform is reported when several are tried; they are not stored.
 
     Raises ValueError when the query's features are of another kind than the
-    reference's, or `min_inliers` < 1.
+    reference's, `min_inliers` < 1 or `min_coverage` outside 0-1.
     """
     started = time.perf_counter()
     if min_inliers < 1:
         raise ValueError("min_inliers must be at least 1")
+    if not 0.0 <= min_coverage <= 1.0:
+        raise ValueError("min_coverage must be between 0 and 1")
     if len(reference) < MIN_MATCHES:
         # Nothing the query could match: skip extracting it.
         return Verification(0, False, "", 0, time.perf_counter() - started)
@@ -351,33 +471,20 @@ def verify(
     else:
         query_features = extract(query, max_side=max_side, kind=reference.kind)
     _check_pair(query_features, reference)
-    best = _attempt(query_features, reference, min_inliers)
-    laid = query_features  # the features the best attempt came from
-    agreement = (
-        _agreement(laid, reference, best.matrix) if best.matrix is not None else None
-    )
+    thresholds = (min_inliers, min_agreement, min_coverage)
+    best = _attempt(query_features, reference, *thresholds)
     # A near-symmetric picture can give a mirrored copy enough inliers the
     # wrong way round; its appearance then disagrees, so try the mirror too.
-    passed = best.inliers >= min_inliers and (agreement or -1.0) >= min_agreement
-    if not passed and try_mirror:
+    if not best.passed and try_mirror:
         if mirrored_query is None and not isinstance(query, Features):
             mirrored_query = extract(
                 query, max_side=max_side, mirrored=True, kind=reference.kind
             )
         if mirrored_query is not None:
             _check_pair(mirrored_query, reference)
-            flipped = _attempt(mirrored_query, reference, min_inliers)
-            flipped_agreement = (
-                _agreement(mirrored_query, reference, flipped.matrix)
-                if flipped.matrix is not None
-                else None
-            )
-            flipped_passed = (
-                flipped.inliers >= min_inliers
-                and (flipped_agreement or -1.0) >= min_agreement
-            )
-            if flipped_passed or (not passed and flipped.inliers > best.inliers):
-                best, agreement = flipped, flipped_agreement
+            flipped = _attempt(mirrored_query, reference, *thresholds)
+            if flipped.passed or flipped.inliers > best.inliers:
+                best = flipped
     return Verification(
         inliers=best.inliers,
         mirrored=best.mirrored,
@@ -386,7 +493,8 @@ def verify(
         seconds=time.perf_counter() - started,
         scale=best.scale,
         rotation=best.rotation,
-        agreement=agreement,
+        agreement=best.agreement,
+        coverage=best.coverage,
     )
 
 
@@ -511,21 +619,32 @@ class _Attempt:
     scale: float = 0.0
     rotation: float = 0.0
     matrix: np.ndarray | None = None
+    agreement: float | None = None
+    coverage: float = 0.0
+    passed: bool = False
 
 
-def _attempt(query: Features, reference: Features, min_inliers: int) -> _Attempt:
+def _attempt(
+    query: Features,
+    reference: Features,
+    min_inliers: int,
+    min_agreement: float,
+    min_coverage: float,
+) -> _Attempt:
+    """The first model that passes every check, else the one with most inliers."""
     source, target = _match(query, reference)
     best = _Attempt(mirrored=query.mirrored, matches=len(source))
     if len(source) < MIN_MATCHES:
         return best
     # The similarity first; the affine (6 degrees of freedom, so more chance
-    # inliers) only when the similarity falls short, e.g. for a stretch.
+    # inliers) only when the similarity fails. Failing includes enough inliers
+    # that then disagree: a one-axis stretch of 8-10 % keeps a band of
+    # similarity inliers across the middle, but laid by that similarity the
+    # picture's edges are 20-25 px off, and its appearance disagrees.
     for model, estimate in (
         ("similarity", cv2.estimateAffinePartial2D),
         ("affine", cv2.estimateAffine2D),
     ):
-        if best.inliers >= min_inliers:
-            break
         matrix, mask = estimate(
             source,
             target,
@@ -540,8 +659,19 @@ def _attempt(query: Features, reference: Features, min_inliers: int) -> _Attempt
         plausible = _plausible(matrix[:, :2])
         if plausible is None:
             continue
-        inliers = _distinct(target[mask.ravel().astype(bool)])
-        if inliers > best.inliers:
+        chosen = mask.ravel().astype(bool)
+        inliers = _distinct(target[chosen])
+        agreement = _agreement(query, reference, matrix)
+        coverage = _coverage(query, reference, matrix, source[chosen], target[chosen])
+        passed = verification_passes(
+            inliers=inliers,
+            agreement=agreement,
+            coverage=coverage,
+            min_inliers=min_inliers,
+            min_agreement=min_agreement,
+            min_coverage=min_coverage,
+        )
+        if passed or inliers > best.inliers:
             scale, rotation = plausible
             best = _Attempt(
                 mirrored=query.mirrored,
@@ -551,7 +681,12 @@ def _attempt(query: Features, reference: Features, min_inliers: int) -> _Attempt
                 scale=scale,
                 rotation=rotation,
                 matrix=matrix,
+                agreement=agreement,
+                coverage=coverage,
+                passed=passed,
             )
+        if passed:
+            break
     return best
 
 

@@ -7,10 +7,12 @@ verification and the chance models. Each is the version string the engine
 itself keeps (`fingerprint.ALGORITHM_VERSIONS`, the modules' FORMAT_VERSION),
 so bumping one there shows here; nothing is typed twice.
 
+The copy-detection descriptor is named by the version the job recorded
+(`descriptor.version()`: the model file's name, a digest of its bytes and the
+registry regions), with the onnxruntime that ran it.
+
 Limits: versions of libraries the engine only reads files with (pyarrow) are
-left out; they cannot change which rows match. The copy-detection descriptor
-of docs/DESIGN.md is not part of matching yet, so no model version is named
-for it.
+left out; they cannot change which rows match.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ import importlib.metadata
 
 import cv2
 
-from . import fingerprint, hamming, perceptual, snapshot, style, urlindex, verify
+from . import (
+    descindex,
+    fingerprint,
+    hamming,
+    perceptual,
+    snapshot,
+    style,
+    urlindex,
+    verify,
+)
 
 
 def _dist(name: str) -> str:
@@ -29,8 +40,14 @@ def _dist(name: str) -> str:
         return "unknown"
 
 
-def engine_versions(variant_scheme: str) -> dict[str, str]:
-    """Algorithm and format versions, as strings (receipts hold no floats)."""
+def engine_versions(
+    variant_scheme: str, *, descriptor_model: str = ""
+) -> dict[str, str]:
+    """Algorithm and format versions, as strings (receipts hold no floats).
+
+    `descriptor_model`: the descriptor version the job matched with ("" when
+    descriptors were off: no entry).
+    """
     versions = {
         f"fingerprint.{name}": version
         for name, version in sorted(fingerprint.ALGORITHM_VERSIONS.items())
@@ -47,6 +64,10 @@ def engine_versions(variant_scheme: str) -> dict[str, str]:
             "verify": f"{verify.FORMAT_VERSION}:opencv-{cv2.__version__}",
         }
     )
+    if descriptor_model:
+        versions["descriptor"] = descriptor_model
+        versions["descriptor_index"] = str(descindex.FORMAT_VERSION)
+        versions["descriptor_runtime"] = f"onnxruntime-{_dist('onnxruntime')}"
     return versions
 
 

@@ -48,7 +48,7 @@ from optout.services import (
     receipt_sidecar,
     receipt_sign,
 )
-from optout.snapshots import max_radius, snapshot_for_revision
+from optout.snapshots import descriptor_version, max_radius, snapshot_for_revision
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine import reports as engine_reports
@@ -280,6 +280,7 @@ class Command(BaseCommand):
                                 "inliers": m.inliers,
                                 "agreement": m.agreement,
                                 "chance": m.chance,
+                                "similarity": m.similarity,
                                 "removed": removes,
                                 "signal": "",
                                 "field": "",
@@ -382,6 +383,7 @@ class Command(BaseCommand):
                 **asdict(levels),
                 "verify": settings.MATCH_VERIFY,
                 "variant_scheme": settings.MATCH_VARIANT_SCHEME,
+                "descriptor_model": descriptor_version(),
             },
             rows=rows_total,
             rows_removed=len(removed),

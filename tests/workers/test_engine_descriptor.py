@@ -1,0 +1,84 @@
+"""The shipped copy-detection model as the engine runs it (onnxruntime, CPU)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.workers.verify_images import (
+    artwork,
+    jpeg_bytes,
+)
+from workers.engine import descriptor
+from workers.engine.images import decode_image
+
+
+@pytest.fixture(scope="module")
+def model() -> descriptor.Descriptor:
+    return descriptor.model()
+
+
+def test_the_onnx_model_gives_the_training_time_vectors(model):
+    """Known answers: export.py stored what PyTorch computed for fixed pictures."""
+    known = np.load(model.path.with_suffix(".known.npz"))
+    got = model.embed([Image.fromarray(a) for a in known["images"]])
+    assert got.shape == known["vectors"].shape == (len(known["images"]), 256)
+    # Two float32 implementations of the same convolutions (onnxruntime's and
+    # PyTorch's kernels) differ in the fifth decimal; the same runtime gives
+    # the same vector to 1e-5 (below).
+    assert np.abs(got - known["vectors"]).max() < 3e-4
+
+
+def test_vectors_are_unit_length_and_the_version_names_file_and_regions(model):
+    vectors = model.regions(artwork(3))
+    assert vectors.shape == (len(descriptor.REGIONS), model.info.dim)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    version = descriptor.version()
+    assert version.startswith("descriptor-v")
+    assert version.endswith(f":r{len(descriptor.REGIONS)}")
+    assert model.info.input_size == 160
+
+
+def test_the_same_image_gives_the_same_vector_in_another_process(model, tmp_path):
+    picture = tmp_path / "p.jpg"
+    picture.write_bytes(jpeg_bytes(artwork(5)))
+    here = model.regions(decode_image(picture.read_bytes()).image)
+    code = (
+        "import json, sys\n"
+        "from workers.engine import descriptor\n"
+        "from workers.engine.images import decode_image\n"
+        f"data = open({str(picture)!r}, 'rb').read()\n"
+        "v = descriptor.model().regions(decode_image(data).image)\n"
+        "json.dump(v.tolist(), sys.stdout)\n"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert np.abs(np.array(json.loads(there.stdout)) - here).max() < 1e-5
+    # And again here: no state carried between calls.
+    again = model.regions(decode_image(picture.read_bytes()).image)
+    assert np.abs(again - here).max() < 1e-5
+
+
+def test_regions_are_overlapping_crops_of_64_percent():
+    img = Image.new("RGB", (200, 100))
+    sizes = {
+        name: descriptor.crop_region(img, name).size for name in descriptor.REGIONS
+    }
+    assert sizes["whole"] == (200, 100)
+    for name in ("top-left", "top-right", "bottom-left", "bottom-right", "centre"):
+        assert sizes[name] == (160, 80)
+
+
+def test_pack_round_trips_in_float16_and_refuses_a_wrong_size():
+    vectors = np.random.default_rng(0).normal(size=(6, 256)).astype(np.float32)
+    data = descriptor.pack(vectors)
+    assert len(data) == 6 * 256 * 2
+    assert np.abs(descriptor.unpack(data, 256) - vectors).max() < 1e-2
+    with pytest.raises(ValueError, match="multiple of 256"):
+        descriptor.unpack(data[:-2], 256)
