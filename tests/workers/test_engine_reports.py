@@ -23,6 +23,7 @@ ROWS = [
         "variant": "",
         "inliers": None,
         "agreement": None,
+        "coverage": None,
         "chance": None,
         "removed": True,
         "signal": "",
@@ -44,6 +45,7 @@ ROWS = [
         "variant": "rot+3",
         "inliers": None,
         "agreement": None,
+        "coverage": None,
         "chance": 2.5e-07,
         "removed": False,
         "signal": "",
@@ -65,6 +67,7 @@ ROWS = [
         "variant": "",
         "inliers": None,
         "agreement": None,
+        "coverage": None,
         "chance": None,
         "removed": True,
         "signal": "image",
@@ -92,6 +95,13 @@ def test_reports_hold_the_same_rows_in_three_formats(tmp_path):
     with open(paths["csv"], newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == list(COLUMNS)
+    figures = COLUMNS.index("inliers")
+    assert COLUMNS[figures : figures + 4] == (
+        "inliers",
+        "agreement",
+        "coverage",
+        "chance",
+    )
     assert [(r["file"], r["row"], r["index"], r["kind"]) for r in rows] == [
         ("a.parquet", "3", "3", "url"),
         ("b.parquet", "4", "9", "phash"),

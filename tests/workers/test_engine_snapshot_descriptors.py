@@ -78,6 +78,7 @@ def test_a_copy_is_verified_with_its_similarity_and_region(snapshot, registered)
     (match,) = [m for m in descriptor_matches if m.level == "verified"]
     assert match.ref == 2 and match.row == 0
     assert match.inliers >= 16 and 0 < match.similarity <= 1
+    assert match.coverage is not None and match.coverage >= Levels().min_coverage
     assert match.variant.split(":")[-1] in descriptor.REGIONS
     # the unrelated registered images are never verified
     assert all(m.ref == 2 for m in descriptor_matches if m.level == "verified")
@@ -91,6 +92,7 @@ def test_an_unverifiable_candidate_is_possible_with_its_figures(snapshot):
     mine = [m for m in found if m.kind == MatchKind.DESCRIPTOR and m.ref == 2]
     (match,) = mine
     assert match.level == "possible" and match.inliers is None
+    assert (match.agreement, match.coverage) == (None, None)
     assert match.similarity is not None
 
 

@@ -9,6 +9,7 @@ import pytest
 from tests.workers import verify_images as vi
 from workers.engine import perceptual as P
 from workers.engine import verify as V
+from workers.engine.images import decode_image
 from workers.engine.perceptual import Levels
 from workers.engine.snapshot import RegistrySnapshot, Thresholds
 from workers.engine.types import RowBatch
@@ -107,4 +108,37 @@ def test_a_low_contrast_grayscale_copy_is_verified_by_coverage():
     assert (verified.ref, verified.level) == (1, "verified")
     assert verified.inliers is not None and verified.inliers >= 300
     assert verified.agreement is None
+    assert verified.coverage is not None
+    assert verified.coverage >= levels.min_coverage
     assert unverified.level == "possible"
+    assert (unverified.inliers, unverified.coverage) == (None, None)
+
+
+def test_a_verified_match_carries_the_figures_that_decided_it():
+    # A watermark hides its cells from the inliers: coverage below 1, above
+    # the default minimum.
+    original = vi.artwork(1)
+    pdq = P.pdq_variants(P.prepare(original), ["canonical"])["canonical"][0]
+    snapshot = RegistrySnapshot.build(revision=1, pdq=[(1, pdq)])
+    data = vi.jpeg_bytes(vi.watermark(original), 85)
+    references = {1: V.extract(original)}.get
+    expected = V.verify(
+        V.extract(decode_image(data).image), V.extract(original), try_mirror=False
+    )
+
+    (match,) = snapshot.match(
+        shard_row(data), levels=Levels(pdq_strong=-1), references=references
+    )[0]
+
+    assert match.level == "verified"
+    assert (match.inliers, match.agreement, match.coverage) == (
+        expected.inliers,
+        expected.agreement,
+        expected.coverage,
+    )
+    assert V.DEFAULT_MIN_COVERAGE <= match.coverage < 1.0
+    # The same copy, where the registry asks for full coverage: dismissed.
+    strict = Levels(pdq_strong=-1, min_coverage=1.0)
+    assert (
+        snapshot.match(shard_row(data), levels=strict, references=references)[0] == []
+    )

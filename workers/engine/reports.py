@@ -53,6 +53,7 @@ _SCHEMA = pa.schema(
         ("variant", pa.string()),
         ("inliers", pa.int32()),
         ("agreement", pa.float64()),
+        ("coverage", pa.float64()),
         ("chance", pa.float64()),
         ("similarity", pa.float64()),
         ("removed", pa.bool_()),

@@ -471,6 +471,7 @@ class RegistrySnapshot:
                     variant=variant,
                     inliers=inliers,
                     agreement=agreement,
+                    coverage=coverage,
                     chance=tail.probability(dist) if tail else None,
                 )
             )
@@ -533,6 +534,7 @@ class RegistrySnapshot:
                     variant=variant,
                     inliers=inliers,
                     agreement=agreement,
+                    coverage=coverage,
                     similarity=round(similarity, 4),
                 )
             )

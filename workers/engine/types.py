@@ -154,8 +154,10 @@ class Match:
     (workers/engine/urlindex.py); empty for other kinds.
     Perceptual matches also carry: level (verified / strong / possible), the
     registry variant that came closest (with "+mirror" when the row's mirror
-    did), the verification's inlier count (None when it could not run) and the
-    estimated chance that an unrelated image comes this close.
+    did), the verification's figures (inlier count, appearance agreement and
+    the inliers' coverage of the overlap; None when it could not run: see
+    verify.Verification) and the estimated chance that an unrelated image
+    comes this close.
     Descriptor matches carry `similarity` (cosine of the two descriptors,
     -1..1) instead of a distance, and as `variant` the registered region that
     came closest ("whole", "centre", "top-left", ...; "trimmed:" in front when
@@ -171,6 +173,7 @@ class Match:
     variant: str = ""
     inliers: int | None = None
     agreement: float | None = None
+    coverage: float | None = None
     chance: float | None = None
     matched_as: str = ""
     similarity: float | None = None
