@@ -285,6 +285,12 @@ class Match(models.Model):
         blank=True,
         help_text="Correlation of the aligned images (verified pairs).",
     )
+    coverage = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How evenly the inliers cover the overlap of both images "
+        "(0-1; checked pairs).",
+    )
     chance = models.FloatField(
         null=True,
         blank=True,

@@ -349,6 +349,12 @@ class MatchOutputSerializer(serializers.Serializer):
         help_text="Verified pairs: correlation (-1..1) of the row's image laid "
         "on the registered one by the transform found.",
     )
+    coverage = serializers.FloatField(
+        allow_null=True,
+        help_text="How evenly the inliers cover the overlap of both images "
+        "(0-1, the lower of the two sides); null when verification could not "
+        "run.",
+    )
     chance = serializers.FloatField(
         allow_null=True,
         help_text="Estimated probability that an unrelated image is this close.",

@@ -564,6 +564,7 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
             "variant",
             "inliers",
             "agreement",
+            "coverage",
             "chance",
             "similarity",
         )
@@ -584,6 +585,7 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
         variant,
         inliers,
         agreement,
+        coverage,
         chance,
         similarity,
     ) in qs.iterator(chunk_size=20_000):
@@ -602,6 +604,7 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
             "variant": variant,
             "inliers": inliers,
             "agreement": agreement,
+            "coverage": coverage,
             "chance": chance,
             "similarity": similarity,
             # This match alone removes its row (another match may too).

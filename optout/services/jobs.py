@@ -558,6 +558,7 @@ def _match_rows(
                 variant=m.variant[:32],
                 inliers=m.inliers,
                 agreement=m.agreement,
+                coverage=m.coverage,
                 chance=m.chance,
                 similarity=m.similarity,
             )

@@ -42,6 +42,7 @@ def test_it_lists_every_match_in_row_order(curator_client, curator, registry):
         "variant": "",
         "inliers": None,
         "agreement": None,
+        "coverage": None,
         "chance": None,
         "similarity": None,
         "removed": True,

@@ -16,6 +16,7 @@ import json
 import tarfile
 
 import pytest
+from django.core.management import call_command
 
 from core.uploads import bytes_file
 from optout.models import Match
@@ -94,6 +95,7 @@ def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
         assert pdq.image_id == registered[image].pk
         assert pdq.level == "verified"
         assert pdq.inliers >= 16
+        assert pdq.coverage >= 0.6  # verify.DEFAULT_MIN_COVERAGE
         assert pdq.variant
     assert next(m for m in found["mirrored"] if m.kind == "pdq").variant.startswith(
         ("flipx", "canonical+mirror")
@@ -101,12 +103,22 @@ def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
     hash_only = next(m for m in found["hash-only"] if m.kind == "pdq")
     assert hash_only.image_id == registered["art3"].pk
     assert (hash_only.level, hash_only.inliers) == ("possible", None)
+    assert (hash_only.agreement, hash_only.coverage) == (None, None)
     assert hash_only.distance <= 31
 
     # the matches API shows the same figures
     body = curator_client.get(f"/api/v1/jobs/{job.pk}/matches/?level=verified").json()
     assert {m["key"] for m in body["results"]} == {"rotated", "mirrored"}
     assert all(m["inliers"] >= 16 and m["removed"] for m in body["results"])
+    rotated = next(m for m in found["rotated"] if m.kind == "pdq")
+    shown = next(
+        m for m in body["results"] if m["key"] == "rotated" and m["kind"] == "pdq"
+    )
+    assert (shown["inliers"], shown["agreement"], shown["coverage"]) == (
+        rotated.inliers,
+        rotated.agreement,
+        rotated.coverage,
+    )
 
     # the CSV report has a column for each figure
     csv_output = job.outputs.get(kind="report_csv")
@@ -118,13 +130,17 @@ def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
     assert pdq_rows["hash-only"]["inliers"] == ""
     assert pdq_rows["hash-only"]["removed"] == "False"
     assert float(pdq_rows["rotated"]["agreement"]) >= 0.5
+    assert float(pdq_rows["rotated"]["coverage"]) == rotated.coverage
+    assert pdq_rows["hash-only"]["coverage"] == ""
 
     # the job page shows the levels
     client.force_login(curator)
     page = client.get(f"/datasets/jobs/{job.pk}/").content.decode()
     assert "Perceptual matches by level" in page
     assert 'class="level level-verified">verified</span>' in page
-    assert "inliers" in page
+    assert f"{rotated.inliers} inliers" in page
+    assert f"agreement {rotated.agreement:.2f}" in page
+    assert f"coverage {rotated.coverage:.2f}" in page
     assert job.receipt["payload"]["matches_by_level"]["verified"] >= 2
 
 
@@ -171,6 +187,25 @@ def test_a_registry_that_allows_strong_hash_matches_removes_them(
     assert filtered_keys(job) == {"lookalike", "unrelated"}
 
 
+def test_check_manifest_reports_the_figures_a_job_does(curator, registered, tmp_path):
+    path = tmp_path / "shard-00000.tar"
+    path.write_bytes(shard())
+    out = tmp_path / "result"
+    call_command("check_manifest", str(path), "--out", str(out), stdout=io.StringIO())
+    with open(out / "matches.csv", newline="") as fh:
+        local = list(csv.DictReader(fh))
+    job = run_job(start_job(curator, shard(), name="shard-00000.tar"))
+    csv_output = job.outputs.get(kind="report_csv")
+    theirs = list(csv.DictReader(io.StringIO(csv_output.file.read().decode())))
+
+    figures = ("key", "kind", "level", "inliers", "agreement", "coverage")
+    assert [[r[f] for f in figures] for r in local] == [
+        [r[f] for f in figures] for r in theirs
+    ]
+    rotated = next(r for r in local if (r["key"], r["kind"]) == ("rotated", "pdq"))
+    assert float(rotated["coverage"]) >= 0.6  # verify.DEFAULT_MIN_COVERAGE
+
+
 def test_unknown_levels_are_refused_with_the_field_named(curator, curator_client):
     response = curator_client.post(
         "/api/v1/manifests/",
@@ -203,4 +238,5 @@ def test_an_admin_reviewing_a_reported_match_sees_its_level_and_figures(
     assert "<dt>Level</dt><dd>verified</dd>" in page
     assert f"<dt>Inliers</dt><dd>{rotated.inliers}</dd>" in page
     assert f"<dt>Agreement</dt><dd>{rotated.agreement:.2f}</dd>" in page
+    assert f"<dt>Coverage</dt><dd>{rotated.coverage:.2f}</dd>" in page
     assert f"<dt>Variant</dt><dd>{rotated.variant}</dd>" in page

@@ -279,6 +279,7 @@ class Command(BaseCommand):
                                 "variant": m.variant,
                                 "inliers": m.inliers,
                                 "agreement": m.agreement,
+                                "coverage": m.coverage,
                                 "chance": m.chance,
                                 "similarity": m.similarity,
                                 "removed": removes,
