@@ -235,6 +235,9 @@ MATCH_PDQ_STRONG = env.int("MATCH_PDQ_STRONG", default=-1)
 MATCH_PHASH_STRONG = env.int("MATCH_PHASH_STRONG", default=-1)
 MATCH_MIN_INLIERS = env.int("MATCH_MIN_INLIERS", default=16)
 MATCH_MIN_AGREEMENT = env.float("MATCH_MIN_AGREEMENT", default=0.5)
+# The share of the overlap of both images the inliers must cover (0-1): below
+# it, a pair sharing only a part (a card frame, a backdrop) is not verified.
+MATCH_MIN_COVERAGE = env.float("MATCH_MIN_COVERAGE", default=0.6)
 MATCH_MAX_CANDIDATES = env.int("MATCH_MAX_CANDIDATES", default=8)
 # The copy-detection descriptor (workers/engine/descriptor.py): registered
 # images are described when fingerprinted, and image rows look up their
@@ -272,6 +275,10 @@ def _check_matching_settings() -> None:
     if MATCH_VARIANT_SCHEME not in SCHEMES:
         raise ImproperlyConfigured(
             f"MATCH_VARIANT_SCHEME must be one of {', '.join(SCHEMES)}"
+        )
+    if not 0 <= MATCH_MIN_COVERAGE <= 1:
+        raise ImproperlyConfigured(
+            f"MATCH_MIN_COVERAGE must be from 0 to 1, not {MATCH_MIN_COVERAGE}"
         )
     unknown = set(MATCH_REMOVE_LEVELS) - {"verified", "strong", "possible"}
     if unknown:

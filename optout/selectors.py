@@ -220,6 +220,7 @@ def default_levels() -> Levels:
         phash_strong=settings.MATCH_PHASH_STRONG,
         min_inliers=settings.MATCH_MIN_INLIERS,
         min_agreement=settings.MATCH_MIN_AGREEMENT,
+        min_coverage=settings.MATCH_MIN_COVERAGE,
         max_candidates=settings.MATCH_MAX_CANDIDATES,
         descriptor_k=settings.MATCH_DESCRIPTOR_K,
         descriptor_min=settings.MATCH_DESCRIPTOR_MIN,

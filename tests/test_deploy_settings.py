@@ -122,3 +122,20 @@ def test_a_negative_worker_memory_limit_stops_start_up(production_env):
     assert "CELERY_WORKER_MAX_MEMORY_PER_CHILD must be a number of KiB" in (
         result.stderr
     )
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1"])
+def test_a_min_coverage_outside_0_to_1_stops_start_up(production_env, value):
+    production_env["MATCH_MIN_COVERAGE"] = value
+    result = manage("check", env=production_env)
+    assert result.returncode == 1
+    assert f"MATCH_MIN_COVERAGE must be from 0 to 1, not {float(value)}" in (
+        result.stderr
+    )
+
+
+def test_the_min_coverage_is_read_from_the_environment(production_env):
+    production_env["MATCH_MIN_COVERAGE"] = "0.75"
+    code = "from optout.selectors import default_levels; print(default_levels())"
+    result = manage("shell", "-c", code, env=production_env)
+    assert "min_coverage=0.75" in result.stdout, result.stderr

@@ -59,7 +59,7 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
         "min_inliers": settings.MATCH_MIN_INLIERS,
         "min_agreement": settings.MATCH_MIN_AGREEMENT,
         "max_candidates": settings.MATCH_MAX_CANDIDATES,
-        "min_coverage": 0.6,  # engine default, not a setting
+        "min_coverage": settings.MATCH_MIN_COVERAGE,
         "verify": True,
         "variant_scheme": settings.MATCH_VARIANT_SCHEME,
         "descriptor_k": settings.MATCH_DESCRIPTOR_K,

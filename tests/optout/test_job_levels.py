@@ -23,7 +23,14 @@ from optout.models import Match
 from optout.services import match_job_start
 from registry.models import Image
 from registry.services import image_fingerprint, image_register_hashes, portfolio_upload
-from tests.workers.verify_images import artwork, jpeg_bytes, lookalike, mirror, rotate
+from tests.workers.verify_images import (
+    artwork,
+    jpeg_bytes,
+    lookalike,
+    mirror,
+    rotate,
+    watermark,
+)
 from workers.engine import fingerprint as fp
 
 from .helpers import run_job, start_job, webdataset_tar
@@ -83,7 +90,7 @@ def by_key(job) -> dict[str, list[Match]]:
 
 
 def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
-    curator, curator_client, registered, client
+    curator, curator_client, registered, client, settings
 ):
     job = run_job(start_job(curator, shard(), name="shard-00000.tar"))
     assert job.state == "succeeded", job.failure_reason
@@ -95,7 +102,7 @@ def test_a_shard_job_gives_each_perceptual_match_a_level_and_figures(
         assert pdq.image_id == registered[image].pk
         assert pdq.level == "verified"
         assert pdq.inliers >= 16
-        assert pdq.coverage >= 0.6  # verify.DEFAULT_MIN_COVERAGE
+        assert pdq.coverage >= settings.MATCH_MIN_COVERAGE
         assert pdq.variant
     assert next(m for m in found["mirrored"] if m.kind == "pdq").variant.startswith(
         ("flipx", "canonical+mirror")
@@ -187,7 +194,39 @@ def test_a_registry_that_allows_strong_hash_matches_removes_them(
     assert filtered_keys(job) == {"lookalike", "unrelated"}
 
 
-def test_check_manifest_reports_the_figures_a_job_does(curator, registered, tmp_path):
+def test_a_registry_that_asks_for_full_coverage_no_longer_verifies_a_copy(
+    curator, registered, settings
+):
+    # A watermark hides its cells from the inliers: the copy covers less than
+    # all of the overlap, but enough at the default.
+    data = webdataset_tar(
+        [
+            (
+                "watermarked",
+                jpeg(watermark(artwork(1))),
+                {"url": "https://cdn.example/watermarked.jpg", "status": "success"},
+            )
+        ]
+    )
+    default = run_job(start_job(curator, data, name="shard-00000.tar"))
+    copy = next(m for m in by_key(default)["watermarked"] if m.kind == "pdq")
+    assert copy.level == "verified"
+    assert settings.MATCH_MIN_COVERAGE <= copy.coverage < 1.0
+    assert filtered_keys(default) == set()
+
+    settings.MATCH_MIN_COVERAGE = 1.0
+    strict = run_job(start_job(curator, data, name="shard-00000.tar"))
+
+    assert strict.state == "succeeded", strict.failure_reason
+    assert not Match.objects.filter(job=strict, level="verified")
+    assert filtered_keys(strict) == {"watermarked"}
+    assert strict.thresholds["min_coverage"] == 1.0
+    assert strict.receipt["payload"]["levels"]["min_coverage"] == "1.0"
+
+
+def test_check_manifest_reports_the_figures_a_job_does(
+    curator, registered, tmp_path, settings
+):
     path = tmp_path / "shard-00000.tar"
     path.write_bytes(shard())
     out = tmp_path / "result"
@@ -203,7 +242,7 @@ def test_check_manifest_reports_the_figures_a_job_does(curator, registered, tmp_
         [r[f] for f in figures] for r in theirs
     ]
     rotated = next(r for r in local if (r["key"], r["kind"]) == ("rotated", "pdq"))
-    assert float(rotated["coverage"]) >= 0.6  # verify.DEFAULT_MIN_COVERAGE
+    assert float(rotated["coverage"]) >= settings.MATCH_MIN_COVERAGE
 
 
 def test_unknown_levels_are_refused_with_the_field_named(curator, curator_client):
