@@ -66,6 +66,21 @@ class HashesForm(forms.Form):
     pdq_quality = forms.IntegerField(
         label="PDQ quality", required=False, help_text="0-100, if you know it."
     )
+    descriptor_version = forms.CharField(
+        label="Descriptor version",
+        max_length=96,
+        required=False,
+        help_text="As manage.py fingerprint prints it, e.g. "
+        "descriptor-v1:3734537c5ca1:r6.",
+    )
+    descriptor = forms.CharField(
+        label="Descriptor",
+        max_length=65_536,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="The long base64 line manage.py fingerprint prints: it lets "
+        "the registry find edited copies (listed as possible matches).",
+    )
 
     def __init__(self, *args: Any, works: list[tuple[int, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -75,7 +90,14 @@ class HashesForm(forms.Form):
             label="Add to work",
             help_text="Leave as it is to register a new work with this title.",
         )
-        for name in ("sha256", "md5", "phash", "pdq"):
+        for name in (
+            "sha256",
+            "md5",
+            "phash",
+            "pdq",
+            "descriptor_version",
+            "descriptor",
+        ):
             self.fields[name].widget.attrs.update(
                 {"autocomplete": "off", "spellcheck": "false", "class": "mono"}
             )

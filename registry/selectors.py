@@ -113,6 +113,34 @@ def image_get_for_owner(*, owner: RightsHolder, image_id: int) -> Image | None:
     return image_list_for_owner(owner=owner).filter(pk=image_id).first()
 
 
+@dataclass(frozen=True)
+class HashOnlyDescriptors:
+    """Enforced hash-only images that descriptor matching cannot use."""
+
+    stale: int  # described by another model version
+    missing: int  # registered without a descriptor
+
+
+def hash_only_descriptors_not_current(*, version: str) -> HashOnlyDescriptors:
+    """Count the enforced images registered by hashes alone whose descriptor
+    is not of model `version`: the registry has no original to describe them
+    again, so only their artists can (by submitting them again)."""
+    counts = Image.objects.filter(
+        source=Image.Source.HASHES,
+        status=Image.Status.HASHED,
+        work__status=Work.Status.ACTIVE,
+    ).aggregate(
+        missing=Count("pk", filter=Q(descriptors=None) | Q(descriptor_version="")),
+        stale=Count(
+            "pk",
+            filter=~Q(descriptors=None)
+            & ~Q(descriptor_version="")
+            & ~Q(descriptor_version=version),
+        ),
+    )
+    return HashOnlyDescriptors(stale=counts["stale"], missing=counts["missing"])
+
+
 def image_ids_visible(
     *, user: User, images: Iterable[Image], original: bool = False
 ) -> set[int]:

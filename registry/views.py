@@ -298,6 +298,8 @@ def register_hashes(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
                 title=data["title"],
                 work_id=data["work"],
                 pdq_quality=data["pdq_quality"],
+                descriptor=data["descriptor"],
+                descriptor_version=data["descriptor_version"],
             )
         except NotFound:
             raise Http404("work not found") from None

@@ -101,6 +101,26 @@ IMAGE_HASHES_EXAMPLE: dict[str, Any] = {
 }
 
 
+# manage.py fingerprint --json's output for one image, with a title: the
+# descriptor is cut short here (the real one of descriptor-v1 is 4096
+# characters).
+IMAGE_HASHES_DESCRIPTOR_REQUEST: dict[str, Any] = {
+    "title": "Night market",
+    "file": "night-market.png",
+    "sha256": IMAGE_HASHES_EXAMPLE["fingerprints"]["sha256"],
+    "md5": "0f1e6f3b8d8a4c5e2b7d9a0c4e6f8a1b",
+    "phash": IMAGE_HASHES_EXAMPLE["fingerprints"]["phash"],
+    "pdq": IMAGE_HASHES_EXAMPLE["fingerprints"]["pdq"],
+    "pdq_quality": 88,
+    "width": 2400,
+    "height": 1600,
+    "format": "PNG",
+    "bytes": 4182233,
+    "descriptor": "Ai0qKWYucqtVKUch16WyqtupEKkxJiWiACvpK7gsqSY+rHMr26rqK+Us96hR...",
+    "descriptor_version": "descriptor-v1:3734537c5ca1:r6",
+}
+
+
 WORK_EXAMPLE: dict[str, Any] = {
     "id": 87,
     "title": "Harbour at dawn",

@@ -27,6 +27,7 @@ from core.upload_limits import UploadTooLarge
 from core.uploads import IncomingFile
 from registry import selectors, services
 from registry.api.examples import (
+    IMAGE_HASHES_DESCRIPTOR_REQUEST,
     IMAGE_HASHES_EXAMPLE,
     IMAGE_PENDING_EXAMPLE,
     IMAGE_UPLOADED_EXAMPLE,
@@ -123,6 +124,11 @@ class ImageDetailApi(ArtistApi):
         return Response(ImageOutputSerializer(image, context={"request": request}).data)
 
 
+# Base64 of 6 x 256 float16 is 4096 characters; room for a bigger model, and
+# a bound on what the service decodes.
+DESCRIPTOR_MAX_CHARS = 65_536
+
+
 class ImageRegisterHashesApi(ArtistApi):
     required_scopes = Scope.REGISTER
 
@@ -152,6 +158,24 @@ class ImageRegisterHashesApi(ArtistApi):
         pdq_quality = serializers.IntegerField(
             required=False, allow_null=True, help_text="0-100, as PDQ reports it."
         )
+        descriptor = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            allow_null=True,
+            max_length=DESCRIPTOR_MAX_CHARS,
+            help_text="The copy-detection descriptor as manage.py fingerprint "
+            "prints it: base64 of one unit vector per region, float16 (for "
+            "descriptor-v1, 6 x 256 values: 4096 characters). Needs "
+            "descriptor_version.",
+        )
+        descriptor_version = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            allow_null=True,
+            max_length=96,
+            help_text="The model that made the descriptor, as manage.py "
+            "fingerprint prints it; must be this registry's current model.",
+        )
 
         class Meta:
             ref_name = "ImageHashes"
@@ -164,7 +188,14 @@ class ImageRegisterHashesApi(ArtistApi):
         "stored as hashed and enforced at once (the registry revision goes up). "
         "With work it joins that active work of yours (404 if not yours, 409 if "
         "withdrawn); without it a new work is created, named by title (then "
-        "required).",
+        "required). Optionally send the copy-detection descriptor with its "
+        "descriptor_version, both as manage.py fingerprint --json prints them "
+        "(its other keys, file, width, height, format and bytes, are ignored): "
+        "a copy the descriptor finds is listed as a possible match, since there "
+        "is no original to verify it against. A descriptor that is not base64, "
+        "has the wrong size, non-finite values or vectors not of unit length, "
+        "or a descriptor_version other than this registry's model, is a 400 "
+        "naming the field.",
         request=InputSerializer,
         responses={
             201: ImageOutputSerializer,
@@ -180,6 +211,12 @@ class ImageRegisterHashesApi(ArtistApi):
                     "pdq": IMAGE_HASHES_EXAMPLE["fingerprints"]["pdq"],
                     "pdq_quality": 88,
                 },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Hashes and descriptor",
+                summary="With the descriptor (shortened here: 4096 characters)",
+                value=IMAGE_HASHES_DESCRIPTOR_REQUEST,
                 request_only=True,
             ),
             OpenApiExample(
@@ -200,6 +237,8 @@ class ImageRegisterHashesApi(ArtistApi):
             title=data["title"],
             work_id=data.get("work"),
             pdq_quality=data.get("pdq_quality"),
+            descriptor=data.get("descriptor") or "",
+            descriptor_version=data.get("descriptor_version") or "",
         )
         image = selectors.image_get_for_owner(owner=self.holder, image_id=image.pk)
         return Response(

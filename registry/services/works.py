@@ -4,6 +4,7 @@ images registered by their hashes alone.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -230,8 +231,17 @@ def image_register_hashes(
     title: str = "",
     work_id: int | None = None,
     pdq_quality: int | None = None,
+    descriptor: str = "",
+    descriptor_version: str = "",
 ) -> Image:
-    """Register an image by its hashes alone (the StopNCII model)."""
+    """Register an image by its hashes alone (the StopNCII model).
+
+    `descriptor` (base64, as `manage.py fingerprint` prints it) and its
+    `descriptor_version` come together or not at all; the version must be this
+    registry's current model, since a hash-only image can never be described
+    again here. Raises ValidationFailed naming the field, NotFound for a work
+    that is not the owner's, Conflict for a withdrawn one.
+    """
     parsed: dict[str, bytes] = {}
     for name in HASH_FIELDS:
         value = hashes.get(name)
@@ -247,6 +257,7 @@ def image_register_hashes(
         )
     if pdq_quality is not None and not 0 <= pdq_quality <= 100:
         raise ValidationFailed("pdq_quality must be 0-100", field="pdq_quality")
+    packed = _submitted_descriptor(descriptor or "", descriptor_version or "")
     target = _owned_work(owner=owner, work_id=work_id) if work_id else None
     if target is not None and target.status != Work.Status.ACTIVE:
         raise Conflict("images cannot be added to a withdrawn work")
@@ -260,6 +271,8 @@ def image_register_hashes(
             source=Image.Source.HASHES,
             status=Image.Status.HASHED,
             fingerprinted_at=timezone.now(),
+            descriptors=packed or None,
+            descriptor_version=descriptor_version.strip() if packed else "",
         )
         for name, raw in parsed.items():
             _fingerprint_save(
@@ -276,6 +289,51 @@ def image_register_hashes(
             target=image,
             target_label=f"{work.title}: image {image.pk}",
             holder=owner,
-            after={name: raw.hex() for name, raw in parsed.items()},
+            after={
+                **{name: raw.hex() for name, raw in parsed.items()},
+                # Not the vectors: which model made them, and which they were.
+                **(
+                    {
+                        "descriptor_version": image.descriptor_version,
+                        "descriptor_sha256": hashlib.sha256(packed).hexdigest()[:16],
+                    }
+                    if packed
+                    else {}
+                ),
+            },
         )
     return image
+
+
+def _submitted_descriptor(text: str, version: str) -> bytes:
+    """The packed descriptor of a hash-only registration (b"" when none was
+    given); ValidationFailed naming the field when it cannot be used."""
+    text, version = text.strip(), version.strip()
+    if not text and not version:
+        return b""
+    if not version:
+        raise ValidationFailed(
+            "descriptor_version is required with a descriptor (manage.py "
+            "fingerprint prints both)",
+            field="descriptor_version",
+        )
+    if not text:
+        raise ValidationFailed(
+            "descriptor is required with a descriptor_version (manage.py "
+            "fingerprint prints both)",
+            field="descriptor",
+        )
+    from workers.engine import descriptor  # onnxruntime: loaded on first use
+
+    current = descriptor.version()
+    if version != current:
+        raise ValidationFailed(
+            f"descriptor_version {version!r} is not this registry's model "
+            f"{current!r}: rerun manage.py fingerprint with the registry's "
+            "current release and submit its output",
+            field="descriptor_version",
+        )
+    try:
+        return descriptor.from_text(text, dim=descriptor.model().info.dim)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="descriptor") from None

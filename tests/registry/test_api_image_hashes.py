@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+import base64
+import hashlib
+import io
+import json
 
+import numpy as np
+import PIL.Image
+import pytest
+from django.core.management import call_command
+
+from audit.models import AuditEvent
 from registry.models import Fingerprint, Image, Work
 from registry.permissions import NOT_AN_ARTIST
 from registry.selectors import registry_revision_current
 from registry.services import work_create, work_withdraw
 from tests.images import image_bytes
+from workers.engine import descriptor
 from workers.engine import fingerprint as fp
 
 URL = "/api/v1/images/hashes/"
@@ -181,3 +191,212 @@ def test_it_answers_anonymous_users_401(anon_client, db, hashes):
 
     assert response.status_code == 401
     assert not Image.objects.exists()
+
+
+# The descriptor, computed on the artist's machine by manage.py fingerprint.
+
+
+@pytest.fixture
+def fingerprint_json(tmp_path) -> dict:
+    """manage.py fingerprint --json's line for a drawn image, parsed."""
+    path = tmp_path / "night-market.png"
+    path.write_bytes(image_bytes(1))
+    out = io.StringIO()
+    call_command("fingerprint", "--json", str(path), stdout=out)
+    return json.loads(out.getvalue())
+
+
+def packed(vectors: np.ndarray) -> str:
+    return descriptor.to_text(descriptor.pack(vectors))
+
+
+def regions() -> np.ndarray:
+    return descriptor.model().regions(PIL.Image.open(io.BytesIO(image_bytes(1))))
+
+
+def test_the_fingerprint_commands_json_registers_the_image_with_its_descriptor(
+    artist_client, holder, fingerprint_json
+):
+    before = registry_revision_current()
+
+    response = artist_client.post(
+        URL, {**fingerprint_json, "title": "Night market"}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["fingerprints"]["pdq"] == fingerprint_json["pdq"]
+    image = Image.objects.get(pk=response.json()["id"])
+    assert image.descriptor_version == descriptor.version()
+    assert bytes(image.descriptors) == base64.b64decode(fingerprint_json["descriptor"])
+    assert (
+        descriptor.to_text(bytes(image.descriptors)) == fingerprint_json["descriptor"]
+    )
+    assert registry_revision_current() == before + 1
+    event = AuditEvent.objects.get(action="image.register_hashes")
+    assert event.after == {
+        "sha256": fingerprint_json["sha256"],
+        "md5": fingerprint_json["md5"],
+        "phash": fingerprint_json["phash"],
+        "pdq": fingerprint_json["pdq"],
+        "descriptor_version": descriptor.version(),
+        "descriptor_sha256": hashlib.sha256(bytes(image.descriptors)).hexdigest()[:16],
+    }
+
+
+def test_a_pasted_descriptor_may_be_wrapped_over_lines(artist_client, hashes):
+    text = packed(regions())
+    wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
+
+    response = artist_client.post(
+        URL,
+        {
+            "title": "T",
+            **hashes,
+            "descriptor": wrapped,
+            "descriptor_version": descriptor.version(),
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    assert descriptor.to_text(bytes(Image.objects.get().descriptors)) == text
+
+
+def test_without_a_descriptor_none_is_stored(artist_client, hashes):
+    response = artist_client.post(
+        URL,
+        {"title": "T", **hashes, "descriptor": "", "descriptor_version": None},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    image = Image.objects.get()
+    assert image.descriptors is None and image.descriptor_version == ""
+    event = AuditEvent.objects.get(action="image.register_hashes")
+    assert "descriptor_version" not in event.after
+
+
+def _bad_descriptors() -> list:
+    good = regions()
+    nan = good.copy()
+    nan[2, 7] = np.nan
+    return [
+        pytest.param(
+            "no base64 here!",
+            "descriptor",
+            "descriptor is not valid base64 (as manage.py fingerprint prints it)",
+            id="not-base64",
+        ),
+        pytest.param(
+            descriptor.to_text(descriptor.pack(good)[:-2]),
+            "descriptor",
+            "descriptor must be 6 vectors of 256 float16 values (3072 bytes, "
+            "4096 base64 characters), got 3070 bytes",
+            id="wrong-size",
+        ),
+        pytest.param(
+            packed(good[:5]),
+            "descriptor",
+            "descriptor must be 6 vectors of 256 float16 values (3072 bytes, "
+            "4096 base64 characters), got 2560 bytes",
+            id="too-few-regions",
+        ),
+        pytest.param(
+            packed(nan),
+            "descriptor",
+            "descriptor holds values that are not finite (NaN or inf)",
+            id="nan",
+        ),
+        pytest.param(
+            packed(np.vstack([good[:3], good[3:4] * 0.5, good[4:]])),
+            "descriptor",
+            "descriptor vector 4 (bottom-left) has length 0.500, not 1 (within 0.01)",
+            id="not-unit-length",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("text, field, message", _bad_descriptors())
+def test_it_rejects_a_bad_descriptor_naming_the_field(
+    artist_client, hashes, text, field, message
+):
+    response = artist_client.post(
+        URL,
+        {
+            "title": "T",
+            **hashes,
+            "descriptor": text,
+            "descriptor_version": descriptor.version(),
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": message,
+        "code": "invalid",
+        "extra": {"fields": {field: [message]}},
+    }
+    assert not Image.objects.exists()
+    assert not Work.objects.exists()
+
+
+def test_it_rejects_a_descriptor_of_another_model_saying_what_to_do(
+    artist_client, hashes
+):
+    response = artist_client.post(
+        URL,
+        {
+            "title": "T",
+            **hashes,
+            "descriptor": packed(regions()),
+            "descriptor_version": "descriptor-v0:000000000000:r6",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    message = (
+        "descriptor_version 'descriptor-v0:000000000000:r6' is not this "
+        f"registry's model {descriptor.version()!r}: rerun manage.py fingerprint "
+        "with the registry's current release and submit its output"
+    )
+    assert response.json()["message"] == message
+    assert response.json()["extra"]["fields"] == {"descriptor_version": [message]}
+    assert not Image.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "given, field, message",
+    [
+        (
+            {"descriptor": "AAAA"},
+            "descriptor_version",
+            "descriptor_version is required with a descriptor (manage.py "
+            "fingerprint prints both)",
+        ),
+        (
+            {"descriptor_version": "descriptor-v1:3734537c5ca1:r6"},
+            "descriptor",
+            "descriptor is required with a descriptor_version (manage.py "
+            "fingerprint prints both)",
+        ),
+    ],
+)
+def test_a_descriptor_and_its_version_come_together(
+    artist_client, hashes, given, field, message
+):
+    response = artist_client.post(URL, {"title": "T", **hashes, **given}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"] == {field: [message]}
+    assert not Image.objects.exists()
+
+
+def test_it_rejects_a_descriptor_that_is_not_a_string(artist_client, hashes):
+    response = artist_client.post(
+        URL, {"title": "T", **hashes, "descriptor": [1, 2]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["message"] == "descriptor: Not a valid string."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -15,6 +16,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from tests.images import image_bytes, truncated_png
+from workers.engine import descriptor
 from workers.engine.fingerprint import fingerprint_bytes
 
 # No django_db mark: pytest-django fails any test here that touches the database.
@@ -27,7 +29,12 @@ def run(*args: str) -> tuple[str, str]:
 
 
 def expected(data: bytes) -> dict[str, str | int]:
-    return fingerprint_bytes(data).fingerprints.as_hex()
+    prints = fingerprint_bytes(data, descriptors=True).fingerprints
+    return {
+        **prints.as_hex(),
+        "descriptor": descriptor.to_text(prints.descriptors),
+        "descriptor_version": prints.descriptor_version,
+    }
 
 
 @pytest.fixture
@@ -42,16 +49,30 @@ def test_it_prints_the_hashes_the_engine_computes(art):
     want = expected(image_bytes(1))
     assert out == (
         f"{art / 'a.png'}\n"
-        f"  sha256       {want['sha256']}\n"
-        f"  md5          {want['md5']}\n"
-        f"  phash        {want['phash']}\n"
-        f"  pdq          {want['pdq']}\n"
-        f"  pdq_quality  {want['pdq_quality']}\n"
-        f"  size         320x240 PNG, {len(image_bytes(1))} bytes\n"
+        f"  sha256              {want['sha256']}\n"
+        f"  md5                 {want['md5']}\n"
+        f"  phash               {want['phash']}\n"
+        f"  pdq                 {want['pdq']}\n"
+        f"  pdq_quality         {want['pdq_quality']}\n"
+        f"  descriptor_version  {descriptor.version()}\n"
+        f"  descriptor          {want['descriptor']}\n"
+        f"  size                320x240 PNG, {len(image_bytes(1))} bytes\n"
         "\n"
     )
     assert err == ""
     assert len(want["phash"]) == 16 and len(want["pdq"]) == 64
+
+
+def test_the_descriptor_is_every_region_of_the_engines_model_in_base64(art):
+    out, _ = run("--json", str(art / "a.png"))
+    record = json.loads(out)
+
+    assert record["descriptor_version"] == descriptor.version()
+    packed = base64.b64decode(record["descriptor"], validate=True)
+    vectors = descriptor.unpack(packed, descriptor.model().info.dim)
+    want = descriptor.model().regions(Image.open(art / "a.png").convert("RGB"))
+    assert vectors.shape == (len(descriptor.REGIONS), 256)
+    assert abs(vectors - want).max() < 2e-3  # float16
 
 
 def test_json_prints_one_object_per_file_per_line(art):
@@ -135,7 +156,8 @@ def test_a_flat_image_is_flagged_as_low_pdq_quality(tmp_path):
     out, _ = run(str(path))
 
     assert (
-        f"  pdq_quality  {want['pdq_quality']} (low: PDQ matches this image poorly)"
+        f"  pdq_quality         {want['pdq_quality']} "
+        "(low: PDQ matches this image poorly)"
     ) in out.splitlines()
 
 

@@ -10,8 +10,14 @@ from django.core.management import call_command
 
 from core.uploads import bytes_file
 from registry.models import Fingerprint, Image, RightsHolder
-from registry.services import image_fingerprint, image_register_hashes, portfolio_upload
+from registry.services import (
+    image_fingerprint,
+    image_register_hashes,
+    portfolio_upload,
+    work_withdraw,
+)
 from tests.images import image_bytes
+from workers.engine import descriptor
 from workers.engine.fingerprint import (
     ALGORITHM_VERSIONS,
     fingerprint_bytes,
@@ -162,3 +168,54 @@ def test_without_sync_the_work_is_queued_for_a_real_worker(celery_worker, holder
 
     wait_for(lambda: versions(old) == ALGORITHM_VERSIONS)
     assert Image.objects.get(pk=current.pk).fingerprinted_at == current.fingerprinted_at
+
+
+def hash_only(holder: RightsHolder, seed: int, *, described: bool) -> Image:
+    prints = fingerprint_bytes(image_bytes(seed), descriptors=described).fingerprints
+    return image_register_hashes(
+        owner=holder,
+        title=f"Hashes only {seed}",
+        hashes={"pdq": prints.pdq.hex()},
+        descriptor=descriptor.to_text(prints.descriptors) if described else "",
+        descriptor_version=prints.descriptor_version,
+    )
+
+
+@pytest.mark.django_db
+def test_it_counts_hash_only_images_it_cannot_describe_again(holder, settings):
+    settings.MATCH_DESCRIPTOR = True
+    current = hash_only(holder, 1, described=True)
+    stale = hash_only(holder, 2, described=True)
+    hash_only(holder, 3, described=False)
+    withdrawn = hash_only(holder, 4, described=False)
+    work_withdraw(owner=holder, work_id=withdrawn.work_id)
+    Image.objects.filter(pk=stale.pk).update(descriptor_version="descriptor-v0:old:r6")
+
+    out = run("--sync")
+
+    assert out == (
+        "Re-fingerprinted 0 images.\n"
+        "2 images registered by hashes alone cannot be matched by descriptor "
+        "(1 with a descriptor of an older model, 1 without one). There is no "
+        f"original to describe them with {descriptor.version()}: their artists "
+        "must run manage.py fingerprint with this release and register those "
+        "images by hashes again. Their hashes still match.\n"
+    )
+    # nothing was changed
+    current.refresh_from_db()
+    assert current.descriptor_version == descriptor.version()
+    assert Image.objects.get(pk=stale.pk).descriptor_version == "descriptor-v0:old:r6"
+
+
+@pytest.mark.django_db
+def test_it_says_nothing_of_hash_only_images_when_they_are_described(holder, settings):
+    settings.MATCH_DESCRIPTOR = True
+    hash_only(holder, 1, described=True)
+    assert run("--sync") == "Re-fingerprinted 0 images.\n"
+
+
+@pytest.mark.django_db
+def test_it_says_nothing_of_descriptors_when_they_are_off(holder, settings):
+    settings.MATCH_DESCRIPTOR = False
+    hash_only(holder, 1, described=False)
+    assert run() == "Queued 0 images for re-fingerprinting.\n"

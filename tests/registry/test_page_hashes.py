@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from registry.models import Fingerprint, Image, Work
+from tests.images import image_bytes
 from tests.pages import assert_login_redirect, upload
+from workers.engine import descriptor
 
 URL = reverse("register_hashes")
 SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -110,3 +115,65 @@ def test_it_will_not_add_hashes_to_someone_elses_work(client, holder, other_arti
     assert response.status_code == 400
     assert "Select a valid choice." in response.content.decode()
     assert Image.objects.count() == 1
+
+
+def fingerprint_lines(path) -> dict[str, str]:
+    """manage.py fingerprint's human output for one file: field -> value."""
+    out = io.StringIO()
+    call_command("fingerprint", str(path), stdout=out)
+    fields = {}
+    for line in out.getvalue().splitlines()[1:]:
+        if line.strip():
+            name, value = line.split(None, 1)
+            fields[name] = value
+    return fields
+
+
+def test_it_registers_the_descriptor_pasted_from_the_fingerprint_command(
+    client, artist, tmp_path
+):
+    path = tmp_path / "study.png"
+    path.write_bytes(image_bytes(2))
+    printed = fingerprint_lines(path)
+    client.force_login(artist)
+    assert 'name="descriptor"' in client.get(URL).content.decode()
+
+    response = client.post(
+        URL,
+        {
+            "title": "Study",
+            "pdq": printed["pdq"],
+            "descriptor_version": printed["descriptor_version"],
+            # a textarea wraps long lines; the copy may carry them
+            "descriptor": "\r\n".join(
+                printed["descriptor"][i : i + 64]
+                for i in range(0, len(printed["descriptor"]), 64)
+            ),
+        },
+    )
+
+    assert response.status_code == 302
+    image = Image.objects.get()
+    assert image.descriptor_version == descriptor.version()
+    assert descriptor.to_text(bytes(image.descriptors)) == printed["descriptor"]
+
+
+def test_it_shows_a_descriptor_error_on_its_field(client, artist):
+    client.force_login(artist)
+    response = client.post(
+        URL,
+        {
+            "title": "x",
+            "pdq": PDQ,
+            "descriptor": "AAAA",
+            "descriptor_version": descriptor.version(),
+        },
+    )
+    message = (
+        "descriptor must be 6 vectors of 256 float16 values (3072 bytes, "
+        "4096 base64 characters), got 3 bytes"
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert response.context["form"].errors == {"descriptor": [message]}
+    assert not Image.objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -82,3 +83,33 @@ def test_pack_round_trips_in_float16_and_refuses_a_wrong_size():
     assert np.abs(descriptor.unpack(data, 256) - vectors).max() < 1e-2
     with pytest.raises(ValueError, match="multiple of 256"):
         descriptor.unpack(data[:-2], 256)
+
+
+def test_the_text_form_gives_back_the_packed_bytes(model):
+    packed = descriptor.pack(model.regions(artwork(5)))
+    text = descriptor.to_text(packed)
+    assert len(text) == 4096 and text.isascii()
+    assert descriptor.from_text(text, dim=model.info.dim) == packed
+    wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
+    assert descriptor.from_text(f"  {wrapped}\n", dim=model.info.dim) == packed
+
+
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda v: v * 0.9, "descriptor vector 1 (whole) has length 0.900"),
+        (lambda v: np.where(v == v.max(), np.inf, v), "not finite"),
+        (lambda v: v[:, :128], "got 1536 bytes"),
+        (lambda v: np.zeros_like(v), "has length 0.000"),
+    ],
+)
+def test_the_text_form_refuses_what_the_model_cannot_have_made(model, spoil, message):
+    text = descriptor.to_text(descriptor.pack(spoil(model.regions(artwork(5)))))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        descriptor.from_text(text, dim=model.info.dim)
+
+
+@pytest.mark.parametrize("text", ["", "not base64!", "AAA", "AAAA=A=="])
+def test_the_text_form_refuses_what_is_not_base64_of_the_right_size(model, text):
+    with pytest.raises(ValueError, match="^descriptor "):
+        descriptor.from_text(text, dim=model.info.dim)

@@ -26,6 +26,12 @@ query when trimming cut something (perceptual.trim_borders).
 regions: stored descriptors of another version are recomputed by
 `manage.py refingerprint`, and a job records the version it matched with.
 
+An artist who registers an image by its hashes alone computes its
+descriptors on their own machine (`manage.py fingerprint`, with this module)
+and sends them as base64 text (`to_text`); the registry checks the text
+(`from_text`) and the version, and cannot recompute them later: it never
+had the image.
+
 Limits: the model was trained from scratch on a few tens of thousands of
 Debian artworks (training/MODEL_CARD.md has its figures); weak spots are
 crops keeping under ~40 % of the area, two geometric edits in a row, and
@@ -35,6 +41,8 @@ there is little left to describe). About 3 ms of CPU per image region.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import threading
@@ -61,6 +69,10 @@ REGIONS: dict[str, tuple[float, float, float, float]] = {
 REGION_NAMES = tuple(REGIONS)
 # Embedding is batched; bigger batches do not go faster on one thread.
 BATCH = 32
+# How far from 1 a submitted vector's length may be. float16 storage alone
+# moves a unit vector's norm by under 1e-3; a vector off by more was not made
+# by `embed` (or was damaged on the way).
+NORM_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -171,3 +183,44 @@ def unpack(data: bytes, dim: int) -> np.ndarray:
             f"descriptor bytes ({len(data)}) are not a multiple of {dim} float16"
         )
     return np.frombuffer(data, np.float16).reshape(-1, dim).astype(np.float32)
+
+
+def to_text(packed: bytes) -> str:
+    """`pack`'s bytes as base64 text: what `manage.py fingerprint` prints and
+    the register-by-hashes API and page take."""
+    return base64.b64encode(packed).decode("ascii")
+
+
+def from_text(text: str, *, dim: int, regions: int = len(REGION_NAMES)) -> bytes:
+    """`pack`'s bytes from `to_text`'s text, checked: `regions` unit vectors of
+    `dim` finite float16 values each. Whitespace (a pasted, wrapped line) is
+    ignored.
+
+    Raises ValueError naming what is wrong, in words that start "descriptor".
+    """
+    compact = "".join(text.split())
+    try:
+        data = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            "descriptor is not valid base64 (as manage.py fingerprint prints it)"
+        ) from None
+    want = regions * dim * 2
+    if len(data) != want:
+        raise ValueError(
+            f"descriptor must be {regions} vectors of {dim} float16 values "
+            f"({want} bytes, {len(to_text(bytes(want)))} base64 characters), "
+            f"got {len(data)} bytes"
+        )
+    vectors = np.frombuffer(data, np.float16).reshape(regions, dim)
+    if not np.isfinite(vectors).all():
+        raise ValueError("descriptor holds values that are not finite (NaN or inf)")
+    norms = np.linalg.norm(vectors.astype(np.float32), axis=1)
+    for i, norm in enumerate(norms):
+        if abs(float(norm) - 1.0) > NORM_TOLERANCE:
+            name = f" ({REGION_NAMES[i]})" if regions == len(REGION_NAMES) else ""
+            raise ValueError(
+                f"descriptor vector {i + 1}{name} has length {norm:.3f}, "
+                f"not 1 (within {NORM_TOLERANCE})"
+            )
+    return data

@@ -3,6 +3,11 @@
 The StopNCII model: an artist computes an image's hashes on their own machine
 and registers only the hashes (POST them to the API, or paste them in the
 "register by hashes" form). Uses the engine alone, so no database is needed.
+
+Each image's copy-detection descriptor (workers/engine/descriptor.py: one
+vector per region, float16, base64) is printed too, with the model version
+that made it: the registry takes it only from the same model, so run the
+command from the registry's current release.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from workers.engine import descriptor
 from workers.engine.fingerprint import fingerprint_bytes
 from workers.engine.images import ImageRejected
 
@@ -41,8 +47,9 @@ IMAGE_SUFFIXES = frozenset(
 
 class Command(BaseCommand):
     help = (
-        "Print the SHA-256, MD5, pHash and PDQ of image files (or of the images "
-        "in directories) without uploading them or touching the database."
+        "Print the SHA-256, MD5, pHash, PDQ and copy-detection descriptor of "
+        "image files (or of the images in directories) without uploading them "
+        "or touching the database."
     )
     # Nothing here needs the database or the models: skip the system checks.
     requires_system_checks: list[str] = []
@@ -83,17 +90,24 @@ class Command(BaseCommand):
         quality = f"{record['pdq_quality']}"
         if record["pdq_quality"] < settings.PDQ_LOW_QUALITY:
             quality += " (low: PDQ matches this image poorly)"
-        lines = [
-            record["file"],
-            f"  sha256       {record['sha256']}",
-            f"  md5          {record['md5']}",
-            f"  phash        {record['phash']}",
-            f"  pdq          {record['pdq']}",
-            f"  pdq_quality  {quality}",
-            f"  size         {record['width']}x{record['height']} "
-            f"{record['format']}, {record['bytes']} bytes",
+        size = (
+            f"{record['width']}x{record['height']} {record['format']}, "
+            f"{record['bytes']} bytes"
+        )
+        # Named as the API's and the page's fields, to copy from.
+        fields = [
+            ("sha256", record["sha256"]),
+            ("md5", record["md5"]),
+            ("phash", record["phash"]),
+            ("pdq", record["pdq"]),
+            ("pdq_quality", quality),
+            ("descriptor_version", record["descriptor_version"]),
+            ("descriptor", record["descriptor"]),
+            ("size", size),
         ]
-        return "\n".join(lines)
+        return "\n".join(
+            [record["file"]] + [f"  {name:<19} {value}" for name, value in fields]
+        )
 
 
 def _expand(paths: list[str]) -> Iterator[str]:
@@ -112,14 +126,26 @@ def _expand(paths: list[str]) -> Iterator[str]:
 
 
 def _fingerprint_file(path: str) -> dict[str, Any]:
-    """The hashes of one file, as the API's register-by-hashes call takes them.
+    """The hashes and descriptor of one file, named and written as the API's
+    register-by-hashes call takes them (it ignores file, size and format).
 
     Raises OSError if the file cannot be read, ImageRejected if it is not an
     image the registry would accept.
     """
     data = Path(path).read_bytes()
-    result = fingerprint_bytes(data, max_pixels=settings.UPLOAD_MAX_IMAGE_PIXELS)
-    return {"file": path, **result.fingerprints.as_hex(), "bytes": len(data)}
+    prints = fingerprint_bytes(
+        data,
+        max_pixels=settings.UPLOAD_MAX_IMAGE_PIXELS,
+        thumbnail_size=None,
+        descriptors=True,
+    ).fingerprints
+    return {
+        "file": path,
+        **prints.as_hex(),
+        "bytes": len(data),
+        "descriptor": descriptor.to_text(prints.descriptors),
+        "descriptor_version": prints.descriptor_version,
+    }
 
 
 def _reason(exc: Exception) -> str:
