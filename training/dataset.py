@@ -1139,6 +1139,82 @@ def train_images(*, var: Path = VAR) -> Iterator[tuple[dict[str, Any], Image.Ima
                 yield entry, im.convert("RGB")
 
 
+def descriptor_model_path() -> Path:
+    """The engine's shipped model (what `--embedding-pass` defaults to)."""
+    from workers.engine import descriptor
+
+    return descriptor.MODEL_DIR / descriptor.DEFAULT_MODEL
+
+
+def embedding_pass(model: Path, threshold: float, *, var: Path = VAR) -> dict:
+    """The second exclusion pass: drop every training image whose descriptor
+    (whole image, the engine's pre-processing) is at least `threshold` similar
+    to a BENCHMARK or HELD_OUT image's.
+
+    Writes var/training/embedding-exclusions.jsonl (each dropped image, the
+    reference it is near and the similarity), keeps the index as it was in
+    index-before-embedding.jsonl and rewrites index.jsonl without them. A
+    model trained before the pass has seen those images: the next run must
+    train on the rewritten index.
+    """
+    from workers.engine import descriptor
+
+    net = descriptor.Descriptor(model)
+    started = time.perf_counter()
+    refs: list[tuple[str, str]] = []
+
+    def ref_images() -> Iterator[Image.Image]:
+        for name, source, rgb in reference_images(var=var):
+            refs.append((name, source))
+            yield rgb
+
+    index = var / "index.jsonl"
+    backup = var / "index-before-embedding.jsonl"
+    if not backup.exists():
+        shutil.copyfile(index, backup)
+    entries = [json.loads(line) for line in backup.read_text().splitlines() if line]
+
+    def train_rgb() -> Iterator[Image.Image]:
+        for entry in entries:
+            with Image.open(var / entry["path"]) as im:
+                yield im.convert("RGB")
+
+    found = embedding_matches(train_rgb(), ref_images(), net.embed, threshold=threshold)
+    nearest: dict[int, tuple[int, float]] = {}
+    for t, r, sim in found:
+        if t not in nearest or sim > nearest[t][1]:
+            nearest[t] = (r, sim)
+    with (var / "embedding-exclusions.jsonl").open("w") as out:
+        for t, (r, sim) in sorted(nearest.items()):
+            e = entries[t]
+            out.write(
+                json.dumps(
+                    {
+                        "path": e["path"],
+                        "package": e["package"],
+                        "source": e["source"],
+                        "near_package": refs[r][0],
+                        "near_source": refs[r][1],
+                        "similarity": round(sim, 4),
+                    }
+                )
+                + "\n"
+            )
+    kept = [e for i, e in enumerate(entries) if i not in nearest]
+    tmp = index.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(e) + "\n" for e in kept))
+    tmp.replace(index)
+    return {
+        "model": net.info.version,
+        "threshold": threshold,
+        "train_images": len(entries),
+        "reference_images": len(refs),
+        "dropped": len(nearest),
+        "kept": len(kept),
+        "seconds": round(time.perf_counter() - started),
+    }
+
+
 # --- the whole run -----------------------------------------------------------------
 
 
@@ -1648,9 +1724,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--write-card", action="store_true", help="also write training/DATA.md"
     )
+    parser.add_argument(
+        "--embedding-pass",
+        type=Path,
+        metavar="MODEL",
+        help="instead of building: drop training images near benchmark/held-out "
+        "images by this ONNX descriptor (embedding_pass)",
+    )
+    parser.add_argument("--embedding-threshold", type=float, default=0.9)
     args = parser.parse_args(argv)
     args.jobs = max(1, min(args.jobs, 2))  # the machine is shared: 2 cores
     faiss.omp_set_num_threads(args.jobs)
+    if args.embedding_pass:
+        result = embedding_pass(
+            args.embedding_pass, args.embedding_threshold, var=args.var
+        )
+        print(json.dumps(result))
+        return
     args.var.mkdir(parents=True, exist_ok=True)
     report = build(args)
     t = report["totals"]

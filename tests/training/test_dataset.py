@@ -402,3 +402,34 @@ def test_the_card_is_written_from_a_report(tmp_path: Path) -> None:
     text = card.read_text()
     assert f"| {name} | 1.0-1 | GPL-2+ |" in text
     assert "| frogatto-data | held_out | - | - | - | - | unavailable: gone |" in text
+
+
+def test_the_embedding_pass_drops_train_images_near_a_benchmark_image(
+    tmp_path: Path,
+) -> None:
+    """With the shipped descriptor: a training image that is a recompressed copy
+    of a benchmark image leaves the index, the others stay, and what was dropped
+    is listed with the reference it is near."""
+    var = tmp_path / "training"
+    reference = drawing(71)
+    bench = next(iter(packages.BENCHMARK))
+    save(reference, var / "root" / bench / "art" / "ref.png")
+    (var / "cache").mkdir(parents=True)
+    (var / "cache" / f"{bench}.jsonl").write_text(
+        '{"rules": "test"}\n{"source": "art/ref.png", "sha256": "x"}\n'
+    )
+    lines = []
+    for n, image in enumerate([drawing(72), jpeg_copy(reference, 80), drawing(73)]):
+        path = f"images/pkg/{n:05d}.jpg"
+        save(image.convert("RGB"), var / path, "JPEG", quality=95)
+        lines.append(f'{{"path": "{path}", "package": "pkg", "source": "s{n}"}}\n')
+    (var / "index.jsonl").write_text("".join(lines))
+
+    result = ds.embedding_pass(ds.descriptor_model_path(), 0.995, var=var)
+
+    assert (result["train_images"], result["reference_images"]) == (3, 1)
+    kept = [line for line in (var / "index.jsonl").read_text().splitlines() if line]
+    assert [k.split('"source": ')[1] for k in kept] == ['"s0"}', '"s2"}']
+    (excluded,) = (var / "embedding-exclusions.jsonl").read_text().splitlines()
+    assert '"near_source": "art/ref.png"' in excluded
+    assert (var / "index-before-embedding.jsonl").read_text() == "".join(lines)
