@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.workers import verify_images as vi
 from tests.workers.verify_images import (
     artwork,
     jpeg_bytes,
 )
-from workers.engine import descriptor
+from workers.engine import descriptor, fingerprint
 from workers.engine.images import decode_image
 
 
@@ -113,3 +114,40 @@ def test_the_text_form_refuses_what_the_model_cannot_have_made(model, spoil, mes
 def test_the_text_form_refuses_what_is_not_base64_of_the_right_size(model, text):
     with pytest.raises(ValueError, match="^descriptor "):
         descriptor.from_text(text, dim=model.info.dim)
+
+
+EDITS = {
+    "off-centre crop": lambda a: vi.crop(a, 0.05, 0.2, 0.2, 0.05),
+    "rotation, expanded canvas": lambda a: vi.rotate(a, 8, expand=True),
+    "half size": lambda a: vi.resize(a, 0.5),
+    "mirror": vi.mirror,
+    "grayscale": vi.grayscale,
+    "watermark": vi.watermark,
+    "frame": vi.frame,
+    "stretch": lambda a: vi.stretch(a, 1.1),
+}
+
+
+def test_an_edited_copy_finds_its_source_first_among_forty_artworks(model):
+    """The model's quality on pictures it never saw: 40 generated artworks are
+    registered (their region descriptors), each is edited 8 ways and looked up
+    as the engine does (whole, and trimmed when trimming cut something). The
+    source must be the nearest image for nearly every copy, and closer than
+    the nearest unrelated one by a clear margin in the median. (descriptor-v1,
+    240 CPU steps, failed both: grayscale copies found their source first 28 %
+    of the time, and the median margin was about 0.06.)"""
+    arts = [artwork(seed) for seed in range(40)]
+    registered = np.stack([model.regions(a) for a in arts])
+    first, source_sims, unrelated_sims = {}, [], []
+    for name, edit in EDITS.items():
+        hits = 0
+        for i, art in enumerate(arts):
+            forms = fingerprint.descriptor_queries(edit(art))
+            query = model.embed(list(forms.values()))
+            sims = np.einsum("fd,nrd->nfr", query, registered).max(axis=(1, 2))
+            hits += int(sims.argmax() == i)
+            source_sims.append(sims[i])
+            unrelated_sims.append(np.delete(sims, i).max())
+        first[name] = hits / len(arts)
+    assert min(first.values()) >= 0.95, first
+    assert np.median(source_sims) - np.median(unrelated_sims) > 0.15

@@ -54,7 +54,7 @@ import numpy as np
 from PIL import Image
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = "descriptor-v1.onnx"
+DEFAULT_MODEL = "descriptor-v2.onnx"
 
 # name -> (left, top, right, bottom) as fractions of the width and height.
 REGIONS: dict[str, tuple[float, float, float, float]] = {
