@@ -247,12 +247,12 @@ MATCH_MAX_CANDIDATES = env.int("MATCH_MAX_CANDIDATES", default=8)
 # (-1: off) would remove on similarity alone. docs/MATCHING.md chose these.
 MATCH_DESCRIPTOR = env.bool("MATCH_DESCRIPTOR", default=False)
 MATCH_DESCRIPTOR_K = env.int("MATCH_DESCRIPTOR_K", default=8)
-MATCH_DESCRIPTOR_MIN = env.float("MATCH_DESCRIPTOR_MIN", default=0.3)
-MATCH_DESCRIPTOR_POSSIBLE = env.float("MATCH_DESCRIPTOR_POSSIBLE", default=0.6)
+MATCH_DESCRIPTOR_MIN = env.float("MATCH_DESCRIPTOR_MIN", default=0.8)
+MATCH_DESCRIPTOR_POSSIBLE = env.float("MATCH_DESCRIPTOR_POSSIBLE", default=0.95)
 MATCH_DESCRIPTOR_STRONG = env.float("MATCH_DESCRIPTOR_STRONG", default=-1.0)
-# From this many region vectors on (six per image), the snapshot's descriptor
+# From this many region vectors on (two per image), the snapshot's descriptor
 # index is an HNSW graph instead of exact search.
-MATCH_DESCRIPTOR_HNSW_MIN = env.int("MATCH_DESCRIPTOR_HNSW_MIN", default=300_000)
+MATCH_DESCRIPTOR_HNSW_MIN = env.int("MATCH_DESCRIPTOR_HNSW_MIN", default=20_000)
 MATCH_VERIFY = env.bool("MATCH_VERIFY", default=True)
 MATCH_REMOVE_LEVELS = env.list("MATCH_REMOVE_LEVELS", default=["verified", "strong"])
 MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)

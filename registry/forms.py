@@ -71,7 +71,7 @@ class HashesForm(forms.Form):
         max_length=96,
         required=False,
         help_text="As manage.py fingerprint prints it, e.g. "
-        "descriptor-v1:3734537c5ca1:r6.",
+        "descriptor-v2:a4f48345bc66:r2.",
     )
     descriptor = forms.CharField(
         label="Descriptor",

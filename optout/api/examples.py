@@ -155,9 +155,9 @@ JOB_DETAIL_EXAMPLE = {
             "thresholds": {"phash": 8, "pdq": 40},
             "levels": {
                 "descriptor_k": 8,
-                "descriptor_min": "0.3",
-                "descriptor_model": "descriptor-v1:3f2a9c1b0d4e:r6",
-                "descriptor_possible": "0.6",
+                "descriptor_min": "0.8",
+                "descriptor_model": "descriptor-v2:a4f48345bc66:r2",
+                "descriptor_possible": "0.95",
                 "descriptor_strong": None,
                 "max_candidates": 8,
                 "min_agreement": "0.5",

@@ -124,7 +124,7 @@ class ImageDetailApi(ArtistApi):
         return Response(ImageOutputSerializer(image, context={"request": request}).data)
 
 
-# Base64 of 6 x 256 float16 is 4096 characters; room for a bigger model, and
+# Base64 of 2 x 256 float16 is 1368 characters; room for a bigger model, and
 # a bound on what the service decodes.
 DESCRIPTOR_MAX_CHARS = 65_536
 
@@ -165,7 +165,7 @@ class ImageRegisterHashesApi(ArtistApi):
             max_length=DESCRIPTOR_MAX_CHARS,
             help_text="The copy-detection descriptor as manage.py fingerprint "
             "prints it: base64 of one unit vector per region, float16 (for "
-            "descriptor-v1, 6 x 256 values: 4096 characters). Needs "
+            "descriptor-v2, 2 x 256 values: 1368 characters). Needs "
             "descriptor_version.",
         )
         descriptor_version = serializers.CharField(
@@ -215,7 +215,7 @@ class ImageRegisterHashesApi(ArtistApi):
             ),
             OpenApiExample(
                 "Hashes and descriptor",
-                summary="With the descriptor (shortened here: 4096 characters)",
+                summary="With the descriptor (shortened here: 1368 characters)",
                 value=IMAGE_HASHES_DESCRIPTOR_REQUEST,
                 request_only=True,
             ),

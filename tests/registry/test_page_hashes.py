@@ -170,8 +170,8 @@ def test_it_shows_a_descriptor_error_on_its_field(client, artist):
         },
     )
     message = (
-        "descriptor must be 6 vectors of 256 float16 values (3072 bytes, "
-        "4096 base64 characters), got 3 bytes"
+        "descriptor must be 2 vectors of 256 float16 values (1024 bytes, "
+        "1368 base64 characters), got 3 bytes"
     )
     assert response.status_code == 400
     assert message in response.content.decode()

@@ -16,9 +16,12 @@ Pillow's bilinear filter (which anti-aliases when it reduces), scaled to
 names. The same image gives the same vector to 1e-5 in any process
 (tests/workers/test_engine_descriptor.py).
 
-A registered image is described by REGIONS: the whole image and four
-overlapping corner crops plus a centre crop, each keeping 64 % of the area,
-so a heavy crop of a work lands near the region it kept. A query (a manifest
+A registered image is described by REGIONS: the whole image and its
+centre crop (64 % of the area), so a heavy crop of a work lands near the
+region it kept. Chosen by measurement (bench/quality/descriptor.py,
+docs/MATCHING.md section 7): the four corner crops of 64 % the first version
+also stored found no copy these two miss (recall@8 0.980 either way), for
+three times the vectors. A query (a manifest
 row's image) is described whole, and trimmed of uniform margins as a second
 query when trimming cut something (perceptual.trim_borders).
 
@@ -59,10 +62,6 @@ DEFAULT_MODEL = "descriptor-v2.onnx"
 # name -> (left, top, right, bottom) as fractions of the width and height.
 REGIONS: dict[str, tuple[float, float, float, float]] = {
     "whole": (0.0, 0.0, 1.0, 1.0),
-    "top-left": (0.0, 0.0, 0.8, 0.8),
-    "top-right": (0.2, 0.0, 1.0, 0.8),
-    "bottom-left": (0.0, 0.2, 0.8, 1.0),
-    "bottom-right": (0.2, 0.2, 1.0, 1.0),
     "centre": (0.1, 0.1, 0.9, 0.9),
 }
 # Regions on disk and in the index are numbered in this order.

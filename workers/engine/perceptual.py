@@ -458,8 +458,8 @@ class Levels:
     max_candidates: int = 8
     min_coverage: float = 0.6
     descriptor_k: int = 8
-    descriptor_min: float = 0.3
-    descriptor_possible: float = 0.6
+    descriptor_min: float = 0.8
+    descriptor_possible: float = 0.95
     descriptor_strong: float | None = None
 
 
