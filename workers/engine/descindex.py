@@ -6,8 +6,9 @@ query vectors, the `k` nearest registered images (an image counts once, by
 its best region) with their cosine similarity.
 
 Small registries are searched exactly (faiss.IndexFlatIP: every vector, one
-matrix product); from `hnsw_min` vectors on (20,000 by default, measured), an HNSW graph (faiss.IndexHNSWFlat,
-M = 32, efSearch = 256) answers in logarithmic time; its recall against exact
+matrix product); from `hnsw_min` vectors on (20,000 by default, measured), an
+HNSW graph (faiss.IndexHNSWFlat, M = 32, efSearch = 256) answers in
+logarithmic time; its recall against exact
 search is measured by bench/quality/knn.py and tested in
 tests/workers/test_engine_descindex.py. Vectors are kept as float16 on disk
 (512 bytes a region) and as float32 in the faiss index in memory.
