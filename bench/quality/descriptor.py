@@ -70,12 +70,24 @@ HASH_SCHEME, HASH_PDQ, HASH_PHASH = "dihedral+rotx+crops", 40, 8
 DEFAULTS = perceptual.Levels()
 K_VALUES = (1, 2, 4, 8, 16)
 SIM_GRID = (0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+# The regions measured for every image (descriptor-v1's six; the engine keeps
+# the subset descriptor.REGIONS names, chosen by the table they give).
+BOXES: dict[str, tuple[float, float, float, float]] = {
+    "whole": (0.0, 0.0, 1.0, 1.0),
+    "top-left": (0.0, 0.0, 0.8, 0.8),
+    "top-right": (0.2, 0.0, 1.0, 0.8),
+    "bottom-left": (0.0, 0.2, 0.8, 1.0),
+    "bottom-right": (0.2, 0.2, 1.0, 1.0),
+    "centre": (0.1, 0.1, 0.9, 0.9),
+}
+BOX_NAMES = tuple(BOXES)
 REGION_SETS = {
     "whole": ("whole",),
     "whole+centre": ("whole", "centre"),
     "whole+corners": ("whole", "top-left", "top-right", "bottom-left", "bottom-right"),
-    "all": descriptor.REGION_NAMES,
+    "all six": BOX_NAMES,
 }
+ENGINE_REGIONS = tuple(BOX_NAMES.index(n) for n in descriptor.REGION_NAMES)
 
 _MODEL_PATH: str | None = None
 
@@ -94,7 +106,14 @@ def _init(path: str | None) -> None:
 
 def _regions_task(entry: dataset.Entry) -> tuple[int, np.ndarray]:
     image = decode_image(run.image_path(entry).read_bytes()).image
-    return entry.index, _model().regions(image).astype(np.float16)
+    w, h = image.size
+    crops = [
+        image.crop((round(a * w), round(b * h), round(c * w), round(d * h)))
+        if (a, b, c, d) != (0.0, 0.0, 1.0, 1.0)
+        else image
+        for a, b, c, d in BOXES.values()
+    ]
+    return entry.index, _model().embed(crops).astype(np.float16)
 
 
 def _row_task(task: tuple[dataset.Entry, str | None, int]) -> tuple[Any, Any]:
@@ -381,7 +400,7 @@ def main() -> None:
         },
         "machine": run.machine(),
         "model": model_version,
-        "regions": list(descriptor.REGION_NAMES),
+        "regions": list(descriptor.REGION_NAMES),  # the engine's; BOXES measured
         "registered": len(registered),
         "distractors": len(distractors),
         "rows": len(lay.keys),
@@ -416,7 +435,7 @@ def main() -> None:
     fill(row_store, _row_task, tasks, lay.keys, args.jobs, "row descriptors")
     queries = [row_store.data[k] for k in lay.keys]
     regions = np.stack([reg_store.data[i] for i in registered])
-    all_idx = tuple(range(len(descriptor.REGION_NAMES)))
+    all_idx = ENGINE_REGIONS  # what the engine stores
     s = similarity(queries, regions, all_idx)
     pos = np.flatnonzero(lay.source >= 0)
     src = lay.source[pos]
@@ -442,7 +461,7 @@ def main() -> None:
     # region sets and query forms, recall@8
     by_regions = {}
     for name, names in REGION_SETS.items():
-        idx = tuple(descriptor.REGION_NAMES.index(n) for n in names)
+        idx = tuple(BOX_NAMES.index(n) for n in names)
         for forms in (("whole",), ("whole", "trimmed")):
             sub = similarity(queries, regions, idx, forms)
             r = ranks_of_source(sub, lay, exclude)
