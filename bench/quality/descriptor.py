@@ -266,32 +266,15 @@ def _verify_task(task: tuple[dataset.Entry, str | None, int, list[int]]) -> list
 def run_verifications(
     entries: list[dataset.Entry], pairs: list, jobs: int, label: str
 ) -> Store:
-    store = Store(f"verify-engine-{VERIFY_KEY}")
-    todo: dict[Any, list[int]] = {}
-    for key, ref in pairs:
-        if (key, ref) not in store.data:
-            todo.setdefault(key, []).append(ref)
-    if not todo:
-        return store
-    run.compute_features(entries, sorted({r for _, r in pairs}), jobs)
-    tasks = [(entries[k[0]], k[1], k[2], refs) for k, refs in todo.items()]
-    n_pairs = sum(len(t[3]) for t in tasks)
-    log(f"{label}: {n_pairs:,} pairs to verify ({len(tasks):,} rows)")
-    t0 = time.perf_counter()
-    done = 0
-    with multiprocessing.Pool(jobs) as pool:
-        for n, results in enumerate(pool.imap_unordered(_verify_task, tasks), 1):
-            for key, value in results:
-                store.data[key] = value
-            done += len(results)
-            if n % 1000 == 0 or n == len(tasks):
-                store.save()
-                log(
-                    f"  {done:,}/{n_pairs:,} "
-                    f"({done / (time.perf_counter() - t0):.1f}/s)"
-                )
-    store.save()
-    return store
+    """run.py's, with the engine's whole decision recorded per pair."""
+    return run.run_verifications(
+        entries,
+        pairs,
+        jobs,
+        label,
+        task=_verify_task,
+        store_name=f"verify-engine-{VERIFY_KEY}",
+    )
 
 
 def passes(value: tuple, levels: perceptual.Levels = DEFAULTS) -> bool:

@@ -638,9 +638,17 @@ def run_verifications(
     pairs: list[tuple[tuple[int, str | None, int], int]],
     jobs: int,
     label: str,
+    *,
+    task: Any = None,
+    store_name: str = "",
 ) -> Store:
-    """Inliers (and CPU seconds) of (row key, registered image) pairs, cached."""
-    store = Store(f"verify-{HASH_VERSION}-{VERIFY_VERSION}")
+    """Inliers (and CPU seconds) of (row key, registered image) pairs, cached.
+
+    `task` (default `_verify_task`) computes one row's pairs; `store_name`
+    names its cache (default: this module's, keyed by the engine's digests).
+    """
+    task = task or _verify_task
+    store = Store(store_name or f"verify-{HASH_VERSION}-{VERIFY_VERSION}")
     todo: dict[tuple[int, str | None, int], list[int]] = {}
     for key, ref in pairs:
         if (key, ref) not in store.data:
@@ -654,7 +662,7 @@ def run_verifications(
     t0 = time.perf_counter()
     done = 0
     with multiprocessing.Pool(jobs) as pool:
-        for n, results in enumerate(pool.imap_unordered(_verify_task, tasks), 1):
+        for n, results in enumerate(pool.imap_unordered(task, tasks), 1):
             for key, value in results:
                 store.data[key] = value
             done += len(results)
