@@ -220,42 +220,36 @@ VERIFY_KEY = run.VERIFY_VERSION
 
 
 def _verify_task(task: tuple[dataset.Entry, str | None, int, list[int]]) -> list:
-    """The engine's check (snapshot._Verifier): plain, then mirrored."""
+    """The engine's check (as snapshot._Verifier): plain, then mirrored."""
     entry, name, seed, refs = task
     t0 = time.thread_time()
     image = decode_image(run.row_of(entry, name, seed)).image
     plain_q = verify.extract(image)
-    mirrored_q = None
     extract_s = time.thread_time() - t0
-    thresholds = (DEFAULTS.min_inliers, DEFAULTS.min_agreement, DEFAULTS.min_coverage)
+    mirrored_q: list = []  # made once, when a pair first needs the mirror
+
+    def mirrored() -> verify.Features:
+        nonlocal extract_s
+        if not mirrored_q:
+            t1 = time.thread_time()
+            mirrored_q.append(verify.extract(image, mirrored=True))
+            extract_s += time.thread_time() - t1
+        return mirrored_q[0]
+
     out = []
     for ref in refs:
         t0 = time.thread_time()
-        reference = run._features(ref)
+        before = extract_s
         best = verify.verify(
             plain_q,
-            reference,
-            min_inliers=thresholds[0],
-            min_agreement=thresholds[1],
-            min_coverage=thresholds[2],
-            try_mirror=False,
+            run._features(ref),
+            min_inliers=DEFAULTS.min_inliers,
+            min_agreement=DEFAULTS.min_agreement,
+            min_coverage=DEFAULTS.min_coverage,
+            mirrored_query=mirrored,
         )
-        if not best.verified(*thresholds):
-            if mirrored_q is None:
-                t1 = time.thread_time()
-                mirrored_q = verify.extract(image, mirrored=True)
-                extract_s += time.thread_time() - t1
-            flipped = verify.verify(
-                mirrored_q,
-                reference,
-                min_inliers=thresholds[0],
-                min_agreement=thresholds[1],
-                min_coverage=thresholds[2],
-                try_mirror=False,
-            )
-            if flipped.verified(*thresholds) or flipped.inliers > best.inliers:
-                best = flipped
-        seconds = time.thread_time() - t0
+        # the mirror's extraction counts once, in extract_s
+        seconds = time.thread_time() - t0 - (extract_s - before)
         key = ((entry.index, name, seed if name else 0), ref)
         out.append(
             (key, (best.inliers, best.agreement, best.coverage, seconds, extract_s))

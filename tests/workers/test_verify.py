@@ -107,6 +107,27 @@ def test_mirrored_query_features_are_tried_when_given(original, reference):
     assert with_mirror.verified() and with_mirror.mirrored
 
 
+def test_mirrored_query_features_can_be_made_only_when_the_mirror_is_tried(
+    original, reference
+):
+    made = []
+
+    def mirrored(image):
+        def make():
+            made.append(image)
+            return V.extract(image, mirrored=True)
+
+        return make
+
+    plain = V.verify(V.extract(original), reference, mirrored_query=mirrored(original))
+    copy = vi.mirror(original)
+    flipped = V.verify(V.extract(copy), reference, mirrored_query=mirrored(copy))
+
+    assert plain.verified() and not plain.mirrored
+    assert flipped.verified() and flipped.mirrored
+    assert made == [copy]  # the plain copy never needed its mirror
+
+
 def test_a_mirror_try_can_be_turned_off(original, reference):
     result = V.verify(vi.mirror(original), reference, try_mirror=False)
 

@@ -623,34 +623,25 @@ class _Verifier:
         image = self.rows[pos]
         if image is None:
             return None
-        features = self.mirrored.get((pos, False))
-        if features is None:
-            features = self.mirrored[(pos, False)] = verify.extract(image)
-        thresholds = (self.min_inliers, self.min_agreement, self.min_coverage)
-        plain = verify.verify(
-            features,
+
+        def features(mirrored: bool) -> Any:
+            found = self.mirrored.get((pos, mirrored))
+            if found is None:
+                found = self.mirrored[(pos, mirrored)] = verify.extract(
+                    image, mirrored=mirrored
+                )
+            return found
+
+        # The plain try, then the mirror's (its features made once per row,
+        # only when some pair needs them).
+        best = verify.verify(
+            features(False),
             reference,
             min_inliers=self.min_inliers,
             min_agreement=self.min_agreement,
             min_coverage=self.min_coverage,
-            try_mirror=False,
+            mirrored_query=lambda: features(True),
         )
-        if plain.verified(*thresholds):
-            return plain.inliers, plain.agreement, plain.coverage
-        mirrored = self.mirrored.get((pos, True))
-        if mirrored is None:
-            mirrored = self.mirrored[(pos, True)] = verify.extract(image, mirrored=True)
-        flipped = verify.verify(
-            mirrored,
-            reference,
-            min_inliers=self.min_inliers,
-            min_agreement=self.min_agreement,
-            min_coverage=self.min_coverage,
-            try_mirror=False,
-        )
-        if flipped.verified(*thresholds):
-            return flipped.inliers, flipped.agreement, flipped.coverage
-        best = flipped if flipped.inliers > plain.inliers else plain
         return best.inliers, best.agreement, best.coverage
 
 

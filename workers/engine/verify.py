@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -441,7 +442,7 @@ def verify(
     min_inliers: int = DEFAULT_MIN_INLIERS,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
-    mirrored_query: Features | None = None,
+    mirrored_query: Features | Callable[[], Features] | None = None,
     try_mirror: bool = True,
     max_side: int = DEFAULT_MAX_SIDE,
 ) -> Verification:
@@ -451,8 +452,9 @@ def verify(
     its mirror image too if the first try does not pass (`Verification.verified`
     with these thresholds). A caller checking one query against several
     references can extract once and pass `Features` instead, with
-    `mirrored_query` for the mirror try (without it the mirror try is
-    skipped). `try_mirror=False` skips it always. The thresholds choose which
+    `mirrored_query` for the mirror try: its features, or a function that
+    makes them, called only when the mirror is tried (without it the mirror
+    try is skipped). `try_mirror=False` skips it always. The thresholds choose which
     transform is reported when several are tried; they are not stored.
 
     Raises ValueError when the query's features are of another kind than the
@@ -476,7 +478,9 @@ def verify(
     # A near-symmetric picture can give a mirrored copy enough inliers the
     # wrong way round; its appearance then disagrees, so try the mirror too.
     if not best.passed and try_mirror:
-        if mirrored_query is None and not isinstance(query, Features):
+        if callable(mirrored_query):
+            mirrored_query = mirrored_query()
+        elif mirrored_query is None and not isinstance(query, Features):
             mirrored_query = extract(
                 query, max_side=max_side, mirrored=True, kind=reference.kind
             )
