@@ -14,6 +14,7 @@ from django import forms
 from accounts.forms import ReasonForm
 from core.forms import MultipleFileField, MultipleFileInput
 from registry.models import Claim
+from workers.engine.descriptor import TEXT_MAX_CHARS as DESCRIPTOR_MAX_CHARS
 
 
 class BecomeArtistForm(forms.Form):
@@ -75,7 +76,7 @@ class HashesForm(forms.Form):
     )
     descriptor = forms.CharField(
         label="Descriptor",
-        max_length=65_536,
+        max_length=DESCRIPTOR_MAX_CHARS,
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="The long base64 line manage.py fingerprint prints: it lets "

@@ -39,6 +39,7 @@ from registry.api.shared import (
 )
 from registry.models import Image
 from registry.permissions import ArtistApi, artist_errors
+from workers.engine.descriptor import TEXT_MAX_CHARS as DESCRIPTOR_MAX_CHARS
 
 
 class ImageListApi(ArtistApi):
@@ -122,11 +123,6 @@ class ImageDetailApi(ArtistApi):
         if image is None:
             raise NotFound("image not found")
         return Response(ImageOutputSerializer(image, context={"request": request}).data)
-
-
-# Base64 of 2 x 256 float16 is 1368 characters; room for a bigger model, and
-# a bound on what the service decodes.
-DESCRIPTOR_MAX_CHARS = 65_536
 
 
 class ImageRegisterHashesApi(ArtistApi):

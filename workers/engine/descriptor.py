@@ -72,6 +72,10 @@ BATCH = 32
 # moves a unit vector's norm by under 1e-3; a vector off by more was not made
 # by `embed` (or was damaged on the way).
 NORM_TOLERANCE = 0.01
+# The longest descriptor text the API and the page take: base64 of 2 x 256
+# float16 is 1368 characters; room for a bigger model, and a bound on what is
+# decoded.
+TEXT_MAX_CHARS = 65_536
 
 
 @dataclass(frozen=True)
