@@ -214,6 +214,21 @@ def regions() -> np.ndarray:
     return descriptor.model().regions(PIL.Image.open(io.BytesIO(image_bytes(1))))
 
 
+def post_descriptor(client, hashes, text: str, version: str | None = None):
+    """Register image T by `hashes` with this descriptor text and version (by
+    default the registry's model)."""
+    return client.post(
+        URL,
+        {
+            "title": "T",
+            **hashes,
+            "descriptor": text,
+            "descriptor_version": version or descriptor.version(),
+        },
+        format="json",
+    )
+
+
 def test_the_fingerprint_commands_json_registers_the_image_with_its_descriptor(
     artist_client, holder, fingerprint_json
 ):
@@ -247,16 +262,7 @@ def test_a_pasted_descriptor_may_be_wrapped_over_lines(artist_client, hashes):
     text = packed(regions())
     wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
 
-    response = artist_client.post(
-        URL,
-        {
-            "title": "T",
-            **hashes,
-            "descriptor": wrapped,
-            "descriptor_version": descriptor.version(),
-        },
-        format="json",
-    )
+    response = post_descriptor(artist_client, hashes, wrapped)
 
     assert response.status_code == 201, response.json()
     assert descriptor.to_text(bytes(Image.objects.get().descriptors)) == text
@@ -320,16 +326,7 @@ def _bad_descriptors() -> list:
 def test_it_rejects_a_bad_descriptor_naming_the_field(
     artist_client, hashes, text, field, message
 ):
-    response = artist_client.post(
-        URL,
-        {
-            "title": "T",
-            **hashes,
-            "descriptor": text,
-            "descriptor_version": descriptor.version(),
-        },
-        format="json",
-    )
+    response = post_descriptor(artist_client, hashes, text)
 
     assert response.status_code == 400
     assert response.json() == {
@@ -344,15 +341,8 @@ def test_it_rejects_a_bad_descriptor_naming_the_field(
 def test_it_rejects_a_descriptor_of_another_model_saying_what_to_do(
     artist_client, hashes
 ):
-    response = artist_client.post(
-        URL,
-        {
-            "title": "T",
-            **hashes,
-            "descriptor": packed(regions()),
-            "descriptor_version": "descriptor-v0:000000000000:r6",
-        },
-        format="json",
+    response = post_descriptor(
+        artist_client, hashes, packed(regions()), "descriptor-v0:000000000000:r6"
     )
 
     assert response.status_code == 400
