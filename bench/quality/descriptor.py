@@ -273,13 +273,8 @@ def run_verifications(
 
 def passes(value: tuple, levels: perceptual.Levels = DEFAULTS) -> bool:
     inliers, agreement, coverage = value[:3]
-    return perceptual.verification_passes(
-        inliers=inliers,
-        agreement=agreement,
-        coverage=coverage,
-        min_inliers=levels.min_inliers,
-        min_agreement=levels.min_agreement,
-        min_coverage=levels.min_coverage,
+    return levels.verification_passes(
+        inliers=inliers, agreement=agreement, coverage=coverage
     )
 
 

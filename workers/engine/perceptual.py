@@ -462,6 +462,19 @@ class Levels:
     descriptor_possible: float = 0.95
     descriptor_strong: float | None = None
 
+    def verification_passes(
+        self, *, inliers: int, agreement: float | None, coverage: float | None
+    ) -> bool:
+        """`verification_passes` at these levels' thresholds."""
+        return verification_passes(
+            inliers=inliers,
+            agreement=agreement,
+            coverage=coverage,
+            min_inliers=self.min_inliers,
+            min_agreement=self.min_agreement,
+            min_coverage=self.min_coverage,
+        )
+
 
 VERIFIED = "verified"
 STRONG = "strong"
@@ -524,13 +537,8 @@ def level_for(
     distance, so its hash matches are never strong on their own.
     """
     strong = levels.pdq_strong if algorithm == "pdq" else levels.phash_strong
-    if inliers is not None and verification_passes(
-        inliers=inliers,
-        agreement=agreement,
-        coverage=coverage,
-        min_inliers=levels.min_inliers,
-        min_agreement=levels.min_agreement,
-        min_coverage=levels.min_coverage,
+    if inliers is not None and levels.verification_passes(
+        inliers=inliers, agreement=agreement, coverage=coverage
     ):
         return VERIFIED
     if distance <= strong and not low_quality:
