@@ -148,3 +148,40 @@ def test_fingerprint_bytes_adds_local_features_from_the_same_decode():
     features = verify.Features.from_bytes(result.features)
     assert len(features) > 0
     assert fp.fingerprint_bytes(data, thumbnail_size=None).features is None
+
+
+@pytest.mark.parametrize("size", [(200, 150), (1600, 1200)])
+def test_a_row_is_trimmed_once_for_pdq_and_the_descriptor(size):
+    # A letterboxed picture: the descriptor's "trimmed" form is the picture
+    # without its bars, at the row's own resolution, also when the trim was
+    # found on the 256 px copy the hashes use.
+    picture = waves().resize(size)
+    bar = size[1] // 4
+    canvas = Image.new("RGB", (size[0], size[1] + 2 * bar), (0, 0, 0))
+    canvas.paste(picture, (0, bar))
+    out = io.BytesIO()
+    canvas.save(out, "PNG")
+
+    prints = fp.query_fingerprints(out.getvalue(), descriptor=True)
+
+    assert set(prints.pdq) == {"canonical", "trimmed", "flipx"}
+    whole, trimmed = (
+        prints.descriptor_images["whole"],
+        prints.descriptor_images["trimmed"],
+    )
+    assert whole.size == canvas.size
+    # no bar left in (rounded inwards), at most a few lines of picture lost
+    assert trimmed.width <= size[0] and trimmed.height <= size[1]
+    assert trimmed.width >= size[0] * 0.98 and trimmed.height >= size[1] * 0.97
+    assert np.asarray(trimmed.convert("L"))[[0, -1]].mean() > 20  # picture, not bar
+    # the same as trimming the full image directly
+    direct = fp.descriptor_queries(canvas)["trimmed"]
+    assert abs(direct.height - trimmed.height) <= size[1] * 0.03
+
+
+def test_a_row_without_margins_has_only_the_whole_form():
+    out = io.BytesIO()
+    waves().save(out, "PNG")
+    prints = fp.query_fingerprints(out.getvalue(), descriptor=True)
+    assert set(prints.descriptor_images) == {"whole"}
+    assert "trimmed" not in prints.pdq

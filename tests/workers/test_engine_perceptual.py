@@ -310,3 +310,11 @@ def test_a_low_quality_registered_image_is_never_strong_by_hash():
     assert level(None) == "possible"
     assert level(3) is None
     assert level(40) == "verified"
+
+
+def test_scale_box_lays_a_trim_on_a_bigger_copy_without_taking_in_the_cut():
+    assert P.scale_box((0, 0, 256, 144), (256, 144), (1920, 1080)) == (0, 0, 1920, 1080)
+    left, top, right, bottom = P.scale_box((0, 18, 256, 126), (256, 144), (1920, 1080))
+    assert (left, right) == (0, 1920)
+    assert top >= 18 * 1920 / 256 and bottom <= 126 * 1920 / 256
+    assert bottom - top >= (126 - 18) * 1920 / 256 - 2

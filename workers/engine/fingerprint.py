@@ -187,20 +187,40 @@ def query_fingerprints(
     decoded = decode_image(data, max_pixels=max_pixels)
     sha256, md5 = digests(data)
     prepared = perceptual.prepare(decoded.image)
+    # Trimmed once, on the prepared image (at most 256 px: a trim of the full
+    # image cost as much as the three PDQ hashes), for both PDQ and the
+    # descriptor.
+    box = perceptual.trim_box(prepared)
+    trimmed = prepared.crop(box) if box != (0, 0, *prepared.size) else prepared
     return QueryFingerprints(
         sha256=sha256,
         md5=md5,
         phash=phash(decoded.image),
-        pdq=perceptual.query_pdq(prepared),
-        descriptor_images=descriptor_queries(decoded.image) if descriptor else {},
+        pdq=perceptual.query_pdq(prepared, trimmed=trimmed),
+        descriptor_images=(
+            descriptor_queries(
+                decoded.image,
+                box=perceptual.scale_box(box, prepared.size, decoded.image.size),
+            )
+            if descriptor
+            else {}
+        ),
     )
 
 
-def descriptor_queries(image: Image.Image) -> dict[str, Image.Image]:
+def descriptor_queries(
+    image: Image.Image, *, box: tuple[int, int, int, int] | None = None
+) -> dict[str, Image.Image]:
     """The forms of a query image the descriptor looks up: "whole", and
-    "trimmed" when uniform margins (a frame, a letterbox) were cut away."""
+    "trimmed" when uniform margins (a frame, a letterbox) were cut away.
+
+    `box` is the picture inside the margins when the caller has found it
+    already (perceptual.trim_box, possibly on a smaller copy); else it is
+    found here.
+    """
     queries = {"whole": image}
-    trimmed = perceptual.trim_borders(image)
-    if trimmed.size != image.size:
-        queries["trimmed"] = trimmed
+    if box is None:
+        box = perceptual.trim_box(image)
+    if box != (0, 0, *image.size):
+        queries["trimmed"] = image.crop(box)
     return queries

@@ -110,8 +110,39 @@ def trim_borders(
     line_tolerance: int = 6,
     min_keep: float = 0.2,
 ) -> Image.Image:
-    """Cut away uniform borders and letterboxes, pass by pass until none is left
-    (a frame, then a mat, then the picture's own plain margin).
+    """`image` (as RGB) cut to `trim_box`: without its uniform borders."""
+    rgb = image.convert("RGB")
+    box = trim_box(
+        rgb, tolerance=tolerance, line_tolerance=line_tolerance, min_keep=min_keep
+    )
+    return rgb if box == (0, 0, rgb.width, rgb.height) else rgb.crop(box)
+
+
+def scale_box(
+    box: tuple[int, int, int, int],
+    size: tuple[int, int],
+    to: tuple[int, int],
+) -> tuple[int, int, int, int]:
+    """A box of an image of `size` laid on the same image at size `to`
+    (rounded inwards: the scaled box never takes in what the first one cut)."""
+    if box == (0, 0, *size):
+        return (0, 0, *to)
+    fx, fy = to[0] / size[0], to[1] / size[1]
+    left, top = math.ceil(box[0] * fx), math.ceil(box[1] * fy)
+    right, bottom = math.floor(box[2] * fx), math.floor(box[3] * fy)
+    return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+def trim_box(
+    image: Image.Image,
+    *,
+    tolerance: int = 24,
+    line_tolerance: int = 6,
+    min_keep: float = 0.2,
+) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the picture inside uniform borders and
+    letterboxes, cut pass by pass until none is left (a frame, then a mat,
+    then the picture's own plain margin); the whole image when there is none.
 
     A border has the colour most corners share. It is the run of whole rows
     or columns at an edge that match that colour: every pixel within
@@ -123,10 +154,10 @@ def trim_borders(
     but not its mean. Rows then columns, and columns then rows, are both tried
     and the larger picture kept: a wide pillarbox bar would otherwise pass
     for the top rows of a dark picture between its bars. If what is left
-    would be smaller than `min_keep` of either side, the image is returned as
-    it is (a logo on a plain background is not a border).
+    would be smaller than `min_keep` of either side, that pass cuts nothing
+    (a logo on a plain background is not a border).
     """
-    rgb = image.convert("RGB")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
     pixels = np.asarray(rgb)
     left, top, right, bottom = 0, 0, rgb.width, rgb.height
     for _ in range(6):
@@ -157,9 +188,7 @@ def trim_borders(
             left + cut_right,
             top + cut_bottom,
         )
-    if (left, top, right, bottom) == (0, 0, rgb.width, rgb.height):
-        return rgb
-    return rgb.crop((left, top, right, bottom))
+    return left, top, right, bottom
 
 
 def _area(box: tuple[int, int, int, int]) -> int:
@@ -337,15 +366,22 @@ def pdq_variants(
     return {name: _pdq(_transform(image, name)) for name in names}
 
 
-def query_pdq(image: Image.Image, *, mirrored: bool = True) -> dict[str, bytes]:
+def query_pdq(
+    image: Image.Image,
+    *,
+    mirrored: bool = True,
+    trimmed: Image.Image | None = None,
+) -> dict[str, bytes]:
     """PDQ of a prepared query image, of its trimmed form and of its mirror.
 
     "trimmed" is there only when trimming cut something (it meets the
-    registry's "trimmed" variant). The mirror lets a query that was both
+    registry's "trimmed" variant); a caller that has trimmed the image
+    already passes the result. The mirror lets a query that was both
     mirrored and rotated meet the registry's rotated variants.
     """
     hashes = {"canonical": _pdq(image)[0]}
-    trimmed = trim_borders(image)
+    if trimmed is None:
+        trimmed = trim_borders(image)
     if trimmed.size != image.size:
         hashes["trimmed"] = _pdq(trimmed)[0]
     if mirrored:
