@@ -439,3 +439,21 @@ def test_the_levels_default_to_the_verification_thresholds():
     assert levels.min_inliers == V.DEFAULT_MIN_INLIERS
     assert levels.min_agreement == V.DEFAULT_MIN_AGREEMENT
     assert levels.min_coverage == V.DEFAULT_MIN_COVERAGE
+
+
+def test_a_picture_sharing_only_an_edge_strip_does_not_verify(original, reference):
+    # The right quarter of the work at the left edge of another picture: the
+    # strip matches point for point, but neither picture lies mostly on the
+    # other, which no edit we match does (a crop lies inside its original, a
+    # border or a collage holds all of it).
+    width, height = original.size
+    strip = original.crop((width * 3 // 4, 0, width, height))
+    collage = vi.texture(21, (width, height)).convert("RGB")
+    collage.paste(strip, (0, 0))
+
+    shared = V.verify(collage, reference)
+
+    assert shared.inliers >= V.DEFAULT_MIN_INLIERS, shared  # the strip matched
+    assert shared.coverage == 0.0 and not shared.verified(), shared
+    # The same strip alone is a crop of the work, and a crop verifies.
+    assert V.verify(strip, reference).verified()

@@ -144,6 +144,11 @@ FLAT_STD = 4.0
 # Coverage check (_coverage): each side's keypoints in the overlap are binned
 # on a grid of this many cells a side over their extent.
 COVERAGE_GRID = 8
+# A copy lies mostly on its original or holds it mostly (a crop lies inside
+# it, a border or a collage holds it): the overlap must be at least this share
+# of one of the two images, or coverage is 0. Chance alignments that lay a
+# sliver of one picture on the edge of the other fail here.
+MIN_LAID = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -379,8 +384,12 @@ def _coverage(
     card frame, a backdrop, a flag's canton) have their inliers on the shared
     part only and none in the cells of their different contents: their
     coverage is about the share of the picture they share. Relative to the
-    overlap, not the whole image: a crop covers what it kept.
+    overlap, not the whole image: a crop covers what it kept. 0 when the
+    overlap is under MIN_LAID of the smaller image (neither lies mostly on
+    the other: no edit we match does that, chance alignments do).
     """
+    if _laid_share(query, reference, matrix) < MIN_LAID:
+        return 0.0
     inverse = cv2.invertAffineTransform(matrix.astype(np.float64))
     on_reference = _side_coverage(
         reference.keypoints,
@@ -393,6 +402,28 @@ def _coverage(
         _inside(_apply(matrix, query.keypoints), reference.width, reference.height),
     )
     return min(on_reference, on_query)
+
+
+def _laid_share(query: Features, reference: Features, matrix: np.ndarray) -> float:
+    """The overlap of the query laid on the reference, as a share of the
+    smaller of the two (in the reference's working pixels)."""
+    corners = np.array(
+        [[0, 0], [query.width, 0], [query.width, query.height], [0, query.height]],
+        np.float64,
+    )
+    laid = _apply(matrix.astype(np.float64), corners).astype(np.float32)
+    frame = np.array(
+        [
+            [0, 0],
+            [reference.width, 0],
+            [reference.width, reference.height],
+            [0, reference.height],
+        ],
+        np.float32,
+    )
+    overlap, _ = cv2.intersectConvexConvex(laid, frame)
+    smaller = min(abs(cv2.contourArea(laid)), float(reference.width * reference.height))
+    return float(overlap) / smaller if smaller > 0 else 0.0
 
 
 def _side_coverage(
