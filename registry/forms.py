@@ -72,7 +72,7 @@ class HashesForm(forms.Form):
         max_length=96,
         required=False,
         help_text="As manage.py fingerprint prints it, e.g. "
-        "descriptor-v2:a4f48345bc66:r2.",
+        "descriptor-v3:9bcacd6cd303:r2.",
     )
     descriptor = forms.CharField(
         label="Descriptor",

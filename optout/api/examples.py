@@ -156,7 +156,7 @@ JOB_DETAIL_EXAMPLE = {
             "levels": {
                 "descriptor_k": 8,
                 "descriptor_min": "0.8",
-                "descriptor_model": "descriptor-v2:a4f48345bc66:r2",
+                "descriptor_model": "descriptor-v3:9bcacd6cd303:r2",
                 "descriptor_possible": "0.95",
                 "descriptor_strong": None,
                 "max_candidates": 8,

@@ -102,7 +102,7 @@ IMAGE_HASHES_EXAMPLE: dict[str, Any] = {
 
 
 # manage.py fingerprint --json's output for one image, with a title: the
-# descriptor is cut short here (the real one of descriptor-v2 is 1368
+# descriptor is cut short here (the real one of descriptor-v3 is 1368
 # characters).
 IMAGE_HASHES_DESCRIPTOR_REQUEST: dict[str, Any] = {
     "title": "Night market",
@@ -117,7 +117,7 @@ IMAGE_HASHES_DESCRIPTOR_REQUEST: dict[str, Any] = {
     "format": "PNG",
     "bytes": 4182233,
     "descriptor": "Ai0qKWYucqtVKUch16WyqtupEKkxJiWiACvpK7gsqSY+rHMr26rqK+Us96hR...",
-    "descriptor_version": "descriptor-v2:a4f48345bc66:r2",
+    "descriptor_version": "descriptor-v3:9bcacd6cd303:r2",
 }
 
 

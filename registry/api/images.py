@@ -161,7 +161,7 @@ class ImageRegisterHashesApi(ArtistApi):
             max_length=DESCRIPTOR_MAX_CHARS,
             help_text="The copy-detection descriptor as manage.py fingerprint "
             "prints it: base64 of one unit vector per region, float16 (for "
-            "descriptor-v2, 2 x 256 values: 1368 characters). Needs "
+            "descriptor-v3, 2 x 256 values: 1368 characters). Needs "
             "descriptor_version.",
         )
         descriptor_version = serializers.CharField(
