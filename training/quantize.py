@@ -57,18 +57,19 @@ MIN_COSINE = 0.98
 SEED = 20261206
 
 
-def _training_images(var: Path, count: int, skip: int) -> list[Path]:
+def _training_images(var: Path, count: int) -> list[Path]:
+    """`count` training images, a seeded sample of var/training/index.jsonl."""
     index = var / "index.jsonl"
     if not index.exists():
         raise SystemExit(f"{index} is missing: run `make training-data` first")
     with index.open() as f:
         paths = [var / json.loads(line)["path"] for line in f if line.strip()]
     order = np.random.default_rng(SEED).permutation(len(paths))
-    chosen = [paths[i] for i in order[skip : skip + count]]
+    chosen = [paths[i] for i in order[:count]]
     if len(chosen) < count:
         raise SystemExit(
             f"{index} lists {len(paths):,} images; "
-            f"{skip + count:,} are needed (calibration + check)"
+            f"{count:,} are needed (calibration + check)"
         )
     return chosen
 
@@ -109,7 +110,7 @@ def quantize(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     float_model = Descriptor(source)
-    paths = _training_images(var, calibration + check, 0)
+    paths = _training_images(var, calibration + check)
     x_cal = _inputs(float_model, paths[:calibration])
     x_check = _inputs(float_model, paths[calibration:])
     name = float_model._input
