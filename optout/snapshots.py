@@ -4,12 +4,20 @@ Each revision's snapshot lives in SNAPSHOT_ROOT/rev-<n>/. The first process to
 need it builds it under a file lock; the others wait and then memory-map the
 same files. Every process keeps the latest snapshot it loaded, so a worker
 loads a revision once, not once per chunk.
+
+A folder is used only if its snapshot.json names this registry's identity,
+the revision asked for, this code's format and the descriptor model in use;
+otherwise it is rebuilt. Revision numbers alone are the same in every
+registry (all count from 0): a folder left by another database, or restored
+from a backup of one, would otherwise be matched against under the wrong
+registry's name.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import shutil
 import threading
 from collections.abc import Iterator
@@ -19,7 +27,10 @@ from django.conf import settings
 from django.db.models import Q
 
 from registry.models import Claim, Fingerprint, Image, Work
+from registry.selectors import registry_identity
 from workers.engine.snapshot import FORMAT_VERSION, RegistrySnapshot, Thresholds
+
+log = logging.getLogger(__name__)
 
 _cache: dict[str, RegistrySnapshot] = {}
 _lock = threading.Lock()
@@ -140,6 +151,7 @@ def build_snapshot(*, revision: int) -> RegistrySnapshot:
         descriptors=_descriptors(version) if version else (),
         descriptor_version=version,
         descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
+        registry=registry_identity(),
     )
 
 
@@ -150,7 +162,8 @@ def snapshot_for_revision(revision: int) -> RegistrySnapshot:
     (a job records the revision before it asks).
     """
     root = snapshot_root()
-    key = f"{root}:{revision}"
+    want = _wanted(revision)
+    key = f"{root}:{want['registry']}:{revision}"
     with _lock:
         cached = _cache.get(key)
         if cached is not None:
@@ -159,28 +172,49 @@ def snapshot_for_revision(revision: int) -> RegistrySnapshot:
         with open(root / ".lock", "w") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
-                if not _current(directory):
+                stale = _mismatch(directory, want)
+                if stale:
+                    if stale != "missing":
+                        log.warning("snapshot %s is rebuilt: %s", directory, stale)
                     shutil.rmtree(directory, ignore_errors=True)
                     build_snapshot(revision=revision).save(directory)
                     _prune(root, keep=revision)
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
         snapshot = RegistrySnapshot.load(directory)
+        if (snapshot.registry, snapshot.revision) != (want["registry"], revision):
+            # Only another process writing the folder without the lock gets here.
+            raise RuntimeError(
+                f"{directory} holds registry {snapshot.registry} revision "
+                f"{snapshot.revision}, not {want['registry']} revision {revision}"
+            )
         _cache.clear()  # one revision at a time per process
         _cache[key] = snapshot
         return snapshot
 
 
-def _current(directory: Path) -> bool:
-    """A complete snapshot written by this version (an upgrade rebuilds it)."""
+def _wanted(revision: int) -> dict:
+    """What snapshot.json must say for a folder to serve `revision` here."""
+    return {
+        "registry": registry_identity(),
+        "revision": revision,
+        "format": FORMAT_VERSION,
+        "descriptor_version": descriptor_version(),
+    }
+
+
+def _mismatch(directory: Path, want: dict) -> str:
+    """Why the folder cannot serve (empty when it can): "missing", or the first
+    field of snapshot.json that differs, with both values."""
     try:
         meta = json.loads((directory / "snapshot.json").read_text())
     except (OSError, ValueError):
-        return False
-    return (
-        meta.get("format") == FORMAT_VERSION
-        and meta.get("descriptor_version", "") == descriptor_version()
-    )
+        return "missing"
+    for field, value in want.items():
+        found = meta.get(field, "" if field == "descriptor_version" else None)
+        if found != value:
+            return f"{field} is {found!r}, not {value!r}"
+    return ""
 
 
 def _prune(root: Path, *, keep: int, spare: int = 3) -> None:

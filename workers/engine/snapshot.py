@@ -214,8 +214,12 @@ class RegistrySnapshot:
         low_quality: np.ndarray | None = None,
         descriptors: DescriptorIndex | None = None,
         descriptor_version: str = "",
+        registry: str = "",
     ) -> None:
         self.revision = revision
+        # The identity of the registry whose revision this is: revision
+        # numbers alone are the same in every registry (all count from 0).
+        self.registry = registry
         self.urls = urls
         self.styles = styles
         self.sha256 = sha256
@@ -257,8 +261,11 @@ class RegistrySnapshot:
         descriptor_version: str = "",
         descriptor_dim: int = 256,
         descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
+        registry: str = "",
     ) -> RegistrySnapshot:
         """Index everything enforced. Hashes are raw bytes (pHash 8, PDQ 32).
+
+        `registry` is the identity of the registry whose `revision` this is.
 
         PDQ entries are (image id, variant name, hash), or (image id, hash) for
         the original; every variant of an image points back to the image.
@@ -294,6 +301,7 @@ class RegistrySnapshot:
                 else None
             ),
             descriptor_version=descriptor_version,
+            registry=registry,
         )
 
     def sizes(self) -> dict[str, int]:
@@ -323,6 +331,7 @@ class RegistrySnapshot:
             self.descriptors.save(tmp / "descriptors")
         meta = {
             "format": FORMAT_VERSION,
+            "registry": self.registry,
             "revision": self.revision,
             "max_radius": asdict(self.max_radius),
             "pdq_variants": self.pdq_variants,
@@ -354,6 +363,7 @@ class RegistrySnapshot:
                 else None
             ),
             descriptor_version=meta.get("descriptor_version", ""),
+            registry=meta.get("registry", ""),
         )
 
     def match(
