@@ -52,6 +52,7 @@ urlpatterns = [
 ]
 
 api_urlpatterns = [
+    path("", api.ApiRootApi.as_view(), name="api-root"),
     path("me/rights-holder/", api.RightsHolderApi.as_view(), name="api-rights-holder"),
     path("works/", api.WorkListCreateApi.as_view(), name="api-works"),
     path("works/<dbid:work_id>/", api.WorkDetailApi.as_view(), name="api-work"),

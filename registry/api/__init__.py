@@ -26,6 +26,7 @@ from .shared import (  # noqa: F401
     WorkOutputSerializer,
 )
 from .works import (  # noqa: F401
+    ApiRootApi,
     RegistryRevisionApi,
     RightsHolderApi,
     WorkDetailApi,

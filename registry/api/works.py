@@ -4,12 +4,15 @@ portfolio upload and the registry revision.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     extend_schema,
 )
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -360,6 +363,77 @@ class WorkWithdrawApi(ArtistApi):
         return Response(
             WorkDetailOutputSerializer(work, context={"request": request}).data
         )
+
+
+# The receipt keys document's URL name (optout/urls.py serves it).
+KEYS_URL_NAME = "receipt_keys"
+
+
+class ApiRootApi(APIView):
+    """GET /api/v1/: which registry this is, and where its API is described."""
+
+    required_scopes = "*"  # accounts.permissions.ANY_SCOPE: any token, or none
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(serializers.Serializer):
+        registry = serializers.UUIDField(
+            help_text="This registry's id, made once when it was installed: "
+            "receipts and snapshots name it beside the revision, since every "
+            "registry counts revisions from 0."
+        )
+        name = serializers.CharField()
+        url = serializers.CharField(help_text="The site, as receipts name it.")
+        api = serializers.CharField(help_text="The API version: v1.")
+        docs = serializers.CharField(help_text="The API's documentation page.")
+        schema = serializers.CharField(help_text="Its OpenAPI schema.")
+        keys = serializers.CharField(
+            help_text="The registry's receipt-signing keys "
+            "(/.well-known/dnt-registry-keys.json)."
+        )
+
+        class Meta:
+            ref_name = "ApiRoot"
+
+    @extend_schema(
+        tags=["registry"],
+        summary="Which registry this is",
+        description="Public: no account needed. The registry's id, name and "
+        "site, and where the API's documentation, schema and receipt keys are. "
+        "The current revision is at /api/v1/registry/revision/ (signed in).",
+        responses={
+            200: OutputSerializer,
+            **errors(503, descriptions={503: "The database is away."}),
+        },
+        examples=[
+            OpenApiExample(
+                "This registry",
+                value={
+                    "registry": "5b0e7c1e-8a4f-4c3e-9d51-2f6a9b7c0d14",
+                    "name": "Opt-out registry",
+                    "url": "https://registry.example",
+                    "api": "v1",
+                    "docs": "https://registry.example/api/docs/",
+                    "schema": "https://registry.example/api/schema/",
+                    "keys": "https://registry.example/.well-known/"
+                    "dnt-registry-keys.json",
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        body = {
+            "registry": selectors.registry_identity(),
+            "name": settings.SITE_NAME,
+            "url": settings.SITE_URL,
+            "api": "v1",
+            "docs": request.build_absolute_uri(reverse("api-docs")),
+            "schema": request.build_absolute_uri(reverse("api-schema")),
+            "keys": request.build_absolute_uri(reverse(KEYS_URL_NAME)),
+        }
+        return Response(self.OutputSerializer(body).data)
 
 
 class RegistryRevisionApi(APIView):
