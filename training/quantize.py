@@ -82,15 +82,6 @@ def _inputs(model: Descriptor, paths: list[Path]) -> np.ndarray:
     return np.stack(out)
 
 
-def _embed(model: Descriptor, x: np.ndarray) -> np.ndarray:
-    parts = [
-        model.session.run(None, {model._input: x[i : i + BATCH]})[0]
-        for i in range(0, len(x), BATCH)
-    ]
-    v = np.concatenate(parts)
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-
-
 def quantize(
     source: Path,
     version: str,
@@ -161,7 +152,9 @@ def quantize(
         trial = Path(tmp) / path.name
         trial.write_bytes(data)
         int8_model = Descriptor(trial)
-        cos = (_embed(int8_model, x_check) * _embed(float_model, x_check)).sum(1)
+        cos = (
+            int8_model.embed_prepared(x_check) * float_model.embed_prepared(x_check)
+        ).sum(1)
         print(
             f"{check} training images not used for calibration: cosine to the "
             f"float model min {cos.min():.4f}, median {np.median(cos):.5f}"

@@ -143,12 +143,24 @@ class Descriptor:
             part = images[start : start + BATCH]
             x = np.stack([self.prepare(im) for im in part])
             out[start : start + len(part)] = self.session.run(None, {self._input: x})[0]
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return _unit(out)
+
+    def embed_prepared(self, x: np.ndarray) -> np.ndarray:
+        """(N, dim) unit vectors of inputs `prepare` already made, (N, 3, S, S)."""
+        parts = [
+            self.session.run(None, {self._input: x[start : start + BATCH]})[0]
+            for start in range(0, len(x), BATCH)
+        ]
+        return _unit(np.concatenate(parts) if parts else np.zeros((0, self.info.dim)))
 
     def regions(self, image: Image.Image) -> np.ndarray:
         """(len(REGIONS), dim): the registry side's descriptors of one image."""
         return self.embed([crop_region(image, name) for name in REGION_NAMES])
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
 
 
 def crop_region(image: Image.Image, name: str) -> Image.Image:

@@ -193,7 +193,7 @@ def query_fingerprints(
     # image cost as much as the three PDQ hashes), for both PDQ and the
     # descriptor.
     box = perceptual.trim_box(prepared)
-    trimmed = prepared.crop(box) if box != (0, 0, *prepared.size) else prepared
+    trimmed = perceptual.crop_to(prepared, box)
     return QueryFingerprints(
         sha256=sha256,
         md5=md5,
@@ -226,6 +226,7 @@ def descriptor_queries(
     queries = {"whole": image}
     if box is None:
         box = perceptual.trim_box(image)
-    if box != (0, 0, *image.size):
-        queries["trimmed"] = image.crop(box)
+    trimmed = perceptual.crop_to(image, box)
+    if trimmed is not image:
+        queries["trimmed"] = trimmed
     return queries

@@ -115,7 +115,12 @@ def trim_borders(
     box = trim_box(
         rgb, tolerance=tolerance, line_tolerance=line_tolerance, min_keep=min_keep
     )
-    return rgb if box == (0, 0, rgb.width, rgb.height) else rgb.crop(box)
+    return crop_to(rgb, box)
+
+
+def crop_to(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """`image` cut to `box`; the image itself when the box is all of it."""
+    return image if box == (0, 0, *image.size) else image.crop(box)
 
 
 def scale_box(
