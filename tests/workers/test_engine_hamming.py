@@ -248,3 +248,27 @@ def test_pack_bytes_rejects_mixed_lengths_and_needs_a_width_when_empty():
     with pytest.raises(ValueError, match="width="):
         pack_bytes([])
     assert pack_bytes([], width=32).shape == (0, 4)
+
+
+@pytest.mark.parametrize("words", [1, 4])
+@pytest.mark.parametrize("size", [1, 37, 512, 513])
+def test_small_indexes_compare_every_entry_and_agree_with_probing(
+    words, size, monkeypatch, tmp_path
+):
+    """A delta segment holds a few hashes: up to BRUTE_MAX the index compares
+    them all; above, it probes. Both give brute force's answer."""
+    from workers.engine import hamming
+
+    rng = np.random.default_rng(size)
+    top = max(RADII[words])
+    hashes = random_hashes(rng, size, words)
+    ids = rng.permutation(size).astype(np.int64) + 1
+    queries = near_queries(rng, hashes, top)
+    index = HammingIndex.build(hashes, ids, max_radius=top)
+    index.save(tmp_path / "index")
+    loaded = HammingIndex.load(tmp_path / "index")
+    for radius in RADII[words]:
+        assert_same_as_brute_force(index, hashes, ids, queries, radius)
+        assert_same_as_brute_force(loaded, hashes, ids, queries, radius)
+    monkeypatch.setattr(hamming, "BRUTE_MAX", 0)
+    assert_same_as_brute_force(index, hashes, ids, queries, top)

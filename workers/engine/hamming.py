@@ -60,6 +60,10 @@ MAX_KEY_BITS = 21  # three keys fit in 64 bits
 _MAX_ENTRIES = (1 << 32) - 1
 # Cost model in "entries scanned": a probe costs a cache miss and loop set-up.
 _PROBE_COST = 40.0
+# Up to this many entries an index compares every entry with each query:
+# cheaper than its probes, which cost about the same whatever the size (a
+# small delta segment, bench/segments.py).
+BRUTE_MAX = 512
 
 Words = npt.NDArray[np.uint64]
 Result = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]
@@ -568,6 +572,38 @@ def _locate(
 
 
 @_jit
+def _brute(queries: Any, rows: Any, ids: Any, radius: int) -> Any:
+    """Every (query, entry) pair within `radius`, comparing all of them: for
+    small indexes, where multi-index probes cost more than the entries."""
+    nq = queries.shape[0]
+    size = rows.shape[0]
+    nwords = rows.shape[1]
+    count = 0
+    for i in range(nq):
+        for j in range(size):
+            d = 0
+            for w in range(nwords):
+                d += _popcnt(queries[i, w] ^ rows[j, w])
+            if d <= radius:
+                count += 1
+    out_q = np.empty(count, np.int64)
+    out_id = np.empty(count, np.int64)
+    out_d = np.empty(count, np.int32)
+    n = 0
+    for i in range(nq):
+        for j in range(size):
+            d = 0
+            for w in range(nwords):
+                d += _popcnt(queries[i, w] ^ rows[j, w])
+            if d <= radius:
+                out_q[n] = i
+                out_id[n] = ids[j]
+                out_d[n] = d
+                n += 1
+    return out_q, out_id, out_d
+
+
+@_jit
 def _search256(
     queries: Any,
     start: int,
@@ -953,7 +989,9 @@ class HammingIndex:
             del value, k0, k1, k2
         if words == 1:
             low = (rows[:, 0] & u((1 << s_bits) - 1)).astype(np.uint16)
-            _readonly(refs, tables, pays, low)
+            # A small index also keeps its hashes, to compare them all.
+            small = np.ascontiguousarray(rows) if n <= BRUTE_MAX else None
+            _readonly(refs, tables, pays, low, *([small] if small is not None else []))
             return cls(
                 words=1,
                 key_bits=t,
@@ -962,6 +1000,7 @@ class HammingIndex:
                 tables=tables,
                 pays=pays,
                 low=low,
+                rows=small,
             )
         _readonly(refs, tables, pays, perm, rows)
         return cls(
@@ -985,6 +1024,8 @@ class HammingIndex:
 
     def _arrays(self) -> dict[str, npt.NDArray[Any]]:
         names = _W1_ARRAYS if self.words == 1 else _W4_ARRAYS
+        if self.words == 1 and self.rows is not None:
+            names = (*names, "rows")
         return {name: getattr(self, name) for name in names}
 
     def search(self, queries: npt.ArrayLike, radius: int) -> Result:
@@ -1005,6 +1046,8 @@ class HammingIndex:
             raise ValueError(f"queries must have {self.words} words, got {q.shape[1]}")
         if q.shape[0] == 0 or len(self) == 0:
             return _empty()
+        if len(self) <= BRUTE_MAX and self.rows is not None:
+            return cast(Result, _brute(q, self.rows, self.ids, radius))
         t = self.key_bits
         rw, rwk = _plan(radius, self.words, len(self), t)
         pairs, pmask = _probes(rwk, t)
@@ -1061,7 +1104,10 @@ class HammingIndex:
             raise ValueError(f"{directory}: unsupported Hamming index format")
         words = int(manifest["words"])
         arrays: dict[str, npt.NDArray[Any]] = {}
-        for name in _W1_ARRAYS if words == 1 else _W4_ARRAYS:
+        names = _W1_ARRAYS if words == 1 else _W4_ARRAYS
+        if words == 1 and "rows" in manifest["arrays"]:
+            names = (*names, "rows")
+        for name in names:
             spec = manifest["arrays"][name]
             path = directory / f"{name}.npy"
             # numpy cannot memory-map an empty file

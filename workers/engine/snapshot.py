@@ -28,7 +28,7 @@ from .images import ImageRejected, decode_image
 from .perceptual import Levels, TailModel, descriptor_level, level_for
 from .style import StyleIndex
 from .types import WHOLE_ROW, Match, MatchKind, RowBatch, RowProblem
-from .urlindex import UrlIndex
+from .urlindex import UrlIndex, prepare_urls
 
 FORMAT_VERSION = 5  # 5: copy-detection descriptors (descriptors/)
 
@@ -98,6 +98,20 @@ class Thresholds:
     pdq: int = 31
 
 
+# Digests to look up: their positions, (Q, L) bytes and first 8 bytes as keys.
+DigestQueries = tuple[list[int], np.ndarray, np.ndarray]
+
+
+def prepare_digests(digests: list[bytes | None], length: int) -> DigestQueries:
+    rows = [i for i, d in enumerate(digests) if d is not None and len(d) == length]
+    if not rows:
+        return [], np.zeros((0, length), np.uint8), np.zeros(0, np.uint64)
+    queries = np.frombuffer(b"".join(digests[i] or b"" for i in rows), np.uint8)
+    queries = queries.reshape(-1, length)
+    qkeys = queries[:, :8].copy().view(">u8").ravel().astype(np.uint64)
+    return rows, queries, qkeys
+
+
 class ExactIndex:
     """Fixed-length digests (SHA-256, MD5) -> ids, by binary search on 8 bytes."""
 
@@ -133,13 +147,13 @@ class ExactIndex:
 
     def lookup(self, digests: list[bytes | None]) -> list[tuple[int, int]]:
         """(position in `digests`, id) for every digest in the index."""
-        rows = [i for i, d in enumerate(digests) if d is not None]
+        return self.lookup_prepared(prepare_digests(digests, self.values.shape[1]))
+
+    def lookup_prepared(self, prepared: DigestQueries) -> list[tuple[int, int]]:
+        """`lookup` of digests prepared once for several indexes."""
+        rows, queries, qkeys = prepared
         if not rows or not len(self):
             return []
-        length = self.values.shape[1]
-        queries = np.frombuffer(b"".join(digests[i] or b"" for i in rows), np.uint8)
-        queries = queries.reshape(-1, length)
-        qkeys = queries[:, :8].copy().view(">u8").ravel().astype(np.uint64)
         lo = np.searchsorted(self.keys, qkeys, side="left")
         hi = np.searchsorted(self.keys, qkeys, side="right")
         hits: list[tuple[int, int]] = []
@@ -377,178 +391,266 @@ class RegistrySnapshot:
     ) -> tuple[list[Match], list[RowProblem]]:
         """Every match of the batch's rows, and what of them could not be checked.
 
-        The problems returned are the matcher's own (a URL that does not
-        normalize, an image that does not decode), each naming its signal;
-        the reader's are in `batch.unchecked`.
-
-        `thresholds` bound the perceptual candidates (Hamming radius); `levels`
-        grade them. When a row carries its image (tar shards) and `references`
-        returns the registered image's local features, each candidate is
-        verified geometrically. `tails` (per algorithm) estimate each
-        perceptual match's chance probability.
+        See `match_parts`, which this is for a snapshot of one part.
         """
-        if (
-            thresholds.phash > self.max_radius.phash
-            or thresholds.pdq > self.max_radius.pdq
-        ):
-            raise ValueError("thresholds exceed the radius this snapshot was built for")
-        levels = levels or Levels()
-        first = batch.first_row
-        # Readers already empty the rows they could not read; a batch built
-        # by hand may not have, and such a row must not match either.
-        unreadable = {p.row for p in batch.unchecked if p.signal == WHOLE_ROW}
-        problems: list[RowProblem] = []
-        query_pdq: list[tuple[int, str, bytes]] = []
-        described: list[tuple[int, str, Any]] = []
-        if batch.images is not None:
-            # An image that does not decode leaves only the image unchecked:
-            # the row's URL, caption and given hashes are still matched.
-            problems, query_pdq, described = _fingerprint_images(
-                batch, unreadable, descriptor=self.descriptors is not None
-            )
-
-        def live(values: list) -> list:
-            if not unreadable:
-                return values
-            return [
-                None if first + i in unreadable else v for i, v in enumerate(values)
-            ]
-
-        matches: list[Match] = []
-        url_matches, url_problems = self.urls.match(live(batch.urls), first)
-        matches += url_matches
-        problems += url_problems
-        matches += self.styles.match(live(batch.captions), first)
-        for kind, index, column in (
-            (MatchKind.SHA256, self.sha256, batch.sha256),
-            (MatchKind.MD5, self.md5, batch.md5),
-        ):
-            for pos, ref in index.lookup(live(column)):
-                matches.append(Match(row=first + pos, kind=kind, ref=ref, distance=0))
-
-        candidates = _Candidates(levels.max_candidates)
-        phash_values = live(batch.phash)
-        for pos, ref, dist in _hamming_search(
-            self.phash, phash_values, thresholds.phash
-        ):
-            candidates.add(MatchKind.PHASH, pos, ref, dist, "original")
-        pdq_queries: list[tuple[int, str, bytes]] = [
-            (i, "", v) for i, v in enumerate(live(batch.pdq)) if v is not None
-        ]
-        pdq_queries += [q for q in query_pdq if first + q[0] not in unreadable]
-        for (pos, mirror), packed, dist in _hamming_search_tagged(
-            self.pdq, pdq_queries, thresholds.pdq
-        ):
-            image_id, slot = divmod(packed, VARIANT_SLOTS)
-            variant = self.pdq_variants[slot] + ("+mirror" if mirror else "")
-            candidates.add(MatchKind.PDQ, pos, image_id, dist, variant)
-
-        verifier = (
-            _Verifier(
-                batch,
-                references,
-                levels.min_inliers,
-                levels.min_agreement,
-                levels.min_coverage,
-            )
-            if references is not None
-            else None
+        return match_parts(
+            [(self, None)],
+            batch,
+            thresholds,
+            levels=levels,
+            references=references,
+            tails=tails,
         )
-        if described:
-            matches += self._descriptor_matches(described, first, levels, verifier)
-        for kind, pos, image_id, dist, variant in candidates.best():
-            checked = verifier.check(pos, image_id) if verifier else None
-            inliers, agreement, coverage = checked or (None, None, None)
-            level = level_for(
-                algorithm=str(kind),
+
+
+# Which entries of a part are live: (space, ids) -> a bool mask over ids.
+# Claims (URL, prefix, domain, style matches) are space CLAIM, images IMAGE.
+Alive = Callable[[int, np.ndarray], np.ndarray]
+CLAIM, IMAGE = 0, 1
+CLAIM_KINDS = frozenset(
+    (MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN, MatchKind.STYLE)
+)
+Part = tuple[RegistrySnapshot, Alive | None]
+
+
+def _live(matches: list[Match], alive: Alive | None) -> list[Match]:
+    """The matches whose claim or image is live in their part."""
+    if alive is None or not matches:
+        return matches
+    spaces = np.array([CLAIM if m.kind in CLAIM_KINDS else IMAGE for m in matches])
+    refs = np.array([m.ref for m in matches], np.int64)
+    keep = np.zeros(len(matches), bool)
+    for space in (CLAIM, IMAGE):
+        sel = spaces == space
+        if sel.any():
+            keep[sel] = alive(space, refs[sel])
+    return [m for m, k in zip(matches, keep.tolist(), strict=True) if k]
+
+
+def _live_hits(
+    hits: list[tuple[tuple[int, str], int, int]], alive: Alive | None, slots: int = 1
+) -> list[tuple[tuple[int, str], int, int]]:
+    """Hamming hits whose image (id // slots) is live."""
+    if alive is None or not hits:
+        return hits
+    images = np.array([ref for _, ref, _ in hits], np.int64) // slots
+    keep = alive(IMAGE, images).tolist()
+    return [h for h, k in zip(hits, keep, strict=True) if k]
+
+
+def match_parts(
+    parts: list[Part],
+    batch: RowBatch,
+    thresholds: Thresholds = Thresholds(),
+    *,
+    levels: Levels | None = None,
+    references: ReferenceLoader | None = None,
+    tails: dict[str, TailModel] | None = None,
+) -> tuple[list[Match], list[RowProblem]]:
+    """Every match of the batch's rows in the live entries of `parts`, and
+    what of the rows could not be checked.
+
+    A part is a snapshot and which of its entries are live (None: all); an
+    index made of segments (workers/engine/segments.py) has several, and a
+    claim or image is live in one part at most. The parts share their
+    radius and descriptor model.
+
+    The problems returned are the matcher's own (a URL that does not
+    normalize, an image that does not decode), each naming its signal;
+    the reader's are in `batch.unchecked`.
+
+    `thresholds` bound the perceptual candidates (Hamming radius); `levels`
+    grade them. When a row carries its image (tar shards) and `references`
+    returns the registered image's local features, each candidate is
+    verified geometrically. `tails` (per algorithm) estimate each
+    perceptual match's chance probability.
+    """
+    head = parts[0][0]
+    if thresholds.phash > head.max_radius.phash or thresholds.pdq > head.max_radius.pdq:
+        raise ValueError("thresholds exceed the radius this snapshot was built for")
+    levels = levels or Levels()
+    first = batch.first_row
+    # Readers already empty the rows they could not read; a batch built
+    # by hand may not have, and such a row must not match either.
+    unreadable = {p.row for p in batch.unchecked if p.signal == WHOLE_ROW}
+    problems: list[RowProblem] = []
+    query_pdq: list[tuple[int, str, bytes]] = []
+    described: list[tuple[int, str, Any]] = []
+    if batch.images is not None:
+        # An image that does not decode leaves only the image unchecked:
+        # the row's URL, caption and given hashes are still matched.
+        problems, query_pdq, described = _fingerprint_images(
+            batch, unreadable, descriptor=head.descriptors is not None
+        )
+
+    def live(values: list) -> list:
+        if not unreadable:
+            return values
+        return [None if first + i in unreadable else v for i, v in enumerate(values)]
+
+    matches: list[Match] = []
+    urls = prepare_urls(live(batch.urls), first)
+    problems += urls.problems
+    captions = live(batch.captions)
+    sha256, md5 = live(batch.sha256), live(batch.md5)
+    phash_values = live(batch.phash)
+    pdq_queries: list[tuple[int, str, bytes]] = [
+        (i, "", v) for i, v in enumerate(live(batch.pdq)) if v is not None
+    ]
+    pdq_queries += [q for q in query_pdq if first + q[0] not in unreadable]
+    candidates = _Candidates(levels.max_candidates)
+    low_quality: set[int] = set()
+    # Queries prepared once, searched in every part.
+    digests = ((MatchKind.SHA256, prepare_digests(sha256, 32)),)
+    digests += ((MatchKind.MD5, prepare_digests(md5, 16)),)
+    phash_queries = _tagged_queries(
+        [(i, "", v) for i, v in enumerate(phash_values) if v is not None]
+    )
+    pdq_packed = _tagged_queries(pdq_queries)
+    for snapshot, alive in parts:
+        found = snapshot.urls.lookup(urls) + snapshot.styles.match(captions, first)
+        for kind, prepared in digests:
+            index = snapshot.sha256 if kind is MatchKind.SHA256 else snapshot.md5
+            for pos, ref in index.lookup_prepared(prepared):
+                found.append(Match(row=first + pos, kind=kind, ref=ref, distance=0))
+        matches += _live(found, alive)
+        phash_hits = _hamming_search_tagged(
+            snapshot.phash, phash_queries, thresholds.phash
+        )
+        for (pos, _), ref, dist in _live_hits(phash_hits, alive):
+            candidates.add(MatchKind.PHASH, pos, ref, dist, "original")
+            if snapshot.is_low_quality(ref):
+                low_quality.add(ref)
+        pdq_hits = _hamming_search_tagged(snapshot.pdq, pdq_packed, thresholds.pdq)
+        for (pos, mirror), packed, dist in _live_hits(pdq_hits, alive, VARIANT_SLOTS):
+            image_id, slot = divmod(packed, VARIANT_SLOTS)
+            variant = snapshot.pdq_variants[slot] + ("+mirror" if mirror else "")
+            candidates.add(MatchKind.PDQ, pos, image_id, dist, variant)
+            if snapshot.is_low_quality(image_id):
+                low_quality.add(image_id)
+
+    verifier = (
+        _Verifier(
+            batch,
+            references,
+            levels.min_inliers,
+            levels.min_agreement,
+            levels.min_coverage,
+        )
+        if references is not None
+        else None
+    )
+    if described:
+        matches += _descriptor_matches(parts, described, first, levels, verifier)
+    for kind, pos, image_id, dist, variant in candidates.best():
+        checked = verifier.check(pos, image_id) if verifier else None
+        inliers, agreement, coverage = checked or (None, None, None)
+        level = level_for(
+            algorithm=str(kind),
+            distance=dist,
+            inliers=inliers,
+            levels=levels,
+            low_quality=image_id in low_quality,
+            agreement=agreement,
+            coverage=coverage,
+        )
+        if level is None:
+            continue
+        tail = (tails or {}).get(str(kind))
+        matches.append(
+            Match(
+                row=first + pos,
+                kind=kind,
+                ref=image_id,
                 distance=dist,
+                level=level,
+                variant=variant,
                 inliers=inliers,
-                levels=levels,
-                low_quality=self.is_low_quality(image_id),
                 agreement=agreement,
                 coverage=coverage,
+                chance=tail.probability(dist) if tail else None,
             )
-            if level is None:
-                continue
-            tail = (tails or {}).get(str(kind))
-            matches.append(
-                Match(
-                    row=first + pos,
-                    kind=kind,
-                    ref=image_id,
-                    distance=dist,
-                    level=level,
-                    variant=variant,
-                    inliers=inliers,
-                    agreement=agreement,
-                    coverage=coverage,
-                    chance=tail.probability(dist) if tail else None,
-                )
-            )
-        matches.sort(key=lambda m: (m.row, m.kind, m.ref))
-        return matches, problems
+        )
+    matches.sort(key=lambda m: (m.row, m.kind, m.ref))
+    return matches, problems
 
-    def _descriptor_matches(
-        self,
-        described: list[tuple[int, str, Any]],
-        first: int,
-        levels: Levels,
-        verifier: _Verifier | None,
-    ) -> list[Match]:
-        """The k nearest registered images of each described row, graded.
 
-        `described`: (batch position, query form, image) per form of a row
-        ("whole", "trimmed"). A row's image counts once per registered image,
-        by the form that came closest.
-        """
-        from . import descriptor  # onnxruntime: only where images are matched
+def _descriptor_matches(
+    parts: list[Part],
+    described: list[tuple[int, str, Any]],
+    first: int,
+    levels: Levels,
+    verifier: _Verifier | None,
+) -> list[Match]:
+    """The k nearest live registered images of each described row, graded.
 
-        assert self.descriptors is not None
-        model = descriptor.model()
-        if descriptor.version() != self.descriptor_version:
+    `described`: (batch position, query form, image) per form of a row
+    ("whole", "trimmed"). A row's image counts once per registered image,
+    by the form that came closest.
+    """
+    from . import descriptor  # onnxruntime: only where images are matched
+
+    model = descriptor.model()
+    for snapshot, _ in parts:
+        if descriptor.version() != snapshot.descriptor_version:
             raise ValueError(
-                f"the snapshot's descriptors are {self.descriptor_version!r}, "
+                f"the snapshot's descriptors are {snapshot.descriptor_version!r}, "
                 f"the engine's model is {descriptor.version()!r}"
             )
-        vectors = model.embed([image for _, _, image in described])
-        hits = self.descriptors.search(
-            vectors, levels.descriptor_k, min_similarity=levels.descriptor_min
+    vectors = model.embed([image for _, _, image in described])
+    k = levels.descriptor_k
+    hits: list[list[tuple[int, float, int]]] = [[] for _ in described]
+    for snapshot, alive in parts:
+        assert snapshot.descriptors is not None
+        # Ask for more than k where dead entries could crowd out live ones.
+        found = snapshot.descriptors.search(
+            vectors,
+            k if alive is None else 2 * k + 8,
+            min_similarity=levels.descriptor_min,
         )
-        best: dict[tuple[int, int], tuple[float, str]] = {}
-        for (pos, form, _), found in zip(described, hits, strict=True):
-            for image_id, similarity, region in found:
-                name = descriptor.REGION_NAMES[region]
-                variant = name if form == "whole" else f"{form}:{name}"
-                old = best.get((pos, image_id))
-                if old is None or similarity > old[0]:
-                    best[(pos, image_id)] = (similarity, variant)
-        matches = []
-        for (pos, image_id), (similarity, variant) in sorted(best.items()):
-            checked = verifier.check(pos, image_id) if verifier else None
-            inliers, agreement, coverage = checked or (None, None, None)
-            level = descriptor_level(
-                similarity=similarity,
+        for q, row_hits in enumerate(found):
+            if alive is not None and row_hits:
+                ids = np.array([image_id for image_id, _, _ in row_hits], np.int64)
+                keep = alive(IMAGE, ids).tolist()
+                row_hits = [h for h, ok in zip(row_hits, keep, strict=True) if ok]
+            hits[q] += row_hits
+    if len(parts) > 1:
+        hits = [sorted(h, key=lambda hit: -hit[1])[:k] for h in hits]
+    best: dict[tuple[int, int], tuple[float, str]] = {}
+    for (pos, form, _), row_hits in zip(described, hits, strict=True):
+        for image_id, similarity, region in row_hits:
+            name = descriptor.REGION_NAMES[region]
+            variant = name if form == "whole" else f"{form}:{name}"
+            old = best.get((pos, image_id))
+            if old is None or similarity > old[0]:
+                best[(pos, image_id)] = (similarity, variant)
+    matches = []
+    for (pos, image_id), (similarity, variant) in sorted(best.items()):
+        checked = verifier.check(pos, image_id) if verifier else None
+        inliers, agreement, coverage = checked or (None, None, None)
+        level = descriptor_level(
+            similarity=similarity,
+            inliers=inliers,
+            agreement=agreement,
+            coverage=coverage,
+            levels=levels,
+        )
+        if level is None:
+            continue
+        matches.append(
+            Match(
+                row=first + pos,
+                kind=MatchKind.DESCRIPTOR,
+                ref=image_id,
+                level=level,
+                variant=variant,
                 inliers=inliers,
                 agreement=agreement,
                 coverage=coverage,
-                levels=levels,
+                similarity=round(similarity, 4),
             )
-            if level is None:
-                continue
-            matches.append(
-                Match(
-                    row=first + pos,
-                    kind=MatchKind.DESCRIPTOR,
-                    ref=image_id,
-                    level=level,
-                    variant=variant,
-                    inliers=inliers,
-                    agreement=agreement,
-                    coverage=coverage,
-                    similarity=round(similarity, 4),
-                )
-            )
-        return matches
+        )
+    return matches
 
 
 @dataclass
@@ -655,30 +757,32 @@ class _Verifier:
         return best.inliers, best.agreement, best.coverage
 
 
-def _hamming_search(
-    index: HammingIndex, values: list, radius: int
-) -> list[tuple[int, int, int]]:
-    """(position, id, distance) of every entry within `radius` of each value."""
-    tagged = [(i, "", v) for i, v in enumerate(values) if v is not None]
-    return [
-        (pos, ref, dist)
-        for (pos, _), ref, dist in _hamming_search_tagged(index, tagged, radius)
-    ]
+# Hamming queries packed once: (tags, packed words).
+TaggedQueries = tuple[list[tuple[int, str, Any]], np.ndarray | None]
 
 
-def _hamming_search_tagged(
-    index: HammingIndex, queries: list[tuple[int, str, Any]], radius: int
-) -> list[tuple[tuple[int, str], int, int]]:
-    if not queries or not len(index):
-        return []
+def _tagged_queries(queries: list[tuple[int, str, Any]]) -> TaggedQueries:
+    """Pack (position, tag, hash) queries once for several indexes; pHash as
+    a signed int or 8 bytes, PDQ as 32 bytes."""
+    if not queries:
+        return queries, None
     raw = [
         (v & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big") if isinstance(v, int) else v
         for _, _, v in queries
     ]
-    q_idx, ids, dist = index.search(pack_bytes(raw), radius)
+    return queries, pack_bytes(raw)
+
+
+def _hamming_search_tagged(
+    index: HammingIndex, prepared: TaggedQueries, radius: int
+) -> list[tuple[tuple[int, str], int, int]]:
+    queries, packed = prepared
+    if packed is None or not len(index):
+        return []
+    q_idx, ids, dist = index.search(packed, radius)
     return [
         ((queries[int(q)][0], queries[int(q)][1]), int(ref), int(d))
-        for q, ref, d in zip(q_idx, ids, dist, strict=True)
+        for q, ref, d in zip(q_idx.tolist(), ids.tolist(), dist.tolist(), strict=True)
     ]
 
 
