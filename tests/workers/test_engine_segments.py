@@ -1,0 +1,240 @@
+"""Segments: a revision's view answers exactly what was enforced at it.
+
+A random history of adds and drops of URL claims and images is written as a
+base and deltas (then merged in both ways); every revision's view is matched
+against the history's own answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from workers.engine import segments as seg
+from workers.engine.snapshot import RegistrySnapshot, Thresholds
+from workers.engine.types import MatchKind, RowBatch
+
+CLAIMS = range(1, 41)
+IMAGES = range(1, 41)
+RADIUS = Thresholds(phash=8, pdq=31)
+
+
+def _url(ref: int) -> str:
+    return f"https://art.example/{ref}.png"
+
+
+def _sha(ref: int) -> bytes:
+    return hashlib.sha256(str(ref).encode()).digest()
+
+
+def _history(seed: int, revisions: int) -> list[tuple[int, int, int, int]]:
+    """(space, ref, revision, op) for revisions 1..revisions, a few each."""
+    rng = random.Random(seed)
+    ops = []
+    for revision in range(1, revisions + 1):
+        for _ in range(rng.randint(1, 4)):
+            space = rng.choice((seg.CLAIM, seg.IMAGE))
+            ref = rng.choice(CLAIMS if space == seg.CLAIM else IMAGES)
+            ops.append((space, ref, revision, rng.choice((seg.ADD, seg.DROP))))
+    return ops
+
+
+def _state(ops, revision: int) -> tuple[set[int], set[int]]:
+    live: dict[tuple[int, int], int] = {}
+    for space, ref, rev, op in ops:
+        if rev <= revision:
+            live[(space, ref)] = op
+    claims = {ref for (space, ref), op in live.items() if space == 0 and op}
+    images = {ref for (space, ref), op in live.items() if space == 1 and op}
+    return claims, images
+
+
+def _entries(claims, images, ops=()) -> seg.Entries:
+    writer = seg.EntriesWriter()
+    for ref in sorted(claims):
+        writer.claim(ref, "url", _url(ref))
+    for ref in sorted(images):
+        writer.image(ref, sha256=_sha(ref))
+    for op in ops:
+        writer.op(*op)
+    return writer.entries()
+
+
+def _write(root: Path, entries, kind, first, last) -> dict:
+    directory = seg.write_segment(
+        root,
+        entries,
+        kind=kind,
+        first=first,
+        last=last,
+        registry="r1",
+        descriptor_version="",
+        max_radius=RADIUS,
+    )
+    return json.loads((directory / "segment.json").read_text())
+
+
+def _delta(root: Path, ops, first: int, last: int) -> dict:
+    mine = [o for o in ops if first < o[2] <= last]
+    added_claims = {r for s, r, _, op in mine if s == 0 and op}
+    added_images = {r for s, r, _, op in mine if s == 1 and op}
+    return _write(
+        root, _entries(added_claims, added_images, mine), "delta", first, last
+    )
+
+
+def _batch(rows: int) -> RowBatch:
+    return RowBatch(
+        first_row=0,
+        keys=[None] * rows,
+        urls=[None] * rows,
+        captions=[None] * rows,
+        sha256=[None] * rows,
+        md5=[None] * rows,
+        phash=[None] * rows,
+        pdq=[None] * rows,
+    )
+
+
+def _matched(view) -> tuple[set[int], set[int]]:
+    batch = _batch(len(CLAIMS) + len(IMAGES))
+    for i, ref in enumerate(CLAIMS):
+        batch.urls[i] = _url(ref)
+    for i, ref in enumerate(IMAGES):
+        batch.sha256[len(CLAIMS) + i] = _sha(ref)
+    matches, problems = view.match(batch, RADIUS)
+    assert not problems
+    return (
+        {m.ref for m in matches if m.kind is MatchKind.URL},
+        {m.ref for m in matches if m.kind is MatchKind.SHA256},
+    )
+
+
+def _view(root: Path, metas: list[dict], revision: int) -> seg.SegmentView:
+    chain = seg.choose_chain(metas, revision)
+    return seg.SegmentView([seg.Segment(root / m["name"]) for m in chain], revision)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_revision_sees_exactly_its_own_state(tmp_path, seed):
+    ops = _history(seed, 30)
+    base = _write(tmp_path, _entries(*_state(ops, 5)), "base", 0, 5)
+    # Deltas of uneven size, as a publisher that sometimes lags writes them.
+    cuts = [5, 6, 9, 10, 14, 20, 21, 27, 30]
+    metas = [base] + [_delta(tmp_path, ops, a, b) for a, b in itertools.pairwise(cuts)]
+    for revision in range(5, 31):
+        assert _matched(_view(tmp_path, metas, revision)) == _state(ops, revision), (
+            revision
+        )
+
+
+def test_merges_keep_every_later_revision_exact(tmp_path):
+    ops = _history(7, 24)
+    base = _write(tmp_path, _entries(*_state(ops, 2)), "base", 0, 2)
+    metas = [base] + [_delta(tmp_path, ops, r, r + 1) for r in range(2, 24)]
+    by_name = {m["name"]: m for m in metas}
+
+    def segments(chain):
+        return [seg.Segment(tmp_path / m["name"]) for m in chain]
+
+    merged_dir = seg.merge(tmp_path, segments(metas[1:12]), into=seg.MERGED)
+    merged = json.loads((merged_dir / "segment.json").read_text())
+    assert (merged["first"], merged["last"]) == (2, 13)
+    metas.append(merged)
+    for revision in range(13, 25):
+        chain = seg.choose_chain(metas, revision)
+        assert merged["name"] in {m["name"] for m in chain}
+        assert _matched(_view(tmp_path, metas, revision)) == _state(ops, revision)
+    # Revisions inside the merged range still read the small deltas.
+    for revision in range(2, 13):
+        chain = seg.choose_chain(metas, revision)
+        assert merged["name"] not in {m["name"] for m in chain}
+        assert _matched(_view(tmp_path, metas, revision)) == _state(ops, revision)
+
+    chain = seg.choose_chain(metas, 20)
+    new_base_dir = seg.merge(tmp_path, segments(chain), into=seg.BASE)
+    new_base = json.loads((new_base_dir / "segment.json").read_text())
+    assert (new_base["kind"], new_base["first"], new_base["last"]) == ("base", 0, 20)
+    assert new_base["ops"] == 0
+    claims, images = _state(ops, 20)
+    assert (new_base["claims"], new_base["images"]) == (len(claims), len(images))
+    metas.append(new_base)
+    for revision in range(20, 25):
+        chain = seg.choose_chain(metas, revision)
+        assert chain[0]["name"] == new_base["name"]
+        assert _matched(_view(tmp_path, metas, revision)) == _state(ops, revision)
+    assert by_name  # the small deltas are still there for old revisions
+
+
+def test_a_claim_dropped_and_added_again_is_matched_once(tmp_path):
+    ops = [(0, 1, 1, seg.ADD), (0, 1, 2, seg.DROP), (0, 1, 3, seg.ADD)]
+    base = _write(tmp_path, _entries({1}, set()), "base", 0, 1)
+    d1 = _delta(tmp_path, ops, 1, 2)
+    d2 = _delta(tmp_path, ops, 2, 3)
+    view = _view(tmp_path, [base, d1, d2], 3)
+    batch = _batch(1)
+    batch.urls[0] = _url(1)
+    matches, _ = view.match(batch, RADIUS)
+    assert [(m.kind, m.ref) for m in matches] == [(MatchKind.URL, 1)]
+    assert _matched(_view(tmp_path, [base, d1, d2], 2))[0] == set()
+
+
+def test_a_chain_with_a_gap_is_refused(tmp_path):
+    ops = _history(3, 6)
+    base = _write(tmp_path, _entries(*_state(ops, 2)), "base", 0, 2)
+    later = _delta(tmp_path, ops, 4, 6)
+    with pytest.raises(seg.SegmentsMissing, match="revisions 2 to 6"):
+        seg.choose_chain([base, later], 6)
+    with pytest.raises(seg.SegmentsMissing, match="no base"):
+        seg.choose_chain([later], 6)
+
+
+def test_a_segment_of_another_registry_is_not_mixed_in(tmp_path):
+    base = _write(tmp_path, _entries({1}, set()), "base", 0, 1)
+    other = seg.write_segment(
+        tmp_path,
+        _entries({2}, set(), [(0, 2, 2, seg.ADD)]),
+        kind="delta",
+        first=1,
+        last=2,
+        registry="r2",
+        descriptor_version="",
+        max_radius=RADIUS,
+    )
+    with pytest.raises(ValueError, match="registry 'r2', not 'r1'"):
+        seg.SegmentView([seg.Segment(tmp_path / base["name"]), seg.Segment(other)], 2)
+
+
+def test_a_damaged_file_is_named(tmp_path):
+    meta = _write(tmp_path, _entries({1, 2}, {3}), "base", 0, 1)
+    directory = tmp_path / meta["name"]
+    assert seg.check_files(directory, meta) == ""
+    path = directory / "claims.arrow"
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert seg.check_files(directory, meta) == (
+        "claims.arrow does not have the SHA-256 its segment names"
+    )
+
+
+def test_one_part_view_answers_like_the_snapshot_it_wraps(tmp_path):
+    """The refactored matcher over one part is RegistrySnapshot.match."""
+    snapshot = RegistrySnapshot.build(
+        revision=1,
+        url_claims=[(1, _url(1))],
+        sha256=[(2, _sha(2))],
+        max_radius=RADIUS,
+    )
+    meta = _write(tmp_path, _entries({1}, {2}), "base", 0, 1)
+    view = _view(tmp_path, [meta], 1)
+    batch = _batch(3)
+    batch.urls[0] = _url(1)
+    batch.sha256[1] = _sha(2)
+    batch.urls[2] = "not a url"
+    assert view.match(batch, RADIUS) == snapshot.match(batch, RADIUS)

@@ -1,0 +1,574 @@
+"""The registry's index as immutable segments, and a revision's view of them.
+
+A segment covers the registry revisions (first, last]. It holds
+
+- entries: the values to index, as Arrow tables (claims and style names,
+  image hashes, PDQ variants, descriptors), indexed as a RegistrySnapshot
+  saved beside them (index/), memory-mapped when loaded;
+- ops: which claim or image became enforced (add) or stopped being enforced
+  (drop) at which revision, for the changes of its range.
+
+Kinds:
+
+- "base": everything enforced at `last` (first is 0; no ops);
+- "delta": the changes of (first, last], every op kept, so it serves any
+  revision from `first` on (ops after the revision asked for are ignored);
+- "merged": consecutive deltas merged, each claim's and image's last op
+  kept, so it serves revisions from `last` on.
+
+A view at revision N is one base (last <= N) and the chain of deltas that
+follows it up to N (`choose_chain`). Which entries are live at N: a base
+entry unless some delta has an op on its claim or image at or before N; a
+delta entry when the latest op at or before N on its claim or image is an
+add made within the delta's range. So each claim and image is live in one
+segment at most, and a change costs a delta of its own size, whatever the
+size of the registry. Merging (`merge`) folds deltas into one, or the chain
+into a new base, from the segments' own entries: the database is not read.
+
+Django-free: the registry writes segments (optout/segments.py), worker
+machines and the offline client read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .descindex import DEFAULT_HNSW_MIN
+from .snapshot import (
+    CLAIM,
+    FORMAT_VERSION,
+    IMAGE,
+    Alive,
+    Part,
+    RegistrySnapshot,
+    Thresholds,
+    match_parts,
+)
+
+SEGMENT_FORMAT = 1
+BASE, DELTA, MERGED = "base", "delta", "merged"
+ADD, DROP = 1, 0
+
+CLAIMS_SCHEMA = pa.schema(
+    [("ref", pa.int64()), ("kind", pa.string()), ("value", pa.string())]
+)
+IMAGES_SCHEMA = pa.schema(
+    [
+        ("ref", pa.int64()),
+        ("sha256", pa.binary()),
+        ("md5", pa.binary()),
+        ("phash", pa.binary()),
+        ("low_quality", pa.bool_()),
+        ("descriptors", pa.binary()),
+    ]
+)
+PDQ_SCHEMA = pa.schema(
+    [("ref", pa.int64()), ("variant", pa.string()), ("value", pa.binary())]
+)
+OPS_SCHEMA = pa.schema(
+    [
+        ("space", pa.int8()),
+        ("ref", pa.int64()),
+        ("revision", pa.int64()),
+        ("op", pa.int8()),
+    ]
+)
+TABLES = {
+    "claims": CLAIMS_SCHEMA,
+    "images": IMAGES_SCHEMA,
+    "pdq": PDQ_SCHEMA,
+    "ops": OPS_SCHEMA,
+}
+CLAIM_KINDS = ("url", "prefix", "domain", "style")
+
+
+class SegmentsMissing(LookupError):
+    """No chain of segments serves the revision asked for."""
+
+
+def keys_of(space: int, refs: np.ndarray) -> np.ndarray:
+    """One int64 key per (space, ref): claims and images never collide."""
+    return np.asarray(refs, np.int64) * 2 + space
+
+
+@dataclass
+class Entries:
+    """A segment's contents, as Arrow tables (see TABLES)."""
+
+    claims: pa.Table
+    images: pa.Table
+    pdq: pa.Table
+    ops: pa.Table
+
+    def table(self, name: str) -> pa.Table:
+        return getattr(self, name)
+
+    def rows(self) -> int:
+        """Claims and images held (their names and variants not counted)."""
+        claims = np.unique(self.claims.column("ref").to_numpy()).size
+        return int(claims + self.images.num_rows)
+
+
+@dataclass
+class EntriesWriter:
+    """Collects a segment's entries row by row."""
+
+    claims: dict[str, list] = field(default_factory=lambda: _columns(CLAIMS_SCHEMA))
+    images: dict[str, list] = field(default_factory=lambda: _columns(IMAGES_SCHEMA))
+    pdq: dict[str, list] = field(default_factory=lambda: _columns(PDQ_SCHEMA))
+    ops: dict[str, list] = field(default_factory=lambda: _columns(OPS_SCHEMA))
+
+    def claim(self, ref: int, kind: str, value: str) -> None:
+        """A URL, prefix or domain claim, or one name of a style claim."""
+        if kind not in CLAIM_KINDS:
+            raise ValueError(f"claim {ref}: kind {kind!r} is not indexed")
+        _append(self.claims, ref=ref, kind=kind, value=value)
+
+    def image(
+        self,
+        ref: int,
+        *,
+        sha256: bytes | None = None,
+        md5: bytes | None = None,
+        phash: bytes | None = None,
+        pdq: Mapping[str, bytes] | None = None,
+        low_quality: bool = False,
+        descriptors: bytes | None = None,
+    ) -> None:
+        """An image's hashes (raw bytes: pHash 8, PDQ 32 per variant)."""
+        _append(
+            self.images,
+            ref=ref,
+            sha256=sha256,
+            md5=md5,
+            phash=phash,
+            low_quality=low_quality,
+            descriptors=descriptors,
+        )
+        for variant, value in (pdq or {}).items():
+            _append(self.pdq, ref=ref, variant=variant, value=value)
+
+    def op(self, space: int, ref: int, revision: int, op: int) -> None:
+        _append(self.ops, space=space, ref=ref, revision=revision, op=op)
+
+    def entries(self) -> Entries:
+        return Entries(
+            **{
+                name: pa.table(getattr(self, name), schema=schema)
+                for name, schema in TABLES.items()
+            }
+        )
+
+
+def _columns(schema: pa.Schema) -> dict[str, list]:
+    return {name: [] for name in schema.names}
+
+
+def _append(columns: dict[str, list], **values: Any) -> None:
+    for name, value in values.items():
+        columns[name].append(value)
+
+
+def _member(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Which of `queries` are in the sorted array `table`."""
+    if not len(table):
+        return np.zeros(len(queries), bool)
+    pos = np.searchsorted(table, queries)
+    pos[pos == len(table)] = 0
+    return table[pos] == queries
+
+
+def snapshot_of(
+    entries: Entries,
+    *,
+    revision: int,
+    registry: str,
+    descriptor_version: str,
+    max_radius: Thresholds,
+    descriptor_hnsw_min: int,
+) -> RegistrySnapshot:
+    claims = entries.claims.to_pydict()
+    by_kind: dict[str, list[tuple[int, str]]] = {kind: [] for kind in CLAIM_KINDS}
+    for ref, kind, value in zip(
+        claims["ref"], claims["kind"], claims["value"], strict=True
+    ):
+        by_kind[kind].append((ref, value))
+    images = entries.images.to_pydict()
+    refs = images["ref"]
+
+    def column(name: str) -> Iterator[tuple[int, bytes]]:
+        return ((r, v) for r, v in zip(refs, images[name], strict=True) if v)
+
+    pdq = entries.pdq.to_pydict()
+    return RegistrySnapshot.build(
+        revision=revision,
+        url_claims=by_kind["url"],
+        prefix_claims=by_kind["prefix"],
+        domain_claims=by_kind["domain"],
+        style_names=by_kind["style"],
+        sha256=column("sha256"),
+        md5=column("md5"),
+        phash=column("phash"),
+        pdq=zip(pdq["ref"], pdq["variant"], pdq["value"], strict=True),
+        low_quality=(
+            r for r, low in zip(refs, images["low_quality"], strict=True) if low
+        ),
+        max_radius=max_radius,
+        descriptors=column("descriptors") if descriptor_version else (),
+        descriptor_version=descriptor_version,
+        descriptor_hnsw_min=descriptor_hnsw_min,
+        registry=registry,
+    )
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_segment(
+    root: Path,
+    entries: Entries,
+    *,
+    kind: str,
+    first: int,
+    last: int,
+    registry: str,
+    descriptor_version: str,
+    max_radius: Thresholds,
+    descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
+) -> Path:
+    """Write a segment into a new folder under `root`; its path.
+
+    The folder's name is the segment's name: unique, so a segment's files
+    never change once written, and caches need no invalidation.
+    """
+    if kind not in (BASE, DELTA, MERGED):
+        raise ValueError(f"segment kind {kind!r}")
+    if not 0 <= first <= last:
+        raise ValueError(f"segment range ({first}, {last}]")
+    name = f"{kind}-{first:012d}-{last:012d}-{secrets.token_hex(4)}"
+    tmp = root / f"{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for table_name in TABLES:
+        options = ipc.IpcWriteOptions(compression="zstd")
+        table = entries.table(table_name)
+        with ipc.new_file(
+            tmp / f"{table_name}.arrow", table.schema, options=options
+        ) as w:
+            w.write_table(table)
+    snapshot = snapshot_of(
+        entries,
+        revision=last,
+        registry=registry,
+        descriptor_version=descriptor_version,
+        max_radius=max_radius,
+        descriptor_hnsw_min=descriptor_hnsw_min,
+    )
+    snapshot.save(tmp / "index")
+    files = {
+        str(path.relative_to(tmp)): {
+            "bytes": path.stat().st_size,
+            "sha256": _digest(path),
+        }
+        for path in sorted(tmp.rglob("*"))
+        if path.is_file()
+    }
+    meta = {
+        "segment_format": SEGMENT_FORMAT,
+        "snapshot_format": FORMAT_VERSION,
+        "name": name,
+        "kind": kind,
+        "first": first,
+        "last": last,
+        "registry": registry,
+        "descriptor_version": descriptor_version,
+        "max_radius": asdict(max_radius),
+        "claims": int(np.unique(entries.claims.column("ref").to_numpy()).size),
+        "images": entries.images.num_rows,
+        "ops": entries.ops.num_rows,
+        "sizes": snapshot.sizes(),
+        "bytes": sum(f["bytes"] for f in files.values()),
+        "files": files,
+    }
+    (tmp / "segment.json").write_text(json.dumps(meta, indent=1))
+    tmp.rename(root / name)
+    return root / name
+
+
+def check_files(directory: Path, meta: Mapping[str, Any]) -> str:
+    """Why the folder's files are not the segment's (empty when they are)."""
+    for rel, want in meta["files"].items():
+        path = directory / rel
+        if not path.is_file():
+            return f"{rel} is missing"
+        if path.stat().st_size != want["bytes"]:
+            return f"{rel} has {path.stat().st_size} bytes, not {want['bytes']}"
+        if _digest(path) != want["sha256"]:
+            return f"{rel} does not have the SHA-256 its segment names"
+    return ""
+
+
+class Segment:
+    """A segment folder, its index memory-mapped and its ops in memory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.meta = json.loads((self.directory / "segment.json").read_text())
+        if self.meta.get("segment_format") != SEGMENT_FORMAT:
+            raise ValueError(
+                f"{self.directory}: segment format {self.meta.get('segment_format')}"
+                f", this code reads {SEGMENT_FORMAT}"
+            )
+        self.name: str = self.meta["name"]
+        self.kind: str = self.meta["kind"]
+        self.first: int = int(self.meta["first"])
+        self.last: int = int(self.meta["last"])
+        self._snapshot: RegistrySnapshot | None = None
+        self._ops: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def __repr__(self) -> str:
+        return f"Segment({self.name})"
+
+    @property
+    def snapshot(self) -> RegistrySnapshot:
+        if self._snapshot is None:
+            self._snapshot = RegistrySnapshot.load(self.directory / "index")
+        return self._snapshot
+
+    def table(self, name: str) -> pa.Table:
+        with ipc.open_file(self.directory / f"{name}.arrow") as reader:
+            return reader.read_all()
+
+    def entries(self) -> Entries:
+        return Entries(**{name: self.table(name) for name in TABLES})
+
+    @property
+    def ops(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keys, revisions, ops), as stored."""
+        if self._ops is None:
+            ops = self.table("ops")
+            self._ops = (
+                keys_of(0, ops.column("ref").to_numpy())
+                + ops.column("space").to_numpy().astype(np.int64),
+                ops.column("revision").to_numpy().astype(np.int64),
+                ops.column("op").to_numpy().astype(np.int8),
+            )
+        return self._ops
+
+
+def choose_chain(
+    segments: Sequence[Mapping[str, Any]], revision: int
+) -> list[Mapping[str, Any]]:
+    """The segments (as their segment.json) whose view is `revision`.
+
+    The newest base at or before the revision, then from its end the
+    longest merged delta that ends at or before the revision, or else the
+    delta that starts there, until the revision is reached.
+    """
+    bases = [s for s in segments if s["kind"] == BASE and s["last"] <= revision]
+    if not bases:
+        raise SegmentsMissing(f"no base segment at or before revision {revision}")
+    chain = [max(bases, key=lambda s: s["last"])]
+    cursor = chain[0]["last"]
+    while cursor < revision:
+        following = [s for s in segments if s["first"] == cursor and s["kind"] != BASE]
+        merged = [s for s in following if s["kind"] == MERGED and s["last"] <= revision]
+        deltas = [s for s in following if s["kind"] == DELTA]
+        if merged:
+            step = max(merged, key=lambda s: s["last"])
+        elif deltas:
+            step = max(deltas, key=lambda s: s["last"])
+        else:
+            raise SegmentsMissing(
+                f"no segment covers revisions {cursor} to {revision} "
+                "(not yet published, or merged away)"
+            )
+        chain.append(step)
+        cursor = step["last"]
+    return chain
+
+
+def _latest_ops(
+    segments: Sequence[Segment], revision: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per key, its latest op at or before `revision` in `segments`:
+    (sorted keys, revisions, ops)."""
+    parts = [s.ops for s in segments]
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, np.int8)
+    keys = np.concatenate([p[0] for p in parts])
+    revs = np.concatenate([p[1] for p in parts])
+    ops = np.concatenate([p[2] for p in parts])
+    keep = revs <= revision
+    keys, revs, ops = keys[keep], revs[keep], ops[keep]
+    order = np.lexsort((revs, keys))
+    keys, revs, ops = keys[order], revs[order], ops[order]
+    last = np.ones(len(keys), bool)
+    last[:-1] = keys[1:] != keys[:-1]
+    return keys[last], revs[last], ops[last]
+
+
+def liveness(segments: Sequence[Segment], revision: int) -> list[Alive]:
+    """Which entries of each segment are live at `revision` (see module doc)."""
+    deltas = [s for s in segments if s.kind != BASE]
+    keys, revs, ops = _latest_ops(deltas, revision)
+    out: list[Alive] = []
+    for segment in segments:
+        if segment.kind == BASE:
+            dead = keys
+
+            def alive(
+                space: int, refs: np.ndarray, dead: np.ndarray = dead
+            ) -> np.ndarray:
+                return ~_member(dead, keys_of(space, refs))
+
+        else:
+            live = keys[(ops == ADD) & (revs > segment.first) & (revs <= segment.last)]
+
+            def alive(
+                space: int, refs: np.ndarray, live: np.ndarray = live
+            ) -> np.ndarray:
+                return _member(live, keys_of(space, refs))
+
+        out.append(alive)
+    return out
+
+
+class SegmentView:
+    """What the registry enforced at one revision, as a chain of segments.
+
+    `match` answers like RegistrySnapshot.match over the live entries.
+    """
+
+    def __init__(self, segments: Sequence[Segment], revision: int) -> None:
+        if not segments:
+            raise SegmentsMissing("no segments")
+        head = segments[0].meta
+        for segment in segments[1:]:
+            for name in ("registry", "descriptor_version", "max_radius"):
+                if segment.meta[name] != head[name]:
+                    raise ValueError(
+                        f"segment {segment.name}: {name} {segment.meta[name]!r}, "
+                        f"not {head[name]!r} as {segments[0].name}"
+                    )
+        self.segments = list(segments)
+        self.revision = revision
+        self.registry: str = head["registry"]
+        self.descriptor_version: str = head["descriptor_version"]
+        self.max_radius = Thresholds(**head["max_radius"])
+        alive = liveness(self.segments, revision)
+        self.parts: list[Part] = [
+            (segment.snapshot, check)
+            for segment, check in zip(self.segments, alive, strict=True)
+        ]
+
+    def match(self, batch: Any, thresholds: Thresholds | None = None, **kwargs: Any):
+        return match_parts(self.parts, batch, thresholds or Thresholds(), **kwargs)
+
+    def sizes(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for snapshot, _ in self.parts:
+            for name, count in snapshot.sizes().items():
+                total[name] = total.get(name, 0) + count
+        return total
+
+    def live_entries(self) -> Entries:
+        """The live entries of every segment, as one set (no ops)."""
+        return _live_entries(self.segments, liveness(self.segments, self.revision))
+
+
+def _live_entries(segments: Sequence[Segment], alive: Sequence[Alive]) -> Entries:
+    tables: dict[str, list[pa.Table]] = {name: [] for name in TABLES if name != "ops"}
+    for segment, check in zip(segments, alive, strict=True):
+        for name in tables:
+            table = segment.table(name)
+            space = CLAIM if name == "claims" else IMAGE
+            mask = check(space, table.column("ref").to_numpy())
+            tables[name].append(table.filter(pa.array(mask)))
+    return Entries(
+        **{
+            name: pa.concat_tables(parts) if parts else TABLES[name].empty_table()
+            for name, parts in tables.items()
+        },
+        ops=OPS_SCHEMA.empty_table(),
+    )
+
+
+def merge(
+    root: Path,
+    segments: Sequence[Segment],
+    *,
+    into: str,
+    descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
+) -> Path:
+    """Merge a chain into one segment under `root`; its folder.
+
+    into=BASE: a base chain (base then deltas) becomes a new base at the
+    chain's last revision. into=MERGED: consecutive deltas become one merged
+    delta keeping each claim's and image's last op.
+    """
+    if not segments:
+        raise ValueError("nothing to merge")
+    for before, after in zip(segments, segments[1:], strict=False):
+        if after.first != before.last:
+            raise ValueError(f"{after.name} does not follow {before.name}")
+    last = segments[-1].last
+    head = segments[0].meta
+    if into == BASE:
+        if segments[0].kind != BASE:
+            raise ValueError(
+                "a new base is merged from a chain that starts with a base"
+            )
+        entries = _live_entries(segments, liveness(segments, last))
+        first = 0
+    elif into == MERGED:
+        if any(s.kind == BASE for s in segments):
+            raise ValueError("merged deltas are made of deltas only")
+        entries = _live_entries(segments, liveness(segments, last))
+        keys, revs, ops = _latest_ops(segments, last)
+        entries.ops = pa.table(
+            {
+                "space": (keys % 2).astype(np.int8),
+                "ref": keys // 2,
+                "revision": revs,
+                "op": ops,
+            },
+            schema=OPS_SCHEMA,
+        )
+        first = segments[0].first
+    else:
+        raise ValueError(f"merge into {into!r}")
+    return write_segment(
+        root,
+        entries,
+        kind=into,
+        first=first,
+        last=last,
+        registry=head["registry"],
+        descriptor_version=head["descriptor_version"],
+        max_radius=Thresholds(**head["max_radius"]),
+        descriptor_hnsw_min=descriptor_hnsw_min,
+    )
+
+
+def segment_files(meta: Mapping[str, Any]) -> Iterable[str]:
+    """The segment's files, relative to its folder, segment.json last."""
+    yield from meta["files"]
+    yield "segment.json"
