@@ -318,3 +318,64 @@ class RegistryIdentity(models.Model):
 
     def __str__(self) -> str:
         return str(self.uuid)
+
+
+class IndexChange(models.Model):
+    """The index's outbox: which claims and images changed at which revision.
+
+    A save of a claim, image, work or image exclusion leaves a row with no
+    revision ("touched"); the next revision bump, in its own transaction,
+    turns the touched rows into one op each: add if the claim or image is
+    enforced after the change, drop if not. Index segments are written from
+    these ops (optout/segments.py), so revision N's segment holds what was
+    enforced at N, whenever it is written. A REBUILD row asks for a new base
+    segment from the database (after rows were written in bulk, bypassing
+    the signals); the PRUNED row says up to which revision published ops
+    were deleted.
+    """
+
+    class Space(models.IntegerChoices):
+        CLAIM = 0
+        IMAGE = 1
+        PRUNED = 8  # one row: ops up to its revision were deleted
+        REBUILD = 9
+
+    space = models.SmallIntegerField(choices=Space.choices)
+    ref = models.BigIntegerField(default=0)
+    revision = models.BigIntegerField(null=True, blank=True)
+    op = models.SmallIntegerField(null=True, blank=True, help_text="1 add, 0 drop")
+
+    class Meta:
+        indexes = [models.Index(fields=["revision"], name="indexchange_revision")]
+
+    def __str__(self) -> str:
+        return f"{self.get_space_display()} {self.ref} at {self.revision}"
+
+
+class IndexSegment(models.Model):
+    """The catalog of index segments in object storage (workers/engine/segments.py).
+
+    A segment's files never change once written; merges write new segments
+    and retire the old ones, which are deleted after SEGMENT_RETAIN_SECONDS.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10)
+    first = models.BigIntegerField()
+    last = models.BigIntegerField()
+    registry = models.CharField(max_length=64)
+    identity = models.CharField(
+        max_length=200,
+        db_index=True,
+        help_text="Format, descriptor model and radius the segment was built for.",
+    )
+    meta = models.JSONField()
+    bytes = models.BigIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["first", "last", "id"]
+
+    def __str__(self) -> str:
+        return self.name

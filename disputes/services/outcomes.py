@@ -15,8 +15,9 @@ from audit.services import audit_record
 from core.errors import ValidationFailed
 from disputes.models import Dispute, ImageExclusion
 from disputes.selectors import dispute_target_images
-from registry.models import Claim, Work
+from registry.models import Claim, IndexChange, Work
 from registry.services import registry_revision_bump
+from registry.services.revision import index_touch
 from workers.engine.urlindex import url_key
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
 
@@ -47,12 +48,14 @@ def _suspend(dispute: Dispute, actor: User | None) -> bool:
         changed = Claim.objects.filter(
             pk=dispute.claim_id, state=Claim.State.ACTIVE
         ).update(state=Claim.State.SUSPENDED)
+        index_touch(IndexChange.Space.CLAIM, [dispute.claim_id])
     else:
         images = list(dispute_target_images(dispute).values_list("pk", flat=True))
         ImageExclusion.objects.bulk_create(
             ImageExclusion(image_id=pk, dispute=dispute, temporary=True)
             for pk in images
         )
+        index_touch(IndexChange.Space.IMAGE, images)
         changed = len(images)
     if changed:
         registry_revision_bump(reason=f"dispute {dispute.pk} opened: suspended")
@@ -76,6 +79,7 @@ def _unsuspend(dispute: Dispute, actor: User | None, reason: str) -> None:
         changed = Claim.objects.filter(
             pk=dispute.claim_id, state=Claim.State.SUSPENDED
         ).update(state=Claim.State.ACTIVE)
+        index_touch(IndexChange.Space.CLAIM, [dispute.claim_id])
     else:
         changed, _ = ImageExclusion.objects.filter(
             dispute=dispute, temporary=True
@@ -244,6 +248,7 @@ def _apply_outcome(dispute: Dispute, actor: User | None) -> None:
             ImageExclusion(image_id=pk, dispute=dispute)
             for pk in dispute.excluded_images
         )
+        index_touch(IndexChange.Space.IMAGE, dispute.excluded_images)
         before, after = (
             {"excluded_images": []},
             {"excluded_images": dispute.excluded_images},

@@ -483,8 +483,7 @@ def claims_suspend_for_account(*, admin: User, user: User, reason: str) -> list[
         .filter(owner__user=user, state__in=SUSPENDABLE)
         .order_by("id")
     )
-    if any(c.state == Claim.State.ACTIVE for c in claims):
-        registry_revision_bump(reason=f"account {user.pk} suspended")
+    enforced = any(c.state == Claim.State.ACTIVE for c in claims)
     for claim in claims:
         before = claim.state
         claim.suspended_from = before
@@ -499,6 +498,8 @@ def claims_suspend_for_account(*, admin: User, user: User, reason: str) -> list[
             after={"state": claim.state},
             reason=reason,
         )
+    if enforced:
+        registry_revision_bump(reason=f"account {user.pk} suspended")
     return [c.pk for c in claims]
 
 
@@ -511,8 +512,7 @@ def claims_reinstate_for_account(*, admin: User, user: User, reason: str) -> lis
         .exclude(suspended_from="")
         .order_by("id")
     )
-    if any(c.suspended_from == Claim.State.ACTIVE for c in claims):
-        registry_revision_bump(reason=f"account {user.pk} reinstated")
+    enforced = any(c.suspended_from == Claim.State.ACTIVE for c in claims)
     for claim in claims:
         claim.state = claim.suspended_from
         claim.suspended_from = ""
@@ -526,6 +526,8 @@ def claims_reinstate_for_account(*, admin: User, user: User, reason: str) -> lis
             after={"state": claim.state},
             reason=reason,
         )
+    if enforced:
+        registry_revision_bump(reason=f"account {user.pk} reinstated")
     return [c.pk for c in claims]
 
 

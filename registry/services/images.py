@@ -14,8 +14,8 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.sweeps import sweep_stale
 from core.tasks import enqueue, send
-from registry.models import Fingerprint, Image, Work
-from registry.services.revision import registry_revision_bump
+from registry.models import Fingerprint, Image, IndexChange, Work
+from registry.services.revision import index_touch, registry_revision_bump
 from workers.engine import fingerprint as fp
 from workers.engine import perceptual
 from workers.engine.hashes import phash_to_int
@@ -185,6 +185,7 @@ def _image_fail(image: Image, reason: str) -> Image:
     Image.objects.filter(pk=image.pk).update(
         status=Image.Status.FAILED, failure_reason=reason[:2000]
     )
+    index_touch(IndexChange.Space.IMAGE, [image.pk])
     image.status, image.failure_reason = Image.Status.FAILED, reason
     return image
 
