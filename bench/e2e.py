@@ -84,7 +84,8 @@ def main() -> None:
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/bench",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
         "MEDIA_ROOT": str(work / "media"),
-        "SNAPSHOT_ROOT": str(work / "snapshots"),
+        "SEGMENT_STORE_URL": f"file://{work / 'segments'}",
+        "SEGMENT_CACHE_DIR": str(work / "segment-cache"),
         "WORK_ROOT": str(work / "tmp"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
@@ -129,7 +130,7 @@ import sys
 urls = open(sys.argv[1]).read().split()
 Claim.objects.bulk_create(Claim(owner=u.rights_holder, kind="url", value=x,
     normalized=normalize_url(x).href, state="active") for x in urls)
-services.registry_revision_bump(reason="bench")
+services.registry_revision_bump(reason="bench", rebuild=True)
 _, key = accounts.api_token_create(user=u, name="bench")
 print(key)
 """

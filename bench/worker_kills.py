@@ -225,7 +225,8 @@ def main() -> None:
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
         "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "MEDIA_ROOT": str(work / "media"),
-        "SNAPSHOT_ROOT": str(work / "snapshots"),
+        "SEGMENT_STORE_URL": f"file://{work / 'segments'}",
+        "SEGMENT_CACHE_DIR": str(work / "segment-cache"),
         "WORK_ROOT": str(work / "tmp"),
         "MATCH_CHUNK_ROWS": str(args.chunk_rows),
         "CELERY_VISIBILITY_TIMEOUT": str(args.visibility),
@@ -281,7 +282,7 @@ def main() -> None:
         if len(batch) >= 50_000:
             flush()
     flush()
-    registry_revision_bump(reason="bench")
+    registry_revision_bump(reason="bench", rebuild=True)
     path = work / "laion.parquet"
     pq.write_table(
         pa.table({"URL": urls, "TEXT": [f"photo {i}" for i in range(args.rows)]}),

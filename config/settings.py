@@ -253,6 +253,26 @@ MATCH_DESCRIPTOR_STRONG = env.float("MATCH_DESCRIPTOR_STRONG", default=-1.0)
 # From this many region vectors on (two per image), the snapshot's descriptor
 # index is an HNSW graph instead of exact search.
 MATCH_DESCRIPTOR_HNSW_MIN = env.int("MATCH_DESCRIPTOR_HNSW_MIN", default=20_000)
+# Where segments are kept: a folder (file://...) for the embedded default,
+# s3://bucket/prefix?endpoint=http://host:port for every machine to share
+# (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+SEGMENT_STORE_URL = env.str(
+    "SEGMENT_STORE_URL", default=f"file://{VAR_DIR / 'segments'}"
+)
+# Each worker machine's copy of the segments it reads, memory-mapped by its
+# processes; least recently used ones go past SEGMENT_CACHE_MAX_BYTES.
+SEGMENT_CACHE_DIR = Path(
+    env.str("SEGMENT_CACHE_DIR", default=str(VAR_DIR / "segment-cache"))
+)
+SEGMENT_CACHE_MAX_BYTES = env.int("SEGMENT_CACHE_MAX_BYTES", default=20 * 1024**3)
+# The index is a chain of segments (optout/segments.py): a base and the
+# deltas written per change. From SEGMENT_MERGE_AT deltas on, the periodic
+# task (every SEGMENT_MAINTAIN_SECONDS) merges them; merged-away segments
+# are deleted after SEGMENT_RETAIN_SECONDS (jobs at older revisions read
+# them until then).
+SEGMENT_MERGE_AT = env.int("SEGMENT_MERGE_AT", default=10)
+SEGMENT_MAINTAIN_SECONDS = env.int("SEGMENT_MAINTAIN_SECONDS", default=30)
+SEGMENT_RETAIN_SECONDS = env.int("SEGMENT_RETAIN_SECONDS", default=24 * 3600)
 MATCH_VERIFY = env.bool("MATCH_VERIFY", default=True)
 MATCH_REMOVE_LEVELS = env.list("MATCH_REMOVE_LEVELS", default=["verified", "strong"])
 MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)
@@ -288,7 +308,6 @@ def _check_matching_settings() -> None:
 
 
 _check_matching_settings()
-SNAPSHOT_ROOT = Path(env.str("SNAPSHOT_ROOT", default=str(VAR_DIR / "snapshots")))
 WORK_ROOT = Path(env.str("WORK_ROOT", default=str(VAR_DIR / "work")))
 WORK_ROOT.mkdir(parents=True, exist_ok=True)
 
@@ -476,6 +495,10 @@ CELERY_BEAT_SCHEDULE = {
     "withdrawn-files-sweep": {
         "task": "registry.withdrawn_files_sweep",
         "schedule": float(WITHDRAWN_FILES_SWEEP_SECONDS),
+    },
+    "segments-maintain": {
+        "task": "optout.segments_maintain",
+        "schedule": float(SEGMENT_MAINTAIN_SECONDS),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

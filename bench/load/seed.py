@@ -317,7 +317,9 @@ def seed_registry(
                 user=user, name="load", scopes=[Scope.CHECK, Scope.CURATE]
             )
             result.curators.append(Account(user.username, key, _session(user)))
-        result.revision = registry_revision_bump(reason="load benchmark seed")
+        result.revision = registry_revision_bump(
+            reason="load benchmark seed", rebuild=True
+        )
     sample = sorted(rng.sample(range(claims), min(claims, 10_000)))
     result.claimed_sample = [claim_url(i * artists // claims, i) for i in sample]
     return result

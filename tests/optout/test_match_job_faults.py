@@ -52,7 +52,6 @@ def start_worker(
         env={
             "DATABASE_URL": processes.shared_database_url(),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "SNAPSHOT_ROOT": str(tmp_path / "snapshots"),
             "MATCH_CHUNK_ROWS": str(CHUNK_ROWS),
             "MATCH_LEASE_SECONDS": str(LEASE),
             "MATCH_REQUEUE_SECONDS": "4",
@@ -73,7 +72,6 @@ def job_setup(request, tmp_path, artist, curator, settings):
     """A Parquet manifest of ROWS rows in row groups (chunks) of `param` rows,
     and URL claims on every CLAIM_EVERY-th row."""
     chunk_rows = getattr(request, "param", CHUNK_ROWS)
-    settings.SNAPSHOT_ROOT = tmp_path / "snapshots"
     holder = artist.rights_holder
     Claim.objects.bulk_create(
         Claim(
@@ -85,7 +83,7 @@ def job_setup(request, tmp_path, artist, curator, settings):
         )
         for i in range(0, ROWS, CLAIM_EVERY)
     )
-    registry_revision_bump(reason="test claims")
+    registry_revision_bump(reason="test claims", rebuild=True)  # bulk: no signals
     urls = [f"https://img.example/{i}.jpg" for i in range(ROWS)]
     table = pa.table({"URL": urls, "TEXT": [f"photo {i}" for i in range(ROWS)]})
     path = tmp_path / "laion.parquet"

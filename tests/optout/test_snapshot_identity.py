@@ -1,18 +1,19 @@
-"""A snapshot folder is only used for the registry and revision it was built for.
+"""The index is only ever read for the registry and revision it was built for.
 
-The operator's case: a folder rev-300 left by another database was reused by
-a database that had also reached revision 300, and its copies got no matches.
+The operator's case: a snapshot folder rev-300 left by another database was
+reused by a database that had also reached revision 300, and its copies got
+no matches. Segments are named uniquely, listed per registry in the
+database's own catalog, and each cached folder is checked against it.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import shutil
 import uuid
 
-from optout import snapshots
+from optout import segments
 from optout.selectors import registry_lookup
-from registry.models import Claim, RegistryIdentity, RegistryRevision
+from registry.models import Claim, IndexSegment, RegistryIdentity, RegistryRevision
 from registry.selectors import registry_identity
 from tests.factories import ClaimFactory
 
@@ -30,38 +31,44 @@ def _matched(url: str) -> bool:
     return bool(result.items["urls"][0].matches)
 
 
-def test_a_folder_of_another_registry_at_the_same_revision_is_rebuilt(
-    db, settings, tmp_path, caplog
+def test_another_registry_at_the_same_revision_never_reads_the_first_ones_segments(
+    db,
 ):
-    settings.SNAPSHOT_ROOT = tmp_path
     first = _database_at_revision(300, "https://one.example/a.png")
     assert _matched("https://one.example/a.png")
-    assert (tmp_path / "rev-300").is_dir()
 
     # Another database (another identity) that has also reached revision 300,
-    # with other claims, on the same SNAPSHOT_ROOT.
+    # with other claims, on the same object store and worker cache.
     RegistryIdentity.objects.update(uuid=uuid.uuid4())
     second = _database_at_revision(300, "https://two.example/b.png")
     assert second != first
 
-    with caplog.at_level(logging.WARNING, logger="optout.snapshots"):
-        assert _matched("https://two.example/b.png")
-    assert not _matched("https://one.example/a.png")
-    rebuilt = json.loads((tmp_path / "rev-300" / "snapshot.json").read_text())
-    assert (rebuilt["registry"], rebuilt["revision"]) == (second, 300)
-    assert f"registry is '{first}', not '{second}'" in caplog.text
-
-
-def test_a_folder_that_names_another_revision_is_rebuilt(db, settings, tmp_path):
-    settings.SNAPSHOT_ROOT = tmp_path
-    _database_at_revision(7, "https://one.example/a.png")
-    assert _matched("https://one.example/a.png")
-    # A folder renamed (or restored) under another revision's name.
-    (tmp_path / "rev-7").rename(tmp_path / "rev-8")
-    snapshots._cache.clear()
-    _database_at_revision(8, "https://two.example/b.png")
-
     assert _matched("https://two.example/b.png")
     assert not _matched("https://one.example/a.png")
-    meta = json.loads((tmp_path / "rev-8" / "snapshot.json").read_text())
-    assert meta["revision"] == 8
+    assert {row.registry for row in IndexSegment.objects.all()} == {first, second}
+
+
+def test_a_cached_folder_that_is_not_the_catalogs_segment_is_downloaded_again(
+    db, settings
+):
+    _database_at_revision(7, "https://one.example/a.png")
+    assert _matched("https://one.example/a.png")
+    row = IndexSegment.objects.get(last=7)
+    cached = settings.SEGMENT_CACHE_DIR / row.name
+    # The folder replaced by another segment's files under the same name (a
+    # restored backup, a hand copy).
+    segments.forget_loaded()
+    Claim.objects.all().delete()
+    ClaimFactory(
+        value="https://two.example/b.png", normalized="https://two.example/b.png"
+    )
+    RegistryRevision.objects.update(value=8)
+    assert _matched("https://two.example/b.png")
+    other = IndexSegment.objects.get(last=8)
+    shutil.rmtree(cached)
+    shutil.copytree(settings.SEGMENT_CACHE_DIR / other.name, cached)
+    segments.forget_loaded()
+    RegistryRevision.objects.update(value=7)
+
+    assert _matched("https://one.example/a.png")
+    assert not _matched("https://two.example/b.png")

@@ -100,7 +100,6 @@ def test_the_same_name_claimed_by_another_holder_is_flagged(
 def test_the_detail_counts_captions_in_recent_jobs_naming_the_style(
     staff_client, claim, curator, settings, tmp_path
 ):
-    settings.SNAPSHOT_ROOT = tmp_path
     settings.STYLE_REVIEW_ROWS_PER_JOB = 3
     rows = [
         ("https://x.example/0.jpg", "a boat in the style of alice moreau"),

@@ -71,7 +71,14 @@ def start_worker(
             str(tmp_path / f"{name}-beat"),
         ],
         cwd=ROOT,
-        env={**os.environ, **broker_env(), **env},
+        env={
+            **os.environ,
+            **broker_env(),
+            # The test's object store, and a segment cache of this "machine".
+            "SEGMENT_STORE_URL": settings.SEGMENT_STORE_URL,
+            "SEGMENT_CACHE_DIR": str(tmp_path / f"{name}-segment-cache"),
+            **env,
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -163,7 +163,7 @@ def make_job(folder: str) -> int:
         )
         for i in range(0, ROWS, CLAIM_EVERY)
     )
-    registry_revision_bump(reason="drill claims")
+    registry_revision_bump(reason="drill claims", rebuild=True)  # bulk: no signals
     table = pa.table(
         {
             "URL": [f"https://img.example/{i}.jpg" for i in range(ROWS)],
@@ -181,7 +181,6 @@ def test_a_job_survives_postgresql_restarted_mid_job(cluster, tmp_path):
     env = {
         "DATABASE_URL": cluster.url,
         "MEDIA_ROOT": str(tmp_path / "media"),
-        "SNAPSHOT_ROOT": str(tmp_path / "snapshots"),
         "WORK_ROOT": str(tmp_path / "work"),
         "RECEIPT_KEY_DIR": str(tmp_path / "keys"),
         "MATCH_CHUNK_ROWS": str(CHUNK_ROWS),

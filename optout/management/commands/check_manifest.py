@@ -11,7 +11,8 @@ without Celery and without storing anything in the database. It prints the
 column each signal is read from and those it leaves unread; rows that could
 not be checked in full are reported and left out of the filtered manifest
 unless --keep-unchecked. The registry
-snapshot is built (or loaded) as the workers do, under SNAPSHOT_ROOT.
+index is read as the workers read it: the published segments under
+SEGMENT_STORE_URL, cached in SEGMENT_CACHE_DIR.
 """
 
 from __future__ import annotations
