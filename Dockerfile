@@ -20,7 +20,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=config.settings \
     DEBUG=false \
     MEDIA_ROOT=/data/media \
-    RECEIPT_KEY_DIR=/data/keys
+    RECEIPT_KEY_DIR=/data/keys \
+    WORK_ROOT=/data/work \
+    SEGMENT_CACHE_DIR=/data/segment-cache
 
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links /wheels -r /wheels/requirements.txt
@@ -36,13 +38,14 @@ RUN DEBUG=false \
     CELERY_BROKER_URL=redis://unused:6379/0 \
     python manage.py collectstatic --noinput
 
-# The code stays root-owned and read-only to the app; only media and the
-# receipt-signing key's folder are writable. Docker copies each folder's owner
-# and mode into a new named volume mounted there.
+# The code stays root-owned and read-only to the app; only media, the
+# receipt-signing key's folder and the scratch folders (job work files, this
+# container's cache of index segments) are writable. Docker copies each
+# folder's owner and mode into a new named volume mounted there.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home app \
-    && mkdir -p /data/media /data/keys /data/uploads \
-    && chown app:app /data/media /data/keys /data/uploads \
-    && chmod 700 /data/keys /data/uploads
+    && mkdir -p /data/media /data/keys /data/uploads /data/work /data/segment-cache \
+    && chown app:app /data/media /data/keys /data/uploads /data/work /data/segment-cache \
+    && chmod 700 /data/keys /data/uploads /data/work
 # Large uploads stream to temporary files here (swept when a killed request
 # leaves them); the code folder is read-only to the app.
 ENV FILE_UPLOAD_TEMP_DIR=/data/uploads

