@@ -5,6 +5,7 @@ the matcher applies to every batch.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from audit.selectors import audit_change_words, audit_sentence
 from core.errors import NotFound
 from disputes.models import Dispute, DisputeEvidence, FalseMatchReport, MatchException
 from registry.models import Image
-from workers.engine.urls import UrlRejected, normalize_url
+from workers.engine.exceptions import drop_excepted, row_keys, target_of
 
 CLAIM_KINDS = {"url", "prefix", "domain", "style"}
 
@@ -244,25 +245,21 @@ def report_distances(*, report: FalseMatchReport) -> dict[str, int | None]:
     }
 
 
-def batch_row_keys(batch: Any, i: int) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    url = batch.urls[i]
-    if url:
-        try:
-            keys["url"] = normalize_url(url).href
-        except UrlRejected:
-            pass
-    if batch.keys[i]:
-        keys["key"] = str(batch.keys[i])
-    for name in ("sha256", "md5", "pdq"):
-        value = getattr(batch, name)[i]
-        if value:
-            keys[name] = bytes(value).hex()
-    if batch.phash[i] is not None:
-        keys["phash"] = (
-            (batch.phash[i] & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big").hex()
-        )
-    return keys
+batch_row_keys = row_keys
+
+
+def match_exceptions_at(
+    *, revision: int, targets: Iterable[str] | None = None
+) -> dict[str, set[tuple[str, str]]]:
+    """target -> the (key_type, key) pairs excepted at `revision`; all
+    targets, or those named."""
+    rows = MatchException.objects.filter(revision__lte=revision)
+    if targets is not None:
+        rows = rows.filter(target_key__in=set(targets))
+    excepted: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for target, key_type, key in rows.values_list("target_key", "key_type", "key"):
+        excepted[target].add((key_type, key))
+    return dict(excepted)
 
 
 def match_exceptions_filter(
@@ -274,29 +271,12 @@ def match_exceptions_filter(
     """
     if not found or revision is None:
         return found
-    targets = {
-        f"{'claim' if str(m.kind) in CLAIM_KINDS else 'image'}:{m.ref}" for m in found
-    }
-    excepted: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for target, key_type, key in MatchException.objects.filter(
-        target_key__in=targets, revision__lte=revision
-    ).values_list("target_key", "key_type", "key"):
-        excepted[target].add((key_type, key))
+    excepted = match_exceptions_at(
+        revision=revision, targets={target_of(m) for m in found}
+    )
     if not excepted:
         return found
-    kept = []
-    row_keys: dict[int, set[tuple[str, str]]] = {}
-    for m in found:
-        target = f"{'claim' if str(m.kind) in CLAIM_KINDS else 'image'}:{m.ref}"
-        if target in excepted:
-            if m.row not in row_keys:
-                row_keys[m.row] = set(
-                    batch_row_keys(batch, m.row - batch.first_row).items()
-                )
-            if row_keys[m.row] & excepted[target]:
-                continue
-        kept.append(m)
-    return kept
+    return drop_excepted(batch, found, excepted)
 
 
 def disputes_export_for_account(*, user: User) -> list[dict[str, Any]]:

@@ -460,26 +460,41 @@ def _segment(meta: dict[str, Any]) -> engine.Segment:
     return loaded
 
 
+def chain_for_revision(revision: int) -> list[dict[str, Any]]:
+    """The segments (their segment.json) whose view is `revision`, publishing
+    the segments up to it first if no process has yet."""
+    registry = registry_identity()
+    identity = index_identity()
+    for _ in range(3):
+        try:
+            return engine.choose_chain(_catalog(registry, identity), revision)
+        except engine.SegmentsMissing:
+            segments_publish()
+    try:
+        return engine.choose_chain(_catalog(registry, identity), revision)
+    except engine.SegmentsMissing as exc:
+        raise IndexUnavailable(f"revision {revision}: {exc}") from None
+
+
+def segment_file(name: str, rel: str) -> Path | None:
+    """A file of this registry's segment `name`, from this machine's cache
+    (downloaded and checked if need be); None when there is no such file."""
+    row = IndexSegment.objects.filter(
+        name=name, registry=registry_identity(), identity=index_identity()
+    ).first()
+    if row is None or rel not in (*row.meta["files"], "segment.json"):
+        return None
+    return _local(row.meta) / rel
+
+
 def view_for_revision(revision: int) -> engine.SegmentView:
     """What the registry enforced at `revision`, ready to match against.
 
     Publishes the segments up to it first if no process has yet.
     """
     registry = registry_identity()
-    identity = index_identity()
     with _lock:
-        chain = None
-        for _ in range(3):
-            try:
-                chain = engine.choose_chain(_catalog(registry, identity), revision)
-                break
-            except engine.SegmentsMissing:
-                segments_publish()
-        if chain is None:
-            try:
-                chain = engine.choose_chain(_catalog(registry, identity), revision)
-            except engine.SegmentsMissing as exc:
-                raise IndexUnavailable(f"revision {revision}: {exc}") from None
+        chain = chain_for_revision(revision)
         # Keyed by the segments themselves: a database restored from a backup
         # reaches a revision number again with other contents.
         key = (revision, *(meta["name"] for meta in chain))

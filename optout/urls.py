@@ -61,4 +61,10 @@ api_urlpatterns = [
         name="api-job-output",
     ),
     path("lookup/", api.LookupApi.as_view(), name="api-lookup"),
+    path("snapshot/", api.SnapshotApi.as_view(), name="api-snapshot"),
+    path(
+        "snapshot/segments/<str:name>/<path:file>",
+        api.SnapshotFileApi.as_view(),
+        name="api-snapshot-file",
+    ),
 ]

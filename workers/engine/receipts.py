@@ -296,9 +296,15 @@ def load_document(data: str | bytes, what: str = "receipt") -> dict[str, Any]:
 
 
 def verify_receipt(
-    document: Mapping[str, Any], keys: Mapping[str, PublishedKey]
+    document: Mapping[str, Any],
+    keys: Mapping[str, PublishedKey],
+    *,
+    expect_type: str = RECEIPT_TYPE,
 ) -> VerifiedReceipt:
     """Check the signature of a receipt against `keys` (key id -> key).
+
+    `expect_type`: the payload's type (other signed documents, such as the
+    offline snapshot, are checked the same way).
 
     Raises ReceiptMalformed, UnknownKey or BadSignature, each with a message
     for people.
@@ -340,9 +346,9 @@ def verify_receipt(
             f"the signature does not match the payload for key {kid}: the "
             "receipt was changed after it was signed, or another key signed it"
         ) from None
-    if payload.get("type") != RECEIPT_TYPE:
+    if payload.get("type") != expect_type:
         raise ReceiptMalformed(
-            f"signed, but not a receipt: type {payload.get('type')!r}"
+            f"signed, but not a {expect_type}: type {payload.get('type')!r}"
         )
     return VerifiedReceipt(payload=payload, key=key)
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +54,7 @@ from workers.engine import manifests as engine_manifests
 from workers.engine import reports as engine_reports
 from workers.engine.manifests import ColumnReport, ManifestRejected, column_report
 from workers.engine.perceptual import removes_row
+from workers.engine.progress import Progress
 from workers.engine.receipts import file_sha256
 from workers.engine.reports import UNCHECKED, unchecked_line, write_reports
 from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind, RowProblem
@@ -62,39 +62,6 @@ from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind, Row
 CLAIM_KINDS = frozenset(
     {MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN, MatchKind.STYLE}
 )
-
-
-class Progress:
-    """One line on stderr, rewritten in place: rows done / total, rows/s."""
-
-    def __init__(
-        self, write: Callable[[str], None], total: int, *, every: float = 0.2
-    ) -> None:
-        self.write = write
-        self.total = total
-        self.done = 0
-        self.every = every
-        self.started = time.monotonic()
-        self.shown = 0.0
-
-    def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        share = self.done / self.total if self.total else 1.0
-        filled = int(share * 30)
-        return (
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done:,} / {self.total:,} "
-            f"rows ({share:.0%}) · {self.done / elapsed:,.0f} rows/s"
-        )
-
-    def advance(self, rows: int) -> None:
-        self.done += rows
-        now = time.monotonic()
-        if now - self.shown >= self.every:
-            self.shown = now
-            self.write(self.line())
-
-    def finish(self) -> None:
-        self.write(self.line() + "\n")
 
 
 def _field(problem: RowProblem, columns: dict[str, str]) -> str:
