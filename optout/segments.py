@@ -56,6 +56,7 @@ from registry.services.revision import (
     record_touched,
 )
 from workers.engine import segments as engine
+from workers.engine.fingerprint import unpack_variants
 from workers.engine.snapshot import FORMAT_VERSION, Thresholds
 
 log = logging.getLogger(__name__)
@@ -146,32 +147,34 @@ def _image_entries(
     """Each image's hashes, PDQ variants and (model `version`) descriptors."""
     for chunk in image_ids:
         prints: dict[int, dict[str, Any]] = {pk: {"pdq": {}} for pk in chunk}
-        rows = Fingerprint.objects.filter(image_id__in=chunk).values_list(
-            "image_id", "algorithm", "variant", "value", "value_int", "quality"
-        )
-        for image_id, algorithm, variant, value, value_int, quality in rows:
+        rows = Fingerprint.objects.filter(
+            image_id__in=chunk, variant="original"
+        ).values_list("image_id", "algorithm", "value", "value_int", "quality")
+        for image_id, algorithm, value, value_int, quality in rows:
             entry = prints[image_id]
             if algorithm == Fingerprint.Algorithm.PDQ:
                 if value is not None:
-                    entry["pdq"][variant] = bytes(value)
-                if variant == "original" and quality is not None:
+                    entry["pdq"]["original"] = bytes(value)
+                if quality is not None:
                     entry["low_quality"] = quality < settings.PDQ_LOW_QUALITY
-            elif variant != "original":
-                continue
             elif algorithm == Fingerprint.Algorithm.PHASH and value_int is not None:
                 entry["phash"] = (value_int & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big")
             elif value is not None:
                 entry[algorithm] = bytes(value)
+        extra = Image.objects.filter(pk__in=chunk).values_list(
+            "pk", "pdq_variants", "descriptors", "descriptor_version"
+        )
         described: dict[int, bytes] = {}
-        if version:
-            described = {
-                pk: bytes(raw)
-                for pk, raw in Image.objects.filter(
-                    pk__in=chunk, descriptor_version=version
-                )
-                .exclude(descriptors=None)
-                .values_list("pk", "descriptors")
-            }
+        for pk, packed, descriptors, described_with in extra:
+            try:
+                variants = unpack_variants(packed)
+            except ValueError:
+                log.warning("image %s: its packed PDQ variants are damaged", pk)
+                variants = {}
+            for name, (raw, _) in variants.items():
+                prints[pk]["pdq"].setdefault(name, raw)
+            if version and descriptors is not None and described_with == version:
+                described[pk] = bytes(descriptors)
         for pk in chunk:
             entry = prints[pk]
             writer.image(

@@ -24,6 +24,7 @@ from registry.models import (
     RightsHolder,
     Work,
 )
+from workers.engine.fingerprint import unpack_variants
 
 from . import services
 
@@ -135,6 +136,7 @@ class ImageAdmin(ReadOnlyAdmin):
         "width",
         "height",
         "fingerprinted_at",
+        "variants",
         "created",
     )
     list_display = (
@@ -163,6 +165,17 @@ class ImageAdmin(ReadOnlyAdmin):
     @admin.display(description="thumbnail")
     def preview(self, image: Image) -> str:
         return thumbnail_tag(image, 256)
+
+    @admin.display(description="PDQ variants")
+    def variants(self, image: Image) -> str:
+        """The registry-side variants, packed on the image (not Fingerprint rows)."""
+        try:
+            names = sorted(unpack_variants(image.pdq_variants))
+        except ValueError:
+            return "damaged: refingerprint the image"
+        if not names:
+            return "none"
+        return f"{len(names)} ({image.variants_version}): {', '.join(names)}"
 
 
 @admin.register(Fingerprint)

@@ -97,6 +97,11 @@ class Image(models.Model):
     # workers/engine/descriptor.pack) and the model version that made them.
     descriptors = models.BinaryField(null=True, blank=True, editable=False)
     descriptor_version = models.CharField(max_length=96, blank=True)
+    # Registry-side PDQ variants of MATCH_VARIANT_SCHEME, packed into one value
+    # (workers/engine/fingerprint.pack_variants: about 26 x 40 bytes) rather
+    # than a Fingerprint row each; the index segments carry them as entries.
+    pdq_variants = models.BinaryField(null=True, blank=True, editable=False)
+    variants_version = models.CharField(max_length=64, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -132,8 +137,9 @@ class Fingerprint(models.Model):
     """One hash of one image, in an indexable column.
 
     pHash is a signed 64-bit integer in `value_int`; SHA-256, MD5 and PDQ are raw
-    bytes in `value`. `variant` names a registry-side transform ("original" for
-    the image itself; flips, rotations and crops come with the matching work).
+    bytes in `value`. Only the image's own hashes are rows (`variant`
+    "original"); registry-side PDQ variants are packed on Image.pdq_variants
+    (migration 0014 moved the variant rows there).
     """
 
     class Algorithm(models.TextChoices):

@@ -25,6 +25,8 @@ from registry.selectors import registry_revision_current
 from registry.services import claim_create, image_fingerprint, portfolio_upload
 from tests.conftest import make_artist
 from tests.images import image_bytes
+from workers.engine.fingerprint import variants_version
+from workers.engine.perceptual import SCHEMES
 
 pytestmark = pytest.mark.django_db
 
@@ -143,7 +145,7 @@ def test_the_image_changelist_shows_each_thumbnail(admin_client, holder):
 
 
 def test_the_image_page_shows_a_larger_thumbnail_and_fingerprints_in_hex(
-    admin_client, holder
+    admin_client, holder, settings
 ):
     image = hashed_image(holder)
     page = admin_client.get(change(image)).content.decode()
@@ -156,6 +158,12 @@ def test_the_image_page_shows_a_larger_thumbnail_and_fingerprints_in_hex(
         assert fingerprint.hex in page
     phash = image.fingerprints.get(algorithm="phash")
     assert len(phash.hex) == 16
+    # The registry-side PDQ variants are packed on the image; the page says
+    # how many, under which version, by name.
+    scheme = settings.MATCH_VARIANT_SCHEME
+    names = SCHEMES[scheme]
+    assert f"{len(names)} ({variants_version(scheme)})" in page
+    assert all(name in page for name in names)
 
 
 def test_the_image_changelist_filters_by_status(admin_client, holder):

@@ -366,6 +366,11 @@ def _write_images(
                 height=768,
                 status=Image.Status.HASHED,
                 fingerprinted_at=now,
+                pdq_variants=fp.pack_variants(
+                    {v: (rng.randbytes(32), rng.randint(60, 100)) for v in variants}
+                )
+                or None,
+                variants_version=variants_version,
             )
             for j in range(images)
         ),
@@ -393,16 +398,5 @@ def _write_images(
                 value_int=rng.getrandbits(64) - 2**63,
             )
             pk += 1
-            for variant in variants:
-                yield print_rows.row(
-                    id=pk,
-                    image_id=image_id,
-                    algorithm="pdq",
-                    variant=variant,
-                    version=variants_version,
-                    value=rng.randbytes(32),
-                    quality=rng.randint(60, 100),
-                )
-                pk += 1
 
     return _write(print_rows, prints())

@@ -132,20 +132,12 @@ def image_fingerprint(*, image_id: int, force: bool = False) -> Image | None:
                 version=fp.ALGORITHM_VERSIONS[algorithm],
                 quality=quality,
             )
-        # Registry-side variants: the scheme's, replacing any older scheme's.
-        variants_version = fp.variants_version(_variant_scheme()[0])
-        for variant, (raw, quality) in prints.pdq_variants.items():
-            _fingerprint_save(
-                image=locked,
-                algorithm="pdq",
-                raw=raw,
-                version=variants_version,
-                quality=quality,
-                variant=variant,
-            )
-        Fingerprint.objects.filter(image=locked).exclude(
-            variant__in=["original", *prints.pdq_variants]
-        ).delete()
+        # Registry-side variants: the scheme's, replacing any older scheme's,
+        # packed into one value (a Fingerprint row each was 25 rows an image
+        # with the default scheme: docs/PERFORMANCE.md, database size).
+        locked.pdq_variants = fp.pack_variants(prints.pdq_variants) or None
+        locked.variants_version = fp.variants_version(_variant_scheme()[0])
+        Fingerprint.objects.filter(image=locked).exclude(variant="original").delete()
         locked.status = Image.Status.HASHED
         locked.failure_reason = ""
         locked.width, locked.height = prints.width, prints.height
@@ -202,13 +194,22 @@ def image_needs_refingerprint(*, image: Image) -> bool:
     if versions != fp.ALGORITHM_VERSIONS:
         return True
     scheme, variants = _variant_scheme()
-    stored = dict(
-        image.fingerprints.exclude(variant="original").values_list("variant", "version")
+    # What is stored now, not what the caller's instance last read.
+    packed, variants_version, descriptor_version = (
+        Image.objects.filter(pk=image.pk)
+        .values_list("pdq_variants", "variants_version", "descriptor_version")
+        .get()
     )
-    current = fp.variants_version(scheme)
-    if image.descriptor_version != _descriptor_version():
+    if descriptor_version != _descriptor_version():
         return True
-    return set(stored) != set(variants) or any(v != current for v in stored.values())
+    try:
+        stored = fp.unpack_variants(packed)
+    except ValueError:
+        return True
+    if not variants:
+        return bool(stored)
+    wrong_names = set(stored) != set(variants)
+    return wrong_names or variants_version != fp.variants_version(scheme)
 
 
 def _descriptor_version() -> str:
@@ -236,28 +237,23 @@ def images_refingerprint(*, force: bool = False, sync: bool = False) -> int:
             current |= Q(
                 fingerprints__algorithm=algorithm, fingerprints__version=version
             )
-        # Variants: every one of the scheme's at the current version, no other.
+        # Variants: the scheme's, at the current version (the version names
+        # the scheme); a scheme without variants wants none stored.
         scheme, variants = _variant_scheme()
-        variant_rows = ~Q(fingerprints__variant="original")
+        variants_ok = (
+            Q(variants_version=fp.variants_version(scheme))
+            if variants
+            else Q(pdq_variants=None)
+        )
         qs = qs.annotate(
             n_current=Count(
                 "fingerprints", filter=current & Q(fingerprints__variant="original")
-            ),
-            n_variants=Count("fingerprints", filter=variant_rows),
-            n_variants_current=Count(
-                "fingerprints",
-                filter=variant_rows
-                & Q(
-                    fingerprints__variant__in=variants,
-                    fingerprints__version=fp.variants_version(scheme),
-                ),
             ),
         ).filter(
             ~Q(status=Image.Status.HASHED)
             | ~Q(descriptor_version=_descriptor_version())
             | Q(n_current__lt=len(fp.ALGORITHM_VERSIONS))
-            | ~Q(n_variants=len(variants))
-            | ~Q(n_variants_current=len(variants))
+            | ~variants_ok
         )
     queued = 0
     for image_id in qs.values_list("pk", flat=True).iterator(chunk_size=2000):

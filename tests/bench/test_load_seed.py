@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from registry.models import Claim, Fingerprint, RightsHolder
+from registry.models import Claim, Fingerprint, Image, RightsHolder
+from workers.engine.fingerprint import unpack_variants
+from workers.engine.perceptual import SCHEMES
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +58,7 @@ def test_the_spawning_check_opts_out_what_the_seed_claimed(seeded):
     assert (seeded.claims, seeded.prefix_claims, seeded.domain_claims) == (600, 1, 1)
 
 
-def test_a_lookup_finds_a_seeded_image_by_its_hash(seeded):
+def test_a_lookup_finds_a_seeded_image_by_its_hash(seeded, settings):
     sha = Fingerprint.objects.filter(algorithm="sha256").order_by("pk").first()
     response = APIClient().post(
         "/api/v1/lookup/",
@@ -69,8 +71,12 @@ def test_a_lookup_finds_a_seeded_image_by_its_hash(seeded):
     assert [(m["kind"], m["image"]) for m in item["matches"]] == [
         ("sha256", sha.image_id)
     ]
-    # Every print the snapshot reads: 4 originals and the scheme's variants.
-    assert seeded.fingerprints == Fingerprint.objects.count() > 20 * 4
+    # Every print the index reads: 4 originals a row each, and the scheme's
+    # variants packed on the image.
+    assert seeded.fingerprints == Fingerprint.objects.count() == seeded.images * 4
+    variants = set(SCHEMES[settings.MATCH_VARIANT_SCHEME])
+    packed = Image.objects.values_list("pdq_variants", flat=True)
+    assert all(set(unpack_variants(p)) == variants for p in packed)
 
 
 def test_seeded_artists_get_in_with_their_token_and_their_session(seeded):

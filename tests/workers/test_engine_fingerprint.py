@@ -189,3 +189,17 @@ def test_a_row_without_margins_has_only_the_whole_form():
     prints = fp.query_fingerprints(out.getvalue(), descriptor=True)
     assert set(prints.descriptor_images) == {"whole"}
     assert "trimmed" not in prints.pdq
+
+
+def test_packed_variants_read_back_as_written_and_damage_is_refused():
+    from workers.engine.fingerprint import pack_variants, unpack_variants
+
+    variants = {"rot+1": (bytes(range(32)), 100), "flip-h": (b"\xff" * 32, 0)}
+    packed = pack_variants(variants)
+    assert len(packed) == sum(1 + len(n) + 33 for n in variants)
+    assert unpack_variants(packed) == variants
+    assert unpack_variants(None) == {} == unpack_variants(pack_variants({}))
+    with pytest.raises(ValueError, match="cut short"):
+        unpack_variants(packed[:-1])
+    with pytest.raises(ValueError, match="cannot be packed"):
+        pack_variants({"x": (b"short", 50)})

@@ -44,6 +44,39 @@ def variants_version(scheme: str) -> str:
     return f"v{VARIANTS_VERSION}:{scheme}:{perceptual.PREPARE_MAX_SIDE}px"
 
 
+def pack_variants(variants: dict[str, tuple[bytes, int]]) -> bytes:
+    """An image's registry-side PDQ variants as one value (the database keeps
+    one per image, not one row per variant).
+
+    Per variant, in name order: the name's length (1 byte), the name (ASCII),
+    the PDQ (32 bytes) and its quality (1 byte, 0-100).
+    """
+    out = bytearray()
+    for name in sorted(variants):
+        raw, quality = variants[name]
+        encoded = name.encode("ascii")
+        if not 0 < len(encoded) < 256 or len(raw) != 32 or not 0 <= quality <= 100:
+            raise ValueError(f"PDQ variant {name!r} cannot be packed")
+        out += bytes([len(encoded)]) + encoded + bytes(raw) + bytes([quality])
+    return bytes(out)
+
+
+def unpack_variants(data: bytes | memoryview | None) -> dict[str, tuple[bytes, int]]:
+    """`pack_variants` undone; raises ValueError for bytes it did not write."""
+    variants: dict[str, tuple[bytes, int]] = {}
+    view = bytes(data or b"")
+    at = 0
+    while at < len(view):
+        size = view[at]
+        end = at + 1 + size + 33
+        if size == 0 or end > len(view):
+            raise ValueError("packed PDQ variants are cut short")
+        name = view[at + 1 : at + 1 + size].decode("ascii")
+        variants[name] = (view[at + 1 + size : end - 1], view[end - 1])
+        at = end
+    return variants
+
+
 @dataclass(frozen=True)
 class ImageFingerprints:
     sha256: bytes  # 32 bytes, of the original file
