@@ -22,7 +22,6 @@ from core.errors import NotAllowed, NotFound, Unavailable, ValidationFailed
 from optout import segments
 from optout.services.offline import snapshot_document
 
-
 SNAPSHOT_EXAMPLE = {
     "payload": {
         "type": "dnt-registry-snapshot",
