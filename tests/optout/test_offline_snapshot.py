@@ -21,14 +21,23 @@ import pytest
 from accounts.services import api_token_create
 from disputes.models import MatchException
 from registry.selectors import registry_identity, registry_revision_current
-from registry.services import claim_create, registry_revision_bump
+from registry.services import (
+    claim_create,
+    image_register_hashes,
+    registry_revision_bump,
+)
+from tests.images import image_bytes
+from workers.engine.fingerprint import fingerprint_bytes
 
 from .helpers import (
+    EXACT_URL,
+    csv_manifest,
     enforce,
     laion_parquet,
     output_bytes,
     run_job,
     start_job,
+    webdataset_tar,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,6 +135,53 @@ def test_offline_check_equals_the_registrys_job_at_the_same_revision(
         for key in ("total", "removed", "unchecked", "in_filtered")
     }
     assert receipt["matches"] == server_receipt["matches"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "webdataset"])
+def test_offline_check_equals_the_job_for_csv_and_tar_shards(
+    kind, registry, holder, curator, live_server, tmp_path
+):
+    if kind == "csv":
+        name = "part-0.csv"
+        data = csv_manifest(
+            [
+                (EXACT_URL, "a harbour"),
+                ("https://alice.example/gallery/x.jpg", "in the style of Alice Moreau"),
+                ("https://free.example/1.jpg", "a cat"),
+            ]
+        )
+    else:
+        name = "00000.tar"
+        art = image_bytes(3)
+        image_register_hashes(
+            owner=holder,
+            hashes={"sha256": fingerprint_bytes(art).fingerprints.sha256.hex()},
+            title="Registered by its SHA-256",
+        )
+        data = webdataset_tar(
+            [
+                ("000000", art, {"url": "https://free.example/a.jpg"}),
+                ("000001", image_bytes(4), {"url": EXACT_URL}),
+                ("000002", image_bytes(5), {"url": "https://free.example/c.jpg"}),
+            ]
+        )
+    job = run_job(start_job(curator, data, name=name))
+    assert job.state == "succeeded", job.failure_reason
+    folder = tmp_path / "snapshot"
+    sync(live_server.url, folder, token=_token(curator))
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / name).write_bytes(data)
+    checked = run([parts], folder, tmp_path / "out")
+
+    server_report = tmp_path / "server.jsonl"
+    server_report.write_bytes(output_bytes(job, "report_jsonl"))
+    offline = _report(checked.out / "matches.jsonl")
+    assert offline == _report(server_report)
+    assert {row[1] for row in offline} >= ({"url"} if kind == "csv" else {"sha256"})
+    assert (checked.out / "filtered" / name).read_bytes() == output_bytes(
+        job, "filtered"
+    )
 
 
 def test_a_second_sync_downloads_only_the_change(
