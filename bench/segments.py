@@ -1,21 +1,25 @@
 """Index segments at growing registry sizes, on one core (Django-free).
 
     .venv/bin/python bench/segments.py [--sizes 100000 1000000] [--repeat 3]
+                                       [--part-size N]
 
 A synthetic registry of N images and N URL claims (random SHA-256, MD5,
 pHash and one PDQ per image, no descriptors: their index is measured by
-bench/quality/knn.py) is written as one base segment. Then, per size:
+bench/quality/knn.py) is written as one base segment, or with --part-size as
+a base of that many images and deltas adding the rest, so that building it
+holds one part in memory (about 2.3 GB at 1M images in one part). Then, per
+size:
 
 - change: the cost of one change (one new image; one revoked claim) as a
-  delta segment, written and opened with the base as the next job's view:
-  the time from a change to a job that sees it, minus the database; it must
-  not grow with N;
+  delta segment, written and opened with the registry as the next job's
+  view: the time from a change to a job that sees it, minus the database;
 - lookups: rows per second matched (each row a URL, a SHA-256, a pHash and a PDQ;
-  1 in 10 registered) against the base alone, the base and 100 one-change
-  deltas, and those merged into one delta; ratios printed;
-- merge: the time to merge the 100 deltas into one, and to merge the whole
-  chain into a new base;
-- bytes per image of the base on disk (all files, entries included).
+  1 in 10 registered) against the registry alone, with 100 one-change
+  deltas, and with those merged into one delta; ratios printed;
+- merge: the time to merge the 100 deltas into one, and (one part only) to
+  merge the whole chain into a new base;
+- bytes per image of the registry on disk (all files, entries included) and
+  of the index that matching maps (index/).
 
 Every figure is the median of --repeat runs.
 """
@@ -59,8 +63,12 @@ def _url(i: int) -> str:
     return f"https://cdn{i % 997}.example.com/gallery/{i // 997}/art-{i}.jpg"
 
 
-def _base_entries(n: int, rng: np.random.Generator) -> seg.Entries:
-    refs = np.arange(1, n + 1, dtype=np.int64)
+def _base_entries(
+    n: int, rng: np.random.Generator, first_ref: int = 1, revision: int = 0
+) -> seg.Entries:
+    """n images and their URL claims, refs from `first_ref`; with `revision`,
+    an add op for each at that revision (a part written as a delta)."""
+    refs = np.arange(first_ref, first_ref + n, dtype=np.int64)
     sha = rng.integers(0, 256, (n, 32), dtype=np.uint8)
     md5 = rng.integers(0, 256, (n, 16), dtype=np.uint8)
     phash = rng.integers(0, 256, (n, 8), dtype=np.uint8)
@@ -91,7 +99,20 @@ def _base_entries(n: int, rng: np.random.Generator) -> seg.Entries:
         {"ref": refs, "kind": pa.array(["url"] * n), "value": [_url(i) for i in refs]},
         schema=seg.CLAIMS_SCHEMA,
     )
-    return seg.Entries(claims, images, pdq_table, seg.OPS_SCHEMA.empty_table())
+    ops = seg.OPS_SCHEMA.empty_table()
+    if revision:
+        ops = pa.table(
+            {
+                "space": pa.array(
+                    np.repeat(np.array([seg.CLAIM, seg.IMAGE], np.int8), n)
+                ),
+                "ref": np.concatenate([refs, refs]),
+                "revision": np.full(2 * n, revision, np.int64),
+                "op": np.full(2 * n, seg.ADD, np.int8),
+            },
+            schema=seg.OPS_SCHEMA,
+        )
+    return seg.Entries(claims, images, pdq_table, ops)
 
 
 def _write(root: Path, entries: seg.Entries, kind: str, first: int, last: int) -> dict:
@@ -126,21 +147,36 @@ def _one_change(n: int, revision: int, rng: np.random.Generator) -> seg.Entries:
     return writer.entries()
 
 
-def _queries(n: int, base: seg.Entries, rng: np.random.Generator) -> RowBatch:
+def _sample(
+    entries: seg.Entries, wanted: np.ndarray, first_ref: int
+) -> dict[int, tuple[bytes, bytes, int]]:
+    """The (sha256, pdq, phash) of the wanted refs held by `entries`."""
+    sha = entries.images.column("sha256")
+    pdq = entries.pdq.column("value")
+    phash = entries.images.column("phash")
+    out = {}
+    for ref in wanted.tolist():
+        i = ref - first_ref
+        if 0 <= i < entries.images.num_rows:
+            out[ref] = (
+                sha[i].as_py(),
+                pdq[i].as_py(),
+                int.from_bytes(phash[i].as_py(), "big", signed=True),
+            )
+    return out
+
+
+def _queries(
+    registered: dict[int, tuple[bytes, bytes, int]], rng: np.random.Generator
+) -> RowBatch:
     rows = QUERY_ROWS
-    registered = rng.choice(n, rows // 10, replace=False)
     urls = [f"https://elsewhere.example/{i}.jpg" for i in range(rows)]
     sha = [rng.bytes(32) for _ in range(rows)]
     pdq = [rng.bytes(32) for _ in range(rows)]
     phash = [int(v) for v in rng.integers(-(2**63), 2**63 - 1, rows)]
-    base_sha = base.images.column("sha256")
-    base_pdq = base.pdq.column("value")
-    base_phash = base.images.column("phash")
-    for row, i in enumerate(registered.tolist()):
-        urls[row * 10] = _url(i + 1)
-        sha[row * 10] = base_sha[i].as_py()
-        pdq[row * 10] = base_pdq[i].as_py()
-        phash[row * 10] = int.from_bytes(base_phash[i].as_py(), "big", signed=True)
+    for row, ref in enumerate(sorted(registered)):
+        urls[row * 10] = _url(ref)
+        sha[row * 10], pdq[row * 10], phash[row * 10] = registered[ref]
     return RowBatch(
         first_row=0,
         keys=[None] * rows,
@@ -173,19 +209,34 @@ def _open(root: Path, metas: list[dict], revision: int) -> seg.SegmentView:
     return seg.SegmentView(segments, revision)
 
 
-def bench(n: int, repeat: int, work: Path) -> dict:
+def bench(n: int, repeat: int, work: Path, part_size: int | None = None) -> dict:
     rng = np.random.default_rng(n)
     root = work / f"n{n}"
     root.mkdir()
+    part_size = min(part_size or n, n)
+    parts = -(-n // part_size)
+    wanted = np.sort(rng.choice(n, QUERY_ROWS // 10, replace=False) + 1)
+    registered: dict[int, tuple[bytes, bytes, int]] = {}
     started = time.perf_counter()
-    entries = _base_entries(n, rng)
-    base = _write(root, entries, "base", 0, 1)
+    metas = []
+    for k in range(parts):
+        first_ref = k * part_size + 1
+        size = min(part_size, n - k * part_size)
+        # The first part is the base (revision 1); each further part a
+        # delta adding its images and claims at revision k + 1.
+        entries = _base_entries(size, rng, first_ref, revision=k + 1 if k else 0)
+        registered |= _sample(entries, wanted, first_ref)
+        kind = "delta" if k else "base"
+        metas.append(_write(root, entries, kind, k if k else 0, k + 1))
+        del entries
     build_s = time.perf_counter() - started
-    base_bytes = base["bytes"]
+    base_bytes = sum(m["bytes"] for m in metas)
+    first_change = parts + 1
+    head = parts + 100
 
     change_s = []
-    metas = [base]
-    for revision in range(2, 102):
+    registry = list(metas)
+    for revision in range(first_change, head + 1):
         started = time.perf_counter()
         delta = _write(
             root, _one_change(n, revision, rng), "delta", revision - 1, revision
@@ -194,10 +245,9 @@ def bench(n: int, repeat: int, work: Path) -> dict:
         view.parts  # noqa: B018  (opened: liveness computed, indexes mapped)
         change_s.append(time.perf_counter() - started)
         metas.append(delta)
-    head = 101
 
-    batch = _queries(n, entries, rng)
-    one = _open(root, [base], 1)
+    batch = _queries(registered, rng)
+    one = _open(root, registry, parts)
     chained = _open(root, metas, head)
     _rate(one, batch)  # numba compiles once
     rates = {"base": [], "base+100 deltas": [], "base+merged": []}
@@ -206,13 +256,15 @@ def bench(n: int, repeat: int, work: Path) -> dict:
     for _ in range(repeat):
         started = time.perf_counter()
         merged_dir = seg.merge(
-            root, [seg.Segment(root / m["name"]) for m in metas[1:]], into=seg.MERGED
+            root,
+            [seg.Segment(root / m["name"]) for m in metas[parts:]],
+            into=seg.MERGED,
         )
         merge_s.append(time.perf_counter() - started)
         if merged_meta is not None:
             shutil.rmtree(root / merged_meta["name"])
         merged_meta = json.loads((merged_dir / "segment.json").read_text())
-    merged_view = _open(root, [base, merged_meta], head)
+    merged_view = _open(root, [*registry, merged_meta], head)
     for _ in range(repeat):
         rates["base"].append(_rate(one, batch)[0])
         rates["base+100 deltas"].append(_rate(chained, batch)[0])
@@ -222,7 +274,8 @@ def bench(n: int, repeat: int, work: Path) -> dict:
         for name, view in (("chain", chained), ("merged", merged_view))
     }
     assert found["chain"] == found["merged"], found
-    for _ in range(repeat):
+    # The whole chain into one base holds it in memory: only for one part.
+    for _ in range(repeat if parts == 1 else 0):
         started = time.perf_counter()
         new_base = seg.merge(root, chained.segments, into=seg.BASE)
         compact_s.append(time.perf_counter() - started)
@@ -231,6 +284,7 @@ def bench(n: int, repeat: int, work: Path) -> dict:
     median = {name: statistics.median(values) for name, values in rates.items()}
     result = {
         "images": n,
+        "parts": parts,
         "base_build_s": round(build_s, 2),
         "base_bytes_per_image": round(base_bytes / n, 1),
         "change_to_view_ms_median": round(statistics.median(change_s) * 1000, 1),
@@ -242,7 +296,19 @@ def bench(n: int, repeat: int, work: Path) -> dict:
             median["base+100 deltas"] / median["base+merged"], 3
         ),
         "merge_100_deltas_s": round(statistics.median(merge_s), 3),
-        "merge_chain_into_base_s": round(statistics.median(compact_s), 2),
+        "merge_chain_into_base_s": (
+            round(statistics.median(compact_s), 2) if compact_s else None
+        ),
+        "mapped_bytes_per_image": round(
+            sum(
+                f["bytes"]
+                for m in registry
+                for rel, f in m["files"].items()
+                if rel.startswith("index/")
+            )
+            / n,
+            1,
+        ),
         "matches": found["chain"],
     }
     shutil.rmtree(root)
@@ -254,10 +320,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument(
+        "--part-size",
+        type=int,
+        default=None,
+        help="build the registry as segments of at most this many images "
+        "(a base, then deltas adding the rest), so memory is bounded by a part",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         for n in args.sizes:
-            print(json.dumps(bench(n, args.repeat, Path(tmp))), flush=True)
+            result = bench(n, args.repeat, Path(tmp), args.part_size)
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
