@@ -33,13 +33,18 @@ import pyarrow as pa
 
 from workers.engine import manifests as engine_manifests
 from workers.engine import reports as engine_reports
-from workers.engine.exceptions import CLAIM_KINDS, drop_excepted
+from workers.engine.exceptions import drop_excepted
 from workers.engine.manifests import ManifestRejected
 from workers.engine.manifests._common import build_batch, match_columns
 from workers.engine.perceptual import Levels, removes_row, tail_models
 from workers.engine.progress import Progress
 from workers.engine.receipts import file_sha256
-from workers.engine.reports import UNCHECKED, unchecked_line
+from workers.engine.reports import (
+    UNCHECKED,
+    match_line,
+    problem_field,
+    unchecked_line,
+)
 from workers.engine.snapshot import Thresholds
 
 from .snapshot import Snapshot, load
@@ -130,53 +135,22 @@ class Matcher:
         removed: set[int] = set()
         lines: list[dict[str, Any]] = []
         for m in found:
-            i = m.row - batch.first_row
-            is_claim = str(m.kind) in CLAIM_KINDS
             removes = removes_row(m.level, self.remove_levels)
             if removes:
                 removed.add(m.row)
-            lines.append(
-                {
-                    "index": m.row,
-                    "key": batch.keys[i] or "",
-                    "url": batch.urls[i] or "",
-                    "kind": str(m.kind),
-                    "claim_id": m.ref if is_claim else None,
-                    "image_id": None if is_claim else m.ref,
-                    "work_id": None,  # a snapshot carries no works
-                    "distance": m.distance,
-                    "matched": m.matched or "",
-                    "matched_as": m.matched_as,
-                    "level": m.level,
-                    "variant": m.variant,
-                    "inliers": m.inliers,
-                    "agreement": m.agreement,
-                    "coverage": m.coverage,
-                    "chance": m.chance,
-                    "similarity": m.similarity,
-                    "removed": removes,
-                    "signal": "",
-                    "field": "",
-                    "reason": "",
-                }
-            )
+            lines.append(match_line(m, batch, removes=removes))
         problems = sorted([*batch.unchecked, *problems], key=lambda p: p.row)
         if not self.keep_unchecked:
             removed.update(p.row for p in problems)
         for p in problems:
             i = p.row - batch.first_row
-            field_name = (
-                columns.get(p.signal, p.field or "")
-                if p.field == p.signal
-                else (p.field or "")
-            )
             lines.append(
                 unchecked_line(
                     index=p.row,
                     key=batch.keys[i] or "",
                     url=batch.urls[i] or "",
                     signal=p.signal,
-                    field=field_name,
+                    field=problem_field(p, columns),
                     reason=p.reason,
                     removed=not self.keep_unchecked,
                 )

@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .exceptions import CLAIM_KINDS
 from .types import ChunkSpec
 
 _SCHEMA = pa.schema(
@@ -94,6 +95,46 @@ class RowPlaces:
         """(file name, row in that file) of the row numbered `index`."""
         part = bisect_right(self.starts, index) - 1
         return self.names[part], index - self.starts[part]
+
+
+def match_line(
+    m: Any, batch: Any, *, removes: bool, work_id: int | None = None
+) -> dict[str, Any]:
+    """The report line for one of the engine's matches (snapshot.Match) of a
+    row of `batch`; `work_id`: the matched image's work, where known."""
+    i = m.row - batch.first_row
+    is_claim = str(m.kind) in CLAIM_KINDS
+    return {
+        "index": m.row,
+        "key": batch.keys[i] or "",
+        "url": batch.urls[i] or "",
+        "kind": str(m.kind),
+        "claim_id": m.ref if is_claim else None,
+        "image_id": None if is_claim else m.ref,
+        "work_id": None if is_claim else work_id,
+        "distance": m.distance,
+        "matched": m.matched or "",
+        "matched_as": m.matched_as,
+        "level": m.level,
+        "variant": m.variant,
+        "inliers": m.inliers,
+        "agreement": m.agreement,
+        "coverage": m.coverage,
+        "chance": m.chance,
+        "similarity": m.similarity,
+        "removed": removes,
+        "signal": "",
+        "field": "",
+        "reason": "",
+    }
+
+
+def problem_field(problem: Any, columns: Mapping[str, str]) -> str:
+    """The column to blame for a RowProblem: the engine names a value by its
+    signal, the curator knows the column."""
+    if problem.field == problem.signal:
+        return columns.get(problem.signal, problem.field or "")
+    return problem.field or ""
 
 
 def unchecked_line(

@@ -56,19 +56,18 @@ from workers.engine.manifests import ColumnReport, ManifestRejected, column_repo
 from workers.engine.perceptual import removes_row
 from workers.engine.progress import Progress
 from workers.engine.receipts import file_sha256
-from workers.engine.reports import UNCHECKED, unchecked_line, write_reports
-from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind, RowProblem
+from workers.engine.reports import (
+    UNCHECKED,
+    match_line,
+    problem_field,
+    unchecked_line,
+    write_reports,
+)
+from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind
 
 CLAIM_KINDS = frozenset(
     {MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN, MatchKind.STYLE}
 )
-
-
-def _field(problem: RowProblem, columns: dict[str, str]) -> str:
-    """The column to blame: the engine names a value by its signal."""
-    if problem.field == problem.signal:
-        return columns.get(problem.signal, problem.field or "")
-    return problem.field or ""
 
 
 def _digest(paths: list[Path]) -> tuple[str, int, list[tuple[str, int]]]:
@@ -222,8 +221,6 @@ class Command(BaseCommand):
                     matched: set[int] = set()
                     lines: list[dict[str, Any]] = []
                     for m in found:
-                        i = m.row - batch.first_row
-                        is_claim = m.kind in CLAIM_KINDS
                         removes = removes_row(m.level, remove_levels)
                         if removes:
                             matched.add(m.row)
@@ -232,29 +229,9 @@ class Command(BaseCommand):
                             graded.add(m.row)
                         counts[str(m.kind)] += 1
                         lines.append(
-                            {
-                                "index": m.row,
-                                "key": batch.keys[i] or "",
-                                "url": batch.urls[i] or "",
-                                "kind": str(m.kind),
-                                "claim_id": m.ref if is_claim else None,
-                                "image_id": None if is_claim else m.ref,
-                                "work_id": None if is_claim else works.get(m.ref),
-                                "distance": m.distance,
-                                "matched": m.matched or "",
-                                "matched_as": m.matched_as,
-                                "level": m.level,
-                                "variant": m.variant,
-                                "inliers": m.inliers,
-                                "agreement": m.agreement,
-                                "coverage": m.coverage,
-                                "chance": m.chance,
-                                "similarity": m.similarity,
-                                "removed": removes,
-                                "signal": "",
-                                "field": "",
-                                "reason": "",
-                            }
+                            match_line(
+                                m, batch, removes=removes, work_id=works.get(m.ref)
+                            )
                         )
                     removed.update(matched)
                     problems = sorted(
@@ -277,7 +254,7 @@ class Command(BaseCommand):
                                 key=batch.keys[i] or "",
                                 url=batch.urls[i] or "",
                                 signal=p.signal,
-                                field=_field(p, columns),
+                                field=problem_field(p, columns),
                                 reason=p.reason,
                                 removed=not keep_unchecked,
                             )
