@@ -238,3 +238,59 @@ def test_one_part_view_answers_like_the_snapshot_it_wraps(tmp_path):
     batch.sha256[1] = _sha(2)
     batch.urls[2] = "not a url"
     assert view.match(batch, RADIUS) == snapshot.match(batch, RADIUS)
+
+
+def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does():
+    """snapshot_of builds from Arrow arrays; RegistrySnapshot.build from pairs.
+    Both must index the same entries the same way (and skip the same bad ones)."""
+    rng = random.Random(5)
+    writer = seg.EntriesWriter()
+    pairs: dict[str, list] = {"sha256": [], "md5": [], "phash": [], "pdq": []}
+    low = []
+    for ref in range(1, 301):
+        sha = rng.randbytes(32) if ref % 7 else None
+        md5 = rng.randbytes(16 if ref % 11 else 15)  # a wrong length is skipped
+        phash = rng.randbytes(8)
+        names = ["original", *rng.sample(["flip-h", "rot+1", "rot+3"], ref % 4)]
+        pdq = {name: rng.randbytes(32) for name in names}
+        writer.image(
+            ref, sha256=sha, md5=md5, phash=phash, pdq=pdq, low_quality=ref % 5 == 0
+        )
+        for name, value in (("sha256", sha), ("md5", md5), ("phash", phash)):
+            if value:
+                pairs[name].append((ref, value))
+        pairs["pdq"] += [(ref, name, value) for name, value in pdq.items()]
+        if ref % 5 == 0:
+            low.append(ref)
+    entries = writer.entries()
+    arrays = seg.snapshot_of(
+        entries,
+        revision=1,
+        registry="r",
+        descriptor_version="",
+        max_radius=RADIUS,
+        descriptor_hnsw_min=10_000,
+    )
+    one_by_one = RegistrySnapshot.build(
+        revision=1, max_radius=RADIUS, low_quality=low, registry="r", **pairs
+    )
+    assert arrays.pdq_variants == one_by_one.pdq_variants
+    assert arrays.sizes() == one_by_one.sizes()
+    assert arrays.low_quality.tolist() == one_by_one.low_quality.tolist() == low
+    for name in ("sha256", "md5"):
+        a, b = getattr(arrays, name), getattr(one_by_one, name)
+        assert (a.keys == b.keys).all() and (a.ids == b.ids).all()
+        assert (a.values == b.values).all()
+    probe = [v for _, v in pairs["sha256"][:50]]
+    batch = RowBatch(
+        first_row=0,
+        keys=[None] * 50,
+        urls=[None] * 50,
+        captions=[None] * 50,
+        sha256=probe,
+        md5=[None] * 50,
+        phash=[int.from_bytes(v, "big", signed=True) for _, v in pairs["phash"][:50]],
+        pdq=[v for _, name, v in pairs["pdq"] if name != "original"][:50],
+    )
+    assert arrays.match(batch, RADIUS)[0] == one_by_one.match(batch, RADIUS)[0]
+    assert len(arrays.match(batch, RADIUS)[0]) >= 150

@@ -112,6 +112,18 @@ def prepare_digests(digests: list[bytes | None], length: int) -> DigestQueries:
     return rows, queries, qkeys
 
 
+@dataclass(frozen=True)
+class HashArrays:
+    """Hashes as arrays, for building an index without a Python object per
+    entry: `ids` (N,) int64, `values` (N, L) uint8 and, for PDQ, each entry's
+    variant as a code (N,) into `variant_names` (no codes: all "original")."""
+
+    ids: np.ndarray
+    values: np.ndarray
+    variant_codes: np.ndarray | None = None
+    variant_names: tuple[str, ...] = ()
+
+
 class ExactIndex:
     """Fixed-length digests (SHA-256, MD5) -> ids, by binary search on 8 bytes."""
 
@@ -121,22 +133,27 @@ class ExactIndex:
         self.ids = ids  # (N,) int64
 
     @classmethod
-    def build(cls, pairs: Iterable[tuple[int, bytes]], length: int) -> ExactIndex:
-        ids_list: list[int] = []
-        raw = bytearray()
-        for ref, digest in pairs:
-            if len(digest) != length:
-                continue
-            ids_list.append(ref)
-            raw += digest
-        values = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(-1, length)
+    def build(
+        cls, pairs: Iterable[tuple[int, bytes]] | HashArrays, length: int
+    ) -> ExactIndex:
+        if isinstance(pairs, HashArrays):
+            if pairs.values.shape[1:] != (length,):
+                raise ValueError(f"digests must be {length} bytes")
+            values = np.ascontiguousarray(pairs.values, dtype=np.uint8)
+            ids = np.asarray(pairs.ids, np.int64)
+        else:
+            ids_list: list[int] = []
+            raw = bytearray()
+            for ref, digest in pairs:
+                if len(digest) != length:
+                    continue
+                ids_list.append(ref)
+                raw += digest
+            values = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(-1, length)
+            ids = np.array(ids_list, np.int64)
         keys = values[:, :8].copy().view(">u8").ravel().astype(np.uint64)
         order = np.argsort(keys, kind="stable")
-        return cls(
-            keys[order],
-            np.ascontiguousarray(values[order]),
-            np.array(ids_list, np.int64)[order],
-        )
+        return cls(keys[order], np.ascontiguousarray(values[order]), ids[order])
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
@@ -180,8 +197,16 @@ class ExactIndex:
 
 
 def _hamming_build(
-    pairs: Iterable[tuple[int, bytes]], width: int, max_radius: int
+    pairs: Iterable[tuple[int, bytes]] | HashArrays, width: int, max_radius: int
 ) -> HammingIndex:
+    if isinstance(pairs, HashArrays):
+        if pairs.values.shape[1:] != (width,):
+            raise ValueError(f"hashes must be {width} bytes")
+        raw = np.ascontiguousarray(pairs.values, dtype=np.uint8).view(">u8")
+        hashes = raw.reshape(-1, width // 8).astype(np.uint64)
+        return HammingIndex.build(
+            hashes, np.asarray(pairs.ids, np.int64), max_radius=max_radius
+        )
     ids: list[int] = []
     values: list[bytes] = []
     for ref, value in pairs:
@@ -190,6 +215,27 @@ def _hamming_build(
             values.append(value)
     hashes = pack_bytes(values) if values else np.zeros((0, width // 8), np.uint64)
     return HammingIndex.build(hashes, np.array(ids, np.int64), max_radius=max_radius)
+
+
+def _pack_variant_arrays(pdq: HashArrays, variants: list[str]) -> HashArrays:
+    """`_pack_variants` for arrays: ids become packed ids (image id *
+    VARIANT_SLOTS + the variant's position in `variants`, filled as seen)."""
+    if pdq.variant_codes is None:
+        positions = np.zeros(len(pdq.ids), np.int64)
+    else:
+        codes = np.asarray(pdq.variant_codes, np.int64)
+        seen, first = np.unique(codes, return_index=True)
+        slot = np.zeros(len(pdq.variant_names), np.int64)
+        for code in seen[np.argsort(first, kind="stable")]:
+            name = pdq.variant_names[code]
+            if name not in variants:
+                if len(variants) >= VARIANT_SLOTS:
+                    raise ValueError(f"more than {VARIANT_SLOTS} PDQ variants")
+                variants.append(name)
+            slot[code] = variants.index(name)
+        positions = slot[codes]
+    packed = np.asarray(pdq.ids, np.int64) * VARIANT_SLOTS + positions
+    return HashArrays(packed, pdq.values)
 
 
 def _pack_variants(
@@ -265,10 +311,10 @@ class RegistrySnapshot:
         prefix_claims: Iterable[tuple[int, str]] = (),
         domain_claims: Iterable[tuple[int, str]] = (),
         style_names: Iterable[tuple[int, str]] = (),
-        sha256: Iterable[tuple[int, bytes]] = (),
-        md5: Iterable[tuple[int, bytes]] = (),
-        phash: Iterable[tuple[int, bytes]] = (),
-        pdq: Iterable[tuple[int, str, bytes] | tuple[int, bytes]] = (),
+        sha256: Iterable[tuple[int, bytes]] | HashArrays = (),
+        md5: Iterable[tuple[int, bytes]] | HashArrays = (),
+        phash: Iterable[tuple[int, bytes]] | HashArrays = (),
+        pdq: Iterable[tuple[int, str, bytes] | tuple[int, bytes]] | HashArrays = (),
         max_radius: Thresholds = Thresholds(phash=12, pdq=63),
         low_quality: Iterable[int] = (),
         descriptors: Iterable[tuple[int, bytes]] = (),
@@ -283,12 +329,19 @@ class RegistrySnapshot:
 
         PDQ entries are (image id, variant name, hash), or (image id, hash) for
         the original; every variant of an image points back to the image.
+        Any of the hashes may come as HashArrays instead (index segments
+        build from Arrow columns that way, without an object per entry).
         Descriptors are (image id, descriptor.pack bytes of its regions), all
         made by the model `descriptor_version` names; with no version, image
         rows are matched by their hashes only.
         """
         variants: list[str] = ["original"]
-        pdq_index = _hamming_build(_pack_variants(pdq, variants), 32, max_radius.pdq)
+        packed = (
+            _pack_variant_arrays(pdq, variants)
+            if isinstance(pdq, HashArrays)
+            else _pack_variants(pdq, variants)
+        )
+        pdq_index = _hamming_build(packed, 32, max_radius.pdq)
         return cls(
             revision=revision,
             urls=UrlIndex.build(
