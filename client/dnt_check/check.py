@@ -103,8 +103,11 @@ class Matcher:
         *,
         remove_levels: Iterable[str] | None = None,
         keep_unchecked: bool = False,
+        check_files: bool = True,
     ) -> Matcher:
-        snapshot = load(folder)
+        """`check_files`: hash every segment file against the signed
+        snapshot first (the signature is always checked)."""
+        snapshot = load(folder, check_files=check_files)
         chosen = (
             set(remove_levels)
             if remove_levels is not None
@@ -197,8 +200,12 @@ _MATCHER: Matcher | None = None
 
 def _init(folder: str, remove_levels: list[str], keep_unchecked: bool) -> None:
     global _MATCHER
+    # The parent checked every file before starting the pool.
     _MATCHER = Matcher.open(
-        Path(folder), remove_levels=remove_levels, keep_unchecked=keep_unchecked
+        Path(folder),
+        remove_levels=remove_levels,
+        keep_unchecked=keep_unchecked,
+        check_files=False,
     )
 
 
