@@ -262,6 +262,19 @@ def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does():
         pairs["pdq"] += [(ref, name, value) for name, value in pdq.items()]
         if ref % 5 == 0:
             low.append(ref)
+    claims: dict[str, list] = {"url": [], "prefix": [], "domain": [], "style": []}
+    for ref in range(1, 201):
+        kind = ("url", "url", "url", "prefix", "domain", "style")[ref % 6]
+        value = {
+            "url": f"https://art{ref % 9}.example/{ref}.png",
+            "prefix": f"https://pre{ref}.example/gallery/",
+            "domain": f"dom{ref}.example",
+            "style": f"painter number {ref}",
+        }[kind]
+        writer.claim(ref, kind, value)
+        claims[kind].append((ref, value))
+    writer.claim(201, "url", "https://art1.example/1.png")  # a value shared
+    claims["url"].append((201, "https://art1.example/1.png"))
     entries = writer.entries()
     arrays = seg.snapshot_of(
         entries,
@@ -272,7 +285,15 @@ def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does():
         descriptor_hnsw_min=10_000,
     )
     one_by_one = RegistrySnapshot.build(
-        revision=1, max_radius=RADIUS, low_quality=low, registry="r", **pairs
+        revision=1,
+        max_radius=RADIUS,
+        low_quality=low,
+        registry="r",
+        url_claims=claims["url"],
+        prefix_claims=claims["prefix"],
+        domain_claims=claims["domain"],
+        style_names=claims["style"],
+        **pairs,
     )
     assert arrays.pdq_variants == one_by_one.pdq_variants
     assert arrays.sizes() == one_by_one.sizes()
@@ -281,11 +302,21 @@ def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does():
         a, b = getattr(arrays, name), getattr(one_by_one, name)
         assert (a.keys == b.keys).all() and (a.ids == b.ids).all()
         assert (a.values == b.values).all()
+    for name, table in arrays.urls.tables.items():
+        other = one_by_one.urls.tables[name]
+        for field in table.ARRAYS:
+            assert (getattr(table, field) == getattr(other, field)).all(), field
+    urls = [
+        *(v for _, v in claims["url"][:20]),
+        "https://pre3.example/gallery/x/y.jpg",
+        "https://www.dom4.example/a.jpg",
+        *(f"https://nowhere.example/{i}" for i in range(27)),
+    ]
     probe = [v for _, v in pairs["sha256"][:50]]
     batch = RowBatch(
         first_row=0,
         keys=[None] * 50,
-        urls=[None] * 50,
+        urls=urls,
         captions=[None] * 50,
         sha256=probe,
         md5=[None] * 50,
@@ -293,4 +324,6 @@ def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does():
         pdq=[v for _, name, v in pairs["pdq"] if name != "original"][:50],
     )
     assert arrays.match(batch, RADIUS)[0] == one_by_one.match(batch, RADIUS)[0]
-    assert len(arrays.match(batch, RADIUS)[0]) >= 150
+    found = arrays.match(batch, RADIUS)[0]
+    assert len(found) >= 150 + 20 + 2
+    assert {str(m.kind) for m in found} >= {"url", "prefix", "domain", "sha256"}

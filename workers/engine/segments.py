@@ -57,6 +57,7 @@ from .snapshot import (
     Thresholds,
     match_parts,
 )
+from .urlindex import PackedClaims
 
 SEGMENT_FORMAT = 1
 BASE, DELTA, MERGED = "base", "delta", "merged"
@@ -215,6 +216,26 @@ def _hash_arrays(
     )
 
 
+def _packed_claims(claims: pa.Table) -> PackedClaims:
+    """URL claims as arrays (their values are normal forms: ASCII)."""
+    claims = claims.filter(pc.is_valid(claims.column("value")))
+    if not claims.num_rows:
+        empty = np.zeros(0, np.int64)
+        return PackedClaims(empty, np.zeros(0, np.uint8), np.zeros(1, np.int64))
+    values = claims.column("value").combine_chunks().cast(pa.large_string())
+    if not pc.all(pc.string_is_ascii(values)).as_py():
+        raise UnicodeEncodeError("ascii", "", 0, 1, "a URL claim is not normalized")
+    offsets = np.frombuffer(values.buffers()[1], np.int64)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    data = np.frombuffer(values.buffers()[2] or b"", np.uint8)
+    return PackedClaims(
+        ids=claims.column("ref").to_numpy().astype(np.int64),
+        data=data[int(offsets[0]) : int(offsets[-1])],
+        offsets=offsets - offsets[0],
+    )
+
+
 def snapshot_of(
     entries: Entries,
     *,
@@ -224,7 +245,9 @@ def snapshot_of(
     max_radius: Thresholds,
     descriptor_hnsw_min: int,
 ) -> RegistrySnapshot:
-    claims = entries.claims.to_pydict()
+    is_url = pc.equal(entries.claims.column("kind"), "url")
+    others = entries.claims.filter(pc.invert(pc.fill_null(is_url, False)))
+    claims = others.to_pydict()  # prefixes, domains, styles: the few
     by_kind: dict[str, list[tuple[int, str]]] = {kind: [] for kind in CLAIM_KINDS}
     for ref, kind, value in zip(
         claims["ref"], claims["kind"], claims["value"], strict=True
@@ -239,7 +262,7 @@ def snapshot_of(
 
     return RegistrySnapshot.build(
         revision=revision,
-        url_claims=by_kind["url"],
+        url_claims=_packed_claims(entries.claims.filter(pc.fill_null(is_url, False))),
         prefix_claims=by_kind["prefix"],
         domain_claims=by_kind["domain"],
         style_names=by_kind["style"],

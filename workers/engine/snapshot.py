@@ -28,7 +28,7 @@ from .images import ImageRejected, decode_image
 from .perceptual import Levels, TailModel, descriptor_level, level_for
 from .style import StyleIndex
 from .types import WHOLE_ROW, Match, MatchKind, RowBatch, RowProblem
-from .urlindex import UrlIndex, prepare_urls
+from .urlindex import PackedClaims, UrlIndex, prepare_urls
 
 FORMAT_VERSION = 5  # 5: copy-detection descriptors (descriptors/)
 
@@ -307,7 +307,7 @@ class RegistrySnapshot:
         cls,
         *,
         revision: int,
-        url_claims: Iterable[tuple[int, str]] = (),
+        url_claims: Iterable[tuple[int, str]] | PackedClaims = (),
         prefix_claims: Iterable[tuple[int, str]] = (),
         domain_claims: Iterable[tuple[int, str]] = (),
         style_names: Iterable[tuple[int, str]] = (),

@@ -392,6 +392,17 @@ def _pack(values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return _unjoin(b"\n".join(values), values)
 
 
+@dataclass(frozen=True)
+class PackedClaims:
+    """(claim id, value) pairs as arrays, for building without a Python
+    object per claim: `ids` (N,) int64, the values' ASCII bytes in `data`
+    and their int64 `offsets` (N + 1, a final end)."""
+
+    ids: np.ndarray
+    data: np.ndarray
+    offsets: np.ndarray
+
+
 def _pack_ascii(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """_pack for ASCII str (claims). Raises UnicodeEncodeError for other text."""
     return _unjoin("\n".join(values).encode("ascii"), values)
@@ -473,7 +484,7 @@ class _Table:
     @classmethod
     def build(
         cls,
-        claims: Iterable[tuple[int, str]],
+        claims: Iterable[tuple[int, str]] | PackedClaims,
         *,
         reverse: bool,
         keyed: bool,
@@ -485,14 +496,20 @@ class _Table:
         claim with `flags`."""
         # No per-claim containers: at 10 million claims, lists or tuples per
         # claim wake the cyclic garbage collector over and over.
-        id_list: list[int] = []
-        values: list[str] = []
-        for claim_id, value in claims:
-            id_list.append(claim_id)
-            values.append(value)
-        data, offsets = _pack_ascii(values)
-        del values
-        n = len(id_list)
+        if isinstance(claims, PackedClaims):
+            id_array = np.asarray(claims.ids, np.int64)
+            data, offsets = claims.data, np.asarray(claims.offsets, np.int64)
+        else:
+            id_list: list[int] = []
+            values: list[str] = []
+            for claim_id, value in claims:
+                id_list.append(claim_id)
+                values.append(value)
+            data, offsets = _pack_ascii(values)
+            del values
+            id_array = np.array(id_list, np.int64)
+            del id_list
+        n = len(id_array)
         if keyed:
             skip, claim_flags = _key_starts(data, offsets)
             data, offsets = _gather(data, offsets, np.arange(n), skip)
@@ -501,7 +518,7 @@ class _Table:
         hashes = _hash_strings(data, offsets, reverse, np.uint64(_HASH_MASK))
         order = np.argsort(hashes, kind="stable")
         hashes = hashes[order]
-        ids = np.array(id_list, np.int64)[order]
+        ids = id_array[order]
         claim_flags = claim_flags[order]
         # Each sorted position names its entry's first position. Equal hashes
         # are rare (a shared key, or a collision): only they need Python.
@@ -761,13 +778,14 @@ class UrlIndex:
     def build(
         cls,
         *,
-        urls: Iterable[tuple[int, str]] = (),
+        urls: Iterable[tuple[int, str]] | PackedClaims = (),
         prefixes: Iterable[tuple[int, str]] = (),
         domains: Iterable[tuple[int, str]] = (),
     ) -> UrlIndex:
         """Index (claim_id, value) pairs, values already in normal form
         (normalize_url(...).href for urls and prefixes, normalize_domain for
-        domains). Several claims may share a value.
+        domains). Several claims may share a value. URL claims, the many,
+        may come as PackedClaims (index segments build them from Arrow).
 
         Raises UnicodeEncodeError for a value that is not ASCII (not normalized).
         """
