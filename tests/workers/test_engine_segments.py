@@ -240,9 +240,14 @@ def test_one_part_view_answers_like_the_snapshot_it_wraps(tmp_path):
     assert view.match(batch, RADIUS) == snapshot.match(batch, RADIUS)
 
 
-def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does():
+@pytest.mark.parametrize("flush_rows", [7, seg.FLUSH_ROWS])
+def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does(
+    flush_rows, monkeypatch
+):
     """snapshot_of builds from Arrow arrays; RegistrySnapshot.build from pairs.
-    Both must index the same entries the same way (and skip the same bad ones)."""
+    Both must index the same entries the same way (and skip the same bad ones),
+    however many batches the writer made of them."""
+    monkeypatch.setattr(seg, "FLUSH_ROWS", flush_rows)
     rng = random.Random(5)
     writer = seg.EntriesWriter()
     pairs: dict[str, list] = {"sha256": [], "md5": [], "phash": [], "pdq": []}
@@ -276,6 +281,9 @@ def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does():
     writer.claim(201, "url", "https://art1.example/1.png")  # a value shared
     claims["url"].append((201, "https://art1.example/1.png"))
     entries = writer.entries()
+    assert entries.pdq.column("ref").num_chunks == (
+        1 if flush_rows > 1000 else -(-entries.pdq.num_rows // 7)
+    )
     arrays = seg.snapshot_of(
         entries,
         revision=1,

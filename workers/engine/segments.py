@@ -123,6 +123,12 @@ class Entries:
         return int(claims + self.images.num_rows)
 
 
+# Rows an EntriesWriter holds as Python values before making them an Arrow
+# batch: a base read from the database holds one batch of Python objects per
+# table at most, not a Python object per value of the whole registry.
+FLUSH_ROWS = 50_000
+
+
 @dataclass
 class EntriesWriter:
     """Collects a segment's entries row by row."""
@@ -131,12 +137,30 @@ class EntriesWriter:
     images: dict[str, list] = field(default_factory=lambda: _columns(IMAGES_SCHEMA))
     pdq: dict[str, list] = field(default_factory=lambda: _columns(PDQ_SCHEMA))
     ops: dict[str, list] = field(default_factory=lambda: _columns(OPS_SCHEMA))
+    batches: dict[str, list[pa.RecordBatch]] = field(
+        default_factory=lambda: {name: [] for name in TABLES}
+    )
+
+    def _add(self, name: str, **values: Any) -> None:
+        columns = getattr(self, name)
+        _append(columns, **values)
+        if len(columns["ref"]) >= FLUSH_ROWS:
+            self._flush(name)
+
+    def _flush(self, name: str) -> None:
+        columns = getattr(self, name)
+        if columns["ref"]:
+            self.batches[name].append(
+                pa.RecordBatch.from_pydict(columns, schema=TABLES[name])
+            )
+            for values in columns.values():
+                values.clear()
 
     def claim(self, ref: int, kind: str, value: str) -> None:
         """A URL, prefix or domain claim, or one name of a style claim."""
         if kind not in CLAIM_KINDS:
             raise ValueError(f"claim {ref}: kind {kind!r} is not indexed")
-        _append(self.claims, ref=ref, kind=kind, value=value)
+        self._add("claims", ref=ref, kind=kind, value=value)
 
     def image(
         self,
@@ -150,8 +174,8 @@ class EntriesWriter:
         descriptors: bytes | None = None,
     ) -> None:
         """An image's hashes (raw bytes: pHash 8, PDQ 32 per variant)."""
-        _append(
-            self.images,
+        self._add(
+            "images",
             ref=ref,
             sha256=sha256,
             md5=md5,
@@ -160,15 +184,17 @@ class EntriesWriter:
             descriptors=descriptors,
         )
         for variant, value in (pdq or {}).items():
-            _append(self.pdq, ref=ref, variant=variant, value=value)
+            self._add("pdq", ref=ref, variant=variant, value=value)
 
     def op(self, space: int, ref: int, revision: int, op: int) -> None:
-        _append(self.ops, space=space, ref=ref, revision=revision, op=op)
+        self._add("ops", space=space, ref=ref, revision=revision, op=op)
 
     def entries(self) -> Entries:
+        for name in TABLES:
+            self._flush(name)
         return Entries(
             **{
-                name: pa.table(getattr(self, name), schema=schema)
+                name: pa.Table.from_batches(self.batches[name], schema=schema)
                 for name, schema in TABLES.items()
             }
         )
