@@ -17,7 +17,6 @@ cache) plus one chunk of rows (`chunk_rows`) and its report lines.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import sys
@@ -38,7 +37,7 @@ from workers.engine.manifests import ManifestRejected
 from workers.engine.manifests._common import build_batch, match_columns
 from workers.engine.perceptual import Levels, removes_row, tail_models
 from workers.engine.progress import Progress
-from workers.engine.receipts import file_sha256
+from workers.engine.receipts import file_sha256, manifest_sha256
 from workers.engine.reports import (
     UNCHECKED,
     match_line,
@@ -250,22 +249,6 @@ def manifest_files(given: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def _sha256_all(paths: Sequence[Path]) -> tuple[str, int, list[tuple[str, int]]]:
-    digest = hashlib.sha256()
-    size, each = 0, []
-    for path in paths:
-        one = hashlib.sha256()
-        n = 0
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-                one.update(block)
-                n += len(block)
-        each.append((one.hexdigest(), n))
-        size += n
-    return digest.hexdigest(), size, each
-
-
 def run(
     given: Sequence[str | Path],
     snapshot_folder: Path,
@@ -348,7 +331,7 @@ def run(
         )
     except ManifestRejected as exc:
         raise CheckError(f"{paths[0].name}: {exc}") from None
-    sha256, size, each = _sha256_all(paths)
+    sha256, size, each = manifest_sha256(paths)
     written = [
         ("report_csv", reports["csv"]),
         ("report_jsonl", reports["jsonl"]),

@@ -413,6 +413,26 @@ def file_sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def manifest_sha256(paths: Iterable[Path]) -> tuple[str, int, list[tuple[str, int]]]:
+    """A manifest's SHA-256 (of its files' bytes concatenated in order, as an
+    upload computes it) and size, and each file's own SHA-256 and size, all in
+    one pass."""
+    digest = hashlib.sha256()
+    size = 0
+    each = []
+    for path in paths:
+        one = hashlib.sha256()
+        one_size = 0
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+                one.update(block)
+                one_size += len(block)
+        each.append((one.hexdigest(), one_size))
+        size += one_size
+    return digest.hexdigest(), size, each
+
+
 def check_files(payload: Mapping[str, Any], paths: Iterable[Path]) -> list[FileCheck]:
     """Each file's digest, and the name of the receipt's output with that digest.
 

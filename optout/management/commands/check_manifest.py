@@ -18,7 +18,6 @@ SEGMENT_STORE_URL, cached in SEGMENT_CACHE_DIR.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -55,7 +54,7 @@ from workers.engine import reports as engine_reports
 from workers.engine.manifests import ColumnReport, ManifestRejected, column_report
 from workers.engine.perceptual import removes_row
 from workers.engine.progress import Progress
-from workers.engine.receipts import file_sha256
+from workers.engine.receipts import file_sha256, manifest_sha256
 from workers.engine.reports import (
     UNCHECKED,
     match_line,
@@ -68,25 +67,6 @@ from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind
 CLAIM_KINDS = frozenset(
     {MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN, MatchKind.STYLE}
 )
-
-
-def _digest(paths: list[Path]) -> tuple[str, int, list[tuple[str, int]]]:
-    """SHA-256 of all files' bytes in order, as the upload computes it; size;
-    and each file's own SHA-256 and size, in the same pass."""
-    digest = hashlib.sha256()
-    size = 0
-    each = []
-    for path in paths:
-        one = hashlib.sha256()
-        one_size = 0
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-                one.update(block)
-                one_size += len(block)
-        each.append((one.hexdigest(), one_size))
-        size += one_size
-    return digest.hexdigest(), size, each
 
 
 class Command(BaseCommand):
@@ -172,7 +152,7 @@ class Command(BaseCommand):
             )
         except ManifestRejected as exc:
             raise CommandError(f"{paths[0].name}: {exc}") from None
-        sha256, size, part_digests = _digest(paths)
+        sha256, size, part_digests = manifest_sha256(paths)
         rows_total = sum(spec.rows for spec in specs)
 
         revision = registry_revision_current()
