@@ -41,8 +41,7 @@ from workers.engine.receipts import file_sha256, manifest_sha256
 from workers.engine.reports import (
     UNCHECKED,
     match_line,
-    problem_field,
-    unchecked_line,
+    problem_line,
 )
 from workers.engine.snapshot import Thresholds
 
@@ -144,19 +143,10 @@ class Matcher:
         problems = sorted([*batch.unchecked, *problems], key=lambda p: p.row)
         if not self.keep_unchecked:
             removed.update(p.row for p in problems)
-        for p in problems:
-            i = p.row - batch.first_row
-            lines.append(
-                unchecked_line(
-                    index=p.row,
-                    key=batch.keys[i] or "",
-                    url=batch.urls[i] or "",
-                    signal=p.signal,
-                    field=problem_field(p, columns),
-                    reason=p.reason,
-                    removed=not self.keep_unchecked,
-                )
-            )
+        lines += (
+            problem_line(p, batch, columns, removed=not self.keep_unchecked)
+            for p in problems
+        )
         lines.sort(key=lambda line: (line["index"], line["kind"] == UNCHECKED))
         return lines, removed
 

@@ -137,6 +137,22 @@ def problem_field(problem: Any, columns: Mapping[str, str]) -> str:
     return problem.field or ""
 
 
+def problem_line(
+    problem: Any, batch: Any, columns: Mapping[str, str], *, removed: bool
+) -> dict[str, Any]:
+    """The report line for a RowProblem of a row of `batch`."""
+    i = problem.row - batch.first_row
+    return unchecked_line(
+        index=problem.row,
+        key=batch.keys[i] or "",
+        url=batch.urls[i] or "",
+        signal=problem.signal,
+        field=problem_field(problem, columns),
+        reason=problem.reason,
+        removed=removed,
+    )
+
+
 def unchecked_line(
     *,
     index: int,

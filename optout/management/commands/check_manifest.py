@@ -58,8 +58,7 @@ from workers.engine.receipts import file_sha256, manifest_sha256
 from workers.engine.reports import (
     UNCHECKED,
     match_line,
-    problem_field,
-    unchecked_line,
+    problem_line,
     write_reports,
 )
 from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind
@@ -227,17 +226,8 @@ class Command(BaseCommand):
                         removed.update(alone)
                     for p in problems:
                         count_reason(reasons, p.reason)
-                        i = p.row - batch.first_row
                         lines.append(
-                            unchecked_line(
-                                index=p.row,
-                                key=batch.keys[i] or "",
-                                url=batch.urls[i] or "",
-                                signal=p.signal,
-                                field=problem_field(p, columns),
-                                reason=p.reason,
-                                removed=not keep_unchecked,
-                            )
+                            problem_line(p, batch, columns, removed=not keep_unchecked)
                         )
                     # a row's matches first, then what it was not checked for
                     lines.sort(
