@@ -25,7 +25,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -33,15 +32,10 @@ from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.pg import fresh_database, psql  # noqa: E402
+
 DB = "bench_change"
-
-
-def _psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", sql],
-        check=True,
-        capture_output=True,
-    )
 
 
 def main() -> None:
@@ -50,10 +44,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=20)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-change-"))
-    _psql(f"DROP DATABASE IF EXISTS {DB}")
-    _psql(f"CREATE DATABASE {DB}")
+    database_url = fresh_database(DB)
     os.environ.update(
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB}",
+        DATABASE_URL=database_url,
         SEGMENT_STORE_URL=f"file://{work / 'store'}",
         SEGMENT_CACHE_DIR=str(work / "cache"),
         MEDIA_ROOT=str(work / "media"),
@@ -124,7 +117,7 @@ def main() -> None:
     }
     print(json.dumps(result))
     connection.close()
-    _psql(f"DROP DATABASE IF EXISTS {DB}")
+    psql(f"DROP DATABASE IF EXISTS {DB}")
 
 
 if __name__ == "__main__":

@@ -18,30 +18,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.pg import fresh_database, psql  # noqa: E402
+
 DB = "bench_dbsize"
-
-
-def _psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", sql],
-        check=True,
-        capture_output=True,
-    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=20_000)
     args = parser.parse_args()
-    _psql(f"DROP DATABASE IF EXISTS {DB}")
-    _psql(f"CREATE DATABASE {DB}")
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
+    database_url = fresh_database(DB)
+    os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -106,7 +99,7 @@ def main() -> None:
     }
     print(json.dumps(result))
     connection.close()
-    _psql(f"DROP DATABASE IF EXISTS {DB}")
+    psql(f"DROP DATABASE IF EXISTS {DB}")
 
 
 if __name__ == "__main__":

@@ -40,16 +40,10 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pg import psql  # noqa: E402
+
 DB = "bench_kills"
 REDIS_DB = 9
-
-
-def psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", sql],
-        check=True,
-        capture_output=True,
-    )
 
 
 class Workers:
