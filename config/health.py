@@ -75,7 +75,22 @@ def _broker() -> str:
         )
 
 
+_store_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthz-store")
+_store_pending: Future[str] | None = None
+
+
 def _storage() -> tuple[str, int | None]:
+    global _store_pending
+    if settings.MEDIA_STORAGE_URL:
+        if _store_pending is None or _store_pending.done():
+            _store_pending = _store_checker.submit(_object_storage)
+        try:
+            return _store_pending.result(timeout=BROKER_CHECK_SECONDS), None
+        except FutureTimeout:
+            return (
+                f"object storage: no answer within {BROKER_CHECK_SECONDS} s",
+                None,
+            )
     root = str(settings.MEDIA_ROOT)
     try:
         free = shutil.disk_usage(root).free
@@ -86,6 +101,18 @@ def _storage() -> tuple[str, int | None]:
     if free < settings.HEALTH_MIN_FREE_BYTES:
         return f"low on space ({free:,} bytes free)", free
     return "ok", free
+
+
+def _object_storage() -> str:
+    """Whether the media store answers (one HEAD of an object that need not
+    exist); its free space is the store's business."""
+    from django.core.files.storage import default_storage
+
+    try:
+        default_storage.exists(".healthz")
+    except Exception as exc:  # noqa: BLE001 - any failure is "unavailable"
+        return f"object storage unavailable ({type(exc).__name__}: {exc})"[:300]
+    return "ok"
 
 
 def _oldest_waiting_seconds() -> int | None:

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.objectstore import media_storage
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -180,8 +182,22 @@ QUEUE_MAX_ATTEMPTS = env.int("QUEUE_MAX_ATTEMPTS", default=5)
 HEALTH_MIN_FREE_BYTES = env.int("HEALTH_MIN_FREE_BYTES", default=1024**3)
 if WITHDRAWN_FILES_GRACE_DAYS < 0:
     raise ImproperlyConfigured("WITHDRAWN_FILES_GRACE_DAYS must be 0 or more")
+# Media (originals, thumbnails, features, manifests, reports, evidence): the
+# folder MEDIA_ROOT by default. MEDIA_STORAGE_URL=s3://bucket/prefix?endpoint=
+# http://host:port keeps them in object storage instead, so web and workers on
+# different machines share them without a shared disk (credentials from
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Files are then streamed through
+# the views that check who may see them; MEDIA_STORAGE_REDIRECT sends the
+# browser to a signed URL valid for 5 minutes instead, for a store whose
+# endpoint users can reach (AWS S3, a public MinIO).
+MEDIA_STORAGE_URL = env.str("MEDIA_STORAGE_URL", default="")
+MEDIA_STORAGE_REDIRECT = env.bool("MEDIA_STORAGE_REDIRECT", default=False)
+try:
+    _media_storage = media_storage(MEDIA_STORAGE_URL)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -310,6 +326,13 @@ def _check_matching_settings() -> None:
 _check_matching_settings()
 WORK_ROOT = Path(env.str("WORK_ROOT", default=str(VAR_DIR / "work")))
 WORK_ROOT.mkdir(parents=True, exist_ok=True)
+# With media in object storage, each machine's local copies of the manifest
+# parts its jobs read (core/storage.py: local_copy), checked against their
+# SHA-256; least recently used ones go past MEDIA_CACHE_MAX_BYTES.
+MEDIA_CACHE_DIR = Path(
+    env.str("MEDIA_CACHE_DIR", default=str(WORK_ROOT / "media-cache"))
+)
+MEDIA_CACHE_MAX_BYTES = env.int("MEDIA_CACHE_MAX_BYTES", default=20 * 1024**3)
 
 # Disputes and false-match reports.
 # Days a claimant has to answer a dispute, and how many days before that

@@ -4,9 +4,9 @@ The views under /files/ check permission, then call `stored_file_response`.
 By default Django streams the file (FileResponse). Behind nginx, set
 MEDIA_ACCEL_REDIRECT to the internal location that maps to MEDIA_ROOT and the
 response is empty with an X-Accel-Redirect header; behind Apache or lighttpd,
-MEDIA_SENDFILE sends X-Sendfile with the file's path. A storage without local
-paths (object storage) gets a redirect to the storage's own URL for the file,
-which is a short-lived signed URL when the storage is configured to sign them.
+MEDIA_SENDFILE sends X-Sendfile with the file's path. Files in object storage
+(MEDIA_STORAGE_URL) are streamed from the store, or, with
+MEDIA_STORAGE_REDIRECT, the browser is sent to a signed URL valid for minutes.
 
 Every answer is private to its user (Cache-Control: private) and never
 sniffed; only image types on a short list are shown inline, anything else is
@@ -24,6 +24,8 @@ from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.utils.http import content_disposition_header
+
+from core.storage import has_local_path
 
 # Shown inline. SVG is left out on purpose: it can carry script.
 INLINE_TYPES = frozenset(
@@ -64,14 +66,6 @@ def content_type_for(*, name: str, image_format: str = "") -> str:
     return guessed or "application/octet-stream"
 
 
-def _has_local_path(name: str) -> bool:
-    try:
-        default_storage.path(name)
-    except NotImplementedError:
-        return False
-    return True
-
-
 def stored_file_response(
     file: FieldFile, *, filename: str, content_type: str
 ) -> HttpResponse:
@@ -82,27 +76,37 @@ def stored_file_response(
     inline = content_type in INLINE_TYPES
     if not inline:
         content_type = "application/octet-stream"
-    if not _has_local_path(name):
-        # Object storage: the storage's URL for the name, signed and short-lived
-        # where the storage signs its URLs (django-storages' S3 does, by default).
-        response: HttpResponse = HttpResponseRedirect(default_storage.url(name))
-    elif settings.MEDIA_ACCEL_REDIRECT:
+    disposition = content_disposition_header(not inline, filename)
+    local = has_local_path(name)
+    if not local and settings.MEDIA_STORAGE_REDIRECT:
+        # Object storage users can reach: a signed URL valid for minutes, which
+        # makes the store send the same type and disposition as below.
+        parameters = {"ResponseContentType": content_type}
+        if disposition:
+            parameters["ResponseContentDisposition"] = disposition
+        response: HttpResponse = HttpResponseRedirect(
+            default_storage.url(name, parameters=parameters)
+        )
+    elif local and settings.MEDIA_ACCEL_REDIRECT:
         if not default_storage.exists(name):
             raise Http404("file not found")
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_REDIRECT + quote(name)
-    elif settings.MEDIA_SENDFILE:
+    elif local and settings.MEDIA_SENDFILE:
         if not default_storage.exists(name):
             raise Http404("file not found")
         response = HttpResponse(content_type=content_type)
         response["X-Sendfile"] = default_storage.path(name)
     else:
+        # Streamed by this process: from the disk, or from object storage
+        # (spooled to a temporary file past 8 MB, never held in memory).
         try:
+            if not local and not default_storage.exists(name):
+                raise FileNotFoundError(name)
             handle = default_storage.open(name, "rb")
         except FileNotFoundError:
             raise Http404("file not found") from None
         response = FileResponse(handle, content_type=content_type)
-    disposition = content_disposition_header(not inline, filename)
     if disposition:
         response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -224,6 +225,45 @@ class S3Store(ObjectStore):
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
 
 
+@dataclass(frozen=True)
+class S3Location:
+    """Where `s3://bucket/prefix?endpoint=http://host:port&region=...` points."""
+
+    bucket: str
+    prefix: str
+    endpoint_url: str | None
+    region: str | None
+
+
+def parse_s3_url(url: str) -> S3Location:
+    """The parts of an s3:// URL; ValueError naming the URL if it is not one,
+    has no bucket, or carries credentials (they belong in AWS_ACCESS_KEY_ID
+    and AWS_SECRET_ACCESS_KEY, never in a URL that is logged and shown)."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3":
+        raise ValueError(f"{url}: not an s3:// URL")
+    query = parse_qs(parts.query)
+    secret = {
+        "access_key",
+        "secret_key",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+    }
+    if secret & set(query):
+        raise ValueError(
+            f"{parts.scheme}://{parts.netloc}{parts.path}: credentials do not "
+            "belong in the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if not parts.netloc:
+        raise ValueError(f"{url}: no bucket")
+    return S3Location(
+        bucket=parts.netloc,
+        prefix=parts.path.strip("/"),
+        endpoint_url=(query.get("endpoint") or [None])[0],
+        region=(query.get("region") or [None])[0],
+    )
+
+
 def store_from_url(url: str) -> ObjectStore:
     """`file:///abs/path` or a bare path: a folder; `s3://bucket/prefix?endpoint=
     http://host:port&region=...`: S3, credentials from AWS_ACCESS_KEY_ID and
@@ -236,28 +276,55 @@ def store_from_url(url: str) -> ObjectStore:
         # not as a host named "relative".
         return LocalStore(Path(url[len("file://") :]))
     if parts.scheme == "s3":
-        query = parse_qs(parts.query)
-        secret = {
-            "access_key",
-            "secret_key",
-            "aws_access_key_id",
-            "aws_secret_access_key",
-        }
-        if secret & set(query):
-            raise ValueError(
-                f"{parts.scheme}://{parts.netloc}{parts.path}: credentials do not "
-                "belong in the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            )
-        if not parts.netloc:
-            raise ValueError(f"{url}: no bucket")
+        where = parse_s3_url(url)
         return S3Store(
-            parts.netloc,
-            parts.path,
-            endpoint_url=(query.get("endpoint") or [None])[0],
-            region=(query.get("region") or [None])[0],
+            where.bucket,
+            where.prefix,
+            endpoint_url=where.endpoint_url,
+            region=where.region,
             access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
             secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
         )
     raise ValueError(
         f"{url}: object storage is file:// or s3://, not {parts.scheme}://"
     )
+
+
+# Media files read through Django's storage are spooled to a temporary file
+# past this size, so a large download never sits in a process's memory.
+MEDIA_SPOOL_BYTES = 8 * 1024**2
+# A redirect to a stored file (MEDIA_STORAGE_REDIRECT) is signed for this long.
+MEDIA_URL_SECONDS = 300
+
+
+def media_storage(url: str) -> dict[str, object]:
+    """STORAGES["default"] for MEDIA_STORAGE_URL: empty for the folder
+    MEDIA_ROOT, or `s3://bucket/prefix?endpoint=...` for django-storages' S3
+    backend (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    ValueError naming the URL for anything else."""
+    if not url:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if not url.startswith("s3://"):
+        raise ValueError(
+            f"MEDIA_STORAGE_URL={url}: media is kept in MEDIA_ROOT (leave it "
+            "empty) or in object storage (s3://bucket/prefix?endpoint=...)"
+        )
+    where = parse_s3_url(url)
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": where.bucket,
+            "location": where.prefix,
+            "endpoint_url": where.endpoint_url,
+            "region_name": where.region or "us-east-1",
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            # Private objects, reached only through signed, short-lived URLs.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": MEDIA_URL_SECONDS,
+            # A name already taken gets a new one, as on a disk: never replaced.
+            "file_overwrite": False,
+            "max_memory_size": MEDIA_SPOOL_BYTES,
+        },
+    }

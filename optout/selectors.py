@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db.models import Count, F, Q, QuerySet
 
 from accounts.models import User
 from core.errors import ValidationFailed
+from core.storage import local_copy
 from disputes.selectors import match_exceptions_filter
 from optout.models import (
     Chunk,
@@ -66,9 +66,9 @@ def receipt_keys_document() -> dict[str, Any]:
 
 
 def part_local_path(part: ManifestPart | ManifestSidecar) -> Path:
-    # FileSystemStorage: the file itself. Object storage comes with a download
-    # step here (TODO(#4): S3-compatible media).
-    return Path(default_storage.path(part.file.name))
+    """The stored part on this machine's disk: the file itself on the folder
+    storage, a copy checked against its SHA-256 on object storage."""
+    return local_copy(part.file.name, sha256=part.sha256)
 
 
 def manifest_paths(manifest: Manifest) -> list[Path]:

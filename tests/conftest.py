@@ -116,6 +116,19 @@ def s3_store_url(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
     return f"s3://{s3server.BUCKET}/{uuid.uuid4().hex}?endpoint={s3_endpoint}"
 
 
+@pytest.fixture
+def s3_media(s3_store_url: str, settings, tmp_path_factory) -> str:
+    """Media in object storage (MEDIA_STORAGE_URL) under a prefix of this
+    test's own, with a local copy cache of its own; the URL."""
+    from core.objectstore import media_storage
+
+    settings.MEDIA_STORAGE_URL = s3_store_url
+    settings.MEDIA_CACHE_DIR = tmp_path_factory.mktemp("media-cache")
+    # Changing STORAGES makes Django build default_storage anew.
+    settings.STORAGES = {**settings.STORAGES, "default": media_storage(s3_store_url)}
+    return s3_store_url
+
+
 @pytest.fixture(autouse=True)
 def _segment_store(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
     # Index segments: every test database starts again from revision 0, so

@@ -75,17 +75,21 @@ def routed_queues() -> set[str]:
 
 
 def interpolate(value: str, env: dict[str, str]) -> str:
-    """Compose's ${VAR}, ${VAR:-default}, ${VAR:?error} and $$ escapes."""
+    """Compose's ${VAR}, ${VAR:-default}, ${VAR-default} (the default only
+    when VAR is unset, so an empty VAR stays empty), ${VAR:?error} and $$
+    escapes."""
 
     def one(match: re.Match[str]) -> str:
         name, op, arg = match.group(1), match.group(2), match.group(3) or ""
+        if op == "-" and name in env:
+            return env[name]
         if env.get(name):
             return env[name]
         if op == ":?":
             raise AssertionError(f"{name} is required: {arg}")
-        return interpolate(arg, env) if op == ":-" else ""
+        return interpolate(arg, env) if op in (":-", "-") else ""
 
-    pattern = r"\$\{(\w+)(?:(:-|:\?)((?:[^{}]|\{[^{}]*\})*))?\}"
+    pattern = r"\$\{(\w+)(?:(:-|:\?|-)((?:[^{}]|\{[^{}]*\})*))?\}"
     parts = value.split("$$")
     return "$".join(re.sub(pattern, one, part) for part in parts)
 
@@ -223,6 +227,18 @@ def test_web_and_workers_share_the_segment_store_the_objects_service_serves():
     assert "segments:/data" in objects["volumes"]
     assert option(argv, "-dir") == "/data"
     assert "ports" not in objects  # only the app services reach it
+
+
+def test_web_and_workers_keep_media_in_the_objects_service_unless_set_empty():
+    port = option(command("objects"), "-s3.port")
+    for service in APP_SERVICES:
+        wired = SERVICES[service]["environment"]["MEDIA_STORAGE_URL"]
+        assert interpolate(wired, {}) == (
+            f"s3://media/registry?endpoint=http://objects:{port}"
+        ), service
+        # Set empty in .env: media stays on the media volume at MEDIA_ROOT.
+        assert interpolate(wired, {"MEDIA_STORAGE_URL": ""}) == "", service
+        assert interpolate(wired, {"MEDIA_STORAGE_URL": "s3://b/p"}) == "s3://b/p"
 
 
 def test_scratch_folders_are_writable_in_the_image():

@@ -27,7 +27,7 @@ from django.db import transaction
 
 from accounts.models import User
 from core.errors import ValidationFailed
-from core.storage import storage_save
+from core.storage import local_copy, storage_save
 from core.uploads import ZIP_MAGIC, archive_ratio, unsafe_member_path
 from optout.models import Manifest, ManifestPart, ManifestSidecar
 from workers.engine import manifests as engine_manifests
@@ -105,7 +105,8 @@ def manifest_upload(
             raise ValidationFailed(str(exc), field="files") from None
         parts = [stored[i] for i in layout.parts]
         sidecars = [(stored[i], sidecar) for i, sidecar in layout.sidecars]
-        paths = [Path(default_storage.path(s.path)) for s in parts]
+        # On object storage: one download per file, read here and by the hash.
+        paths = [local_copy(s.path) for s in parts]
         fmt = _sniff_all(paths, [s.name for s in parts])
         for item, sidecar in sidecars:
             _check_sidecar(item, sidecar, fmt)
@@ -184,7 +185,7 @@ def _store(name: str, upload: UploadedManifestFile | IO[bytes]) -> _Stored:
 def _hash_stored(item: _Stored, *also: Any) -> None:
     """Set the stored file's SHA-256, feeding its bytes to `also` too."""
     digest = hashlib.sha256()
-    with default_storage.open(item.path, "rb") as fh:
+    with open(local_copy(item.path), "rb") as fh:
         while block := fh.read(COPY_BLOCK):
             digest.update(block)
             for other in also:
@@ -314,7 +315,7 @@ def _check_sidecar(
             field="files",
         )
     try:
-        engine_manifests.check_sidecar(Path(default_storage.path(item.path)), sidecar)
+        engine_manifests.check_sidecar(local_copy(item.path), sidecar)
     except ManifestRejected as exc:
         raise ValidationFailed(str(exc), field="files") from None
 

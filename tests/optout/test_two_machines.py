@@ -1,9 +1,11 @@
 """Two worker "machines" match one job against segments from object storage.
 
-Two real worker processes (celery -A config worker), each with a segment
-cache of its own, on a real S3 server (SeaweedFS): both take chunks of the
-same job, each downloads the same segments once from the store, and the job
-finds every registered URL exactly once.
+Two real worker processes (celery -A config worker) that share no disk:
+each has its own MEDIA_ROOT, work folder, segment cache and media cache, on
+a real S3 server (SeaweedFS) that holds the segments and the media. Both
+take chunks of the same job, each downloads the same segments and the
+manifest once from the store, and the job finds every registered URL
+exactly once; its report is in the store too.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ CLAIMED = [7, 2_345, 19_999, 31_000, 39_999]
 
 
 def test_two_machines_match_one_job_from_segments_in_s3(
-    tmp_path, settings, s3_store_url, artist, curator
+    tmp_path, settings, s3_store_url, s3_media, artist, curator
 ):
     settings.SEGMENT_STORE_URL = s3_store_url
     for i in CLAIMED:
@@ -45,13 +47,22 @@ def test_two_machines_match_one_job_from_segments_in_s3(
     )
     env = {
         "DATABASE_URL": processes.shared_database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "SEGMENT_STORE_URL": s3_store_url,
+        "MEDIA_STORAGE_URL": s3_media,
         "MATCH_CHUNK_ROWS": str(CHUNK_ROWS),
     }
     workers = {
         name: processes.start_worker(
-            tmp_path, name, queues="ingest,match,celery", env=env
+            tmp_path,
+            name,
+            queues="ingest,match,celery",
+            env={
+                **env,
+                # This machine's own disk: nothing here is shared.
+                "MEDIA_ROOT": str(tmp_path / f"{name}-media"),
+                "WORK_ROOT": str(tmp_path / f"{name}-work"),
+                "MEDIA_CACHE_DIR": str(tmp_path / f"{name}-media-cache"),
+            },
         )
         for name in ("one", "two")
     }
@@ -79,6 +90,23 @@ def test_two_machines_match_one_job_from_segments_in_s3(
     # Each machine holds the job's segments, downloaded from the S3 store
     # (the catalog's checksums verified), and nothing else wrote segments.
     from core.objectstore import store_from_url
+
+    # The manifest and the outputs are in the bucket, not on any machine's
+    # MEDIA_ROOT; each machine read the manifest from its own checked copy.
+    media = store_from_url(s3_media).list("")
+    part = manifest.parts.get()
+    assert part.file.name in media
+    assert {o.file.name for o in job.outputs.all()} <= set(media)
+    assert job.outputs.filter(kind="report_csv").exists()
+    for name in ("one", "two"):
+        media_root = tmp_path / f"{name}-media"
+        assert not [p for p in media_root.rglob("*") if p.is_file()], name
+        copies = [
+            p
+            for p in (tmp_path / f"{name}-media-cache").iterdir()
+            if not p.name.startswith(".")
+        ]
+        assert [p.read_bytes() for p in copies] == [path.read_bytes()], name
 
     names = set(IndexSegment.objects.values_list("name", flat=True))
     assert names

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage
 from django.urls import reverse
 
 from accounts.models import User
@@ -373,35 +372,3 @@ def test_behind_apache_it_answers_with_x_sendfile(client, settings, artist, imag
     assert response.content == b""
     assert response["X-Sendfile"] == image.thumbnail.path
     assert response["Content-Type"] == "image/jpeg"
-
-
-class SignedUrlStorage(FileSystemStorage):
-    """Object storage, as the views see it: no local paths, signed URLs."""
-
-    def path(self, name: str) -> str:
-        raise NotImplementedError("no local paths")
-
-    def url(self, name: str | None) -> str:
-        return f"https://bucket.example/{name}?X-Amz-Expires=300&X-Amz-Signature=x"
-
-
-def test_object_storage_is_a_redirect_to_its_signed_url(
-    client, settings, artist, image
-):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "tests.registry.test_private_media.SignedUrlStorage",
-            "OPTIONS": {"location": settings.MEDIA_ROOT},
-        },
-    }
-    client.force_login(artist)
-    response = client.get(original_url(image))
-    assert response.status_code == 302
-    assert response["Location"] == (
-        f"https://bucket.example/{image.original.name}"
-        "?X-Amz-Expires=300&X-Amz-Signature=x"
-    )
-    assert response["Cache-Control"].startswith("private")
-    client.force_login(make_artist("frank"))
-    assert client.get(original_url(image)).status_code == 404
