@@ -1,11 +1,11 @@
 """Index segments at growing registry sizes, on one core (Django-free).
 
     .venv/bin/python bench/segments.py [--sizes 100000 1000000] [--repeat 3]
-                                       [--part-size N]
+                                       [--part-size N] [--descriptors]
 
 A synthetic registry of N images and N URL claims (random SHA-256, MD5,
-pHash and one PDQ per image, no descriptors: their index is measured by
-bench/quality/knn.py) is written as one base segment, or with --part-size as
+pHash and one PDQ per image; with --descriptors, two region descriptors per
+image too) is written as one base segment, or with --part-size as
 a base of that many images and deltas adding the rest, so that building it
 holds one part in memory (about 2.3 GB at 1M images in one part). Then, per
 size:
@@ -19,7 +19,21 @@ size:
 - merge: the time to merge the 100 deltas into one, and (one part only) to
   merge the whole chain into a new base;
 - bytes per image of the registry on disk (all files, entries included) and
-  of the index that matching maps (index/).
+  of the index that matching maps (index/), the descriptors' float16
+  vectors (read only for the candidates IVF-PQ proposes) counted apart;
+- with --descriptors: copies' descriptor searches per second on one core
+  against the base, and how often the copy's source is among the 8 nearest
+  at or above the match threshold (0.8).
+
+Descriptors (--descriptors): the real region vectors of the shipped model
+that bench/quality/descriptor.py caches (run it first, --quick suffices),
+replicated with noise to two regions per image, each a random real vector
+plus Gaussian noise at a cosine of 0.75 to it (the similarity of unrelated
+images from one Debian package under the model: as crowded as real
+look-alikes, bench/quality/knn.py). A copy's query is one of its source's
+regions plus noise at a cosine of 0.9 (what the model gives an edited copy).
+The index kind is the engine's default for the size (IVF-PQ from 1M
+vectors, so from 500,000 images).
 
 Every figure is the median of --repeat runs.
 """
@@ -57,6 +71,43 @@ from workers.engine.types import RowBatch  # noqa: E402
 
 RADIUS = Thresholds(phash=8, pdq=31)
 QUERY_ROWS = 20_000
+REGIONS = 2
+DESCRIPTOR_QUERIES = 2_000
+DESCRIPTOR_MIN = 0.8
+
+
+def _real_vectors() -> np.ndarray:
+    """The shipped model's region vectors of real images, from the cache
+    bench/quality/descriptor.py fills."""
+    sys.path.insert(0, str(ROOT / "bench" / "quality"))
+    from run import Store  # noqa: PLC0415  (bench/quality/run.py)
+
+    from workers.engine import descriptor  # noqa: PLC0415
+
+    tag = descriptor.Descriptor(None).info.version.replace(":", "-")
+    regions = Store(f"desc-regions-{tag}").data
+    if not regions:
+        sys.exit("no cached vectors: run bench/quality/descriptor.py --quick first")
+    real = np.concatenate([v.astype(np.float32) for v in regions.values()])
+    return real / np.linalg.norm(real, axis=1, keepdims=True)
+
+
+def _noisy(parents: np.ndarray, cosine: float, rng: np.random.Generator):
+    """Each parent plus Gaussian noise at about `cosine` to it, unit length
+    (for unit p and g ~ N(0, s^2 I): cos(p, p + g) ~ 1 / sqrt(1 + s^2 dim))."""
+    sigma = np.sqrt((1 / cosine**2 - 1) / parents.shape[-1])
+    out = parents + rng.normal(0, sigma, parents.shape).astype(np.float32)
+    return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def _descriptors(n: int, real: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n, REGIONS, dim) float16 region vectors, made in blocks."""
+    out = np.empty((n, REGIONS, real.shape[1]), np.float16)
+    for start in range(0, n, 100_000):
+        m = min(100_000, n - start)
+        parents = real[rng.integers(len(real), size=(m, REGIONS))]
+        out[start : start + m] = _noisy(parents, 0.75, rng)
+    return out
 
 
 def _url(i: int) -> str:
@@ -64,7 +115,11 @@ def _url(i: int) -> str:
 
 
 def _base_entries(
-    n: int, rng: np.random.Generator, first_ref: int = 1, revision: int = 0
+    n: int,
+    rng: np.random.Generator,
+    first_ref: int = 1,
+    revision: int = 0,
+    descriptors: np.ndarray | None = None,
 ) -> seg.Entries:
     """n images and their URL claims, refs from `first_ref`; with `revision`,
     an add op for each at that revision (a part written as a delta)."""
@@ -87,7 +142,11 @@ def _base_entries(
             "md5": binary(md5),
             "phash": binary(phash),
             "low_quality": np.zeros(n, bool),
-            "descriptors": pa.nulls(n, pa.binary()),
+            "descriptors": (
+                pa.nulls(n, pa.binary())
+                if descriptors is None
+                else binary(descriptors.reshape(n, -1).view(np.uint8))
+            ),
         },
         schema=seg.IMAGES_SCHEMA,
     )
@@ -115,6 +174,9 @@ def _base_entries(
     return seg.Entries(claims, images, pdq_table, ops)
 
 
+DESCRIPTOR_VERSION = ""  # "bench" with --descriptors
+
+
 def _write(root: Path, entries: seg.Entries, kind: str, first: int, last: int) -> dict:
     directory = seg.write_segment(
         root,
@@ -123,7 +185,7 @@ def _write(root: Path, entries: seg.Entries, kind: str, first: int, last: int) -
         first=first,
         last=last,
         registry="bench",
-        descriptor_version="",
+        descriptor_version=DESCRIPTOR_VERSION,
         max_radius=RADIUS,
     )
     return json.loads((directory / "segment.json").read_text())
@@ -209,7 +271,37 @@ def _open(root: Path, metas: list[dict], revision: int) -> seg.SegmentView:
     return seg.SegmentView(segments, revision)
 
 
-def bench(n: int, repeat: int, work: Path, part_size: int | None = None) -> dict:
+def _descriptor_search(
+    view: seg.SegmentView, sources: dict[int, np.ndarray], rng: np.random.Generator
+) -> dict:
+    """Copies' queries against the base's descriptor index: searches per
+    second (one thread, batches of 32 as the engine searches) and how often
+    the source is among the 8 nearest at or above DESCRIPTOR_MIN."""
+    index = view.segments[0].snapshot.descriptors
+    refs = sorted(sources)[:DESCRIPTOR_QUERIES]
+    queries = _noisy(np.stack([sources[r] for r in refs]), 0.9, rng)
+    started = time.thread_time()
+    found = []
+    for start in range(0, len(queries), 32):
+        found += index.search(
+            queries[start : start + 32], 8, min_similarity=DESCRIPTOR_MIN
+        )
+    spent = time.thread_time() - started
+    hits = sum(ref in {i for i, _, _ in f} for ref, f in zip(refs, found, strict=True))
+    return {
+        "kind": index.kind,
+        "searches_per_s": round(len(queries) / spent),
+        "source_in_8": round(hits / len(refs), 4),
+    }
+
+
+def bench(
+    n: int,
+    repeat: int,
+    work: Path,
+    part_size: int | None = None,
+    real: np.ndarray | None = None,
+) -> dict:
     rng = np.random.default_rng(n)
     root = work / f"n{n}"
     root.mkdir()
@@ -217,6 +309,7 @@ def bench(n: int, repeat: int, work: Path, part_size: int | None = None) -> dict
     parts = -(-n // part_size)
     wanted = np.sort(rng.choice(n, QUERY_ROWS // 10, replace=False) + 1)
     registered: dict[int, tuple[bytes, bytes, int]] = {}
+    sources: dict[int, np.ndarray] = {}  # a registered image's region 0
     started = time.perf_counter()
     metas = []
     for k in range(parts):
@@ -224,8 +317,16 @@ def bench(n: int, repeat: int, work: Path, part_size: int | None = None) -> dict
         size = min(part_size, n - k * part_size)
         # The first part is the base (revision 1); each further part a
         # delta adding its images and claims at revision k + 1.
-        entries = _base_entries(size, rng, first_ref, revision=k + 1 if k else 0)
+        vectors = None if real is None else _descriptors(size, real, rng)
+        entries = _base_entries(
+            size, rng, first_ref, revision=k + 1 if k else 0, descriptors=vectors
+        )
         registered |= _sample(entries, wanted, first_ref)
+        if vectors is not None:
+            for ref in wanted.tolist():
+                if 0 <= ref - first_ref < size:
+                    sources[ref] = vectors[ref - first_ref, 0].astype(np.float32)
+            del vectors
         kind = "delta" if k else "base"
         metas.append(_write(root, entries, kind, k if k else 0, k + 1))
         del entries
@@ -281,7 +382,17 @@ def bench(n: int, repeat: int, work: Path, part_size: int | None = None) -> dict
         compact_s.append(time.perf_counter() - started)
         shutil.rmtree(new_base)
 
+    descriptor_search = _descriptor_search(one, sources, rng) if sources else None
     median = {name: statistics.median(values) for name, values in rates.items()}
+    index_files = [
+        (rel, f)
+        for m in registry
+        for rel, f in m["files"].items()
+        if rel.startswith("index/")
+    ]
+    vectors_bytes = sum(
+        f["bytes"] for rel, f in index_files if rel.endswith("descriptors/vectors.npy")
+    )
     result = {
         "images": n,
         "parts": parts,
@@ -300,15 +411,23 @@ def bench(n: int, repeat: int, work: Path, part_size: int | None = None) -> dict
             round(statistics.median(compact_s), 2) if compact_s else None
         ),
         "mapped_bytes_per_image": round(
-            sum(
-                f["bytes"]
-                for m in registry
-                for rel, f in m["files"].items()
-                if rel.startswith("index/")
-            )
-            / n,
-            1,
+            (sum(f["bytes"] for _, f in index_files) - vectors_bytes) / n, 1
         ),
+        "descriptor_vectors_bytes_per_image": round(vectors_bytes / n, 1),
+        "index_bytes_per_image": {
+            part: round(
+                sum(
+                    f["bytes"]
+                    for rel, f in index_files
+                    if rel.split("/")[1] == part
+                    and not rel.endswith("descriptors/vectors.npy")
+                )
+                / n,
+                1,
+            )
+            for part in sorted({rel.split("/")[1] for rel, _ in index_files})
+        },
+        "descriptor_search": descriptor_search,
         "matches": found["chain"],
     }
     shutil.rmtree(root)
@@ -327,10 +446,21 @@ def main() -> None:
         help="build the registry as segments of at most this many images "
         "(a base, then deltas adding the rest), so memory is bounded by a part",
     )
+    parser.add_argument(
+        "--descriptors",
+        action="store_true",
+        help="two region descriptors per image, from the shipped model's real "
+        "vectors replicated with noise (bench/quality/descriptor.py's cache)",
+    )
     args = parser.parse_args()
+    global DESCRIPTOR_VERSION
+    real = None
+    if args.descriptors:
+        real = _real_vectors()
+        DESCRIPTOR_VERSION = "bench"
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         for n in args.sizes:
-            result = bench(n, args.repeat, Path(tmp), args.part_size)
+            result = bench(n, args.repeat, Path(tmp), args.part_size, real)
             print(json.dumps(result), flush=True)
 
 

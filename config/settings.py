@@ -269,6 +269,10 @@ MATCH_DESCRIPTOR_STRONG = env.float("MATCH_DESCRIPTOR_STRONG", default=-1.0)
 # From this many region vectors on (two per image), the snapshot's descriptor
 # index is an HNSW graph instead of exact search.
 MATCH_DESCRIPTOR_HNSW_MIN = env.int("MATCH_DESCRIPTOR_HNSW_MIN", default=20_000)
+# From this many region vectors on, an inverted file of product-quantised codes
+# (IVF-PQ, memory-mapped, 32 bytes a vector) proposes candidates that are
+# re-ranked by their exact similarity: 1M images fit a worker's memory.
+MATCH_DESCRIPTOR_IVFPQ_MIN = env.int("MATCH_DESCRIPTOR_IVFPQ_MIN", default=1_000_000)
 # Where segments are kept: a folder (file://...) for the embedded default,
 # s3://bucket/prefix?endpoint=http://host:port for every machine to share
 # (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).

@@ -375,6 +375,7 @@ def _publish_next(identity: str, version: str) -> IndexSegment | None:
             descriptor_version=version,
             max_radius=max_radius(),
             descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
+            descriptor_ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
         )
         segment = _register(directory, identity)
     if segment is not None:
@@ -556,6 +557,7 @@ def segments_merge() -> IndexSegment | None:
             [engine.Segment(_local(meta)) for meta in inputs],
             into=into,
             descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
+            descriptor_ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
         )
         segment = _register(directory, identity)
     if segment is not None:

@@ -40,4 +40,5 @@ def build_snapshot(*, revision: int) -> RegistrySnapshot:
         descriptor_version=descriptor_version(),
         max_radius=max_radius(),
         descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
+        descriptor_ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
     )

@@ -335,3 +335,48 @@ def test_a_segment_indexes_arrow_columns_as_the_entry_by_entry_build_does(
     found = arrays.match(batch, RADIUS)[0]
     assert len(found) >= 150 + 20 + 2
     assert {str(m.kind) for m in found} >= {"url", "prefix", "domain", "sha256"}
+
+
+@pytest.mark.parametrize("ivfpq_min", [10**9, 0], ids=["hnsw", "ivfpq"])
+def test_a_segments_descriptors_are_found_again_after_download(tmp_path, ivfpq_min):
+    """Descriptors in a segment, as a worker reads them: the files checked,
+    the index memory-mapped, each image found by its own region vector with
+    its exact similarity, whichever index the size chose."""
+    import numpy as np
+
+    from workers.engine import descriptor
+
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(400, 2, 256)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=-1, keepdims=True)
+    writer = seg.EntriesWriter()
+    for ref in range(1, 401):
+        writer.image(
+            ref, sha256=_sha(ref), descriptors=descriptor.pack(vectors[ref - 1])
+        )
+        writer.op(1, ref, 1, 1)
+    directory = seg.write_segment(
+        tmp_path,
+        writer.entries(),
+        kind="base",
+        first=0,
+        last=1,
+        registry="r1",
+        descriptor_version="test-model",
+        max_radius=RADIUS,
+        descriptor_hnsw_min=100,
+        descriptor_ivfpq_min=ivfpq_min,
+    )
+    meta = json.loads((directory / "segment.json").read_text())
+    assert seg.check_files(directory, meta) == ""
+    index = seg.Segment(directory).snapshot.descriptors
+    assert index.kind == ("ivfpq" if ivfpq_min == 0 else "hnsw")
+    assert (directory / "index" / "descriptors" / f"{index.kind}.faiss").name in {
+        Path(name).name for name in meta["files"]
+    }
+    queries = vectors[:50, 1]
+    found = index.search(queries, k=3)
+    assert [hits[0][0] for hits in found] == list(range(1, 51))
+    for hits in found:
+        assert hits[0][1] == pytest.approx(1.0, abs=2e-3)
+        assert hits[0][2] == 1

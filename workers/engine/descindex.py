@@ -13,11 +13,21 @@ search is measured by bench/quality/knn.py and tested in
 tests/workers/test_engine_descindex.py. Vectors are kept as float16 on disk
 (512 bytes a region) and as float32 in the faiss index in memory.
 
-Limits: the index is loaded into each process's memory (1 KB per region in
-float32, plus the HNSW graph's ~256 bytes): about 8 KB per registered image,
-so a few million images per worker machine; the segmented, shared index for
-80 million images is issue 14's. faiss runs one thread here (workers
-parallelise by process).
+From `ivfpq_min` vectors on (1,000,000 by default), an inverted file of
+product-quantised codes (faiss.IndexIVFPQ: 32 bytes a vector, NPROBE of
+about sqrt(N) lists searched), memory-mapped from disk, proposes candidates
+that are then re-ranked by their exact cosine from the float16 vectors
+(memory-mapped too: only the candidates' pages are read). The similarity a
+match reports is therefore always exact; IVF-PQ only decides which
+vectors are looked at. Resident per image: the codes and list ids (2 x 40
+bytes) and the owners (2 x 8), against ~2.5 KB for HNSW in float32, so an
+80M registry's descriptors fit one worker machine
+(bench/quality/knn.py measures recall against exact search).
+
+Limits: flat and HNSW indexes are loaded into each process's memory (1 KB
+per region in float32, plus the HNSW graph's ~256 bytes): about 2.5 KB per
+registered image, which is why large registries use IVF-PQ. faiss runs one
+thread here (workers parallelise by process).
 """
 
 from __future__ import annotations
@@ -36,6 +46,26 @@ HNSW_EF_SEARCH = 256
 # vectors exact search answers 1,485 queries/s and HNSW 3,579 (recall against
 # exact 0.9996); at 100,000, 275 against 2,470 (0.9989).
 DEFAULT_HNSW_MIN = 20_000
+# From this many vectors on, IVF-PQ with exact re-ranking (above).
+DEFAULT_IVFPQ_MIN = 1_000_000
+PQ_BYTES = 32  # sub-quantisers of 8 bits: bytes a vector
+NPROBE_MIN = 32
+# Candidates IVF-PQ proposes per vector wanted, before exact re-ranking.
+# Measured at 1M real-model vectors (bench/quality/knn.py): 4 finds 0.9975
+# of the exact 8 nearest at similarity >= 0.8, 8 finds 0.9996, 16 all of
+# them (321 searches/s on one core, against 670 at 4).
+RERANK_FACTOR = 16
+# The most regions an image has (descriptor.REGIONS is 2; tests use more).
+MAX_REGIONS = 8
+
+
+def ivf_lists(n: int) -> int:
+    """Inverted lists for n vectors: about sqrt(n), a power of two."""
+    return int(2 ** round(np.log2(max(64.0, min(65_536.0, np.sqrt(n))))))
+
+
+def ivf_probes(lists: int) -> int:
+    return min(lists, max(NPROBE_MIN, lists // 32))
 
 
 def _faiss():
@@ -83,6 +113,7 @@ class DescriptorIndex:
         *,
         dim: int,
         hnsw_min: int = DEFAULT_HNSW_MIN,
+        ivfpq_min: int = DEFAULT_IVFPQ_MIN,
     ) -> DescriptorIndex:
         """entries: (image id, (R, dim) vectors, region 0 first)."""
         blocks: list[np.ndarray] = []
@@ -94,7 +125,13 @@ class DescriptorIndex:
             owners.append(np.full(len(vectors), image_id, np.int64))
             regions.append(np.arange(len(vectors), dtype=np.int8))
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float16)
-        kind = "hnsw" if len(vectors) >= hnsw_min else "flat"
+        kind = (
+            "ivfpq"
+            if len(vectors) >= ivfpq_min
+            else "hnsw"
+            if len(vectors) >= hnsw_min
+            else "flat"
+        )
         index = cls(
             vectors,
             np.concatenate(owners) if owners else np.zeros(0, np.int64),
@@ -106,6 +143,8 @@ class DescriptorIndex:
 
     def _make(self):
         faiss = _faiss()
+        if self.kind == "ivfpq":
+            return self._make_ivfpq(faiss)
         data = np.ascontiguousarray(self.vectors, np.float32)
         if self.kind == "hnsw":
             index = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
@@ -117,6 +156,60 @@ class DescriptorIndex:
         if self.kind == "hnsw":
             index.hnsw.efSearch = HNSW_EF_SEARCH
         return index
+
+    def _make_ivfpq(self, faiss):
+        """Trained on a sample (40 per list), then filled block by block, so
+        the float32 copy of the vectors is never made whole."""
+        lists = ivf_lists(len(self))
+        quantizer = faiss.IndexFlatIP(self.dim)
+        # PQ_BYTES sub-quantisers, or the most below it that divide the width.
+        subs = max(m for m in range(1, PQ_BYTES + 1) if self.dim % m == 0)
+        index = faiss.IndexIVFPQ(
+            quantizer, self.dim, lists, subs, 8, faiss.METRIC_INNER_PRODUCT
+        )
+        rng = np.random.default_rng(0)
+        sample = min(len(self), 40 * lists)
+        rows = np.sort(rng.choice(len(self), sample, replace=False))
+        index.train(np.ascontiguousarray(self.vectors[rows], np.float32))
+        block = 262_144
+        for start in range(0, len(self), block):
+            index.add(
+                np.ascontiguousarray(self.vectors[start : start + block], np.float32)
+            )
+        index.nprobe = ivf_probes(lists)
+        return index
+
+    def _candidates(
+        self, queries: np.ndarray, want: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, rows), best first: IVF-PQ proposes RERANK_FACTOR
+        times as many as wanted and the exact cosine orders them."""
+        if self.kind != "ivfpq":
+            return self._index.search(queries, want)
+        _, proposed = self._index.search(queries, min(len(self), want * RERANK_FACTOR))
+        sims = np.full((len(queries), want), -np.inf, np.float32)
+        rows = np.full((len(queries), want), -1, np.int64)
+        for q, found in enumerate(proposed):
+            found = self._whole_images(found[found >= 0])
+            if not len(found):
+                continue
+            exact = self.vectors[found].astype(np.float32) @ queries[q]
+            best = np.argsort(-exact, kind="stable")[:want]
+            sims[q, : len(best)] = exact[best]
+            rows[q, : len(best)] = found[best]
+        return sims, rows
+
+    def _whole_images(self, rows: np.ndarray) -> np.ndarray:
+        """`rows` and the other regions of their images (an image's regions
+        are consecutive rows, region 0 first), sorted: an image proposed by
+        any region is scored by its best one, exactly."""
+        if not len(rows):
+            return rows
+        first = rows - self.regions[rows]
+        block = first[:, None] + np.arange(MAX_REGIONS)[None, :]
+        block = np.minimum(block, len(self) - 1)
+        same = self.owners[block] == self.owners[rows][:, None]
+        return np.unique(block[same])
 
     def search(
         self, queries: np.ndarray, k: int, *, min_similarity: float = -1.0
@@ -131,7 +224,7 @@ class DescriptorIndex:
         # Ask for enough vectors that k distinct images survive regions of
         # one image crowding the list.
         want = min(len(self), k * 6 + 8)
-        sims, rows = self._index.search(np.ascontiguousarray(queries, np.float32), want)
+        sims, rows = self._candidates(np.ascontiguousarray(queries, np.float32), want)
         for q in range(len(queries)):
             seen: set[int] = set()
             for sim, row in zip(sims[q], rows[q], strict=True):
@@ -160,6 +253,8 @@ class DescriptorIndex:
         (directory / "kind").write_text(self.kind)
         if self.kind == "hnsw":
             _faiss().write_index(self._index, str(directory / "hnsw.faiss"))
+        if self.kind == "ivfpq":
+            _faiss().write_index(self._index, str(directory / "ivfpq.faiss"))
 
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = True) -> DescriptorIndex:
@@ -175,6 +270,12 @@ class DescriptorIndex:
             faiss = _faiss()
             index._index = faiss.read_index(str(directory / "hnsw.faiss"))
             index._index.hnsw.efSearch = HNSW_EF_SEARCH
+        elif kind == "ivfpq":
+            # Memory-mapped: the lists' pages are read as queries reach them.
+            faiss = _faiss()
+            flags = faiss.IO_FLAG_MMAP if mmap else 0
+            index._index = faiss.read_index(str(directory / "ivfpq.faiss"), flags)
+            index._index.nprobe = ivf_probes(index._index.nlist)
         else:
             index._index = index._make()
         return index

@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from .descindex import DEFAULT_HNSW_MIN
+from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN
 from .snapshot import (
     CLAIM,
     FORMAT_VERSION,
@@ -270,6 +270,7 @@ def snapshot_of(
     descriptor_version: str,
     max_radius: Thresholds,
     descriptor_hnsw_min: int,
+    descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
 ) -> RegistrySnapshot:
     is_url = pc.equal(entries.claims.column("kind"), "url")
     others = entries.claims.filter(pc.invert(pc.fill_null(is_url, False)))
@@ -303,6 +304,7 @@ def snapshot_of(
         descriptors=column("descriptors") if descriptor_version else (),
         descriptor_version=descriptor_version,
         descriptor_hnsw_min=descriptor_hnsw_min,
+        descriptor_ivfpq_min=descriptor_ivfpq_min,
         registry=registry,
     )
 
@@ -326,6 +328,7 @@ def write_segment(
     descriptor_version: str,
     max_radius: Thresholds,
     descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
+    descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
 ) -> Path:
     """Write a segment into a new folder under `root`; its path.
 
@@ -354,6 +357,7 @@ def write_segment(
         descriptor_version=descriptor_version,
         max_radius=max_radius,
         descriptor_hnsw_min=descriptor_hnsw_min,
+        descriptor_ivfpq_min=descriptor_ivfpq_min,
     )
     snapshot.save(tmp / "index")
     files = {
@@ -592,6 +596,7 @@ def merge(
     *,
     into: str,
     descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
+    descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
 ) -> Path:
     """Merge a chain into one segment under `root`; its folder.
 
@@ -640,6 +645,7 @@ def merge(
         descriptor_version=head["descriptor_version"],
         max_radius=Thresholds(**head["max_radius"]),
         descriptor_hnsw_min=descriptor_hnsw_min,
+        descriptor_ivfpq_min=descriptor_ivfpq_min,
     )
 
 

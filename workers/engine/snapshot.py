@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .descindex import DEFAULT_HNSW_MIN, DescriptorIndex
+from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, DescriptorIndex
 from .fingerprint import query_fingerprints
 from .hamming import HammingIndex, pack_bytes
 from .images import ImageRejected, decode_image
@@ -321,6 +321,7 @@ class RegistrySnapshot:
         descriptor_version: str = "",
         descriptor_dim: int = 256,
         descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
+        descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
         registry: str = "",
     ) -> RegistrySnapshot:
         """Index everything enforced. Hashes are raw bytes (pHash 8, PDQ 32).
@@ -363,6 +364,7 @@ class RegistrySnapshot:
                     ),
                     dim=descriptor_dim,
                     hnsw_min=descriptor_hnsw_min,
+                    ivfpq_min=descriptor_ivfpq_min,
                 )
                 if descriptor_version
                 else None
