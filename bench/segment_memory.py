@@ -1,0 +1,135 @@
+"""Where building a base segment spends memory, phase by phase (Django-free).
+
+    .venv/bin/python bench/segment_memory.py [--images 2000000]
+
+The synthetic registry of bench/segments.py (N images and N URL claims, one
+PDQ per image, no descriptors) is made as Arrow entries, then each index is
+built alone and dropped, then write_segment builds them all as a worker
+does. A thread samples the resident size every 5 ms; per phase: the time,
+the resident size before, the peak above it, and bytes per image of that
+peak. This is the measurement behind "what an 80M base needs" in
+docs/PERFORMANCE.md: what must stream from disk rather than sit in memory.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import segments as synthetic  # noqa: E402  (bench/segments.py)
+
+from workers.engine import segments as seg  # noqa: E402
+from workers.engine import snapshot as snap  # noqa: E402
+
+
+class Sampler:
+    def __init__(self) -> None:
+        self.peak = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    @staticmethod
+    def resident() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _run(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.resident())
+            time.sleep(0.005)
+
+    def phase(self, name: str, n: int, fn: Callable[[], Any]) -> Any:
+        before = self.resident()
+        self.peak = before
+        started = time.perf_counter()
+        out = fn()
+        spent = time.perf_counter() - started
+        time.sleep(0.05)
+        extra = self.peak - before
+        print(
+            f"| {name} | {spent:.1f} | {before / 1e9:.2f} | {extra / 1e9:.2f} "
+            f"| {extra / n:,.0f} |",
+            flush=True,
+        )
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=2_000_000)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    n = args.images
+    sampler = Sampler()
+    rng = np.random.default_rng(n)
+    print(f"{n:,} images\n")
+    print("| phase | s | resident before, GB | peak above it, GB | bytes/image |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    entries = sampler.phase(
+        "synthetic Arrow entries", n, lambda: synthetic._base_entries(n, rng)
+    )
+    is_url = pc.fill_null(pc.equal(entries.claims.column("kind"), "url"), False)
+
+    def urls() -> None:
+        claims = seg._packed_claims(entries.claims.filter(is_url))
+        snap.UrlIndex.build(urls=claims, prefixes=[], domains=[])
+
+    def exact(name: str, width: int) -> Callable[[], None]:
+        return lambda: snap.ExactIndex.build(
+            seg._hash_arrays(entries.images, name, width), width
+        )
+
+    def phash() -> None:
+        arrays = seg._hash_arrays(entries.images, "phash", 8)
+        snap._hamming_build(arrays, 8, synthetic.RADIUS.phash)
+
+    def pdq() -> None:
+        arrays = seg._hash_arrays(entries.pdq, "value", 32, variants="variant")
+        packed = snap._pack_variant_arrays(arrays, ["original"])
+        snap._hamming_build(packed, 32, synthetic.RADIUS.pdq)
+
+    sampler.phase("URL index", n, urls)
+    sampler.phase("SHA-256 index", n, exact("sha256", 32))
+    sampler.phase("MD5 index", n, exact("md5", 16))
+    sampler.phase("pHash index", n, phash)
+    sampler.phase("PDQ index", n, pdq)
+    work = Path(tempfile.mkdtemp(dir=args.work))
+    try:
+        sampler.phase(
+            "write_segment (all of it)",
+            n,
+            lambda: seg.write_segment(
+                work,
+                entries,
+                kind="base",
+                first=0,
+                last=1,
+                registry="bench",
+                descriptor_version="",
+                max_radius=synthetic.RADIUS,
+            ),
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
