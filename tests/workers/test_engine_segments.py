@@ -380,3 +380,78 @@ def test_a_segments_descriptors_are_found_again_after_download(tmp_path, ivfpq_m
     for hits in found:
         assert hits[0][1] == pytest.approx(1.0, abs=2e-3)
         assert hits[0][2] == 1
+
+
+def test_a_segment_writes_its_index_one_part_at_a_time_as_the_snapshot_would(
+    tmp_path,
+):
+    """write_segment builds and saves each index before the next: its files
+    are byte for byte what the whole snapshot, built in memory, saves."""
+    import numpy as np
+
+    from workers.engine import descriptor
+
+    rng = random.Random(3)
+    vectors = np.random.default_rng(3).normal(size=(60, 2, 256)).astype(np.float32)
+    writer = seg.EntriesWriter()
+    for ref in range(1, 61):
+        names = ["original", *rng.sample(["flip-h", "rot+1", "rot+3"], ref % 4)]
+        writer.image(
+            ref,
+            sha256=rng.randbytes(32),
+            md5=rng.randbytes(16),
+            phash=rng.randbytes(8),
+            pdq={name: rng.randbytes(32) for name in names},
+            low_quality=ref % 7 == 0,
+            descriptors=descriptor.pack(vectors[ref - 1]),
+        )
+    for ref, (kind, value) in enumerate(
+        [
+            ("url", "https://a.example/1.png"),
+            ("prefix", "https://b.example/gallery/"),
+            ("domain", "c.example"),
+            ("style", "painter of harbours"),
+        ],
+        start=1,
+    ):
+        writer.claim(ref, kind, value)
+    entries = writer.entries()
+    options = {
+        "registry": "r1",
+        "descriptor_version": "test-model",
+        "max_radius": RADIUS,
+        "descriptor_hnsw_min": 10_000,
+    }
+    directory = seg.write_segment(
+        tmp_path / "segments", entries, kind="base", first=0, last=4, **options
+    )
+    whole = seg.snapshot_of(entries, revision=4, **options)
+    whole.save(tmp_path / "whole")
+
+    def files(root: Path) -> dict[str, str]:
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+
+    # The style automaton's pickle differs between two builds of the same
+    # names; it is compared by what it finds instead.
+    written = files(directory / "index")
+    assert written.keys() == files(tmp_path / "whole").keys()
+    automaton = "styles/spaced.automaton"
+    assert {k: v for k, v in written.items() if k != automaton} == {
+        k: v for k, v in files(tmp_path / "whole").items() if k != automaton
+    }
+    caption = ["a study after the painter of harbours, oil"]
+    assert (
+        [m.ref for m in seg.Segment(directory).snapshot.styles.match(caption, 0)]
+        == [m.ref for m in whole.styles.match(caption, 0)]
+        == [4]
+    )
+    assert "descriptors/vectors.npy" in written
+    assert any(name.startswith("pdq/") for name in written)
+    meta = json.loads((directory / "segment.json").read_text())
+    assert meta["sizes"] == whole.sizes()
+    assert meta["sizes"]["descriptors"] == 120
+    assert len(whole.pdq_variants) > 1

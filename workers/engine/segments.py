@@ -262,6 +262,45 @@ def _packed_claims(claims: pa.Table) -> PackedClaims:
     )
 
 
+def _snapshot_inputs(entries: Entries) -> dict[str, Any]:
+    """RegistrySnapshot's inputs from a segment's entries, each a callable
+    that reads its Arrow columns when its index is built."""
+    is_url = pc.fill_null(pc.equal(entries.claims.column("kind"), "url"), False)
+    images = entries.images
+
+    def others() -> dict[str, list[tuple[int, str]]]:
+        claims = entries.claims.filter(pc.invert(is_url)).to_pydict()  # the few
+        by_kind: dict[str, list[tuple[int, str]]] = {k: [] for k in CLAIM_KINDS}
+        for ref, kind, value in zip(
+            claims["ref"], claims["kind"], claims["value"], strict=True
+        ):
+            by_kind[kind].append((ref, value))
+        return by_kind
+
+    def low_quality() -> np.ndarray:
+        refs = images.column("ref").to_numpy()
+        flags = images.column("low_quality").to_numpy(zero_copy_only=False)
+        return refs[flags.astype(bool)]
+
+    def descriptors() -> Iterator[tuple[int, bytes]]:
+        refs = images.column("ref").to_numpy()
+        values = images.column("descriptors").to_pylist()
+        return ((int(r), v) for r, v in zip(refs, values, strict=True) if v)
+
+    return {
+        "url_claims": lambda: _packed_claims(entries.claims.filter(is_url)),
+        "prefix_claims": lambda: others()["prefix"],
+        "domain_claims": lambda: others()["domain"],
+        "style_names": lambda: others()["style"],
+        "sha256": lambda: _hash_arrays(images, "sha256", 32),
+        "md5": lambda: _hash_arrays(images, "md5", 16),
+        "phash": lambda: _hash_arrays(images, "phash", 8),
+        "pdq": lambda: _hash_arrays(entries.pdq, "value", 32, variants="variant"),
+        "low_quality": low_quality,
+        "descriptors": descriptors,
+    }
+
+
 def snapshot_of(
     entries: Entries,
     *,
@@ -272,40 +311,19 @@ def snapshot_of(
     descriptor_hnsw_min: int,
     descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
 ) -> RegistrySnapshot:
-    is_url = pc.equal(entries.claims.column("kind"), "url")
-    others = entries.claims.filter(pc.invert(pc.fill_null(is_url, False)))
-    claims = others.to_pydict()  # prefixes, domains, styles: the few
-    by_kind: dict[str, list[tuple[int, str]]] = {kind: [] for kind in CLAIM_KINDS}
-    for ref, kind, value in zip(
-        claims["ref"], claims["kind"], claims["value"], strict=True
-    ):
-        by_kind[kind].append((ref, value))
-    images = entries.images
-    refs = images.column("ref").to_numpy()
-
-    def column(name: str) -> Iterator[tuple[int, bytes]]:
-        values = images.column(name).to_pylist()
-        return ((int(r), v) for r, v in zip(refs, values, strict=True) if v)
-
+    """The snapshot of `entries`, in memory (write_segment saves the same
+    one index at a time)."""
+    inputs = {k: v() for k, v in _snapshot_inputs(entries).items()}
+    if not descriptor_version:
+        inputs["descriptors"] = ()
     return RegistrySnapshot.build(
         revision=revision,
-        url_claims=_packed_claims(entries.claims.filter(pc.fill_null(is_url, False))),
-        prefix_claims=by_kind["prefix"],
-        domain_claims=by_kind["domain"],
-        style_names=by_kind["style"],
-        sha256=_hash_arrays(images, "sha256", 32),
-        md5=_hash_arrays(images, "md5", 16),
-        phash=_hash_arrays(images, "phash", 8),
-        pdq=_hash_arrays(entries.pdq, "value", 32, variants="variant"),
-        low_quality=refs[
-            images.column("low_quality").to_numpy(zero_copy_only=False).astype(bool)
-        ],
         max_radius=max_radius,
-        descriptors=column("descriptors") if descriptor_version else (),
         descriptor_version=descriptor_version,
         descriptor_hnsw_min=descriptor_hnsw_min,
         descriptor_ivfpq_min=descriptor_ivfpq_min,
         registry=registry,
+        **inputs,
     )
 
 
@@ -350,16 +368,18 @@ def write_segment(
             tmp / f"{table_name}.arrow", table.schema, options=options
         ) as w:
             w.write_table(table)
-    snapshot = snapshot_of(
-        entries,
+    # One index at a time: memory holds the entries and the index being
+    # built, never the whole snapshot (bench/segment_memory.py).
+    sizes = RegistrySnapshot.write(
+        tmp / "index",
         revision=last,
         registry=registry,
-        descriptor_version=descriptor_version,
         max_radius=max_radius,
+        descriptor_version=descriptor_version,
         descriptor_hnsw_min=descriptor_hnsw_min,
         descriptor_ivfpq_min=descriptor_ivfpq_min,
+        **_snapshot_inputs(entries),
     )
-    snapshot.save(tmp / "index")
     files = {
         str(path.relative_to(tmp)): {
             "bytes": path.stat().st_size,
@@ -381,7 +401,7 @@ def write_segment(
         "claims": int(np.unique(entries.claims.column("ref").to_numpy()).size),
         "images": entries.images.num_rows,
         "ops": entries.ops.num_rows,
-        "sizes": snapshot.sizes(),
+        "sizes": sizes,
         "bytes": sum(f["bytes"] for f in files.values()),
         "files": files,
     }

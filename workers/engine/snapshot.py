@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,6 +258,117 @@ def _pack_variants(
         yield image_id * VARIANT_SLOTS + position, value
 
 
+# The indexes a snapshot's sizes count, in the order they are saved.
+SIZED_PARTS = ("urls", "styles", "sha256", "md5", "phash", "pdq", "descriptors")
+
+
+def _made(value: Any) -> Any:
+    """An input given as a callable is made when its index needs it."""
+    return value() if callable(value) else value
+
+
+def _parts(
+    variants: list[str],
+    *,
+    url_claims: Any = (),
+    prefix_claims: Any = (),
+    domain_claims: Any = (),
+    style_names: Any = (),
+    sha256: Any = (),
+    md5: Any = (),
+    phash: Any = (),
+    pdq: Any = (),
+    max_radius: Thresholds,
+    low_quality: Any = (),
+    descriptors: Any = (),
+    descriptor_version: str = "",
+    descriptor_dim: int = 256,
+    descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
+    descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+) -> Iterator[tuple[str, Any]]:
+    """(name, index) of a snapshot, one at a time, in the order saved; each
+    made from its inputs only when reached (RegistrySnapshot.build's
+    arguments, or callables returning them). Fills `variants` with the PDQ
+    variant names as the PDQ index is built."""
+    yield (
+        "urls",
+        UrlIndex.build(
+            urls=_made(url_claims),
+            prefixes=_made(prefix_claims),
+            domains=_made(domain_claims),
+        ),
+    )
+    yield "styles", StyleIndex.build(_made(style_names))
+    yield "sha256", ExactIndex.build(_made(sha256), 32)
+    yield "md5", ExactIndex.build(_made(md5), 16)
+    yield "phash", _hamming_build(_made(phash), 8, max_radius.phash)
+    values = _made(pdq)
+    packed = (
+        _pack_variant_arrays(values, variants)
+        if isinstance(values, HashArrays)
+        else _pack_variants(values, variants)
+    )
+    del values
+    index = _hamming_build(packed, 32, max_radius.pdq)
+    del packed
+    yield "pdq", index
+    del index
+    yield "low_quality", np.unique(np.fromiter(_made(low_quality), np.int64))
+    yield (
+        "descriptors",
+        DescriptorIndex.build(
+            (
+                (image_id, np.frombuffer(raw, np.float16))
+                for image_id, raw in _made(descriptors)
+            ),
+            dim=descriptor_dim,
+            hnsw_min=descriptor_hnsw_min,
+            ivfpq_min=descriptor_ivfpq_min,
+        )
+        if descriptor_version
+        else None,
+    )
+
+
+def _save_parts(
+    directory: Path,
+    parts: Iterable[tuple[str, Any]],
+    *,
+    revision: int,
+    registry: str,
+    max_radius: Thresholds,
+    pdq_variants: list[str],
+    descriptor_version: str,
+) -> dict[str, int]:
+    """Save each (name, index) as it comes into `directory` (which must not
+    exist yet), then snapshot.json, atomically; the sizes."""
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    sizes = dict.fromkeys(SIZED_PARTS, 0)
+    for name, part in parts:
+        if name == "low_quality":
+            np.save(tmp / "low_quality.npy", part)
+        elif part is not None:
+            part.save(tmp / name)
+        if name in sizes and part is not None:
+            sizes[name] = len(part)
+        del part
+    meta = {
+        "format": FORMAT_VERSION,
+        "registry": registry,
+        "revision": revision,
+        "max_radius": asdict(max_radius),
+        # Filled as the PDQ index was built.
+        "pdq_variants": pdq_variants,
+        "descriptor_version": descriptor_version,
+        "sizes": sizes,
+    }
+    (tmp / "snapshot.json").write_text(json.dumps(meta, indent=2))
+    tmp.rename(directory)
+    return sizes
+
+
 class RegistrySnapshot:
     def __init__(
         self,
@@ -337,40 +448,64 @@ class RegistrySnapshot:
         rows are matched by their hashes only.
         """
         variants: list[str] = ["original"]
-        packed = (
-            _pack_variant_arrays(pdq, variants)
-            if isinstance(pdq, HashArrays)
-            else _pack_variants(pdq, variants)
+        parts = dict(
+            _parts(
+                variants,
+                url_claims=url_claims,
+                prefix_claims=prefix_claims,
+                domain_claims=domain_claims,
+                style_names=style_names,
+                sha256=sha256,
+                md5=md5,
+                phash=phash,
+                pdq=pdq,
+                max_radius=max_radius,
+                low_quality=low_quality,
+                descriptors=descriptors,
+                descriptor_version=descriptor_version,
+                descriptor_dim=descriptor_dim,
+                descriptor_hnsw_min=descriptor_hnsw_min,
+                descriptor_ivfpq_min=descriptor_ivfpq_min,
+            )
         )
-        pdq_index = _hamming_build(packed, 32, max_radius.pdq)
         return cls(
             revision=revision,
-            urls=UrlIndex.build(
-                urls=url_claims, prefixes=prefix_claims, domains=domain_claims
-            ),
-            styles=StyleIndex.build(style_names),
-            sha256=ExactIndex.build(sha256, 32),
-            md5=ExactIndex.build(md5, 16),
-            phash=_hamming_build(phash, 8, max_radius.phash),
-            pdq=pdq_index,
             max_radius=max_radius,
             pdq_variants=variants,
-            low_quality=np.unique(np.fromiter(low_quality, np.int64)),
-            descriptors=(
-                DescriptorIndex.build(
-                    (
-                        (image_id, np.frombuffer(raw, np.float16))
-                        for image_id, raw in descriptors
-                    ),
-                    dim=descriptor_dim,
-                    hnsw_min=descriptor_hnsw_min,
-                    ivfpq_min=descriptor_ivfpq_min,
-                )
-                if descriptor_version
-                else None
-            ),
             descriptor_version=descriptor_version,
             registry=registry,
+            **parts,
+        )
+
+    @staticmethod
+    def write(
+        directory: Path,
+        *,
+        revision: int,
+        registry: str,
+        max_radius: Thresholds,
+        descriptor_version: str,
+        **inputs: Any,
+    ) -> dict[str, int]:
+        """What `build(...).save(directory)` writes, one index at a time: each
+        is built, saved and dropped before the next, and each input may be a
+        callable that makes it when its index is built (a base segment's
+        Arrow columns), so memory holds one index and its inputs at a time,
+        never the whole snapshot. The snapshot's sizes."""
+        variants: list[str] = ["original"]
+        return _save_parts(
+            directory,
+            _parts(
+                variants,
+                max_radius=max_radius,
+                descriptor_version=descriptor_version,
+                **inputs,
+            ),
+            revision=revision,
+            registry=registry,
+            max_radius=max_radius,
+            pdq_variants=variants,
+            descriptor_version=descriptor_version,
         )
 
     def sizes(self) -> dict[str, int]:
@@ -386,29 +521,18 @@ class RegistrySnapshot:
 
     def save(self, directory: Path) -> None:
         """Write to `directory` (which must not exist yet) atomically."""
-        tmp = directory.with_name(directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        self.urls.save(tmp / "urls")
-        self.styles.save(tmp / "styles")
-        self.sha256.save(tmp / "sha256")
-        self.md5.save(tmp / "md5")
-        self.phash.save(tmp / "phash")
-        self.pdq.save(tmp / "pdq")
-        np.save(tmp / "low_quality.npy", self.low_quality)
-        if self.descriptors is not None:
-            self.descriptors.save(tmp / "descriptors")
-        meta = {
-            "format": FORMAT_VERSION,
-            "registry": self.registry,
-            "revision": self.revision,
-            "max_radius": asdict(self.max_radius),
-            "pdq_variants": self.pdq_variants,
-            "descriptor_version": self.descriptor_version,
-            "sizes": self.sizes(),
-        }
-        (tmp / "snapshot.json").write_text(json.dumps(meta, indent=2))
-        tmp.rename(directory)
+        _save_parts(
+            directory,
+            (
+                (name, getattr(self, name))
+                for name in (*SIZED_PARTS[:-1], "low_quality", "descriptors")
+            ),
+            revision=self.revision,
+            registry=self.registry,
+            max_radius=self.max_radius,
+            pdq_variants=self.pdq_variants,
+            descriptor_version=self.descriptor_version,
+        )
 
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = True) -> RegistrySnapshot:
