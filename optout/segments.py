@@ -199,9 +199,10 @@ def _chunks(ids: Iterator[int] | list[int], size: int = 5_000) -> Iterator[list[
         yield chunk
 
 
-def _base_entries(version: str) -> engine.Entries:
-    """Everything enforced now."""
-    writer = engine.EntriesWriter()
+def _base_entries(version: str, spill: Path | None = None) -> engine.Entries:
+    """Everything enforced now; with `spill`, written there as it is read (a
+    base of millions of images is then never held in memory)."""
+    writer = engine.EntriesWriter(spill=spill)
     _claim_entries(writer, enforced_claims())
     ids = (
         enforced_images()
@@ -333,6 +334,11 @@ def _ops_pruned_to() -> int:
 
 
 def _publish_next(identity: str, version: str) -> IndexSegment | None:
+    with tempfile.TemporaryDirectory(dir=_cache_dir(), prefix=".publish-") as tmp:
+        return _publish_into(Path(tmp), identity, version)
+
+
+def _publish_into(tmp: Path, identity: str, version: str) -> IndexSegment | None:
     with _consistent_read():
         registry = registry_identity()
         row = RegistryRevision.objects.filter(pk=1).first()
@@ -351,7 +357,7 @@ def _publish_next(identity: str, version: str) -> IndexSegment | None:
             entries = engine.EntriesWriter().entries()
         elif done < 0 or done < pruned or rebuild:
             kind, first, last = engine.BASE, 0, revision
-            entries = _base_entries(version)
+            entries = _base_entries(version, spill=tmp / "entries")
         else:
             kind, first, last = engine.DELTA, done, revision
             ops = list(
@@ -364,20 +370,20 @@ def _publish_next(identity: str, version: str) -> IndexSegment | None:
                 .values_list("space", "ref", "revision", "op")
             )
             entries = _delta_entries(ops, version)
-    with tempfile.TemporaryDirectory(dir=_cache_dir(), prefix=".publish-") as tmp:
-        directory = engine.write_segment(
-            Path(tmp),
-            entries,
-            kind=kind,
-            first=first,
-            last=last,
-            registry=registry,
-            descriptor_version=version,
-            max_radius=max_radius(),
-            descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
-            descriptor_ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
-        )
-        segment = _register(directory, identity)
+    directory = engine.write_segment(
+        tmp,
+        entries,
+        kind=kind,
+        first=first,
+        last=last,
+        registry=registry,
+        descriptor_version=version,
+        max_radius=max_radius(),
+        descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
+        descriptor_ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
+    )
+    del entries  # the spilled files' maps, before the folder goes
+    segment = _register(directory, identity)
     if segment is not None:
         log.info(
             "index segment %s: revisions %s to %s, %s claims, %s images, %s ops",

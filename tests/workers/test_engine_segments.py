@@ -455,3 +455,43 @@ def test_a_segment_writes_its_index_one_part_at_a_time_as_the_snapshot_would(
     assert meta["sizes"] == whole.sizes()
     assert meta["sizes"]["descriptors"] == 120
     assert len(whole.pdq_variants) > 1
+
+
+def test_spilled_entries_are_the_same_tables_mapped_from_disk(tmp_path, monkeypatch):
+    """EntriesWriter(spill=...) writes its batches to Arrow files as they
+    fill and maps them: the same tables, and none of their bytes in
+    Arrow's memory pool, so a base read from the database is not held."""
+    import pyarrow as pa
+
+    monkeypatch.setattr(seg, "FLUSH_ROWS", 500)
+    rng = random.Random(8)
+
+    def fill(writer: seg.EntriesWriter) -> seg.Entries:
+        for ref in range(1, 3001):
+            writer.claim(ref, "url", f"https://art.example/{ref}.png")
+            writer.image(
+                ref,
+                sha256=rng.randbytes(32),
+                phash=rng.randbytes(8),
+                pdq={"original": rng.randbytes(32)},
+                descriptors=rng.randbytes(1024),
+            )
+            writer.op(1, ref, ref, 1)
+        return writer.entries()
+
+    rng.seed(8)
+    held = fill(seg.EntriesWriter())
+    rng.seed(8)
+    before = pa.total_allocated_bytes()
+    spilled = fill(seg.EntriesWriter(spill=tmp_path / "spill"))
+    in_pool = pa.total_allocated_bytes() - before
+    for name in seg.TABLES:
+        assert spilled.table(name).equals(held.table(name)), name
+    assert sorted(p.name for p in (tmp_path / "spill").iterdir()) == sorted(
+        f"{name}.arrow" for name in seg.TABLES
+    )
+    assert held.images.nbytes > 3_000_000
+    assert in_pool < held.images.nbytes // 20
+
+    meta = _write(tmp_path / "segments", spilled, "base", 0, 3000)
+    assert meta["images"] == 3000 and meta["sizes"]["urls"] == 3000

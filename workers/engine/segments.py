@@ -131,7 +131,14 @@ FLUSH_ROWS = 50_000
 
 @dataclass
 class EntriesWriter:
-    """Collects a segment's entries row by row."""
+    """Collects a segment's entries row by row.
+
+    With `spill` (a folder that outlives the entries), each batch of
+    FLUSH_ROWS rows is written to an uncompressed Arrow file there instead
+    of being kept, and the entries are those files memory-mapped: a base of
+    millions of images (a kilobyte each with descriptors) then costs page
+    cache the system can reclaim, not process memory.
+    """
 
     claims: dict[str, list] = field(default_factory=lambda: _columns(CLAIMS_SCHEMA))
     images: dict[str, list] = field(default_factory=lambda: _columns(IMAGES_SCHEMA))
@@ -140,6 +147,8 @@ class EntriesWriter:
     batches: dict[str, list[pa.RecordBatch]] = field(
         default_factory=lambda: {name: [] for name in TABLES}
     )
+    spill: Path | None = None
+    _files: dict[str, Any] = field(default_factory=dict)
 
     def _add(self, name: str, **values: Any) -> None:
         columns = getattr(self, name)
@@ -150,11 +159,20 @@ class EntriesWriter:
     def _flush(self, name: str) -> None:
         columns = getattr(self, name)
         if columns["ref"]:
-            self.batches[name].append(
-                pa.RecordBatch.from_pydict(columns, schema=TABLES[name])
-            )
+            batch = pa.RecordBatch.from_pydict(columns, schema=TABLES[name])
+            if self.spill is None:
+                self.batches[name].append(batch)
+            else:
+                self._file(name).write_batch(batch)
             for values in columns.values():
                 values.clear()
+
+    def _file(self, name: str) -> Any:
+        if name not in self._files:
+            assert self.spill is not None
+            self.spill.mkdir(parents=True, exist_ok=True)
+            self._files[name] = ipc.new_file(self.spill / f"{name}.arrow", TABLES[name])
+        return self._files[name]
 
     def claim(self, ref: int, kind: str, value: str) -> None:
         """A URL, prefix or domain claim, or one name of a style claim."""
@@ -192,10 +210,22 @@ class EntriesWriter:
     def entries(self) -> Entries:
         for name in TABLES:
             self._flush(name)
+        if self.spill is None:
+            return Entries(
+                **{
+                    name: pa.Table.from_batches(self.batches[name], schema=schema)
+                    for name, schema in TABLES.items()
+                }
+            )
+        for name in TABLES:
+            self._file(name).close()
+        self._files.clear()
         return Entries(
             **{
-                name: pa.Table.from_batches(self.batches[name], schema=schema)
-                for name, schema in TABLES.items()
+                name: ipc.open_file(
+                    pa.memory_map(str(self.spill / f"{name}.arrow"))
+                ).read_all()
+                for name in TABLES
             }
         )
 
