@@ -967,6 +967,7 @@ class HammingIndex:
         order = np.argsort(_k0_order(h[:, 0], t))
         rows = h[order]
         refs = np.ascontiguousarray(refs.astype(np.int64)[order])
+        del order
         n = rows.shape[0]
         tables = np.empty((words, KEYS_PER_WORD, (1 << t) + 1), np.uint32)
         pays = np.empty((words, KEYS_PER_WORD, n), np.uint32)
@@ -977,6 +978,7 @@ class HammingIndex:
                 by_value = np.argsort(_k0_order(value, t))
                 perm[w - 1] = by_value
                 value = value[by_value]
+                del by_value
             k0 = value >> u(64 - t)
             k1 = (value >> u(64 - 2 * t)) & u((1 << t) - 1)
             k2 = (value >> u(64 - 3 * t)) & u((1 << t) - 1)

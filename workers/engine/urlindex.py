@@ -510,46 +510,57 @@ class _Table:
             id_array = np.array(id_list, np.int64)
             del id_list
         n = len(id_array)
+        # Each intermediate is dropped once used: at 10M claims this build
+        # held its input, a normalised copy, the permutation, run markers
+        # and the output at once (bench/segment_memory.py).
         if keyed:
             skip, claim_flags = _key_starts(data, offsets)
             data, offsets = _gather(data, offsets, np.arange(n), skip)
+            del skip
         else:
             claim_flags = np.full(n, flags, np.uint8)
         hashes = _hash_strings(data, offsets, reverse, np.uint64(_HASH_MASK))
         order = np.argsort(hashes, kind="stable")
         hashes = hashes[order]
         ids = id_array[order]
+        del id_array
         claim_flags = claim_flags[order]
         # Each sorted position names its entry's first position. Equal hashes
         # are rare (a shared key, or a collision): only they need Python.
         leader = np.arange(n, dtype=np.int64)
-        new_run = np.ones(n, bool)
-        new_run[1:] = hashes[1:] != hashes[:-1]
-        run_starts = np.flatnonzero(new_run)
-        run_ends = np.append(run_starts[1:], n)
-        shared = np.flatnonzero(run_ends - run_starts > 1)
-        for start, end in zip(
-            run_starts[shared].tolist(), run_ends[shared].tolist(), strict=True
-        ):
-            seen: dict[bytes, int] = {}
-            for pos in range(start, end):
-                i = int(order[pos])
-                key = data[offsets[i] : offsets[i + 1]].tobytes()
-                leader[pos] = seen.setdefault(key, pos)
-        if shared.shape[0]:
+        repeats = np.flatnonzero(hashes[1:] == hashes[:-1])  # few
+        if repeats.shape[0]:
+            new_run = np.ones(n, bool)
+            new_run[1:] = hashes[1:] != hashes[:-1]
+            run_starts = np.flatnonzero(new_run)
+            del new_run
+            run_ends = np.append(run_starts[1:], n)
+            shared = np.flatnonzero(run_ends - run_starts > 1)
+            starts, ends = run_starts[shared].tolist(), run_ends[shared].tolist()
+            del run_starts, run_ends, shared
+            for start, end in zip(starts, ends, strict=True):
+                seen: dict[bytes, int] = {}
+                for pos in range(start, end):
+                    i = int(order[pos])
+                    key = data[offsets[i] : offsets[i + 1]].tobytes()
+                    leader[pos] = seen.setdefault(key, pos)
             regroup = np.argsort(leader, kind="stable")
             leader, ids = leader[regroup], ids[regroup]
             claim_flags = claim_flags[regroup]
+            del regroup
         first = np.flatnonzero(np.diff(leader, prepend=-1))
         claim_ptr = np.append(first, n).astype(np.int64)
         entries = leader[first]
-        value_data, value_offsets = _gather(
-            data, offsets, order[entries], np.zeros(n, np.int64)
-        )
+        del leader, first
+        picks = order[entries]
+        del order
+        value_data, value_offsets = _gather(data, offsets, picks, np.zeros(n, np.int64))
+        del data, offsets, picks
+        hashes = hashes[entries]
         return cls(
             {
-                "hashes": hashes[entries],
-                "directory": _directory(hashes[entries]),
+                "hashes": hashes,
+                "directory": _directory(hashes),
                 "value_offsets": value_offsets,
                 "value_data": value_data,
                 "claim_ptr": claim_ptr,
