@@ -27,12 +27,11 @@ from core.storage import StoredFileDamaged, local_copy
 from tests.images import image_bytes
 from tests.optout.helpers import (
     MATCHED_ROWS,
+    checked_through_the_api,
     download,
     enforce,
     laion_parquet,
     read_parquet,
-    upload,
-    wait_for_job,
 )
 from tests.pages import fingerprint
 from tests.pages import upload as portfolio
@@ -117,13 +116,7 @@ def test_a_manifest_job_and_its_outputs_live_in_the_bucket(
 ):
     enforce(holder)
     data = laion_parquet()
-    response = curator_client.post(
-        "/api/v1/manifests/",
-        {"files": [upload("part-00000.parquet", data)]},
-        format="multipart",
-    )
-    assert response.status_code == 201, response.json()
-    job = wait_for_job(curator_client, response.json()["job"]["url"])
+    job = checked_through_the_api(curator_client, "part-00000.parquet", data)
     assert job["state"] == "succeeded", job["failure_reason"]
 
     outputs = {o["kind"]: o for o in job["outputs"]}

@@ -211,6 +211,16 @@ def wait_for_job(client, url: str, *, timeout: float = 120) -> dict:
         time.sleep(0.2)
 
 
+def checked_through_the_api(client, name: str, data: bytes) -> dict:
+    """Upload one manifest file as a curator does and wait for its job; the
+    finished job as the API shows it."""
+    response = client.post(
+        "/api/v1/manifests/", {"files": [upload(name, data)]}, format="multipart"
+    )
+    assert response.status_code == 201, response.json()
+    return wait_for_job(client, response.json()["job"]["url"])
+
+
 def download(client, url: str) -> bytes:
     response = client.get(url)
     assert response.status_code == 200, response.content[:200]

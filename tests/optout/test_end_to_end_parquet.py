@@ -13,12 +13,11 @@ from .helpers import (
     LAION_ROWS,
     MATCHED_ROWS,
     REMOVED_ROWS,
+    checked_through_the_api,
     download,
     enforce,
     laion_parquet,
     read_parquet,
-    upload,
-    wait_for_job,
 )
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -30,13 +29,7 @@ def test_a_curator_uploads_watches_and_downloads_report_and_filtered_parquet(
     registry = enforce(holder)
     data = laion_parquet()
 
-    response = curator_client.post(
-        "/api/v1/manifests/",
-        {"files": [upload("part-00000.parquet", data)]},
-        format="multipart",
-    )
-    assert response.status_code == 201, response.json()
-    job = wait_for_job(curator_client, response.json()["job"]["url"])
+    job = checked_through_the_api(curator_client, "part-00000.parquet", data)
 
     assert job["state"] == "succeeded", job["failure_reason"]
     assert job["progress"] == 1.0
@@ -88,13 +81,7 @@ def test_rows_with_a_malformed_hash_are_left_out_row_by_row(
     ]
     data = laion_parquet(rows)
 
-    response = curator_client.post(
-        "/api/v1/manifests/",
-        {"files": [upload("part-00001.parquet", data)]},
-        format="multipart",
-    )
-    assert response.status_code == 201, response.json()
-    job = wait_for_job(curator_client, response.json()["job"]["url"])
+    job = checked_through_the_api(curator_client, "part-00001.parquet", data)
 
     assert job["state"] == "succeeded", job["failure_reason"]
     outputs = {o["kind"]: o for o in job["outputs"]}
