@@ -7,7 +7,10 @@ PDQ per image, no descriptors) is made as Arrow entries, then each index is
 built alone and dropped, then write_segment builds them all as a worker
 does: once from the entries held in memory, once from the same entries
 written to uncompressed Arrow files and memory-mapped (EntriesWriter's
-spill, as the base read from the database is). A thread samples the
+spill, as the base read from the database is). Then that base is merged
+into a new one (what the periodic merge does when the deltas grow), once
+with its live entries read into memory and once as `merge` does it, a
+batch at a time through a spill folder. A thread samples the
 process's anonymous resident memory (RssAnon: what the system cannot
 reclaim; mapped files' pages are page cache) every 5 ms; per phase: the
 time, the memory before, the peak above it, and bytes per image of that
@@ -158,7 +161,21 @@ def main() -> None:
                 for name in seg.TABLES
             }
         )
-        sampler.phase("write_segment, entries mapped", n, write(mapped))
+        written = sampler.phase("write_segment, entries mapped", n, write(mapped))
+        mapped = None
+        gc.collect()
+        base = seg.Segment(written)
+        alive = seg.liveness([base], 1)
+        sampler.phase(
+            "the base merged into a new one, entries read into memory",
+            n,
+            lambda: write(seg._live_entries([base], alive))(),
+        )
+        sampler.phase(
+            "the base merged into a new one (merge: entries spilled, mapped)",
+            n,
+            lambda: seg.merge(work, [base], into=seg.BASE),
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

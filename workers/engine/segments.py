@@ -397,7 +397,8 @@ def write_segment(
         with ipc.new_file(
             tmp / f"{table_name}.arrow", table.schema, options=options
         ) as w:
-            w.write_table(table)
+            # Bounded batches: a merge reads a segment a batch at a time.
+            w.write_table(table, max_chunksize=FLUSH_ROWS)
     # One index at a time: memory holds the entries and the index being
     # built, never the whole snapshot (bench/segment_memory.py).
     sizes = RegistrySnapshot.write(
@@ -623,6 +624,32 @@ class SegmentView:
         return _live_entries(self.segments, liveness(self.segments, self.revision))
 
 
+def _spilled_live_entries(
+    segments: Sequence[Segment], alive: Sequence[Alive], spill: Path
+) -> Entries:
+    """`_live_entries`, read a batch at a time and written to uncompressed
+    Arrow files in `spill`, returned memory-mapped: merging a chain into a
+    new base never holds the registry's entries in memory."""
+    spill.mkdir(parents=True, exist_ok=True)
+    for name, schema in TABLES.items():
+        space = CLAIM if name == "claims" else IMAGE
+        with ipc.new_file(spill / f"{name}.arrow", schema) as out:
+            if name == "ops":
+                continue
+            for segment, check in zip(segments, alive, strict=True):
+                with ipc.open_file(segment.directory / f"{name}.arrow") as reader:
+                    for i in range(reader.num_record_batches):
+                        batch = reader.get_batch(i)
+                        mask = check(space, batch.column("ref").to_numpy())
+                        out.write_batch(batch.filter(pa.array(mask)))
+    return Entries(
+        **{
+            name: ipc.open_file(pa.memory_map(str(spill / f"{name}.arrow"))).read_all()
+            for name in TABLES
+        }
+    )
+
+
 def _live_entries(segments: Sequence[Segment], alive: Sequence[Alive]) -> Entries:
     tables: dict[str, list[pa.Table]] = {name: [] for name in TABLES if name != "ops"}
     for segment, check in zip(segments, alive, strict=True):
@@ -661,42 +688,47 @@ def merge(
             raise ValueError(f"{after.name} does not follow {before.name}")
     last = segments[-1].last
     head = segments[0].meta
-    if into == BASE:
-        if segments[0].kind != BASE:
-            raise ValueError(
-                "a new base is merged from a chain that starts with a base"
+    spill = root / f".entries-{secrets.token_hex(4)}"
+    try:
+        if into == BASE:
+            if segments[0].kind != BASE:
+                raise ValueError(
+                    "a new base is merged from a chain that starts with a base"
+                )
+            # The whole registry: read a batch at a time, mapped from disk.
+            entries = _spilled_live_entries(segments, liveness(segments, last), spill)
+            first = 0
+        elif into == MERGED:
+            if any(s.kind == BASE for s in segments):
+                raise ValueError("merged deltas are made of deltas only")
+            entries = _live_entries(segments, liveness(segments, last))
+            keys, revs, ops = _latest_ops(segments, last)
+            entries.ops = pa.table(
+                {
+                    "space": (keys % 2).astype(np.int8),
+                    "ref": keys // 2,
+                    "revision": revs,
+                    "op": ops,
+                },
+                schema=OPS_SCHEMA,
             )
-        entries = _live_entries(segments, liveness(segments, last))
-        first = 0
-    elif into == MERGED:
-        if any(s.kind == BASE for s in segments):
-            raise ValueError("merged deltas are made of deltas only")
-        entries = _live_entries(segments, liveness(segments, last))
-        keys, revs, ops = _latest_ops(segments, last)
-        entries.ops = pa.table(
-            {
-                "space": (keys % 2).astype(np.int8),
-                "ref": keys // 2,
-                "revision": revs,
-                "op": ops,
-            },
-            schema=OPS_SCHEMA,
+            first = segments[0].first
+        else:
+            raise ValueError(f"merge into {into!r}")
+        return write_segment(
+            root,
+            entries,
+            kind=into,
+            first=first,
+            last=last,
+            registry=head["registry"],
+            descriptor_version=head["descriptor_version"],
+            max_radius=Thresholds(**head["max_radius"]),
+            descriptor_hnsw_min=descriptor_hnsw_min,
+            descriptor_ivfpq_min=descriptor_ivfpq_min,
         )
-        first = segments[0].first
-    else:
-        raise ValueError(f"merge into {into!r}")
-    return write_segment(
-        root,
-        entries,
-        kind=into,
-        first=first,
-        last=last,
-        registry=head["registry"],
-        descriptor_version=head["descriptor_version"],
-        max_radius=Thresholds(**head["max_radius"]),
-        descriptor_hnsw_min=descriptor_hnsw_min,
-        descriptor_ivfpq_min=descriptor_ivfpq_min,
-    )
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def segment_files(meta: Mapping[str, Any]) -> Iterable[str]:
