@@ -153,14 +153,7 @@ def main() -> None:
         entries = table = None  # the held copy goes before the mapped one is read
         gc.collect()
         pa.default_memory_pool().release_unused()
-        mapped = seg.Entries(
-            **{
-                name: ipc.open_file(
-                    pa.memory_map(str(spill / f"{name}.arrow"))
-                ).read_all()
-                for name in seg.TABLES
-            }
-        )
+        mapped = seg.mapped_entries(spill)
         written = sampler.phase("write_segment, entries mapped", n, write(mapped))
         mapped = None
         gc.collect()

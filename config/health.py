@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -55,42 +56,43 @@ def _reach_broker() -> str:
     return "ok"
 
 
-# One check at a time, answered within BROKER_CHECK_SECONDS: a broker host
-# that does not resolve can hold a connection attempt for several seconds,
-# longer than a load balancer waits for /healthz.
-_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthz-broker")
-_pending: Future[str] | None = None
 BROKER_CHECK_SECONDS = 1.5
 
 
-def _broker() -> str:
-    global _pending
-    if _pending is None or _pending.done():
-        _pending = _checker.submit(_reach_broker)
-    try:
-        return _pending.result(timeout=BROKER_CHECK_SECONDS)
-    except FutureTimeout:
-        return (
-            f"no answer within {BROKER_CHECK_SECONDS} s; uploads wait in the database"
+class _BoundedCheck:
+    """A check run in a thread of its own, one at a time, answered within
+    BROKER_CHECK_SECONDS: a broker or store host that does not resolve can
+    hold a connection attempt for several seconds, longer than a load
+    balancer waits for /healthz. A check still running when the next request
+    comes is waited for again, not started twice."""
+
+    def __init__(self, name: str, check: Callable[[], str], late: str) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"healthz-{name}"
         )
+        self._check = check
+        self._late = late
+        self._pending: Future[str] | None = None
+
+    def __call__(self) -> str:
+        if self._pending is None or self._pending.done():
+            self._pending = self._pool.submit(self._check)
+        try:
+            return self._pending.result(timeout=BROKER_CHECK_SECONDS)
+        except FutureTimeout:
+            return self._late
 
 
-_store_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthz-store")
-_store_pending: Future[str] | None = None
+_broker = _BoundedCheck(
+    "broker",
+    _reach_broker,
+    f"no answer within {BROKER_CHECK_SECONDS} s; uploads wait in the database",
+)
 
 
 def _storage() -> tuple[str, int | None]:
-    global _store_pending
     if settings.MEDIA_STORAGE_URL:
-        if _store_pending is None or _store_pending.done():
-            _store_pending = _store_checker.submit(_object_storage)
-        try:
-            return _store_pending.result(timeout=BROKER_CHECK_SECONDS), None
-        except FutureTimeout:
-            return (
-                f"object storage: no answer within {BROKER_CHECK_SECONDS} s",
-                None,
-            )
+        return _object_storage(), None
     root = str(settings.MEDIA_ROOT)
     try:
         free = shutil.disk_usage(root).free
@@ -103,7 +105,7 @@ def _storage() -> tuple[str, int | None]:
     return "ok", free
 
 
-def _object_storage() -> str:
+def _reach_object_storage() -> str:
     """Whether the media store answers (one HEAD of an object that need not
     exist); its free space is the store's business."""
     from django.core.files.storage import default_storage
@@ -113,6 +115,13 @@ def _object_storage() -> str:
     except Exception as exc:  # noqa: BLE001 - any failure is "unavailable"
         return f"object storage unavailable ({type(exc).__name__}: {exc})"[:300]
     return "ok"
+
+
+_object_storage = _BoundedCheck(
+    "store",
+    _reach_object_storage,
+    f"object storage: no answer within {BROKER_CHECK_SECONDS} s",
+)
 
 
 def _oldest_waiting_seconds() -> int | None:

@@ -99,10 +99,9 @@ def stored_file_response(
         response["X-Sendfile"] = default_storage.path(name)
     else:
         # Streamed by this process: from the disk, or from object storage
-        # (spooled to a temporary file past 8 MB, never held in memory).
+        # (spooled to a temporary file past 8 MB, never held in memory; its
+        # open asks the store once and says FileNotFoundError when gone).
         try:
-            if not local and not default_storage.exists(name):
-                raise FileNotFoundError(name)
             handle = default_storage.open(name, "rb")
         except FileNotFoundError:
             raise Http404("file not found") from None

@@ -37,6 +37,7 @@ import secrets
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -220,14 +221,18 @@ class EntriesWriter:
         for name in TABLES:
             self._file(name).close()
         self._files.clear()
-        return Entries(
-            **{
-                name: ipc.open_file(
-                    pa.memory_map(str(self.spill / f"{name}.arrow"))
-                ).read_all()
-                for name in TABLES
-            }
-        )
+        return mapped_entries(self.spill)
+
+
+def mapped_entries(folder: Path) -> Entries:
+    """The entries in `folder`'s uncompressed Arrow files (one per table),
+    memory-mapped: page cache, not process memory."""
+    return Entries(
+        **{
+            name: ipc.open_file(pa.memory_map(str(folder / f"{name}.arrow"))).read_all()
+            for name in TABLES
+        }
+    )
 
 
 def _columns(schema: pa.Schema) -> dict[str, list]:
@@ -298,6 +303,7 @@ def _snapshot_inputs(entries: Entries) -> dict[str, Any]:
     is_url = pc.fill_null(pc.equal(entries.claims.column("kind"), "url"), False)
     images = entries.images
 
+    @cache  # prefixes, domains and styles: one read for the three
     def others() -> dict[str, list[tuple[int, str]]]:
         claims = entries.claims.filter(pc.invert(is_url)).to_pydict()  # the few
         by_kind: dict[str, list[tuple[int, str]]] = {k: [] for k in CLAIM_KINDS}
@@ -642,12 +648,7 @@ def _spilled_live_entries(
                         batch = reader.get_batch(i)
                         mask = check(space, batch.column("ref").to_numpy())
                         out.write_batch(batch.filter(pa.array(mask)))
-    return Entries(
-        **{
-            name: ipc.open_file(pa.memory_map(str(spill / f"{name}.arrow"))).read_all()
-            for name in TABLES
-        }
-    )
+    return mapped_entries(spill)
 
 
 def _live_entries(segments: Sequence[Segment], alive: Sequence[Alive]) -> Entries:

@@ -531,7 +531,7 @@ class _Table:
         repeats = np.flatnonzero(hashes[1:] == hashes[:-1])  # few
         if repeats.shape[0]:
             new_run = np.ones(n, bool)
-            new_run[1:] = hashes[1:] != hashes[:-1]
+            new_run[repeats + 1] = False
             run_starts = np.flatnonzero(new_run)
             del new_run
             run_ends = np.append(run_starts[1:], n)
