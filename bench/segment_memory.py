@@ -4,7 +4,8 @@
 
 The synthetic registry of bench/segments.py (N images and N URL claims, one
 PDQ per image, no descriptors) is made as Arrow entries, then each index is
-built alone and dropped, then write_segment builds them all as a worker
+built alone into its files (as write_segment builds it) and dropped, then
+write_segment builds them all as a worker
 does: once from the entries held in memory, once from the same entries
 written to uncompressed Arrow files and memory-mapped (EntriesWriter's
 spill, as the base read from the database is). Then that base is merged
@@ -49,6 +50,7 @@ import segments as synthetic  # noqa: E402  (bench/segments.py)
 
 from workers.engine import segments as seg  # noqa: E402
 from workers.engine import snapshot as snap  # noqa: E402
+from workers.engine.arrays import ArrayFiles  # noqa: E402
 
 
 class Sampler:
@@ -104,31 +106,41 @@ def main() -> None:
         "synthetic Arrow entries", n, lambda: synthetic._base_entries(n, rng)
     )
     is_url = pc.fill_null(pc.equal(entries.claims.column("kind"), "url"), False)
+    work = Path(tempfile.mkdtemp(dir=args.work))
 
-    def urls() -> None:
+    def into_files(name: str, build: Callable[[ArrayFiles], Any]) -> Callable[[], None]:
+        """Build one index into its files, as write_segment does, then drop it."""
+
+        def run() -> None:
+            folder = work / "alone" / name
+            build(ArrayFiles(folder))
+            shutil.rmtree(folder)
+
+        return run
+
+    def urls(out: ArrayFiles) -> None:
         claims = seg._packed_claims(entries.claims.filter(is_url))
-        snap.UrlIndex.build(urls=claims, prefixes=[], domains=[])
+        snap.UrlIndex.build(urls=claims, prefixes=[], domains=[], out=out)
 
-    def exact(name: str, width: int) -> Callable[[], None]:
-        return lambda: snap.ExactIndex.build(
-            seg._hash_arrays(entries.images, name, width), width
+    def exact(name: str, width: int) -> Callable[[ArrayFiles], None]:
+        return lambda out: snap.ExactIndex.build(
+            seg._hash_arrays(entries.images, name, width), width, out
         )
 
-    def phash() -> None:
+    def phash(out: ArrayFiles) -> None:
         arrays = seg._hash_arrays(entries.images, "phash", 8)
-        snap._hamming_build(arrays, 8, synthetic.RADIUS.phash)
+        snap._hamming_build(arrays, 8, synthetic.RADIUS.phash, out)
 
-    def pdq() -> None:
+    def pdq(out: ArrayFiles) -> None:
         arrays = seg._hash_arrays(entries.pdq, "value", 32, variants="variant")
         packed = snap._pack_variant_arrays(arrays, ["original"])
-        snap._hamming_build(packed, 32, synthetic.RADIUS.pdq)
+        snap._hamming_build(packed, 32, synthetic.RADIUS.pdq, out)
 
-    sampler.phase("URL index", n, urls)
-    sampler.phase("SHA-256 index", n, exact("sha256", 32))
-    sampler.phase("MD5 index", n, exact("md5", 16))
-    sampler.phase("pHash index", n, phash)
-    sampler.phase("PDQ index", n, pdq)
-    work = Path(tempfile.mkdtemp(dir=args.work))
+    sampler.phase("URL index", n, into_files("urls", urls))
+    sampler.phase("SHA-256 index", n, into_files("sha256", exact("sha256", 32)))
+    sampler.phase("MD5 index", n, into_files("md5", exact("md5", 16)))
+    sampler.phase("pHash index", n, into_files("phash", phash))
+    sampler.phase("PDQ index", n, into_files("pdq", pdq))
 
     def write(entries: seg.Entries) -> Callable[[], Any]:
         return lambda: seg.write_segment(

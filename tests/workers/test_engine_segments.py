@@ -384,14 +384,17 @@ def test_a_segments_descriptors_are_found_again_after_download(tmp_path, ivfpq_m
         assert hits[0][2] == 1
 
 
+@pytest.mark.parametrize("block_rows", [None, 7])
 def test_a_segment_writes_its_index_one_part_at_a_time_as_the_snapshot_would(
-    tmp_path,
+    tmp_path, monkeypatch, block_rows
 ):
-    """write_segment builds and saves each index before the next: its files
-    are byte for byte what the whole snapshot, built in memory, saves."""
+    """write_segment builds each index straight into its files, one before
+    the next: its files are byte for byte what the whole snapshot, built in
+    memory, saves, also when the builds copy and sort in blocks far smaller
+    than the index (as at 80M images)."""
     import numpy as np
 
-    from workers.engine import descriptor
+    from workers.engine import arrays, descriptor, hamming
 
     rng = random.Random(3)
     vectors = np.random.default_rng(3).normal(size=(60, 2, 256)).astype(np.float32)
@@ -417,6 +420,11 @@ def test_a_segment_writes_its_index_one_part_at_a_time_as_the_snapshot_would(
         start=1,
     ):
         writer.claim(ref, kind, value)
+    # URL claims, several sharing a key (http and https, www. or not).
+    for ref in range(10, 40):
+        scheme = ("http", "https")[ref % 2]
+        www = "www." if ref % 3 == 0 else ""
+        writer.claim(ref, "url", f"{scheme}://{www}d.example/{ref % 11}.png")
     entries = writer.entries()
     options = {
         "registry": "r1",
@@ -424,11 +432,14 @@ def test_a_segment_writes_its_index_one_part_at_a_time_as_the_snapshot_would(
         "max_radius": RADIUS,
         "descriptor_hnsw_min": 10_000,
     }
+    whole = seg.snapshot_of(entries, revision=4, **options)
+    whole.save(tmp_path / "whole")
+    if block_rows:  # the whole snapshot was built in one block
+        monkeypatch.setattr(arrays, "BLOCK_ROWS", block_rows)
+        monkeypatch.setattr(hamming, "BLOCK_ROWS", block_rows)
     directory = seg.write_segment(
         tmp_path / "segments", entries, kind="base", first=0, last=4, **options
     )
-    whole = seg.snapshot_of(entries, revision=4, **options)
-    whole.save(tmp_path / "whole")
 
     def files(root: Path) -> dict[str, str]:
         return {

@@ -53,6 +53,8 @@ from numba import types as nbt
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .arrays import BLOCK_ROWS, IN_MEMORY, ArrayFiles, save_array
+
 FORMAT_VERSION = 1
 KEYS_PER_WORD = 3
 MIN_KEY_BITS = 16  # payloads hold a key plus 32 - t bits; loose bits fit uint16
@@ -854,22 +856,21 @@ def _probes(
 # --- the index ---------------------------------------------------------------------
 
 
-def _offsets(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.uint32]:
-    counts = np.bincount(keys.astype(np.intp), minlength=1 << bits)
-    table = np.zeros((1 << bits) + 1, np.uint32)
-    np.cumsum(counts, out=table[1:])
-    return table
-
-
 def _k0_order(value: Words, t: int) -> Words:
-    """The k0 list's sort key: k0, then its payload (k2's top, k1), then the rest."""
+    """The k0 list's sort key: k0, then its payload (k2's top, k1), then the
+    rest; a block at a time (its transients are a block's, not N's)."""
     u = np.uint64
-    k0: Words = value >> u(64 - t)
-    k1: Words = (value >> u(64 - 2 * t)) & u((1 << t) - 1)
-    k2_top: Words = (value >> u(32 - t)) & u((1 << (32 - t)) - 1)
-    rest: Words = value & u((1 << (32 - t)) - 1)
-    key = (k0 << u(64 - t)) | (k2_top << u(32)) | (k1 << u(32 - t)) | rest
-    return np.asarray(key, dtype=np.uint64)
+    out = np.empty(value.shape[0], np.uint64)
+    for start in range(0, value.shape[0], BLOCK_ROWS):
+        block = value[start : start + BLOCK_ROWS]
+        k0 = block >> u(64 - t)
+        k1 = (block >> u(64 - 2 * t)) & u((1 << t) - 1)
+        k2_top = (block >> u(32 - t)) & u((1 << (32 - t)) - 1)
+        rest = block & u((1 << (32 - t)) - 1)
+        out[start : start + BLOCK_ROWS] = (
+            (k0 << u(64 - t)) | (k2_top << u(32)) | (k1 << u(32 - t)) | rest
+        )
+    return out
 
 
 def default_key_bits(size: int) -> int:
@@ -892,6 +893,59 @@ def _as_words(array: npt.ArrayLike, name: str) -> Words:
     if a.dtype != np.uint64:
         raise ValueError(f"{name} must be uint64, got {a.dtype}")
     return np.ascontiguousarray(a, dtype=np.uint64)
+
+
+def _as_build_words(array: npt.ArrayLike) -> npt.NDArray[np.uint64]:
+    """_as_words for building: big-endian words (packed straight from raw
+    hash bytes) are taken as they are, not copied; the build converts them
+    a block at a time as it sorts them."""
+    a = np.asarray(array)
+    if a.ndim == 2 and a.shape[1] in (1, 4) and a.dtype == np.dtype(">u8"):
+        return a
+    return _as_words(a, "hashes")
+
+
+def _fill_word(
+    value: Words,
+    t: int,
+    tables: npt.NDArray[np.uint32],
+    pays: npt.NDArray[np.uint32],
+) -> None:
+    """One word's three key tables and payload lists, from its values in k0
+    order; a block at a time, so the transients are one sort buffer of N."""
+    u = np.uint64
+    n = value.shape[0]
+    s_bits = 32 - t
+    gap = 2 * t - 32
+    mask = u((1 << t) - 1)
+
+    def keys(block: Words) -> tuple[Words, Words, Words]:
+        return (
+            block >> u(64 - t),
+            (block >> u(64 - 2 * t)) & mask,
+            (block >> u(64 - 3 * t)) & mask,
+        )
+
+    counts = np.zeros((KEYS_PER_WORD, 1 << t), np.int64)
+    for start in range(0, n, BLOCK_ROWS):
+        k0, k1, k2 = keys(value[start : start + BLOCK_ROWS])
+        counts[0] += np.bincount(k0.astype(np.intp), minlength=1 << t)
+        pays[0, start : start + BLOCK_ROWS] = ((k2 >> u(gap)) << u(t)) | k1
+    for k in (1, 2):
+        merged = np.empty(n, np.uint64)
+        for start in range(0, n, BLOCK_ROWS):
+            k0, k1, k2 = keys(value[start : start + BLOCK_ROWS])
+            key, top = (k1, k2 >> u(gap)) if k == 1 else (k2, k1 >> u(gap))
+            counts[k] += np.bincount(key.astype(np.intp), minlength=1 << t)
+            payload = (k0 << u(s_bits)) | top
+            merged[start : start + BLOCK_ROWS] = (key << u(32)) | payload
+        merged.sort()
+        for start in range(0, n, BLOCK_ROWS):
+            pays[k, start : start + BLOCK_ROWS] = merged[start : start + BLOCK_ROWS]
+        del merged
+    for k in range(KEYS_PER_WORD):
+        tables[k, 0] = 0
+        np.cumsum(counts[k], out=tables[k, 1:])
 
 
 def _readonly(*arrays: npt.NDArray[Any]) -> None:
@@ -938,15 +992,18 @@ class HammingIndex:
         *,
         max_radius: int,
         key_bits: int | None = None,
+        out: ArrayFiles = IN_MEMORY,
     ) -> HammingIndex:
         """Index `hashes` (N, W) uint64, W = 1 (pHash) or 4 (PDQ), with `ids`.
 
-        key_bits (16..21) defaults to `default_key_bits(N)`.
+        key_bits (16..21) defaults to `default_key_bits(N)`. With `out` on
+        disk (the index's folder), the arrays the index keeps are built
+        straight into their files, which `save` to that folder then keeps.
         Raises ValueError for a bad shape or dtype, ids not matching the hashes,
         more than 2^32 - 1 entries, max_radius outside 0..64 * W, or key_bits
         out of range.
         """
-        h = _as_words(hashes, "hashes")
+        h = _as_build_words(hashes)
         refs = np.asarray(ids)
         if refs.size == 0:
             refs = refs.astype(np.int64)
@@ -961,55 +1018,55 @@ class HammingIndex:
         t = default_key_bits(h.shape[0]) if key_bits is None else key_bits
         if not MIN_KEY_BITS <= t <= MAX_KEY_BITS:
             raise ValueError(f"key_bits must be {MIN_KEY_BITS}..{MAX_KEY_BITS}")
-        u = np.uint64
-        s_bits = 32 - t
-        gap = 2 * t - 32
+        # Built a block at a time into `out`'s arrays: beside the input, the
+        # transient memory is a few arrays of N words (one sort's worth),
+        # whatever the index keeps (bench/segment_memory.py).
         order = np.argsort(_k0_order(h[:, 0], t))
-        rows = h[order]
-        refs = np.ascontiguousarray(refs.astype(np.int64)[order])
+        n = h.shape[0]
+        ids_out = out.gather("ids", refs.astype(np.int64, copy=False), order)
+        # pHash's hashes are kept only when few (and then in memory: the
+        # manifest lists them only then); PDQ's always.
+        keep_rows = words > 1 or n <= BRUTE_MAX
+        rows = (out if words > 1 else IN_MEMORY).gather("rows", h, order)
         del order
-        n = rows.shape[0]
-        tables = np.empty((words, KEYS_PER_WORD, (1 << t) + 1), np.uint32)
-        pays = np.empty((words, KEYS_PER_WORD, n), np.uint32)
-        perm = np.empty((words - 1, n), np.uint32)
+        tables = out.empty("tables", (words, KEYS_PER_WORD, (1 << t) + 1), np.uint32)
+        pays = out.empty("pays", (words, KEYS_PER_WORD, n), np.uint32)
+        perm = out.empty("perm", (words - 1, n), np.uint32) if words > 1 else None
         for w in range(words):
-            value = rows[:, w]
+            value = np.ascontiguousarray(rows[:, w])
             if w > 0:
+                assert perm is not None
                 by_value = np.argsort(_k0_order(value, t))
                 perm[w - 1] = by_value
                 value = value[by_value]
                 del by_value
-            k0 = value >> u(64 - t)
-            k1 = (value >> u(64 - 2 * t)) & u((1 << t) - 1)
-            k2 = (value >> u(64 - 3 * t)) & u((1 << t) - 1)
-            tables[w, 0] = _offsets(k0, t)
-            pays[w, 0] = ((k2 >> u(gap)) << u(t)) | k1
-            for k, key, top in ((1, k1, k2 >> u(gap)), (2, k2, k1 >> u(gap))):
-                payload = (k0 << u(s_bits)) | top
-                tables[w, k] = _offsets(key, t)
-                pays[w, k] = np.sort((key << u(32)) | payload) & u(0xFFFFFFFF)
-            del value, k0, k1, k2
+            _fill_word(value, t, tables[w], pays[w])
+            del value
         if words == 1:
-            low = (rows[:, 0] & u((1 << s_bits) - 1)).astype(np.uint16)
+            low = out.keep("low", (rows[:, 0] & np.uint64((1 << (32 - t)) - 1))
+                           .astype(np.uint16))  # fmt: skip
             # A small index also keeps its hashes, to compare them all.
-            small = np.ascontiguousarray(rows) if n <= BRUTE_MAX else None
-            _readonly(refs, tables, pays, low, *([small] if small is not None else []))
+            small = np.ascontiguousarray(rows) if keep_rows else None
+            _readonly(
+                ids_out, tables, pays, low, *([small] if small is not None else [])
+            )
             return cls(
                 words=1,
                 key_bits=t,
                 max_radius=max_radius,
-                ids=refs,
+                ids=ids_out,
                 tables=tables,
                 pays=pays,
                 low=low,
                 rows=small,
             )
-        _readonly(refs, tables, pays, perm, rows)
+        assert perm is not None
+        _readonly(ids_out, tables, pays, perm, rows)
         return cls(
             words=words,
             key_bits=t,
             max_radius=max_radius,
-            ids=refs,
+            ids=ids_out,
             tables=tables,
             pays=pays,
             perm=perm,
@@ -1080,7 +1137,7 @@ class HammingIndex:
         directory.mkdir(parents=True, exist_ok=True)
         arrays = self._arrays()
         for name, array in arrays.items():
-            np.save(directory / f"{name}.npy", array)
+            save_array(directory / f"{name}.npy", array)
         manifest = {
             "format": FORMAT_VERSION,
             "words": self.words,

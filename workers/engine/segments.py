@@ -258,10 +258,17 @@ def _hash_arrays(
 ) -> HashArrays:
     """The rows of `table` whose `name` holds `width` bytes, as arrays (no
     Python object per entry: 10M images take seconds and no extra memory)."""
+    # Only the columns read, and filtered only when some row lacks the hash:
+    # a filter copies what it keeps (a mapped base's columns into memory).
+    table = table.select(["ref", name, *([variants] if variants else [])])
     column = table.column(name)
     keep = pc.fill_null(pc.equal(pc.binary_length(column), width), False)
-    kept = table.filter(keep)
-    values = kept.column(name).combine_chunks().cast(pa.binary(width))
+    kept = table.filter(keep) if pc.all(keep).as_py() is False else table
+    # Cast a chunk at a time, then joined once: one copy of the hashes.
+    values = pa.chunked_array(
+        [chunk.cast(pa.binary(width)) for chunk in kept.column(name).chunks],
+        pa.binary(width),
+    ).combine_chunks()
     raw = np.frombuffer(values.buffers()[1], np.uint8)
     start = values.offset * width
     codes, names = None, ()
@@ -270,7 +277,7 @@ def _hash_arrays(
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         names = tuple(encoded.dictionary.to_pylist())
     return HashArrays(
-        ids=kept.column("ref").to_numpy().astype(np.int64),
+        ids=kept.column("ref").to_numpy().astype(np.int64, copy=False),
         values=raw[start : start + len(values) * width].reshape(-1, width),
         variant_codes=codes,
         variant_names=names,
@@ -279,11 +286,16 @@ def _hash_arrays(
 
 def _packed_claims(claims: pa.Table) -> PackedClaims:
     """URL claims as arrays (their values are normal forms: ASCII)."""
-    claims = claims.filter(pc.is_valid(claims.column("value")))
+    if claims.column("value").null_count:
+        claims = claims.filter(pc.is_valid(claims.column("value")))
     if not claims.num_rows:
         empty = np.zeros(0, np.int64)
         return PackedClaims(empty, np.zeros(0, np.uint8), np.zeros(1, np.int64))
-    values = claims.column("value").combine_chunks().cast(pa.large_string())
+    # Cast a chunk at a time, then joined once: one copy of the values.
+    values = pa.chunked_array(
+        [chunk.cast(pa.large_string()) for chunk in claims.column("value").chunks],
+        pa.large_string(),
+    ).combine_chunks()
     if not pc.all(pc.string_is_ascii(values)).as_py():
         raise UnicodeEncodeError("ascii", "", 0, 1, "a URL claim is not normalized")
     offsets = np.frombuffer(values.buffers()[1], np.int64)[
@@ -291,7 +303,7 @@ def _packed_claims(claims: pa.Table) -> PackedClaims:
     ]
     data = np.frombuffer(values.buffers()[2] or b"", np.uint8)
     return PackedClaims(
-        ids=claims.column("ref").to_numpy().astype(np.int64),
+        ids=claims.column("ref").to_numpy().astype(np.int64, copy=False),
         data=data[int(offsets[0]) : int(offsets[-1])],
         offsets=offsets - offsets[0],
     )
@@ -302,6 +314,14 @@ def _snapshot_inputs(entries: Entries) -> dict[str, Any]:
     that reads its Arrow columns when its index is built."""
     is_url = pc.fill_null(pc.equal(entries.claims.column("kind"), "url"), False)
     images = entries.images
+
+    def url_claims() -> PackedClaims:
+        # The two columns read; filtered only when other claims are there
+        # (a filter copies what it keeps out of a mapped base).
+        claims = entries.claims.select(["ref", "value"])
+        if pc.all(is_url).as_py() is False:
+            claims = claims.filter(is_url)
+        return _packed_claims(claims)
 
     @cache  # prefixes, domains and styles: one read for the three
     def others() -> dict[str, list[tuple[int, str]]]:
@@ -324,7 +344,7 @@ def _snapshot_inputs(entries: Entries) -> dict[str, Any]:
         return ((int(r), v) for r, v in zip(refs, values, strict=True) if v)
 
     return {
-        "url_claims": lambda: _packed_claims(entries.claims.filter(is_url)),
+        "url_claims": url_claims,
         "prefix_claims": lambda: others()["prefix"],
         "domain_claims": lambda: others()["domain"],
         "style_names": lambda: others()["style"],
@@ -415,6 +435,9 @@ def write_segment(
         descriptor_version=descriptor_version,
         descriptor_hnsw_min=descriptor_hnsw_min,
         descriptor_ivfpq_min=descriptor_ivfpq_min,
+        # What Arrow allocated for an index's inputs goes back to the
+        # system before the next index is built (its pool keeps it).
+        on_saved=pa.default_memory_pool().release_unused,
         **_snapshot_inputs(entries),
     )
     files = {

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import IN_MEMORY, ArrayFiles, save_array
 from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, DescriptorIndex
 from .fingerprint import query_fingerprints
 from .hamming import HammingIndex, pack_bytes
@@ -134,12 +135,16 @@ class ExactIndex:
 
     @classmethod
     def build(
-        cls, pairs: Iterable[tuple[int, bytes]] | HashArrays, length: int
+        cls,
+        pairs: Iterable[tuple[int, bytes]] | HashArrays,
+        length: int,
+        out: ArrayFiles = IN_MEMORY,
     ) -> ExactIndex:
+        """With `out` on disk, the arrays are built straight into their files."""
         if isinstance(pairs, HashArrays):
             if pairs.values.shape[1:] != (length,):
                 raise ValueError(f"digests must be {length} bytes")
-            values = np.ascontiguousarray(pairs.values, dtype=np.uint8)
+            values = np.asarray(pairs.values, dtype=np.uint8)
             ids = np.asarray(pairs.ids, np.int64)
         else:
             ids_list: list[int] = []
@@ -151,9 +156,13 @@ class ExactIndex:
                 raw += digest
             values = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(-1, length)
             ids = np.array(ids_list, np.int64)
-        keys = values[:, :8].copy().view(">u8").ravel().astype(np.uint64)
+        keys = np.ascontiguousarray(values[:, :8]).view(">u8").ravel()
         order = np.argsort(keys, kind="stable")
-        return cls(keys[order], np.ascontiguousarray(values[order]), ids[order])
+        return cls(
+            out.gather("keys", keys, order),
+            out.gather("values", values, order),
+            out.gather("ids", ids, order),
+        )
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
@@ -182,9 +191,9 @@ class ExactIndex:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        np.save(directory / "keys.npy", self.keys)
-        np.save(directory / "values.npy", self.values)
-        np.save(directory / "ids.npy", self.ids)
+        save_array(directory / "keys.npy", self.keys)
+        save_array(directory / "values.npy", self.values)
+        save_array(directory / "ids.npy", self.ids)
 
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = True) -> ExactIndex:
@@ -197,15 +206,22 @@ class ExactIndex:
 
 
 def _hamming_build(
-    pairs: Iterable[tuple[int, bytes]] | HashArrays, width: int, max_radius: int
+    pairs: Iterable[tuple[int, bytes]] | HashArrays,
+    width: int,
+    max_radius: int,
+    out: ArrayFiles = IN_MEMORY,
 ) -> HammingIndex:
     if isinstance(pairs, HashArrays):
         if pairs.values.shape[1:] != (width,):
             raise ValueError(f"hashes must be {width} bytes")
+        # Big-endian words over the raw bytes, not a converted copy: the
+        # build converts them as it sorts them into its own arrays.
         raw = np.ascontiguousarray(pairs.values, dtype=np.uint8).view(">u8")
-        hashes = raw.reshape(-1, width // 8).astype(np.uint64)
         return HammingIndex.build(
-            hashes, np.asarray(pairs.ids, np.int64), max_radius=max_radius
+            raw.reshape(-1, width // 8),
+            np.asarray(pairs.ids, np.int64),
+            max_radius=max_radius,
+            out=out,
         )
     ids: list[int] = []
     values: list[bytes] = []
@@ -214,7 +230,9 @@ def _hamming_build(
             ids.append(ref)
             values.append(value)
     hashes = pack_bytes(values) if values else np.zeros((0, width // 8), np.uint64)
-    return HammingIndex.build(hashes, np.array(ids, np.int64), max_radius=max_radius)
+    return HammingIndex.build(
+        hashes, np.array(ids, np.int64), max_radius=max_radius, out=out
+    )
 
 
 def _pack_variant_arrays(pdq: HashArrays, variants: list[str]) -> HashArrays:
@@ -285,23 +303,31 @@ def _parts(
     descriptor_dim: int = 256,
     descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
     descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+    folder: Path | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """(name, index) of a snapshot, one at a time, in the order saved; each
     made from its inputs only when reached (RegistrySnapshot.build's
     arguments, or callables returning them). Fills `variants` with the PDQ
-    variant names as the PDQ index is built."""
+    variant names as the PDQ index is built. With `folder` (where the
+    snapshot is being saved), the big indexes are built straight into their
+    files there (workers/engine/arrays.py), not in memory."""
+
+    def out(name: str) -> ArrayFiles:
+        return IN_MEMORY if folder is None else ArrayFiles(folder / name)
+
     yield (
         "urls",
         UrlIndex.build(
             urls=_made(url_claims),
             prefixes=_made(prefix_claims),
             domains=_made(domain_claims),
+            out=out("urls"),
         ),
     )
     yield "styles", StyleIndex.build(_made(style_names))
-    yield "sha256", ExactIndex.build(_made(sha256), 32)
-    yield "md5", ExactIndex.build(_made(md5), 16)
-    yield "phash", _hamming_build(_made(phash), 8, max_radius.phash)
+    yield "sha256", ExactIndex.build(_made(sha256), 32, out("sha256"))
+    yield "md5", ExactIndex.build(_made(md5), 16, out("md5"))
+    yield "phash", _hamming_build(_made(phash), 8, max_radius.phash, out("phash"))
     values = _made(pdq)
     packed = (
         _pack_variant_arrays(values, variants)
@@ -309,7 +335,7 @@ def _parts(
         else _pack_variants(values, variants)
     )
     del values
-    index = _hamming_build(packed, 32, max_radius.pdq)
+    index = _hamming_build(packed, 32, max_radius.pdq, out("pdq"))
     del packed
     yield "pdq", index
     del index
@@ -330,6 +356,11 @@ def _parts(
     )
 
 
+def _saving(directory: Path) -> Path:
+    """Where a snapshot is written before it is renamed to `directory`."""
+    return directory.with_name(directory.name + ".tmp")
+
+
 def _save_parts(
     directory: Path,
     parts: Iterable[tuple[str, Any]],
@@ -339,21 +370,25 @@ def _save_parts(
     max_radius: Thresholds,
     pdq_variants: list[str],
     descriptor_version: str,
+    on_saved: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """Save each (name, index) as it comes into `directory` (which must not
-    exist yet), then snapshot.json, atomically; the sizes."""
-    tmp = directory.with_name(directory.name + ".tmp")
+    exist yet), calling `on_saved` after each, then snapshot.json,
+    atomically; the sizes."""
+    tmp = _saving(directory)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     sizes = dict.fromkeys(SIZED_PARTS, 0)
     for name, part in parts:
         if name == "low_quality":
-            np.save(tmp / "low_quality.npy", part)
+            save_array(tmp / "low_quality.npy", part)
         elif part is not None:
             part.save(tmp / name)
         if name in sizes and part is not None:
             sizes[name] = len(part)
         del part
+        if on_saved is not None:
+            on_saved()
     meta = {
         "format": FORMAT_VERSION,
         "registry": registry,
@@ -485,13 +520,15 @@ class RegistrySnapshot:
         registry: str,
         max_radius: Thresholds,
         descriptor_version: str,
+        on_saved: Callable[[], None] | None = None,
         **inputs: Any,
     ) -> dict[str, int]:
         """What `build(...).save(directory)` writes, one index at a time: each
         is built, saved and dropped before the next, and each input may be a
         callable that makes it when its index is built (a base segment's
         Arrow columns), so memory holds one index and its inputs at a time,
-        never the whole snapshot. The snapshot's sizes."""
+        never the whole snapshot; `on_saved` is called after each. The
+        snapshot's sizes."""
         variants: list[str] = ["original"]
         return _save_parts(
             directory,
@@ -499,6 +536,9 @@ class RegistrySnapshot:
                 variants,
                 max_radius=max_radius,
                 descriptor_version=descriptor_version,
+                # Built into their files where they are being saved: a
+                # build's memory is its transients, not what it keeps.
+                folder=_saving(directory),
                 **inputs,
             ),
             revision=revision,
@@ -506,6 +546,7 @@ class RegistrySnapshot:
             max_radius=max_radius,
             pdq_variants=variants,
             descriptor_version=descriptor_version,
+            on_saved=on_saved,
         )
 
     def sizes(self) -> dict[str, int]:

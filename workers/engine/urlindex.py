@@ -70,6 +70,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from .arrays import IN_MEMORY, ArrayFiles, save_array
 from .types import Match, MatchKind, RowProblem
 from .urls import UrlRejected, normalize_url_parts
 
@@ -432,20 +433,42 @@ def _unjoin(
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather(data, offsets, picks, skip):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """The packed strings at `picks`, in that order, each without its first
-    skip[pick] bytes, packed anew."""
+def _gathered_offsets(offsets, picks, skip):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The offsets of the packed strings at `picks`, in that order, each
+    without its first skip[pick] bytes (see _gather_into)."""
     new_offsets = np.zeros(picks.shape[0] + 1, np.int64)
     for k in range(picks.shape[0]):
         i = picks[k]
         new_offsets[k + 1] = new_offsets[k] + offsets[i + 1] - offsets[i] - skip[i]
-    out = np.empty(new_offsets[-1], np.uint8)
+    return new_offsets
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_into(data, offsets, picks, skip, new_offsets, out):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Fill `out` with the packed strings at `picks` laid out by new_offsets
+    (from _gathered_offsets)."""
     for k in range(picks.shape[0]):
         at = new_offsets[k]
         for j in range(offsets[picks[k]] + skip[picks[k]], offsets[picks[k] + 1]):
             out[at] = data[j]
             at += 1
-    return out, new_offsets
+
+
+@numba.njit(cache=True, nogil=True)
+def _hash_skipped(data, offsets, skip, reverse, mask):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """_hash_strings of each string without its first skip[i] bytes."""
+    n = offsets.shape[0] - 1
+    out = np.empty(n, np.uint64)
+    for i in range(n):
+        h = _FNV_OFFSET
+        if reverse:
+            for j in range(offsets[i + 1] - 1, offsets[i] + skip[i] - 1, -1):
+                h = (h ^ np.uint64(data[j])) * _FNV_PRIME
+        else:
+            for j in range(offsets[i] + skip[i], offsets[i + 1]):
+                h = (h ^ np.uint64(data[j])) * _FNV_PRIME
+        out[i] = _fmix(h, mask)
+    return out
 
 
 class _Table:
@@ -490,10 +513,12 @@ class _Table:
         keyed: bool,
         flags: int = 0,
         heads: tuple[str, ...] = _HOST_HEADS,
+        out: ArrayFiles = IN_MEMORY,
     ) -> _Table:
         """Index (claim id, value) pairs. keyed: values are normal-form hrefs,
         indexed by their keys (_key_starts); else by the value as given, each
-        claim with `flags`."""
+        claim with `flags`. With `out` on disk, the arrays the table keeps
+        are built straight into their files."""
         # No per-claim containers: at 10 million claims, lists or tuples per
         # claim wake the cyclic garbage collector over and over.
         if isinstance(claims, PackedClaims):
@@ -510,26 +535,28 @@ class _Table:
             id_array = np.array(id_list, np.int64)
             del id_list
         n = len(id_array)
-        # Each intermediate is dropped once used: at 10M claims this build
-        # held its input, a normalised copy, the permutation, run markers
-        # and the output at once (bench/segment_memory.py).
+        # Each intermediate is dropped once used, the keys are hashed where
+        # they lie in the input (not copied out first), and what the table
+        # keeps goes to `out` (its files, when building on disk): at 10M
+        # claims this build once held its input, a normalised copy, the
+        # permutation, run markers and the output at once
+        # (bench/segment_memory.py).
         if keyed:
             skip, claim_flags = _key_starts(data, offsets)
-            data, offsets = _gather(data, offsets, np.arange(n), skip)
-            del skip
         else:
+            skip = np.zeros(n, np.int64)
             claim_flags = np.full(n, flags, np.uint8)
-        hashes = _hash_strings(data, offsets, reverse, np.uint64(_HASH_MASK))
+        hashes = _hash_skipped(data, offsets, skip, reverse, np.uint64(_HASH_MASK))
         order = np.argsort(hashes, kind="stable")
-        hashes = hashes[order]
-        ids = id_array[order]
-        del id_array
-        claim_flags = claim_flags[order]
+        hashes.sort()  # in place: hashes[order], without a second array
         # Each sorted position names its entry's first position. Equal hashes
         # are rare (a shared key, or a collision): only they need Python.
-        leader = np.arange(n, dtype=np.int64)
         repeats = np.flatnonzero(hashes[1:] == hashes[:-1])  # few
-        if repeats.shape[0]:
+        regroup = None
+        if not repeats.shape[0]:  # every claim its own key: no runs to find
+            leader = None
+        else:
+            leader = np.arange(n, dtype=np.int64)
             new_run = np.ones(n, bool)
             new_run[repeats + 1] = False
             run_starts = np.flatnonzero(new_run)
@@ -542,30 +569,42 @@ class _Table:
                 seen: dict[bytes, int] = {}
                 for pos in range(start, end):
                     i = int(order[pos])
-                    key = data[offsets[i] : offsets[i + 1]].tobytes()
+                    key = data[offsets[i] + skip[i] : offsets[i + 1]].tobytes()
                     leader[pos] = seen.setdefault(key, pos)
             regroup = np.argsort(leader, kind="stable")
-            leader, ids = leader[regroup], ids[regroup]
-            claim_flags = claim_flags[regroup]
-            del regroup
-        first = np.flatnonzero(np.diff(leader, prepend=-1))
-        claim_ptr = np.append(first, n).astype(np.int64)
-        entries = leader[first]
-        del leader, first
-        picks = order[entries]
+            leader = leader[regroup]
+        claims_order = order if regroup is None else order[regroup]
+        del regroup
+        claim_ids = out.gather("claim_ids", id_array, claims_order)
+        del id_array
+        kept_flags = out.gather("claim_flags", claim_flags, claims_order)
+        del claim_flags, claims_order
+        if leader is None:
+            claim_ptr = out.keep("claim_ptr", np.arange(n + 1, dtype=np.int64))
+            entries, picks = None, order
+        else:
+            first = np.flatnonzero(np.diff(leader, prepend=-1))
+            claim_ptr = out.keep("claim_ptr", np.append(first, n).astype(np.int64))
+            entries = leader[first]
+            del leader, first
+            picks = order[entries]
         del order
-        value_data, value_offsets = _gather(data, offsets, picks, np.zeros(n, np.int64))
-        del data, offsets, picks
-        hashes = hashes[entries]
+        value_offsets = out.keep(
+            "value_offsets", _gathered_offsets(offsets, picks, skip)
+        )
+        value_data = out.empty("value_data", int(value_offsets[-1]), np.uint8)
+        _gather_into(data, offsets, picks, skip, value_offsets, value_data)
+        del data, offsets, picks, skip
+        hashes = out.keep("hashes", hashes if entries is None else hashes[entries])
         return cls(
             {
                 "hashes": hashes,
-                "directory": _directory(hashes),
+                "directory": out.keep("directory", _directory(hashes)),
                 "value_offsets": value_offsets,
                 "value_data": value_data,
                 "claim_ptr": claim_ptr,
-                "claim_ids": ids,
-                "claim_flags": claim_flags,
+                "claim_ids": claim_ids,
+                "claim_flags": kept_flags,
             },
             heads,
         )
@@ -792,16 +831,24 @@ class UrlIndex:
         urls: Iterable[tuple[int, str]] | PackedClaims = (),
         prefixes: Iterable[tuple[int, str]] = (),
         domains: Iterable[tuple[int, str]] = (),
+        out: ArrayFiles = IN_MEMORY,
     ) -> UrlIndex:
         """Index (claim_id, value) pairs, values already in normal form
         (normalize_url(...).href for urls and prefixes, normalize_domain for
         domains). Several claims may share a value. URL claims, the many,
         may come as PackedClaims (index segments build them from Arrow).
 
+        With `out` on disk (the index's folder), the tables are built
+        straight into their files, which `save` to that folder then keeps.
+
         Raises UnicodeEncodeError for a value that is not ASCII (not normalized).
         """
         prefix_table = _Table.build(
-            prefixes, reverse=False, keyed=True, heads=_URL_HEADS
+            prefixes,
+            reverse=False,
+            keyed=True,
+            heads=_URL_HEADS,
+            out=out.sub("prefix."),
         )
         origin_values = []
         for pos in range(len(prefix_table)):
@@ -813,14 +860,26 @@ class UrlIndex:
         domain_list = list(domains)  # few: each one needs a proof of control
         return cls(
             {
-                "url": _Table.build(urls, reverse=False, keyed=True, heads=_URL_HEADS),
+                "url": _Table.build(
+                    urls,
+                    reverse=False,
+                    keyed=True,
+                    heads=_URL_HEADS,
+                    out=out.sub("url."),
+                ),
                 "prefix": prefix_table,
-                "domain": _Table.build(domain_list, reverse=True, keyed=False),
+                "domain": _Table.build(
+                    domain_list, reverse=True, keyed=False, out=out.sub("domain.")
+                ),
                 "domain_www": _Table.build(
-                    _www_hosts(domain_list), reverse=True, keyed=False, flags=WWW
+                    _www_hosts(domain_list),
+                    reverse=True,
+                    keyed=False,
+                    flags=WWW,
+                    out=out.sub("domain_www."),
                 ),
             },
-            origins,
+            out.sub("prefix.").keep("origins", origins),
         )
 
     def __len__(self) -> int:
@@ -920,8 +979,8 @@ class UrlIndex:
         directory.mkdir(parents=True, exist_ok=True)
         for name, table in self.tables.items():
             for array in _Table.ARRAYS:
-                np.save(directory / f"{name}.{array}.npy", getattr(table, array))
-        np.save(directory / "prefix.origins.npy", self.origins)
+                save_array(directory / f"{name}.{array}.npy", getattr(table, array))
+        save_array(directory / "prefix.origins.npy", self.origins)
         meta: dict[str, Any] = {
             "format": FORMAT_VERSION,
             "hash": HASH_NAME,
