@@ -878,8 +878,8 @@ def default_key_bits(size: int) -> int:
 
     Every search probes the same buckets whatever the size, so past ~10M
     entries the scan per probe grows with N / 2**bits: 21 bits (from about
-    12M entries) made PDQ searches 1.7x and pHash 1.6x faster than 20 at
-    40M (bench/key_bits.py), for tables of 100 MB (PDQ) and 25 MB (pHash).
+    12M entries) made PDQ searches 1.46x and pHash 1.82x faster than 20 at
+    80M (bench/key_bits.py), for tables of 100 MB (PDQ) and 25 MB (pHash).
     Up to 10M it stays at most 20, which keeps pHash within 24 bytes an entry.
     """
     return int(np.clip(round(np.log2(max(size, 1))) - 3, MIN_KEY_BITS, MAX_KEY_BITS))
