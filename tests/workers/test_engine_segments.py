@@ -508,3 +508,64 @@ def test_spilled_entries_are_the_same_tables_mapped_from_disk(tmp_path, monkeypa
 
     meta = _write(tmp_path / "segments", spilled, "base", 0, 3000)
     assert meta["images"] == 3000 and meta["sizes"]["urls"] == 3000
+
+
+FULL_DISK_SCRIPT = """
+import random, sys
+from pathlib import Path
+from workers.engine import segments as seg
+from workers.engine.snapshot import Thresholds
+
+rng = random.Random(5)
+writer = seg.EntriesWriter()
+for ref in range(1, 20_001):
+    writer.image(
+        ref,
+        sha256=rng.randbytes(32),
+        md5=rng.randbytes(16),
+        phash=rng.randbytes(8),
+        pdq={"original": rng.randbytes(32)},
+    )
+    writer.claim(ref, "url", f"https://a.example/{ref}.png")
+root = Path(sys.argv[1])
+try:
+    seg.write_segment(
+        root, writer.entries(), kind="base", first=0, last=1, registry="r",
+        descriptor_version="", max_radius=Thresholds(phash=8, pdq=31),
+    )
+except OSError as error:
+    print("refused:", error.errno, sorted(p.name for p in root.iterdir()))
+"""
+
+
+def test_a_full_disk_refuses_a_segment_cleanly_and_leaves_nothing(tmp_path):
+    """Indexes are built through memory maps, whose pages a full disk cannot
+    take: the write must fail with ENOSPC as np.save did, not kill the
+    worker with SIGBUS, and leave no partial folder. A 3 MB tmpfs in a
+    mount namespace of its own holds the entries but not the index."""
+    import errno
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None and not os.environ.get("CI"):
+        pytest.skip("needs util-linux's unshare (CI has it)")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    script = tmp_path / "full.py"
+    script.write_text(FULL_DISK_SCRIPT)
+    done = subprocess.run(
+        [
+            "unshare", "-Urm", "sh", "-c",
+            'mount -t tmpfs -o size=3m tmpfs "$1" && exec "$2" "$3" "$1"',
+            "sh", str(mount), sys.executable, str(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )  # fmt: skip
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == f"refused: {errno.ENOSPC} []", done.stdout

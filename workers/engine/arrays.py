@@ -13,6 +13,7 @@ writes (tests/engine/test_segments.py).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,18 @@ class ArrayFiles:
             return np.empty(shape, dtype)
         shape = (int(shape),) if np.ndim(shape) == 0 else tuple(shape)
         self.folder.mkdir(parents=True, exist_ok=True)
-        return np.lib.format.open_memmap(
+        array = np.lib.format.open_memmap(
             self.path(name), mode="w+", dtype=dtype, shape=shape
         )
+        # The file is sparse until its pages are written back: on a full
+        # disk that write-back kills the process (SIGBUS), where np.save
+        # would have raised. Reserving the blocks now raises OSError
+        # (ENOSPC) here instead.
+        with open(self.path(name), "r+b") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size:
+                os.posix_fallocate(f.fileno(), 0, size)
+        return array
 
     def keep(self, name: str, array: np.ndarray) -> np.ndarray:
         """`array` as kept: itself in memory, or copied to its file a block

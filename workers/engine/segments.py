@@ -417,6 +417,44 @@ def write_segment(
     tmp = root / f"{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        return _write_files(
+            root,
+            tmp,
+            name,
+            entries,
+            kind=kind,
+            first=first,
+            last=last,
+            registry=registry,
+            descriptor_version=descriptor_version,
+            max_radius=max_radius,
+            descriptor_hnsw_min=descriptor_hnsw_min,
+            descriptor_ivfpq_min=descriptor_ivfpq_min,
+        )
+    except BaseException:
+        # A failed write (a full disk: OSError) leaves nothing behind, since
+        # each attempt writes under a new name.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_files(
+    root: Path,
+    tmp: Path,
+    name: str,
+    entries: Entries,
+    *,
+    kind: str,
+    first: int,
+    last: int,
+    registry: str,
+    descriptor_version: str,
+    max_radius: Thresholds,
+    descriptor_hnsw_min: int,
+    descriptor_ivfpq_min: int,
+) -> Path:
+    """write_segment's files into `tmp`, renamed to `root / name` at the end."""
     for table_name in TABLES:
         options = ipc.IpcWriteOptions(compression="zstd")
         table = entries.table(table_name)
