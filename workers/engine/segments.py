@@ -36,6 +36,7 @@ import json
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -391,6 +392,15 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
+@contextmanager
+def _removed_on_failure(folder: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def write_segment(
     root: Path,
     entries: Entries,
@@ -417,95 +427,60 @@ def write_segment(
     tmp = root / f"{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    try:
-        return _write_files(
-            root,
-            tmp,
-            name,
-            entries,
-            kind=kind,
-            first=first,
-            last=last,
+    # A failed write (a full disk: OSError) leaves nothing behind: each
+    # attempt writes under a new name, so no later one would remove it.
+    with _removed_on_failure(tmp):
+        for table_name in TABLES:
+            options = ipc.IpcWriteOptions(compression="zstd")
+            table = entries.table(table_name)
+            with ipc.new_file(
+                tmp / f"{table_name}.arrow", table.schema, options=options
+            ) as w:
+                # Bounded batches: a merge reads a segment a batch at a time.
+                w.write_table(table, max_chunksize=FLUSH_ROWS)
+        # One index at a time: memory holds the entries and the index being
+        # built, never the whole snapshot (bench/segment_memory.py).
+        sizes = RegistrySnapshot.write(
+            tmp / "index",
+            revision=last,
             registry=registry,
-            descriptor_version=descriptor_version,
             max_radius=max_radius,
+            descriptor_version=descriptor_version,
             descriptor_hnsw_min=descriptor_hnsw_min,
             descriptor_ivfpq_min=descriptor_ivfpq_min,
+            # What Arrow allocated for an index's inputs goes back to the
+            # system before the next index is built (its pool keeps it).
+            on_saved=pa.default_memory_pool().release_unused,
+            **_snapshot_inputs(entries),
         )
-    except BaseException:
-        # A failed write (a full disk: OSError) leaves nothing behind, since
-        # each attempt writes under a new name.
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _write_files(
-    root: Path,
-    tmp: Path,
-    name: str,
-    entries: Entries,
-    *,
-    kind: str,
-    first: int,
-    last: int,
-    registry: str,
-    descriptor_version: str,
-    max_radius: Thresholds,
-    descriptor_hnsw_min: int,
-    descriptor_ivfpq_min: int,
-) -> Path:
-    """write_segment's files into `tmp`, renamed to `root / name` at the end."""
-    for table_name in TABLES:
-        options = ipc.IpcWriteOptions(compression="zstd")
-        table = entries.table(table_name)
-        with ipc.new_file(
-            tmp / f"{table_name}.arrow", table.schema, options=options
-        ) as w:
-            # Bounded batches: a merge reads a segment a batch at a time.
-            w.write_table(table, max_chunksize=FLUSH_ROWS)
-    # One index at a time: memory holds the entries and the index being
-    # built, never the whole snapshot (bench/segment_memory.py).
-    sizes = RegistrySnapshot.write(
-        tmp / "index",
-        revision=last,
-        registry=registry,
-        max_radius=max_radius,
-        descriptor_version=descriptor_version,
-        descriptor_hnsw_min=descriptor_hnsw_min,
-        descriptor_ivfpq_min=descriptor_ivfpq_min,
-        # What Arrow allocated for an index's inputs goes back to the
-        # system before the next index is built (its pool keeps it).
-        on_saved=pa.default_memory_pool().release_unused,
-        **_snapshot_inputs(entries),
-    )
-    files = {
-        str(path.relative_to(tmp)): {
-            "bytes": path.stat().st_size,
-            "sha256": _digest(path),
+        files = {
+            str(path.relative_to(tmp)): {
+                "bytes": path.stat().st_size,
+                "sha256": _digest(path),
+            }
+            for path in sorted(tmp.rglob("*"))
+            if path.is_file()
         }
-        for path in sorted(tmp.rglob("*"))
-        if path.is_file()
-    }
-    meta = {
-        "segment_format": SEGMENT_FORMAT,
-        "snapshot_format": FORMAT_VERSION,
-        "name": name,
-        "kind": kind,
-        "first": first,
-        "last": last,
-        "registry": registry,
-        "descriptor_version": descriptor_version,
-        "max_radius": asdict(max_radius),
-        "claims": int(np.unique(entries.claims.column("ref").to_numpy()).size),
-        "images": entries.images.num_rows,
-        "ops": entries.ops.num_rows,
-        "sizes": sizes,
-        "bytes": sum(f["bytes"] for f in files.values()),
-        "files": files,
-    }
-    (tmp / "segment.json").write_text(json.dumps(meta, indent=1))
-    tmp.rename(root / name)
-    return root / name
+        meta = {
+            "segment_format": SEGMENT_FORMAT,
+            "snapshot_format": FORMAT_VERSION,
+            "name": name,
+            "kind": kind,
+            "first": first,
+            "last": last,
+            "registry": registry,
+            "descriptor_version": descriptor_version,
+            "max_radius": asdict(max_radius),
+            "claims": int(np.unique(entries.claims.column("ref").to_numpy()).size),
+            "images": entries.images.num_rows,
+            "ops": entries.ops.num_rows,
+            "sizes": sizes,
+            "bytes": sum(f["bytes"] for f in files.values()),
+            "files": files,
+        }
+        (tmp / "segment.json").write_text(json.dumps(meta, indent=1))
+        tmp.rename(root / name)
+        return root / name
 
 
 def check_files(directory: Path, meta: Mapping[str, Any]) -> str:
