@@ -2,13 +2,17 @@
 
     .venv/bin/python bench/segments.py [--sizes 100000 1000000] [--repeat 3]
                                        [--part-size N] [--descriptors]
+                                       [--spill-block N] [--no-rebase]
 
 A synthetic registry of N images and N URL claims (random SHA-256, MD5,
 pHash and one PDQ per image; with --descriptors, two region descriptors per
 image too) is written as one base segment, or with --part-size as
-a base of that many images and deltas adding the rest, so that building it
-holds one part in memory (about 2.3 GB at 1M images in one part). Then, per
-size:
+a base of that many images and deltas adding the rest. The synthetic
+entries are made in memory (356 bytes an image), or with --spill-block a
+block at a time into memory-mapped Arrow files, as a base read from the
+database is spilled: then the base's size is bounded by disk (about 600
+bytes an image at its peak, entries and segment), and the process holds
+what writing the base needs (9.2 GB at 80M). Then, per size:
 
 - change: the cost of one change (one new image; one revoked claim) as a
   delta segment, written and opened with the registry as the next job's
