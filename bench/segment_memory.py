@@ -15,7 +15,9 @@ batch at a time through a spill folder. A thread samples the
 process's anonymous resident memory (RssAnon: what the system cannot
 reclaim; mapped files' pages are page cache) every 5 ms; per phase: the
 time, the memory before, the peak above it, and bytes per image of that
-peak. This is the measurement behind "what an 80M base needs" in
+peak. Before each phase, what earlier ones freed is handed back to the
+system (Arrow's pool released, glibc's heap trimmed), so "before" is what
+is really held. This is the measurement behind "what an 80M base needs" in
 docs/PERFORMANCE.md: what must stream from disk rather than sit in memory.
 """
 
@@ -27,6 +29,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import ctypes  # noqa: E402
 import gc  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
@@ -53,6 +56,14 @@ from workers.engine import snapshot as snap  # noqa: E402
 from workers.engine.arrays import ArrayFiles  # noqa: E402
 
 
+def _release() -> None:
+    """Give back what earlier phases freed but the allocators kept (Arrow's
+    pool, glibc's heap), so each phase starts from what is really held."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class Sampler:
     def __init__(self) -> None:
         self.peak = 0
@@ -73,6 +84,7 @@ class Sampler:
             time.sleep(0.005)
 
     def phase(self, name: str, n: int, fn: Callable[[], Any]) -> Any:
+        _release()
         before = self.resident()
         self.peak = before
         started = time.perf_counter()
