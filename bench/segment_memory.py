@@ -69,14 +69,7 @@ class Sampler:
         self.peak = 0
         threading.Thread(target=self._run, daemon=True).start()
 
-    @staticmethod
-    def resident() -> int:
-        """RssAnon, in bytes."""
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-        raise RuntimeError("no RssAnon in /proc/self/status")
+    resident = staticmethod(synthetic.rss_anon)
 
     def _run(self) -> None:
         while True:

@@ -302,9 +302,18 @@ def _descriptor_search(
     }
 
 
+def rss_anon() -> int:
+    """The process's anonymous resident memory (RssAnon: what the system
+    cannot reclaim; mapped files' pages are page cache), in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no RssAnon in /proc/self/status")
+
+
 class _PeakAnon:
-    """The process's peak anonymous resident memory (RssAnon: what the system
-    cannot reclaim; mapped files are page cache), sampled every 10 ms."""
+    """The peak of rss_anon(), sampled every 10 ms until stopped."""
 
     def __init__(self) -> None:
         self.peak = 0
@@ -314,10 +323,7 @@ class _PeakAnon:
 
     def _run(self) -> None:
         while not self._stop.wait(0.01):
-            with open("/proc/self/status") as f:
-                for line in f:
-                    if line.startswith("RssAnon:"):
-                        self.peak = max(self.peak, int(line.split()[1]) * 1024)
+            self.peak = max(self.peak, rss_anon())
 
     def stop(self) -> int:
         self._stop.set()
