@@ -296,6 +296,25 @@ SEGMENT_RETAIN_SECONDS = env.int("SEGMENT_RETAIN_SECONDS", default=24 * 3600)
 MATCH_VERIFY = env.bool("MATCH_VERIFY", default=True)
 MATCH_REMOVE_LEVELS = env.list("MATCH_REMOVE_LEVELS", default=["verified", "strong"])
 MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)
+# The profile of machine-readable protocols recognised in the data: each
+# image a job checks (tar shards, Parquet with images) has its metadata read
+# for these (workers/engine/datasignals.py, docs/SIGNALS.md), and a refusal
+# of AI training removes its row. A curator can choose fewer per job.
+SIGNAL_PROTOCOLS = env.list(
+    "SIGNAL_PROTOCOLS",
+    default=["iptc", "c2pa", "cawg", "rsl", "robots", "content-signal", "tdmrep"],
+)
+# The optional step that reads publishers' sites (robots.txt, tdmrep.json,
+# RSL licences) for each distinct host of a manifest's URLs
+# (workers/engine/websignals.py): on for every job unless the curator says
+# otherwise when true; off by default, since it makes requests to the web.
+SIGNAL_WEB = env.bool("SIGNAL_WEB", default=False)
+# A host's answers are reused for this long (RFC 9309: at most 24 h).
+SIGNAL_WEB_CACHE_SECONDS = env.int("SIGNAL_WEB_CACHE_SECONDS", default=24 * 3600)
+# Hosts fetched at once by one worker process, and requests a second it sends
+# at most (every host gets one connection at a time).
+SIGNAL_WEB_CONCURRENCY = env.int("SIGNAL_WEB_CONCURRENCY", default=16)
+SIGNAL_WEB_RATE = env.float("SIGNAL_WEB_RATE", default=50.0)
 # A worker's hold on a chunk, or on a job's ingest or finalize: renewed four
 # times per lease while the task runs, so a killed worker's work is free again
 # within one lease (core/leases.py). Shorter recovers faster and costs one
@@ -324,6 +343,14 @@ def _check_matching_settings() -> None:
     if unknown:
         raise ImproperlyConfigured(
             f"MATCH_REMOVE_LEVELS: unknown level(s) {', '.join(sorted(unknown))}"
+        )
+    from workers.engine.websignals import PROTOCOLS
+
+    unknown = set(SIGNAL_PROTOCOLS) - set(PROTOCOLS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"SIGNAL_PROTOCOLS: unknown protocol(s) {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(PROTOCOLS)}"
         )
 
 

@@ -242,6 +242,7 @@ class Match(models.Model):
         PDQ = "pdq", "PDQ"
         DESCRIPTOR = "descriptor", "copy-detection descriptor"
         STYLE = "style", "style name"
+        SIGNAL = "signal", "the file's own signal"
 
     class Level(models.TextChoices):
         VERIFIED = "verified"  # local features agree under one geometric transform
@@ -302,6 +303,10 @@ class Match(models.Model):
         help_text="Cosine similarity of the copy-detection descriptors "
         "(descriptor matches).",
     )
+    # Signal matches: the protocol that said it (iptc, c2pa, cawg, rsl) and
+    # what the file says, as written, with what is known of who signed it.
+    source = models.CharField(max_length=16, blank=True)
+    evidence = models.CharField(max_length=512, blank=True)
 
     class Meta:
         ordering = ["row", "id"]
@@ -317,7 +322,9 @@ class UncheckedRow(models.Model):
     Written with its chunk's matches, in the same transaction and under the
     same lease (deleted and written again if the chunk is), so a retried chunk
     stores each once. `signal` is what went unchecked: url, caption, sha256,
-    md5, phash, pdq or image, or `row` when the row could not be read at all.
+    md5, phash, pdq or image, `metadata` when the preferences its image's
+    metadata states could not be read, or `row` when the row could not be
+    read at all.
     """
 
     job = models.ForeignKey(
@@ -348,6 +355,7 @@ class JobOutput(models.Model):
         FILTERED = "filtered", "filtered manifest"
         SIDECAR = "sidecar", "filtered shard metadata"
         RECEIPT = "receipt", "receipt (JSON)"
+        PUBLISHERS = "publishers", "publishers' signals (JSONL)"
 
     job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="outputs")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -358,6 +366,40 @@ class JobOutput(models.Model):
 
     class Meta:
         ordering = ["kind", "name"]
+
+
+class PublisherSignals(models.Model):
+    """What one host's site said about the use of what it serves (robots.txt,
+    tdmrep.json, RSL licences; workers/engine/websignals.HostSignals as
+    JSON), cached for SIGNAL_WEB_CACHE_SECONDS. A worker about to fetch a
+    host claims its row until `claimed_until`, so each host is fetched by
+    one worker at a time (optout/services/publishers.py)."""
+
+    host = models.CharField(max_length=253, unique=True)
+    fetched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    signals = models.JSONField(default=dict, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        verbose_name_plural = "publisher signals"
+
+    def __str__(self) -> str:
+        return self.host
+
+
+class JobHost(models.Model):
+    """A host a job's rows were checked against, with what its site said at
+    the fetch the job used: the evidence the job's publishers.jsonl lists."""
+
+    job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="hosts")
+    host = models.CharField(max_length=253)
+    signals = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "host"], name="jobhost_job_host")
+        ]
 
 
 class LookupSeen(models.Model):

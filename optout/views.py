@@ -104,6 +104,35 @@ class ManifestForm(forms.Form):
             "always removed.",
         )
 
+        self.fields["signals"] = forms.MultipleChoiceField(
+            label="Signals read in the images",
+            choices=[
+                ("iptc", "IPTC plus:DataMining in XMP"),
+                ("c2pa", "C2PA training-and-data-mining assertion"),
+                ("cawg", "CAWG training-and-data-mining assertion"),
+                ("rsl", "RSL licence (in XMP, or named by robots.txt)"),
+                ("robots", "robots.txt Content-Usage (IETF aipref)"),
+                ("content-signal", "robots.txt Content-Signal"),
+                ("tdmrep", "TDMRep (/.well-known/tdmrep.json)"),
+            ],
+            initial=list(settings.SIGNAL_PROTOCOLS),
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+            help_text="Images in tar shards or Parquet files are read for what "
+            "their own metadata says about AI training, and with the box below "
+            "the sites their URLs are on; a refusal removes the row, and the "
+            "report names the protocol and the value.",
+        )
+
+        self.fields["web_signals"] = forms.BooleanField(
+            label="Check publishers' signals",
+            required=False,
+            initial=settings.SIGNAL_WEB,
+            help_text="Fetch robots.txt, tdmrep.json and RSL licences of every "
+            "host in the manifest (each at most once a day) and remove rows "
+            "whose publisher refuses AI training.",
+        )
+
         self.fields["keep_unchecked"] = forms.BooleanField(
             label="Keep rows that could not be checked",
             required=False,
@@ -217,6 +246,8 @@ def manifest_upload(request: HttpRequest, user: User) -> HttpResponse:
                 thresholds=form.thresholds(),
                 remove_levels=form.cleaned_data["remove_levels"],
                 keep_unchecked=form.cleaned_data["keep_unchecked"],
+                signals=form.cleaned_data["signals"] or [services.NO_SIGNALS],
+                web_signals=form.cleaned_data["web_signals"],
             )
         except DomainError as exc:
             add_domain_error(form, exc)

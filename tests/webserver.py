@@ -1,7 +1,9 @@
 """A small HTTP server on 127.0.0.1 in a thread, standing in for artists' sites.
 
-Routes map a path to (status, headers, body, delay seconds); every request's
-path is logged, so a test can tell what was (and was not) fetched.
+Routes map a path to (status, headers, body, delay seconds), for every host
+or for one (`serve(..., host=...)`: the Host header's name, port left out);
+every request's path is logged, so a test can tell what was (and was not)
+fetched.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class Route:
 @dataclass
 class Site:
     port: int
-    routes: dict[str, Route]
+    routes: dict[str | tuple[str, str], Route]
     requests: list[tuple[str, str]]  # (Host header, path)
 
     @property
@@ -32,10 +34,18 @@ class Site:
         return f"127.0.0.1:{self.port}"
 
     def serve(
-        self, path: str, body: bytes | str = b"", status: int = 200, **kw
+        self,
+        path: str,
+        body: bytes | str = b"",
+        status: int = 200,
+        *,
+        host: str | None = None,
+        **kw,
     ) -> None:
         data = body.encode() if isinstance(body, str) else body
-        self.routes[path] = Route(status=status, body=data, **kw)
+        self.routes[(host, path) if host else path] = Route(
+            status=status, body=data, **kw
+        )
 
     def redirect(self, path: str, location: str, status: int = 302) -> None:
         self.routes[path] = Route(status=status, headers={"Location": location})
@@ -43,14 +53,17 @@ class Site:
 
 @contextmanager
 def local_site() -> Iterator[Site]:
-    routes: dict[str, Route] = {}
+    routes: dict[str | tuple[str, str], Route] = {}
     requests: list[tuple[str, str]] = []
     stop = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            requests.append((self.headers.get("Host", ""), self.path))
-            route = routes.get(self.path, Route(status=404, body=b"not found"))
+            host = self.headers.get("Host", "")
+            requests.append((host, self.path))
+            route = routes.get((host.rsplit(":", 1)[0], self.path)) or routes.get(
+                self.path, Route(status=404, body=b"not found")
+            )
             if route.delay:
                 stop.wait(route.delay)
             self.send_response(route.status)

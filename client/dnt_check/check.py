@@ -88,6 +88,7 @@ class Matcher:
         self.thresholds = Thresholds(**matching["thresholds"])
         self.levels = _levels(matching["levels"])
         self.tails = tail_models(matching.get("variant_scheme", ""))
+        self.signals = tuple(matching.get("signals", ()))
         excepted: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for item in self.snapshot.payload.get("exceptions") or []:
             excepted[item["target"]].add((item["key_type"], item["key"]))
@@ -130,6 +131,7 @@ class Matcher:
             levels=self.levels,
             references=None,
             tails=self.tails,
+            signals=self.signals,
         )
         if self.excepted:
             found = drop_excepted(batch, found, self.excepted)

@@ -112,6 +112,12 @@ def false_match_report_create(
     )
     if match is None:
         raise NotFound("match not found")
+    if match.kind == Match.Kind.SIGNAL:
+        # The file or the site said it; the registry holds nothing to correct.
+        raise ValidationFailed(
+            "a signal match is the image's or its publisher's own statement, "
+            f"not the registry's ({match.evidence}); ask whoever published it"
+        )
     if reason not in FalseMatchReport.Reason.values:
         raise ValidationFailed(
             "reason must be one of " + ", ".join(FalseMatchReport.Reason.values),

@@ -19,6 +19,8 @@ _EXAMPLE_THRESHOLDS = {
     "min_coverage": 0.6,
     "verify": True,
     "variant_scheme": "dihedral+rotx+crops",
+    "signals": ["iptc", "c2pa", "cawg", "rsl", "robots", "content-signal", "tdmrep"],
+    "web_signals": False,
 }
 
 
@@ -285,6 +287,8 @@ URL_MATCH_EXAMPLE = {
     "coverage": None,
     "chance": None,
     "similarity": None,
+    "source": "",
+    "evidence": "",
     "removed": True,
 }
 
@@ -307,6 +311,32 @@ PERCEPTUAL_MATCH_EXAMPLE = {
     "coverage": 0.87,
     "chance": 2.4e-07,
     "similarity": None,
+    "source": "",
+    "evidence": "",
+    "removed": True,
+}
+
+
+SIGNAL_MATCH_EXAMPLE = {
+    "row": 7301,
+    "key": "000007301",
+    "url": "https://alice.example/works/harbour.jpg",
+    "kind": "signal",
+    "claim": None,
+    "image": None,
+    "work": None,
+    "distance": None,
+    "matched": "train-ai=n",
+    "matched_as": "",
+    "level": "",
+    "variant": "",
+    "inliers": None,
+    "agreement": None,
+    "coverage": None,
+    "chance": None,
+    "similarity": None,
+    "source": "iptc",
+    "evidence": "DMI-PROHIBITED-AIMLTRAINING",
     "removed": True,
 }
 

@@ -35,6 +35,7 @@ from optout.api.examples import (
     JOB_SUMMARY_EXAMPLE,
     PERCEPTUAL_MATCH_EXAMPLE,
     RETRIED_JOB_DETAIL_EXAMPLE,
+    SIGNAL_MATCH_EXAMPLE,
     URL_MATCH_EXAMPLE,
 )
 from optout.models import Manifest, Match, MatchJob
@@ -254,8 +255,9 @@ class JobDetailOutputSerializer(JobSummaryOutputSerializer):
     )
     manifest_sha256 = serializers.CharField()
     thresholds = serializers.DictField(
-        help_text="Hamming radius per perceptual hash (phash, pdq) and the "
-        "levels' settings the job ran with.",
+        help_text="Hamming radius per perceptual hash (phash, pdq), the "
+        "levels' settings the job ran with and `signals`, the protocols read "
+        "in its images' metadata.",
     )
     remove_levels = serializers.ListField(
         child=serializers.CharField(),
@@ -321,13 +323,14 @@ class MatchOutputSerializer(serializers.Serializer):
     )
     image = serializers.IntegerField(
         source="image_id", allow_null=True, help_text="Hash and descriptor matches."
-    )
+    )  # signal matches have neither a claim nor an image
     work = serializers.IntegerField(source="work_id", allow_null=True)
     distance = serializers.IntegerField(
         allow_null=True, help_text="Hamming distance (phash, pdq)."
     )
     matched = serializers.CharField(
-        help_text="What matched: the claimed URL, prefix, domain or style name."
+        help_text="What matched: the claimed URL, prefix, domain or style name; "
+        "for a signal match, the preference (train-ai=n)."
     )
     matched_as = serializers.CharField(help_text=MATCHED_AS_HELP)
     level = serializers.CharField(
@@ -364,6 +367,15 @@ class MatchOutputSerializer(serializers.Serializer):
         help_text="Descriptor matches: cosine similarity (-1..1) of the row's "
         "copy-detection descriptor and the registered image's closest region; "
         "null for other kinds.",
+    )
+    source = serializers.CharField(
+        help_text="Signal matches: the protocol that refused AI training "
+        "(iptc, c2pa, cawg, rsl in the row's image; robots, content-signal, "
+        "tdmrep, rsl on its URL's site); empty for other kinds."
+    )
+    evidence = serializers.CharField(
+        help_text="Signal matches: what the file or site says, as written, "
+        "with who signed it (C2PA) or the host and when it was fetched."
     )
     removed = serializers.SerializerMethodField(
         help_text="Whether this match removes its row from the filtered manifest."
@@ -584,6 +596,11 @@ class JobMatchListApi(APIView):
             OpenApiExample(
                 "A verified perceptual match",
                 value=PERCEPTUAL_MATCH_EXAMPLE,
+                response_only=True,
+            ),
+            OpenApiExample(
+                "An image that refuses AI training in its own metadata",
+                value=SIGNAL_MATCH_EXAMPLE,
                 response_only=True,
             ),
         ],

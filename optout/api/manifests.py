@@ -39,7 +39,9 @@ from optout.api.jobs import (
     errors,
 )
 from optout.models import Match
+from optout.services import NO_SIGNALS
 from optout.snapshots import max_radius
+from workers.engine.websignals import PROTOCOLS
 
 
 class ManifestUploadApi(APIView):
@@ -90,6 +92,28 @@ class ManifestUploadApi(APIView):
             "(repeat the field; default verified and strong). Exact, URL and "
             "style matches are always removed.",
         )
+        signals = serializers.ListField(
+            child=serializers.ChoiceField(choices=[*PROTOCOLS, NO_SIGNALS]),
+            required=False,
+            help_text="Protocols read for the rows' signals: in their images "
+            "(tar shards, Parquet with images) iptc (plus:DataMining in XMP), "
+            "c2pa and cawg (training-and-data-mining assertions), rsl (licences "
+            "in XMP); on their URLs' sites, with `web_signals`, robots "
+            "(Content-Usage), content-signal, tdmrep and rsl (License: lines). "
+            "Repeat the field; `none` alone reads none. Default: the "
+            "registry's profile (SIGNAL_PROTOCOLS). A refusal of AI training "
+            "removes its row (a `signal` match).",
+        )
+        web_signals = serializers.BooleanField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Read the sites of the manifest's hosts (robots.txt, "
+            "/.well-known/tdmrep.json, RSL licences; each host once a day, "
+            "cached) and remove rows under a refusal of AI training. Default: "
+            "the registry's SIGNAL_WEB. The job's publishers.jsonl lists what "
+            "was fetched when and how it went.",
+        )
 
         keep_unchecked = serializers.BooleanField(
             required=False,
@@ -122,6 +146,14 @@ class ManifestUploadApi(APIView):
                     raise serializers.ValidationError(
                         f"{kind} must be a whole number from 0 to {limits[kind]}"
                     )
+            return value
+
+        def validate_signals(self, value: list[str]) -> list[str]:
+            # "none" alone; checked before the upload is stored, as above.
+            if NO_SIGNALS in value and len(set(value)) > 1:
+                raise serializers.ValidationError(
+                    f"{NO_SIGNALS!r} reads no protocol; send it alone"
+                )
             return value
 
     class OutputSerializer(ManifestOutputSerializer):
@@ -165,7 +197,8 @@ class ManifestUploadApi(APIView):
                     "shard, nothing to check (no url, "
                     "caption, hash or image column: the message names the "
                     "columns found), a bad `columns`, `thresholds`, "
-                    "`remove_levels` or `keep_unchecked`, or a request over the "
+                    "`remove_levels`, `signals` or `keep_unchecked`, or a request "
+                    "over the "
                     "server's limits; the message names the file or field.",
                     415: "Not multipart/form-data: only a multipart form carries "
                     "the manifest's files.",
@@ -219,6 +252,8 @@ class ManifestUploadApi(APIView):
             thresholds=data.get("thresholds"),
             remove_levels=data.get("remove_levels"),
             keep_unchecked=data["keep_unchecked"],
+            signals=data.get("signals"),
+            web_signals=data.get("web_signals"),
         )
         manifest.job = job  # type: ignore[attr-defined]  # for the serializer
         return Response(

@@ -61,6 +61,7 @@ SNAPSHOT_EXAMPLE = {
             "levels": {"pdq_strong": 31, "min_agreement": "0.5"},
             "remove_levels": ["verified", "strong"],
             "variant_scheme": "dihedral",
+            "signals": ["iptc", "c2pa", "cawg", "rsl"],
             "verify": False,
         },
         "created": "2026-12-06T20:40:11.512034+00:00",

@@ -18,6 +18,7 @@ from .finalize import (  # noqa: F401
 )
 from .jobs import (  # noqa: F401
     KIND_CLAIM,
+    NO_SIGNALS,
     PERCEPTUAL_LEVELS,
     count_reason,
     match_chunk_run,
@@ -27,6 +28,7 @@ from .jobs import (  # noqa: F401
     match_job_retry,
     match_job_start,
     match_sweep,
+    signal_protocols,
 )
 from .lookups import (  # noqa: F401
     lookup_seen_record,

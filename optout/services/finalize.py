@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from core import leases
 from core.storage import storage_delete_quietly, storage_fault, storage_save
-from optout.models import Chunk, JobOutput, Match, MatchJob, UncheckedRow
+from optout.models import Chunk, JobHost, JobOutput, Match, MatchJob, UncheckedRow
 from optout.selectors import manifest_paths, manifest_sidecars
 from optout.services.jobs import (
     count_reason,
@@ -49,6 +49,7 @@ from workers.engine.reports import RowPlaces, unchecked_line, write_reports
 from workers.engine.snapshot import checks_applied
 from workers.engine.types import ManifestFormat
 from workers.engine.versions import engine_versions, model_versions
+from workers.engine.websignals import WEB_PROTOCOLS
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,11 @@ def _finalize(job: MatchJob) -> None:
             (JobOutput.Kind.SIDECAR, path, sidecar.original_name)
             for path, sidecar in zip(rewritten, sidecars, strict=True)
         ]
+        publishers = None
+        if job.thresholds.get("web_signals"):
+            path = workdir / "publishers.jsonl"
+            publishers = _write_publishers(job, path)
+            outputs.append((JobOutput.Kind.PUBLISHERS, path, "publishers.jsonl"))
         finished = timezone.now()
         receipt = receipt_sign(
             receipt_build(
@@ -280,6 +286,7 @@ def _finalize(job: MatchJob) -> None:
                 ],
                 started=job.started,
                 finished=finished,
+                publishers=publishers,
             )
         )
         (workdir / "receipt.json").write_text(
@@ -408,6 +415,7 @@ def receipt_build(
     outputs: list[dict[str, Any]],
     started: datetime | None,
     finished: datetime,
+    publishers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The receipt's payload: what was checked, how, against what, and the result.
 
@@ -465,13 +473,15 @@ def receipt_build(
             columns,
             verify=verify,
             descriptor=bool(thresholds.get("descriptor_model")),
+            signals=thresholds.get("signals", ()),
+            web=bool(thresholds.get("web_signals")),
         ),
         "thresholds": radii,
         "levels": {
             **{
                 name: _plain(value)
                 for name, value in sorted(thresholds.items())
-                if name not in radii
+                if name not in radii and name not in ("signals", "web_signals")
             },
             "remove": list(remove_levels or []),
         },
@@ -493,6 +503,45 @@ def receipt_build(
         "outputs": outputs,
         "started": started.isoformat() if started else None,
         "finished": finished.isoformat(),
+        **({"publishers": publishers} if publishers is not None else {}),
+    }
+
+
+def _write_publishers(job: MatchJob, path: Path) -> dict[str, Any]:
+    """publishers.jsonl: per host the job's rows were checked against, what
+    was fetched when and how it went, the rules read and the AI crawlers it
+    keeps out; and the receipt's summary of it (counts only: a manifest can
+    name millions of hosts, the file lists them)."""
+    outcomes: dict[str, Counter[str]] = {}
+    crawlers: Counter[str] = Counter()
+    hosts = refusing = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for host, signals in (
+            JobHost.objects.filter(job=job)
+            .order_by("host")
+            .values_list("host", "signals")
+            .iterator(chunk_size=5000)
+        ):
+            out.write(json.dumps({"host": host, **signals}, sort_keys=True) + "\n")
+            hosts += 1
+            for document in signals.get("documents") or []:
+                name = document["url"].rsplit("/", 1)[-1] or document["url"]
+                kind = name if name in ("robots.txt", "tdmrep.json") else "rsl"
+                outcomes.setdefault(kind, Counter())[document["outcome"]] += 1
+            crawlers.update(list(signals.get("crawlers") or {}))
+            refusing += any(
+                not r["allowed"] and r["category"] == "train-ai"
+                for r in signals.get("rules") or []
+            )
+    return {
+        "protocols": [
+            p for p in job.thresholds.get("signals", ()) if p in WEB_PROTOCOLS
+        ],
+        "hosts": hosts,
+        "hosts_refusing_training_somewhere": refusing,
+        "documents": {k: dict(sorted(v.items())) for k, v in sorted(outcomes.items())},
+        "ai_crawlers_kept_out": dict(sorted(crawlers.items())),
+        "file": "publishers.jsonl",
     }
 
 
@@ -567,6 +616,8 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
             "coverage",
             "chance",
             "similarity",
+            "source",
+            "evidence",
         )
     )
     removes = set(job.remove_levels)
@@ -588,6 +639,8 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
         coverage,
         chance,
         similarity,
+        source,
+        evidence,
     ) in qs.iterator(chunk_size=20_000):
         yield {
             "index": row,
@@ -607,6 +660,8 @@ def _match_lines(job: MatchJob) -> Iterator[dict[str, Any]]:
             "coverage": coverage,
             "chance": chance,
             "similarity": similarity,
+            "source": source,
+            "evidence": evidence,
             # This match alone removes its row (another match may too).
             "removed": removes_row(level, removes),
             "signal": "",

@@ -29,13 +29,14 @@ from core import leases
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.tasks import NORMAL, URGENT, enqueue
 from disputes.selectors import match_exceptions_filter
-from optout.models import Chunk, Manifest, Match, MatchJob, UncheckedRow
+from optout.models import Chunk, JobHost, Manifest, Match, MatchJob, UncheckedRow
 from optout.references import reference_features
 from optout.selectors import (
     default_levels,
     default_thresholds,
     manifest_paths,
 )
+from optout.services.publishers import host_signals
 from optout.snapshots import descriptor_version, snapshot_for_revision
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
@@ -49,11 +50,17 @@ from workers.engine.types import (
     RowBatch,
     RowProblem,
 )
+from workers.engine.websignals import PROTOCOLS, url_host_path
+from workers.engine.websignals import match_rows as match_publisher_rows
 
 KIND_CLAIM = {"url", "prefix", "domain", "style"}
+# Kinds whose ref is not an image: claims, and signals (ref 0: the file's own
+# statement, no registry entry).
+KIND_NO_IMAGE = KIND_CLAIM | {"signal"}
 
 
 PERCEPTUAL_LEVELS = ("verified", "strong", "possible")
+NO_SIGNALS = "none"  # signals=["none"]: read no protocol in the images
 
 
 def _remove_levels(levels: Iterable[str] | None) -> list[str]:
@@ -70,6 +77,25 @@ def _remove_levels(levels: Iterable[str] | None) -> list[str]:
     return [lv for lv in PERCEPTUAL_LEVELS if lv in chosen]
 
 
+def signal_protocols(signals: Iterable[str] | None) -> list[str]:
+    """The protocols a job reads in its images: the profile's by default,
+    "none" for none; in PROTOCOLS order."""
+    if signals is None:
+        return [p for p in PROTOCOLS if p in settings.SIGNAL_PROTOCOLS]
+    chosen = list(dict.fromkeys(signals))
+    if chosen == [NO_SIGNALS]:
+        return []
+    unknown = [p for p in chosen if p not in PROTOCOLS]
+    if unknown:
+        raise ValidationFailed(
+            f"signals: unknown protocol {unknown[0]!r}; choose from "
+            + ", ".join(PROTOCOLS)
+            + f", or {NO_SIGNALS!r} alone",
+            field="signals",
+        )
+    return [p for p in PROTOCOLS if p in chosen]
+
+
 def match_job_start(
     *,
     manifest: Manifest,
@@ -77,6 +103,8 @@ def match_job_start(
     thresholds: dict[str, int] | None = None,
     remove_levels: Iterable[str] | None = None,
     keep_unchecked: bool = False,
+    signals: Iterable[str] | None = None,
+    web_signals: bool | None = None,
 ) -> MatchJob:
     """Queue a match job for `manifest`; ingest runs once this commits.
 
@@ -84,10 +112,15 @@ def match_job_start(
     (default settings.MATCH_REMOVE_LEVELS); the others are only listed.
     `keep_unchecked`: pass rows that could not be checked on into the filtered
     manifest (they are still reported) instead of leaving them out.
+    `signals`: the protocols whose statements are read in the manifest's
+    images (default settings.SIGNAL_PROTOCOLS; ["none"] for none); a refusal
+    of AI training removes its row. `web_signals`: also read the sites of
+    the manifest's hosts for those protocols (default settings.SIGNAL_WEB).
     """
     if manifest.owner_id != owner.pk:
         raise NotFound("manifest not found")
     removing = _remove_levels(remove_levels)
+    protocols = signal_protocols(signals)
     chosen = asdict(default_thresholds())
     from optout.snapshots import max_radius
 
@@ -109,6 +142,10 @@ def match_job_start(
     chosen["variant_scheme"] = settings.MATCH_VARIANT_SCHEME
     # The copy-detection model the job's image rows are described with.
     chosen["descriptor_model"] = descriptor_version()
+    chosen["signals"] = protocols
+    chosen["web_signals"] = bool(
+        settings.SIGNAL_WEB if web_signals is None else web_signals
+    )
     with transaction.atomic():
         job = MatchJob.objects.create(
             manifest=manifest,
@@ -469,6 +506,7 @@ def _match_chunk_leased(chunk_id: int, token: str, heartbeat: leases.Heartbeat) 
     unchecked: list[UncheckedRow] = []
     reasons: Counter[str] = Counter()
     rows_unchecked = 0
+    hosts: set[str] = set()  # hosts whose evidence this chunk has written
     try:
         for batch in engine_manifests.read_chunk(
             manifest_paths(manifest),
@@ -477,8 +515,19 @@ def _match_chunk_leased(chunk_id: int, token: str, heartbeat: leases.Heartbeat) 
             manifest.columns,
         ):
             found, problems = snapshot.match(
-                batch, thresholds, levels=levels, references=references, tails=tails
+                batch,
+                thresholds,
+                levels=levels,
+                references=references,
+                tails=tails,
+                signals=job.thresholds.get("signals", ()),
             )
+            if job.thresholds.get("web_signals"):
+                web_found, web_problems = _publisher_signals(
+                    job, batch, job.thresholds.get("signals", ()), heartbeat, hosts
+                )
+                found += web_found
+                problems += web_problems
             found = match_exceptions_filter(
                 revision=job.registry_revision, batch=batch, found=found
             )
@@ -534,6 +583,31 @@ def _match_chunk_leased(chunk_id: int, token: str, heartbeat: leases.Heartbeat) 
     return "done"
 
 
+def _publisher_signals(
+    job: MatchJob,
+    batch: RowBatch,
+    protocols: Iterable[str],
+    heartbeat: leases.Heartbeat,
+    recorded: set[str],
+) -> tuple[list[Any], list[RowProblem]]:
+    """The batch's signal matches and problems from its URLs' hosts. What
+    each host said is the job's evidence (JobHost), written as the batch is
+    matched so a chunk holds one batch's hosts at a time; a host several
+    chunks share keeps the first one's record (within the cache's age, the
+    same answer), and a chunk done again finds its hosts there."""
+    names = {hp[0] for url in batch.urls if (hp := url_host_path(url))}
+    said = host_signals(names, protocols, alive=lambda: not heartbeat.lost)
+    new = []
+    for host, signals in said.items():
+        if host not in recorded:
+            record = signals.as_dict()
+            record.pop("access", None)  # kept for matching, not evidence
+            new.append(JobHost(job_id=job.pk, host=host, signals=record))
+            recorded.add(host)
+    JobHost.objects.bulk_create(new, batch_size=5000, ignore_conflicts=True)
+    return match_publisher_rows(batch, said)
+
+
 def _match_rows(
     job: MatchJob, chunk: Chunk, batch: RowBatch, found: Iterable[Any]
 ) -> list[Match]:
@@ -550,9 +624,11 @@ def _match_rows(
                 url=batch.urls[i] or "",
                 kind=kind,
                 claim_id=m.ref if kind in KIND_CLAIM else None,
-                image_id=None if kind in KIND_CLAIM else m.ref,
+                image_id=None if kind in KIND_NO_IMAGE else m.ref,
                 distance=m.distance,
                 matched=(m.matched or "")[:2048],
+                source=m.source,
+                evidence=m.evidence[:512],
                 matched_as=m.matched_as,
                 level=m.level,
                 variant=m.variant[:32],

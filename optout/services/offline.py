@@ -27,6 +27,7 @@ from optout.selectors import default_levels, default_thresholds
 from optout.services.jobs import PERCEPTUAL_LEVELS
 from optout.services.receipts import receipt_sign
 from registry.selectors import registry_identity, registry_revision_current
+from workers.engine.datasignals import EMBEDDED_PROTOCOLS
 
 SNAPSHOT_TYPE = "dnt-registry-snapshot"
 SNAPSHOT_VERSION = 1
@@ -79,6 +80,11 @@ def snapshot_document(*, revision: int | None = None) -> dict[str, Any]:
                 lv for lv in PERCEPTUAL_LEVELS if lv in settings.MATCH_REMOVE_LEVELS
             ],
             "variant_scheme": settings.MATCH_VARIANT_SCHEME,
+            # The protocols read in the images' metadata (docs/SIGNALS.md);
+            # publishers' sites are not read offline.
+            "signals": [
+                p for p in EMBEDDED_PROTOCOLS if p in settings.SIGNAL_PROTOCOLS
+            ],
             # Verification compares a row's image with the registered
             # original's features, which a snapshot does not carry.
             "verify": False,

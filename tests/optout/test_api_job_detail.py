@@ -67,6 +67,8 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
         "descriptor_possible": settings.MATCH_DESCRIPTOR_POSSIBLE,
         "descriptor_strong": None,  # MATCH_DESCRIPTOR_STRONG -1: off
         "descriptor_model": "",  # MATCH_DESCRIPTOR off by default
+        "signals": list(settings.SIGNAL_PROTOCOLS),  # all seven by default
+        "web_signals": False,  # SIGNAL_WEB off by default
     }
     assert body["remove_levels"] == ["verified", "strong"]
     assert body["receipt"]["algorithm"] == "Ed25519"

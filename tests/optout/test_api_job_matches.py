@@ -45,6 +45,8 @@ def test_it_lists_every_match_in_row_order(curator_client, curator, registry):
         "coverage": None,
         "chance": None,
         "similarity": None,
+        "source": "",
+        "evidence": "",
         "removed": True,
     }
     assert rows[1]["claim"] == registry.prefix.pk

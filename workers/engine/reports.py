@@ -18,6 +18,10 @@ and `index` (its 0-based number across the whole manifest, parts in order).
 `matched_as` (url, prefix and domain matches) says which equivalence the match
 took: "exact", or "scheme", "www" and "query" joined with "+"
 (workers/engine/urlindex.py); it is empty for the other kinds.
+A `signal` line is the row's image refusing AI training in its own metadata:
+`matched` is the preference ("train-ai=n"), `source` the protocol (iptc,
+c2pa, cawg, rsl) and `evidence` what the file says, as written, with what
+is known of who signed it (workers/engine/datasignals.py).
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ _SCHEMA = pa.schema(
         ("coverage", pa.float64()),
         ("chance", pa.float64()),
         ("similarity", pa.float64()),
+        ("source", pa.string()),
+        ("evidence", pa.string()),
         ("removed", pa.bool_()),
         ("signal", pa.string()),
         ("field", pa.string()),
@@ -104,14 +110,15 @@ def match_line(
     row of `batch`; `work_id`: the matched image's work, where known."""
     i = m.row - batch.first_row
     is_claim = str(m.kind) in CLAIM_KINDS
+    is_image = not is_claim and str(m.kind) != "signal"
     return {
         "index": m.row,
         "key": batch.keys[i] or "",
         "url": batch.urls[i] or "",
         "kind": str(m.kind),
         "claim_id": m.ref if is_claim else None,
-        "image_id": None if is_claim else m.ref,
-        "work_id": None if is_claim else work_id,
+        "image_id": m.ref if is_image else None,
+        "work_id": work_id if is_image else None,
         "distance": m.distance,
         "matched": m.matched or "",
         "matched_as": m.matched_as,
@@ -122,6 +129,8 @@ def match_line(
         "coverage": m.coverage,
         "chance": m.chance,
         "similarity": m.similarity,
+        "source": m.source,
+        "evidence": m.evidence,
         "removed": removes,
         "signal": "",
         "field": "",
@@ -174,6 +183,8 @@ def unchecked_line(
         matched_as="",
         level=UNCHECKED,
         variant="",
+        source="",
+        evidence="",
         removed=removed,
         signal=signal,
         field=field,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,14 +22,24 @@ from typing import Any
 import numpy as np
 
 from .arrays import IN_MEMORY, ArrayFiles, save_array
+from .datasignals import EMBEDDED_PROTOCOLS, TRAIN_AI, read_embedded
 from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, DescriptorIndex
 from .fingerprint import query_fingerprints
 from .hamming import HammingIndex, pack_bytes
 from .images import ImageRejected, decode_image
 from .perceptual import Levels, TailModel, descriptor_level, level_for
 from .style import StyleIndex
-from .types import WHOLE_ROW, Match, MatchKind, RowBatch, RowProblem
+from .types import (
+    METADATA,
+    PUBLISHER,
+    WHOLE_ROW,
+    Match,
+    MatchKind,
+    RowBatch,
+    RowProblem,
+)
 from .urlindex import PackedClaims, UrlIndex, prepare_urls
+from .websignals import WEB_PROTOCOLS
 
 FORMAT_VERSION = 5  # 5: copy-detection descriptors (descriptors/)
 
@@ -61,7 +71,12 @@ SIGNAL_KINDS: dict[str, tuple[MatchKind, ...]] = {
 
 
 def checks_applied(
-    columns: Mapping[str, str], *, verify: bool, descriptor: bool = False
+    columns: Mapping[str, str],
+    *,
+    verify: bool,
+    descriptor: bool = False,
+    signals: Sequence[str] = (),
+    web: bool = False,
 ) -> list[dict[str, Any]]:
     """Each check a manifest with these columns (role -> column) gets.
 
@@ -69,8 +84,14 @@ def checks_applied(
     manifest's column for it and the match kinds it is checked for. Images are
     also verified geometrically against stored originals when `verify` is on.
     Roles that are not signals (key, status) are not checks. Images are
-    looked up by the copy-detection descriptor too when `descriptor` is on.
+    looked up by the copy-detection descriptor too when `descriptor` is on,
+    and their metadata read for the `signals` protocols found inside files
+    (an entry of its own: signal "metadata", kind "signal", the protocols).
+    With `web`, the URLs' hosts are read for the `signals` protocols found on
+    sites (signal "publisher").
     """
+    embedded = [p for p in signals if p in EMBEDDED_PROTOCOLS]
+    on_sites = [p for p in signals if p in WEB_PROTOCOLS] if web else []
     checks: list[dict[str, Any]] = []
     for signal, kinds in SIGNAL_KINDS.items():
         column = columns.get(signal)
@@ -88,6 +109,19 @@ def checks_applied(
         if signal == "image":
             check["verified_geometrically"] = verify
         checks.append(check)
+        for wanted, name, protocols in (
+            ("image", METADATA, embedded),
+            ("url", PUBLISHER, on_sites),
+        ):
+            if signal == wanted and protocols:
+                checks.append(
+                    {
+                        "signal": name,
+                        "columns": [column],
+                        "kinds": [str(MatchKind.SIGNAL)],
+                        "protocols": protocols,
+                    }
+                )
     return checks
 
 
@@ -608,6 +642,7 @@ class RegistrySnapshot:
         levels: Levels | None = None,
         references: ReferenceLoader | None = None,
         tails: dict[str, TailModel] | None = None,
+        signals: Sequence[str] = (),
     ) -> tuple[list[Match], list[RowProblem]]:
         """Every match of the batch's rows, and what of them could not be checked.
 
@@ -620,6 +655,7 @@ class RegistrySnapshot:
             levels=levels,
             references=references,
             tails=tails,
+            signals=signals,
         )
 
 
@@ -666,6 +702,7 @@ def match_parts(
     levels: Levels | None = None,
     references: ReferenceLoader | None = None,
     tails: dict[str, TailModel] | None = None,
+    signals: Sequence[str] = (),
 ) -> tuple[list[Match], list[RowProblem]]:
     """Every match of the batch's rows in the live entries of `parts`, and
     what of the rows could not be checked.
@@ -683,7 +720,9 @@ def match_parts(
     grade them. When a row carries its image (tar shards) and `references`
     returns the registered image's local features, each candidate is
     verified geometrically. `tails` (per algorithm) estimate each
-    perceptual match's chance probability.
+    perceptual match's chance probability. `signals` names the protocols
+    (datasignals.EMBEDDED_PROTOCOLS) whose statements are read from each
+    row's image: a refusal of AI training is a signal match.
     """
     head = parts[0][0]
     if thresholds.phash > head.max_radius.phash or thresholds.pdq > head.max_radius.pdq:
@@ -791,7 +830,48 @@ def match_parts(
                 chance=tail.probability(dist) if tail else None,
             )
         )
-    matches.sort(key=lambda m: (m.row, m.kind, m.ref))
+    embedded = [p for p in signals if p in EMBEDDED_PROTOCOLS]
+    if batch.images is not None and embedded:
+        found, unread = _embedded_signals(batch, unreadable, embedded)
+        matches += found
+        problems += unread
+    matches.sort(key=lambda m: (m.row, m.kind, m.ref, m.source))
+    return matches, problems
+
+
+def _embedded_signals(
+    batch: RowBatch, unreadable: set[int], protocols: Sequence[str]
+) -> tuple[list[Match], list[RowProblem]]:
+    """Signal matches for the batch's images that refuse AI training in their
+    own metadata, and the images whose metadata could not be read."""
+    matches: list[Match] = []
+    problems: list[RowProblem] = []
+    assert batch.images is not None
+    for i, data in enumerate(batch.images):
+        row = batch.first_row + i
+        if data is None or row in unreadable:
+            continue
+        said = read_embedded(data, protocols)
+        member = batch.image_names[i] if batch.image_names else None
+        for reason in said.problems:
+            problems.append(
+                RowProblem(
+                    row=row, reason=reason, field=member or "image", signal=METADATA
+                )
+            )
+        for statement in said.refusals(TRAIN_AI):
+            matches.append(
+                Match(
+                    row=row,
+                    kind=MatchKind.SIGNAL,
+                    ref=0,
+                    matched=statement.preference,
+                    source=statement.source,
+                    evidence="; ".join(
+                        x for x in (statement.value, statement.note) if x
+                    ),
+                )
+            )
     return matches, problems
 
 

@@ -33,6 +33,7 @@ class MatchKind(StrEnum):
         "descriptor"  # copy-detection descriptor (workers/engine/descriptor.py)
     )
     STYLE = "style"
+    SIGNAL = "signal"  # the file's own refusal (workers/engine/datasignals.py)
 
 
 # Logical columns a manifest row can carry, and the names that detect them when
@@ -51,6 +52,12 @@ LOGICAL_COLUMNS: dict[str, tuple[str, ...]] = {
 # (style names), its hashes and its image (tar shards). A signal the manifest
 # has no column for is not checked for any row.
 SIGNALS = ("url", "caption", "sha256", "md5", "phash", "pdq", "image")
+# RowProblem.signal of an image whose metadata (the preferences it states,
+# workers/engine/datasignals.py) could not be read; the image was checked.
+METADATA = "metadata"
+# RowProblem.signal of a row whose URL's host (its robots.txt, tdmrep.json or
+# RSL licence) could not be read (workers/engine/websignals.py).
+PUBLISHER = "publisher"
 # RowProblem.signal of a row that could not be read at all: nothing was checked.
 WHOLE_ROW = "row"
 
@@ -162,6 +169,11 @@ class Match:
     -1..1) instead of a distance, and as `variant` the registered region that
     came closest ("whole", "centre", "top-left", ...; "trimmed:" in front when
     the row's trimmed form did).
+    Signal matches (the row's image refuses AI training in its own metadata)
+    have no registry entry (ref 0); `matched` is the preference as an aipref
+    dictionary member ("train-ai=n"), `source` the protocol that said it
+    (iptc, c2pa, cawg, rsl) and `evidence` what the file says, as written,
+    with what is known of who signed it.
     """
 
     row: int
@@ -177,3 +189,5 @@ class Match:
     chance: float | None = None
     matched_as: str = ""
     similarity: float | None = None
+    source: str = ""
+    evidence: str = ""

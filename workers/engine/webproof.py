@@ -80,6 +80,8 @@ class ProofConfig:
     allowed_addresses: frozenset[str] = field(default_factory=frozenset)
     # A port instead of the scheme's own (tests: the local server's).
     port: int | None = None
+    # Who is asking: the domain check, or the publishers' signals step.
+    user_agent: str = USER_AGENT
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ def _request(
                 "GET",
                 path,
                 headers={
-                    "User-Agent": USER_AGENT,
+                    "User-Agent": config.user_agent,
                     "Accept": "text/plain, text/html;q=0.9, */*;q=0.1",
                     "Accept-Encoding": "identity",
                     "Connection": "close",

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from core.errors import ValidationFailed
 from optout.references import reference_features
 from optout.selectors import (
     default_levels,
@@ -46,11 +47,13 @@ from optout.services import (
     receipt_output,
     receipt_sidecar,
     receipt_sign,
+    signal_protocols,
 )
 from optout.snapshots import descriptor_version, max_radius, snapshot_for_revision
 from registry.selectors import registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine import reports as engine_reports
+from workers.engine.datasignals import EMBEDDED_PROTOCOLS
 from workers.engine.manifests import ColumnReport, ManifestRejected, column_report
 from workers.engine.perceptual import removes_row
 from workers.engine.progress import Progress
@@ -66,6 +69,7 @@ from workers.engine.types import LOGICAL_COLUMNS, ManifestFormat, MatchKind
 CLAIM_KINDS = frozenset(
     {MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN, MatchKind.STYLE}
 )
+NOT_IMAGES = CLAIM_KINDS | {MatchKind.SIGNAL}
 
 
 class Command(BaseCommand):
@@ -108,6 +112,15 @@ class Command(BaseCommand):
             + " (default "
             + ",".join(settings.MATCH_REMOVE_LEVELS)
             + "); exact, URL and style matches always do",
+        )
+        parser.add_argument(
+            "--signals",
+            metavar="PROTOCOLS",
+            help="protocols read in the images' metadata, comma-separated from "
+            + ", ".join(EMBEDDED_PROTOCOLS)
+            + ", or none (default "
+            + (",".join(settings.SIGNAL_PROTOCOLS) or "none")
+            + "); a refusal of AI training takes its row out",
         )
         parser.add_argument(
             "--keep-unchecked",
@@ -181,6 +194,7 @@ class Command(BaseCommand):
         levels = default_levels()
         references = reference_features if settings.MATCH_VERIFY else None
         tails = default_tails()
+        signals = self._signals(options["signals"])
         reasons: Counter[str] = Counter()
         unchecked = Counter[str]()  # rows: all, passed on, left out for it alone
 
@@ -193,9 +207,10 @@ class Command(BaseCommand):
                         levels=levels,
                         references=references,
                         tails=tails,
+                        signals=signals,
                     )
                     works = image_work_ids(
-                        image_ids=(m.ref for m in found if m.kind not in CLAIM_KINDS)
+                        image_ids=(m.ref for m in found if m.kind not in NOT_IMAGES)
                     )
                     matched: set[int] = set()
                     lines: list[dict[str, Any]] = []
@@ -300,6 +315,7 @@ class Command(BaseCommand):
                 "verify": settings.MATCH_VERIFY,
                 "variant_scheme": settings.MATCH_VARIANT_SCHEME,
                 "descriptor_model": descriptor_version(),
+                "signals": signals,
             },
             rows=rows_total,
             rows_removed=len(removed),
@@ -406,6 +422,13 @@ class Command(BaseCommand):
                 + ", ".join(PERCEPTUAL_LEVELS)
             )
         return levels
+
+    def _signals(self, raw: str | None) -> list[str]:
+        chosen = None if raw is None else [p.strip() for p in raw.split(",")]
+        try:
+            return signal_protocols([p for p in chosen if p] if chosen else chosen)
+        except ValidationFailed as exc:
+            raise CommandError(f"--{exc.message}") from None
 
     def _columns(self, raw: str | None) -> dict[str, str]:
         if not raw:
