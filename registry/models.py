@@ -222,6 +222,9 @@ class Claim(models.Model):
     # Domain claims: the last check of the proof of control.
     proof_checked_at = models.DateTimeField(null=True, blank=True)
     proof_method = models.CharField(max_length=8, blank=True)  # file, meta
+    # Enforced domains: which of the publishing blocks the site serves, read
+    # with each successful proof check (registry/services/publishing.py).
+    published = models.JSONField(default=dict, blank=True)
     proof_error = models.TextField(blank=True)
     proof_failures = models.PositiveIntegerField(
         default=0, help_text="Failed checks in a row."

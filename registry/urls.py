@@ -23,6 +23,12 @@ urlpatterns = [
         name="claim_withdraw",
     ),
     path("claims/<int:claim_id>/check/", views.claim_check, name="claim_check"),
+    path("claims/<int:claim_id>/publish/", views.claim_publish, name="claim_publish"),
+    path(
+        "claims/<int:claim_id>/publish/<str:name>",
+        views.claim_publish_file,
+        name="claim_publish_file",
+    ),
     path("review/styles/", views.review_styles, name="review_styles"),
     path(
         "review/styles/<int:claim_id>/",

@@ -414,6 +414,53 @@ def claim_withdraw(
 
 
 @artist_required
+def claim_publish(
+    request: HttpRequest, holder: RightsHolder, claim_id: int
+) -> HttpResponse:
+    """Ready blocks to publish the refusal on a proved domain, and which of
+    them its site serves (read with each proof check)."""
+    try:
+        publication = services.claim_publication(claim_id=claim_id, owner=holder)
+    except NotFound:
+        raise Http404("claim not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("claims")
+    served_rows = [
+        (block.title, publication.live.get(block.name, False))
+        for block in publication.blocks
+        if block.name != "meta"  # in pages, which the check does not read
+    ]
+    return render(
+        request,
+        "registry/publish.html",
+        {"p": publication, "served_rows": served_rows},
+    )
+
+
+@artist_required
+def claim_publish_file(
+    request: HttpRequest, holder: RightsHolder, claim_id: int, name: str
+) -> HttpResponse:
+    """One block as the file to put on the site."""
+    try:
+        block = services.claim_publication_block(
+            claim_id=claim_id, owner=holder, name=name
+        )
+    except NotFound:
+        raise Http404("not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("claims")
+    response = HttpResponse(
+        block.text, content_type=f"{block.media_type}; charset=utf-8"
+    )
+    filename = "meta-tags.html" if block.name == "meta" else block.name
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@artist_required
 @require_POST
 def claim_check(
     request: HttpRequest, holder: RightsHolder, claim_id: int
@@ -563,6 +610,23 @@ def dashboard_context(user: User, holder: RightsHolder | None) -> dict[str, Any]
     return ctx
 
 
+def _original_with_xmp(request: HttpRequest, image: Image, name: str) -> HttpResponse:
+    """The owner's original carrying the refusal in XMP (IPTC plus:DataMining),
+    pixels untouched; for the owner only."""
+    holder = selectors.rights_holder_for_user(user=request_user(request))
+    if holder is None or image.work.owner_id != holder.pk:
+        raise Http404("file not found")
+    try:
+        data = services.image_original_with_xmp(image=image)
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain")
+    response = HttpResponse(
+        data, content_type=content_type_for(name=name, image_format=image.format)
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 @require_safe
 def image_file(request: HttpRequest, image_id: int, kind: str) -> HttpResponse:
     """An image's original (owner and staff) or thumbnail (also those whose
@@ -578,6 +642,8 @@ def image_file(request: HttpRequest, image_id: int, kind: str) -> HttpResponse:
         raise Http404("file not found") from None
     if kind == "original":
         name = image.original_name or f"image-{image.pk}"
+        if request.GET.get("xmp") == "1":
+            return _original_with_xmp(request, image, name)
         return stored_file_response(
             image.original,
             filename=name,

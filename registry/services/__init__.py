@@ -45,6 +45,12 @@ from .images import (  # noqa: F401
     images_refingerprint,
     images_sweep,
 )
+from .publishing import (  # noqa: F401
+    claim_publication,
+    claim_publication_block,
+    image_original_with_xmp,
+    published_read,
+)
 from .revision import (  # noqa: F401
     registry_revision_bump,
 )

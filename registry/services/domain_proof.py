@@ -16,6 +16,7 @@ from core.errors import Conflict, NotFound, Unavailable
 from core.tasks import send, send_or_log
 from registry.models import Claim, RightsHolder
 from registry.services.claims import prefixes_activate_for_domain
+from registry.services.publishing import published_read
 from registry.services.revision import registry_revision_bump
 from workers.engine import webproof
 
@@ -133,6 +134,9 @@ def claim_domain_check(*, claim_id: int, scheduled: bool = False) -> Claim | Non
     result = webproof.check_domain(
         claim.normalized, claim.verification_token, proof_config()
     )
+    # With the proof, what the site publishes of the refusal (its robots.txt,
+    # tdmrep.json, RSL licence and ai.txt: the artist's publish page).
+    published = published_read(claim.normalized, proof_config()) if result.ok else None
 
     with transaction.atomic():
         locked = (
@@ -150,6 +154,7 @@ def claim_domain_check(*, claim_id: int, scheduled: bool = False) -> Claim | Non
             locked.proof_method = result.method
             locked.proof_error = ""
             locked.proof_failures = 0
+            locked.published = published
             if before != Claim.State.ACTIVE:
                 locked.state = Claim.State.ACTIVE
                 locked.activated_at = now
