@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import http_sf
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from core.errors import ValidationFailed
@@ -29,12 +32,17 @@ from optout.models import (
     ManifestSidecar,
     Match,
     MatchJob,
+    PublisherSignals,
     UncheckedRow,
 )
 from optout.signing import published_keys
 from optout.snapshots import snapshot_for_revision
 from registry.models import Image, RightsHolder
-from registry.selectors import registry_identity, registry_revision_current
+from registry.selectors import (
+    claim_verifications,
+    registry_identity,
+    registry_revision_current,
+)
 from workers.engine import manifests as engine_manifests
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
 from workers.engine.manifests import Sidecar
@@ -43,6 +51,7 @@ from workers.engine.receipts import PublishedKey, keys_document
 from workers.engine.snapshot import Thresholds
 from workers.engine.style import StyleIndex
 from workers.engine.types import ChunkSpec, ManifestFormat, MatchKind, RowBatch
+from workers.engine.websignals import HostSignals, url_host_path
 
 
 def receipt_keys() -> dict[str, PublishedKey]:
@@ -174,6 +183,8 @@ LOOKUP_MAX_ITEMS = 10_000
 
 
 URL_KINDS = frozenset({MatchKind.URL, MatchKind.PREFIX, MatchKind.DOMAIN})
+# The aipref categories a preferences answer names (draft-ietf-aipref-vocab).
+PREFERENCE_CATEGORIES = ("train-ai", "ai-use", "search")
 
 
 @dataclass(frozen=True)
@@ -206,6 +217,119 @@ class LookupItem:
 class LookupResult:
     revision: int
     items: dict[str, list[LookupItem]]
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One statement behind a URL's preferences (GET /api/v1/preferences/)."""
+
+    declared_by: str  # "rights holder" or "publisher"
+    via: str  # "registry", or the site's protocol
+    preference: str  # "train-ai=n"
+    verified: str
+    claim: int | None = None
+    kind: str = ""
+    matched: str = ""
+    matched_as: str = ""
+    fetched_at: str | None = None
+
+
+@dataclass(frozen=True)
+class UrlPreferences:
+    url: str
+    preferences: str  # an RFC 9651 dictionary; "" when nothing is known
+    categories: dict[str, str]  # category -> y, n or unknown
+    declarations: list[Declaration]
+    problem: str = ""
+
+
+def url_preferences(*, urls: list[str]) -> tuple[int, list[UrlPreferences]]:
+    """The AI-usage preferences of each URL at the current revision: the URL,
+    prefix and domain claims covering it (each means train-ai=n) and what its
+    site said at the registry's last fetch within SIGNAL_WEB_CACHE_SECONDS
+    (never fetched here). A category any declaration refuses is refused; one
+    only allowed is allowed; the rest are unknown (aipref-vocab 5.1)."""
+    if len(urls) > LOOKUP_MAX_ITEMS:
+        raise ValidationFailed(
+            f"urls: at most {LOOKUP_MAX_ITEMS:,} URLs per request, got {len(urls):,}",
+            field="urls",
+        )
+    revision = registry_revision_current()
+    n = len(urls)
+    batch = RowBatch(
+        first_row=0,
+        keys=[None] * n,
+        urls=[u.strip() or None for u in urls],
+        captions=[None] * n,
+        sha256=[None] * n,
+        md5=[None] * n,
+        phash=[None] * n,
+        pdq=[None] * n,
+    )
+    found, problems = snapshot_for_revision(revision).match(batch, default_thresholds())
+    found = match_exceptions_filter(revision=revision, batch=batch, found=found)
+    claims = [m for m in found if m.kind in URL_KINDS]
+    verified = claim_verifications(claim_ids={m.ref for m in claims})
+    said: dict[int, list[Declaration]] = {}
+    for m in claims:
+        said.setdefault(m.row, []).append(
+            Declaration(
+                declared_by="rights holder",
+                via="registry",
+                preference="train-ai=n",
+                verified=verified.get(m.ref, "none"),
+                claim=m.ref,
+                kind=str(m.kind),
+                matched=m.matched,
+                matched_as=m.matched_as,
+            )
+        )
+    places = {i: url_host_path(u) for i, u in enumerate(batch.urls)}
+    fresh = timezone.now() - timedelta(seconds=settings.SIGNAL_WEB_CACHE_SECONDS)
+    sites = {
+        host: HostSignals.from_dict(signals)
+        for host, signals in PublisherSignals.objects.filter(
+            host__in={p[0] for p in places.values() if p}, fetched_at__gte=fresh
+        ).values_list("host", "signals")
+    }
+    for i, place in places.items():
+        if not place or place[0] not in sites:
+            continue
+        site = sites[place[0]]
+        for category in PREFERENCE_CATEGORIES:
+            for rule in site.applicable(place[1], category):
+                said.setdefault(i, []).append(
+                    Declaration(
+                        declared_by="publisher",
+                        via=rule.source,
+                        preference=rule.preference,
+                        verified=f"served by {site.host}",
+                        matched=rule.value,
+                        fetched_at=site.fetched_at,
+                    )
+                )
+    unreadable = {p.row: p.reason for p in problems}
+    out = []
+    for i, url in enumerate(urls):
+        declarations = said.get(i, [])
+        categories = {c: "unknown" for c in PREFERENCE_CATEGORIES}
+        for d in declarations:
+            category, value = d.preference.split("=")
+            if value == "n" or categories[category] == "unknown":
+                categories[category] = value
+        known = {
+            c: (http_sf.Token(v), {}) for c, v in categories.items() if v != "unknown"
+        }
+        out.append(
+            UrlPreferences(
+                url=url,
+                preferences=http_sf.ser(known) if known else "",
+                categories=categories,
+                declarations=declarations,
+                problem=unreadable.get(i, ""),
+            )
+        )
+    return revision, out
 
 
 def default_thresholds() -> Thresholds:

@@ -61,6 +61,7 @@ api_urlpatterns = [
         name="api-job-output",
     ),
     path("lookup/", api.LookupApi.as_view(), name="api-lookup"),
+    path("preferences/", api.PreferencesApi.as_view(), name="api-preferences"),
     path("snapshot/", api.SnapshotApi.as_view(), name="api-snapshot"),
     path(
         "snapshot/segments/<str:name>/<path:file>",

@@ -425,3 +425,37 @@ def registry_export_for_account(*, user: User) -> dict[str, Any]:
         "verified": holder.verified,
     }
     return {"profile": profile, "works": works, "claims": claims}
+
+
+def claim_verifications(*, claim_ids: Iterable[int]) -> dict[int, str]:
+    """How each claim's holder was verified for it, in words: "domain proof"
+    (an enforced domain claim, or a URL or prefix on a host its holder has
+    proved), "admin review" (a prefix or style claim an admin approved) or
+    "none" (an exact URL claimed without proof, within the per-host cap)."""
+    claims = list(
+        Claim.objects.filter(pk__in=set(claim_ids)).values_list(
+            "pk", "owner_id", "kind", "normalized"
+        )
+    )
+    proved: dict[int, list[str]] = {}
+    for owner_id, domain in Claim.objects.filter(
+        owner_id__in={c[1] for c in claims},
+        kind=Claim.Kind.DOMAIN,
+        state=Claim.State.ACTIVE,
+    ).values_list("owner_id", "normalized"):
+        proved.setdefault(owner_id, []).append(domain)
+    out = {}
+    for pk, owner_id, kind, normalized in claims:
+        if kind == Claim.Kind.DOMAIN:
+            out[pk] = "domain proof"
+            continue
+        if kind == Claim.Kind.STYLE:
+            out[pk] = "admin review"
+            continue
+        host = prefix_host(normalized)
+        domains = proved.get(owner_id, [])
+        if any(host == d or host.endswith("." + d) for d in domains):
+            out[pk] = "domain proof"
+        else:
+            out[pk] = "admin review" if kind == Claim.Kind.PREFIX else "none"
+    return out

@@ -30,6 +30,7 @@ from .lookup import (  # noqa: F401
     LookupItemOutputSerializer,
 )
 from .manifests import ManifestUploadApi  # noqa: F401
+from .preferences import PreferencesApi  # noqa: F401
 from .snapshot import SnapshotApi, SnapshotFileApi  # noqa: F401
 from .spawning import (  # noqa: F401
     SpawningQueryUrlsApi,

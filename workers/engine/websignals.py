@@ -158,11 +158,14 @@ class HostSignals:
         return Protego.parse("User-agent: *\n" + "\n".join(self.access))
 
     def refusals(self, path: str, category: str = TRAIN_AI) -> list[Rule]:
-        """The rules refusing `category` for `path`, one per source: per
-        source the longest matching pattern applies, and rules of that
-        length combine most restrictively. Content-Usage and Content-Signal
-        only speak of paths the `*` group may crawl."""
-        crawlable: bool | None = None
+        """The rules refusing `category` for `path`, one per source."""
+        return [r for r in self.applicable(path, category) if not r.allowed]
+
+    def applicable(self, path: str, category: str) -> list[Rule]:
+        """The rule that decides `category` for `path`, one per source: per
+        source the longest matching pattern applies, and rules of that length
+        combine most restrictively. Content-Usage and Content-Signal only
+        speak of paths the `*` group may crawl."""
         out = []
         for source in WEB_PROTOCOLS:
             best: list[Rule] = []
@@ -176,16 +179,16 @@ class HostSignals:
                     best, length = [rule], len(rule.path)
                 elif len(rule.path) == length:
                     best.append(rule)
-            refusing = [r for r in best if not r.allowed]
-            if not refusing:
+            if not best:
                 continue
-            if source in ("robots", "content-signal"):
-                if crawlable is None:
-                    crawlable = self._access.can_fetch(f"http://{self.host}{path}", "*")
-                if not crawlable:
-                    continue
-            out.append(refusing[0])
+            if source in ("robots", "content-signal") and not self._crawlable(path):
+                continue
+            refusing = [r for r in best if not r.allowed]
+            out.append(refusing[0] if refusing else best[0])
         return out
+
+    def _crawlable(self, path: str) -> bool:
+        return self._access.can_fetch(f"http://{self.host}{path}", "*")
 
 
 def pattern_matches(pattern: str, path: str) -> bool:
