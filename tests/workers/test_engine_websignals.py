@@ -225,7 +225,8 @@ def test_absent_files_state_nothing_and_failures_are_problems():
         broken = check_host("broken.example", config, WEB_PROTOCOLS, "t0")
         slow = check_host("slow.example", config, ["robots"], "t0")
         config = replace(config, resolver=lambda h, p: ["10.1.2.3"])
-        private = check_host("inside.example", config, ["robots"], "t0")
+        # Every protocol: a host that did not answer is asked once.
+        private = check_host("inside.example", config, WEB_PROTOCOLS, "t0")
     assert quiet.problems == [] and quiet.rules == []
     assert [d.outcome for d in quiet.documents] == ["absent", "absent"]
     assert broken.problems == [
@@ -239,6 +240,7 @@ def test_absent_files_state_nothing_and_failures_are_problems():
         "robots.txt of inside.example could not be fetched: refused: "
         "inside.example resolves to a private address"
     ]
+    assert len(private.documents) == 1
 
 
 def test_a_huge_robots_txt_is_read_to_its_limit():
@@ -253,20 +255,14 @@ def test_a_huge_robots_txt_is_read_to_its_limit():
 def test_rows_are_matched_by_their_host_and_path():
     said = signals()
     broken = HostSignals("down.example", "t0", ["robots"], problems=["it is down"])
-    batch = RowBatch(
+    batch = RowBatch.of(
         first_row=100,
-        keys=["a", "b", "c", "d"],
         urls=[
             "https://ART.example/works/a.jpg",
             "https://art.example/private/b.jpg",
             "https://down.example/c.jpg",
             "not a url",
         ],
-        captions=[None] * 4,
-        sha256=[None] * 4,
-        md5=[None] * 4,
-        phash=[None] * 4,
-        pdq=[None] * 4,
     )
     matches, problems = match_rows(batch, {"art.example": said, "down.example": broken})
     assert [(m.row, m.kind, m.source, m.matched) for m in matches] == [

@@ -374,6 +374,7 @@ def check_host(
     schemes = ["https", "http"] if config.scheme == "https" else ["http"]
     origin = f"{schemes[0]}://{host}{port}"
     robots_wanted = {"robots", "content-signal", "rsl"} & set(chosen)
+    unreachable = False
     if robots_wanted:
         for scheme in schemes:
             origin = f"{scheme}://{host}{port}"
@@ -381,6 +382,7 @@ def check_host(
             if document.outcome != "error" or document.status is not None:
                 break  # answered (even with an error status): no fallback
         out.documents.append(document)
+        unreachable = document.outcome == "error" and document.status is None
         if document.outcome == "error":
             out.problems.append(
                 f"robots.txt of {host} could not be fetched: {document.detail}"
@@ -401,7 +403,9 @@ def check_host(
                     out.problems.append(
                         f"RSL licence {url} could not be fetched: {licence.detail}"
                     )
-    if "tdmrep" in chosen:
+    if "tdmrep" in chosen and not unreachable:
+        # (A host that did not answer for robots.txt is not asked again: its
+        # rows already carry that problem.)
         document, body = _get(origin + TDMREP_PATH, config, MAX_DOCUMENT_BYTES)
         out.documents.append(document)
         if document.outcome == "ok":
