@@ -117,16 +117,7 @@ def main() -> None:
         for r in range(args.rows_per_host)
     ]
     n = len(urls)
-    batch = RowBatch(
-        first_row=0,
-        keys=[None] * n,
-        urls=urls,
-        captions=[None] * n,
-        sha256=[None] * n,
-        md5=[None] * n,
-        phash=[None] * n,
-        pdq=[None] * n,
-    )
+    batch = RowBatch.of(urls=urls)
     print(
         f"{args.hosts:,} hosts, {n:,} rows; server on 127.0.0.1 (its own process); "
         f"{settings.SIGNAL_WEB_CONCURRENCY} fetch threads"

@@ -69,18 +69,8 @@ def images(kind: str, n: int) -> list[bytes]:
 
 
 def batch(data: list[bytes]) -> RowBatch:
-    n = len(data)
-    return RowBatch(
-        first_row=0,
-        keys=[str(i) for i in range(n)],
-        urls=[None] * n,
-        captions=[None] * n,
-        sha256=[None] * n,
-        md5=[None] * n,
-        phash=[None] * n,
-        pdq=[None] * n,
-        images=list(data),
-        image_names=[f"{i}.jpg" for i in range(n)],
+    return RowBatch.of(
+        images=list(data), image_names=[f"{i}.jpg" for i in range(len(data))]
     )
 
 

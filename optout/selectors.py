@@ -255,17 +255,7 @@ def url_preferences(*, urls: list[str]) -> tuple[int, list[UrlPreferences]]:
             field="urls",
         )
     revision = registry_revision_current()
-    n = len(urls)
-    batch = RowBatch(
-        first_row=0,
-        keys=[None] * n,
-        urls=[u.strip() or None for u in urls],
-        captions=[None] * n,
-        sha256=[None] * n,
-        md5=[None] * n,
-        phash=[None] * n,
-        pdq=[None] * n,
-    )
+    batch = RowBatch.of(urls=[u.strip() or None for u in urls])
     found, problems = snapshot_for_revision(revision).match(batch, default_thresholds())
     found = match_exceptions_filter(revision=revision, batch=batch, found=found)
     claims = [m for m in found if m.kind in URL_KINDS]

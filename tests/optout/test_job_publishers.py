@@ -14,10 +14,9 @@ import pytest
 from optout.models import PublisherSignals
 from optout.services import manifest_upload, match_job_start, publishers
 from tests.images import image_bytes
-from tests.registry.trust import freeze
+from tests.registry.trust import freeze, served_locally
 from tests.signal_images import iptc_data_mining, with_xmp
 from tests.webserver import local_site
-from workers.engine.webproof import FetchFailed
 
 from .helpers import (
     download,
@@ -51,24 +50,12 @@ def serve_publishers(site) -> None:
 
 
 def point_publishers_at(monkeypatch, site) -> None:
-    table = dict.fromkeys(HOSTS, "127.0.0.1")
     original = publishers.publisher_config
-
-    def resolver(host: str, port: int) -> list[str]:
-        if host not in table:
-            raise FetchFailed(f"{host} does not resolve")
-        return [table[host]]
-
-    def config():
-        return replace(
-            original(),
-            scheme="http",
-            port=site.port,
-            resolver=resolver,
-            allowed_addresses=frozenset({"127.0.0.1"}),
-        )
-
-    monkeypatch.setattr(publishers, "publisher_config", config)
+    monkeypatch.setattr(
+        publishers,
+        "publisher_config",
+        lambda: served_locally(replace(original(), scheme="http"), site, *HOSTS),
+    )
 
 
 def samples() -> list[tuple[str, bytes, dict]]:

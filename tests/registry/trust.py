@@ -9,7 +9,7 @@ import pytest
 
 from registry.services import domain_proof, proof_config
 from tests.webserver import Site
-from workers.engine.webproof import FetchFailed
+from workers.engine.webproof import FetchFailed, ProofConfig
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -30,26 +30,33 @@ def freeze(monkeypatch: pytest.MonkeyPatch, when: datetime = START) -> Clock:
     return clock
 
 
-def point_domains_at(monkeypatch: pytest.MonkeyPatch, site: Site, *names: str) -> None:
-    """Resolve `names` to the local server and let that one address through.
+def served_locally(config: ProofConfig, site: Site, *names: str) -> ProofConfig:
+    """`config` with `names` resolved to the local server, its port, and that
+    one address let through.
 
     Only the name lookup and the port are changed (the outbound network edge);
     the fetcher still refuses every other private address.
     """
-    table = dict.fromkeys(names or ("alice.example",), "127.0.0.1")
-    original = proof_config
+    table = dict.fromkeys(names, "127.0.0.1")
 
     def resolver(host: str, port: int) -> list[str]:
         if host not in table:
             raise FetchFailed(f"{host} does not resolve")
         return [table[host]]
 
-    def config():
-        return replace(
-            original(),
-            resolver=resolver,
-            port=site.port,
-            allowed_addresses=frozenset({"127.0.0.1"}),
-        )
+    return replace(
+        config,
+        resolver=resolver,
+        port=site.port,
+        allowed_addresses=frozenset({"127.0.0.1"}),
+    )
 
-    monkeypatch.setattr(domain_proof, "proof_config", config)
+
+def point_domains_at(monkeypatch: pytest.MonkeyPatch, site: Site, *names: str) -> None:
+    """Point the domain check at the local server for `names`."""
+    original = proof_config
+    monkeypatch.setattr(
+        domain_proof,
+        "proof_config",
+        lambda: served_locally(original(), site, *(names or ("alice.example",))),
+    )

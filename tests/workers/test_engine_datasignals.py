@@ -152,19 +152,8 @@ def test_an_entity_bomb_in_xmp_is_refused_not_expanded():
 
 
 def _batch(images: list[bytes | None]) -> RowBatch:
-    n = len(images)
-    return RowBatch(
-        first_row=10,
-        keys=[f"{i:04d}" for i in range(n)],
-        urls=[None] * n,
-        captions=[None] * n,
-        sha256=[None] * n,
-        md5=[None] * n,
-        phash=[None] * n,
-        pdq=[None] * n,
-        images=images,
-        image_names=[f"{i:04d}.jpg" for i in range(n)],
-    )
+    names = [f"{i:04d}.jpg" for i in range(len(images))]
+    return RowBatch.of(first_row=10, images=images, image_names=names)
 
 
 def test_matching_a_batch_makes_a_signal_match_per_refusal():

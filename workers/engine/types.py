@@ -148,6 +148,22 @@ class RowBatch:
     def __len__(self) -> int:
         return len(self.keys)
 
+    @classmethod
+    def of(cls, *, first_row: int = 0, **columns: list[Any]) -> RowBatch:
+        """A batch of the columns given (`urls=[...]`, `images=[...]`); the
+        other value columns are None for every row. The lists must be as long
+        as each other."""
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) != 1:
+            raise ValueError("give at least one column, every one as long")
+        (n,) = lengths
+        empty = {
+            name: [None] * n
+            for name in ("keys", "urls", "captions", "sha256", "md5", "phash", "pdq")
+            if name not in columns
+        }
+        return cls(first_row=first_row, **empty, **columns)
+
 
 @dataclass(frozen=True)
 class Match:
