@@ -39,7 +39,7 @@ from optout.signing import published_keys
 from optout.snapshots import snapshot_for_revision
 from registry.models import Image, RightsHolder
 from registry.selectors import (
-    claim_verifications,
+    claim_standings,
     registry_identity,
     registry_revision_current,
 )
@@ -245,7 +245,8 @@ class UrlPreferences:
 
 def url_preferences(*, urls: list[str]) -> tuple[int, list[UrlPreferences]]:
     """The AI-usage preferences of each URL at the current revision: the URL,
-    prefix and domain claims covering it (each means train-ai=n) and what its
+    prefix and domain claims covering it (each refuses train-ai and may say
+    search and ai-use) and what its
     site said at the registry's last fetch within SIGNAL_WEB_CACHE_SECONDS
     (never fetched here). A category any declaration refuses is refused; one
     only allowed is allowed; the rest are unknown (aipref-vocab 5.1)."""
@@ -259,21 +260,27 @@ def url_preferences(*, urls: list[str]) -> tuple[int, list[UrlPreferences]]:
     found, problems = snapshot_for_revision(revision).match(batch, default_thresholds())
     found = match_exceptions_filter(revision=revision, batch=batch, found=found)
     claims = [m for m in found if m.kind in URL_KINDS]
-    verified = claim_verifications(claim_ids={m.ref for m in claims})
+    standings = claim_standings(claim_ids={m.ref for m in claims})
     said: dict[int, list[Declaration]] = {}
     for m in claims:
-        said.setdefault(m.row, []).append(
-            Declaration(
-                declared_by="rights holder",
-                via="registry",
-                preference="train-ai=n",
-                verified=verified.get(m.ref, "none"),
-                claim=m.ref,
-                kind=str(m.kind),
-                matched=m.matched,
-                matched_as=m.matched_as,
+        standing = standings.get(m.ref)
+        if standing is None:  # withdrawn since the index was built
+            continue
+        for category in PREFERENCE_CATEGORIES:
+            if category not in standing.preferences:
+                continue
+            said.setdefault(m.row, []).append(
+                Declaration(
+                    declared_by="rights holder",
+                    via="registry",
+                    preference=f"{category}={standing.preferences[category]}",
+                    verified=standing.verified,
+                    claim=m.ref,
+                    kind=str(m.kind),
+                    matched=m.matched,
+                    matched_as=m.matched_as,
+                )
             )
-        )
     places = {i: url_host_path(u) for i, u in enumerate(batch.urls)}
     fresh = timezone.now() - timedelta(seconds=settings.SIGNAL_WEB_CACHE_SECONDS)
     sites = {

@@ -125,9 +125,32 @@ class ClaimForm(forms.Form):
         help_text="Style names only: other spellings, separated by commas.",
     )
 
+    search = forms.ChoiceField(
+        label="Search engines",
+        choices=[("", "not said"), ("y", "allowed"), ("n", "not allowed")],
+        required=False,
+        help_text="URLs, prefixes and domains: whether search engines may index "
+        "and link to these works (AI training is always refused).",
+    )
+    ai_use = forms.ChoiceField(
+        label="AI use (retrieval, grounding)",
+        choices=[("", "not said"), ("y", "allowed"), ("n", "not allowed")],
+        required=False,
+        help_text="Whether AI systems may use these works as input when they "
+        "answer (not training).",
+    )
+
     def alias_list(self) -> list[str]:
         raw = self.cleaned_data.get("aliases") or ""
         return [a.strip() for a in raw.split(",") if a.strip()]
+
+    def preferences(self) -> dict[str, str]:
+        """The per-use preferences chosen (train-ai is always n)."""
+        chosen = {
+            "search": self.cleaned_data.get("search") or "",
+            "ai-use": self.cleaned_data.get("ai_use") or "",
+        }
+        return {category: value for category, value in chosen.items() if value}
 
 
 class BulkClaimForm(forms.Form):

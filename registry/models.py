@@ -185,6 +185,17 @@ class Fingerprint(models.Model):
         return bytes(self.value or b"").hex()
 
 
+# The IETF aipref categories a claim states a preference for
+# (draft-ietf-aipref-vocab): a claim always refuses AI training; it may also
+# allow or refuse search and AI use (retrieval, grounding).
+CLAIM_CATEGORIES = ("train-ai", "ai-use", "search")
+
+
+def no_training() -> dict[str, str]:
+    """What every claim says, and what claims made before preferences meant."""
+    return {"train-ai": "n"}
+
+
 class Claim(models.Model):
     """Something a rights holder asks to be removed from training data."""
 
@@ -214,6 +225,9 @@ class Claim(models.Model):
     value = models.CharField(max_length=2048, help_text="As the artist entered it.")
     normalized = models.CharField(max_length=2048)
     aliases = models.JSONField(default=list, blank=True)
+    # Per use (CLAIM_CATEGORIES -> "y" or "n"): "train-ai" is always "n";
+    # "search" and "ai-use" are there when the holder said.
+    preferences = models.JSONField(default=no_training, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, db_index=True)
     verification_token = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -256,6 +270,12 @@ class Claim(models.Model):
     @property
     def is_enforced(self) -> bool:
         return self.state == self.State.ACTIVE
+
+    @property
+    def preferences_text(self) -> str:
+        """The preferences as an aipref dictionary: "train-ai=n, search=y"."""
+        stated = self.preferences or no_training()
+        return ", ".join(f"{c}={stated[c]}" for c in CLAIM_CATEGORIES if c in stated)
 
     @property
     def pending_reason(self) -> str:

@@ -427,14 +427,23 @@ def registry_export_for_account(*, user: User) -> dict[str, Any]:
     return {"profile": profile, "works": works, "claims": claims}
 
 
-def claim_verifications(*, claim_ids: Iterable[int]) -> dict[int, str]:
-    """How each claim's holder was verified for it, in words: "domain proof"
-    (an enforced domain claim, or a URL or prefix on a host its holder has
-    proved), "admin review" (a prefix or style claim an admin approved) or
-    "none" (an exact URL claimed without proof, within the per-host cap)."""
+@dataclass(frozen=True)
+class ClaimStanding:
+    """What a claim says per use, and how its holder was verified for it."""
+
+    verified: str
+    preferences: dict[str, str]
+
+
+def claim_standings(*, claim_ids: Iterable[int]) -> dict[int, ClaimStanding]:
+    """Each claim's preferences and how its holder was verified for it, in
+    words: "domain proof" (an enforced domain claim, or a URL or prefix on a
+    host its holder has proved), "admin review" (a prefix or style claim an
+    admin approved) or "none" (an exact URL claimed without proof, within the
+    per-host cap)."""
     claims = list(
         Claim.objects.filter(pk__in=set(claim_ids)).values_list(
-            "pk", "owner_id", "kind", "normalized"
+            "pk", "owner_id", "kind", "normalized", "preferences"
         )
     )
     proved: dict[int, list[str]] = {}
@@ -445,17 +454,17 @@ def claim_verifications(*, claim_ids: Iterable[int]) -> dict[int, str]:
     ).values_list("owner_id", "normalized"):
         proved.setdefault(owner_id, []).append(domain)
     out = {}
-    for pk, owner_id, kind, normalized in claims:
+    for pk, owner_id, kind, normalized, preferences in claims:
         if kind == Claim.Kind.DOMAIN:
-            out[pk] = "domain proof"
-            continue
-        if kind == Claim.Kind.STYLE:
-            out[pk] = "admin review"
-            continue
-        host = prefix_host(normalized)
-        domains = proved.get(owner_id, [])
-        if any(host == d or host.endswith("." + d) for d in domains):
-            out[pk] = "domain proof"
+            verified = "domain proof"
+        elif kind == Claim.Kind.STYLE:
+            verified = "admin review"
         else:
-            out[pk] = "admin review" if kind == Claim.Kind.PREFIX else "none"
+            host = prefix_host(normalized)
+            domains = proved.get(owner_id, [])
+            if any(host == d or host.endswith("." + d) for d in domains):
+                verified = "domain proof"
+            else:
+                verified = "admin review" if kind == Claim.Kind.PREFIX else "none"
+        out[pk] = ClaimStanding(verified, dict(preferences or {"train-ai": "n"}))
     return out

@@ -323,6 +323,7 @@ def claims(request: HttpRequest, holder: RightsHolder) -> HttpResponse:
                 kind=data["kind"],
                 value=data["value"],
                 aliases=form.alias_list(),
+                preferences=form.preferences(),
             )
         except DomainError as exc:
             add_domain_error(form, exc)

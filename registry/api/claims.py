@@ -53,6 +53,14 @@ class ClaimListCreateApi(ArtistApi):
             max_length=50,
             help_text="Style claims only: other spellings of the name.",
         )
+        preferences = serializers.DictField(
+            child=serializers.CharField(),
+            required=False,
+            default=dict,
+            help_text="What the claim says per use (IETF aipref categories, y "
+            "or n): train-ai is always n; URL, prefix and domain claims may say "
+            'search and ai-use too, e.g. {"search": "y", "ai-use": "n"}.',
+        )
 
         class Meta:
             ref_name = "ClaimCreate"
@@ -119,8 +127,12 @@ class ClaimListCreateApi(ArtistApi):
                 request_only=True,
             ),
             OpenApiExample(
-                "A domain",
-                value={"kind": "domain", "value": "alice.example"},
+                "A domain, open to search engines",
+                value={
+                    "kind": "domain",
+                    "value": "alice.example",
+                    "preferences": {"search": "y"},
+                },
                 request_only=True,
             ),
             OpenApiExample(

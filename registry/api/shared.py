@@ -131,6 +131,11 @@ class ClaimOutputSerializer(serializers.Serializer):
     value = serializers.CharField(help_text="As entered.")
     normalized = serializers.CharField(help_text="As matched.")
     aliases = serializers.ListField(child=serializers.CharField())
+    preferences = serializers.DictField(
+        child=serializers.CharField(),
+        help_text='Per use, y or n (IETF aipref): {"train-ai": "n", "search": '
+        '"y"}; train-ai is always n.',
+    )
     state = serializers.ChoiceField(choices=Claim.State.choices)
     verification_token = serializers.SerializerMethodField()
     created = serializers.DateTimeField()

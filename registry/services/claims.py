@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,7 +18,13 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import audit_record, notify
 from core.errors import Conflict, NotFound, ValidationFailed
-from registry.models import Claim, RightsHolder, prefix_host
+from registry.models import (
+    CLAIM_CATEGORIES,
+    Claim,
+    RightsHolder,
+    no_training,
+    prefix_host,
+)
 from registry.services.revision import registry_revision_bump
 from workers.engine.style import normalize_text
 from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
@@ -56,9 +62,14 @@ def claim_create(
     kind: str,
     value: str,
     aliases: Iterable[str] = (),
+    preferences: Mapping[str, str] | None = None,
     bump_revision: bool = True,
 ) -> Claim:
     """Claim a URL, URL prefix, domain or style name.
+
+    `preferences` (aipref category -> "y" or "n"): a claim always refuses AI
+    training (`train-ai` "n"); URL, prefix and domain claims may also say
+    whether search and AI use (`ai-use`) are allowed.
 
     URL claims are enforced at once; a prefix at once only on a host whose
     control the holder has proved (an active domain claim on it or a parent
@@ -67,6 +78,7 @@ def claim_create(
     control (state unverified), a style name for an admin (pending review).
     """
     normalized = _claim_normalize(kind, value)
+    stated = claim_preferences_clean(kind, preferences)
     clean_aliases: list[str] = []
     if kind == Claim.Kind.STYLE:
         for alias in aliases or []:
@@ -125,6 +137,7 @@ def claim_create(
                 value=value.strip()[:2048],
                 normalized=normalized[:2048],
                 aliases=clean_aliases,
+                preferences=stated,
                 state=state,
                 verification_token=(
                     secrets.token_urlsafe(24) if kind == Claim.Kind.DOMAIN else ""
@@ -198,6 +211,41 @@ def claims_text_from_file(*, name: str, data: bytes) -> str:
         raise ValidationFailed(
             f"file: {name} is not UTF-8 text (byte {exc.start})", field="file"
         ) from None
+
+
+def claim_preferences_clean(
+    kind: str, preferences: Mapping[str, str] | None
+) -> dict[str, str]:
+    """A claim's preferences as stored: train-ai "n", and search and ai-use
+    as given (URL, prefix and domain claims). Raises ValidationFailed naming
+    `preferences` and the category."""
+    stated = no_training()
+    for category, value in (preferences or {}).items():
+        if category not in CLAIM_CATEGORIES:
+            raise ValidationFailed(
+                f"preferences: unknown category {category!r}; use "
+                + ", ".join(CLAIM_CATEGORIES),
+                field="preferences",
+            )
+        if value not in ("y", "n"):
+            raise ValidationFailed(
+                f"preferences: {category} is y (allowed) or n (not allowed)",
+                field="preferences",
+            )
+        if category == "train-ai" and value != "n":
+            raise ValidationFailed(
+                "preferences: a claim refuses AI training (train-ai=n); "
+                "offering works for training on terms is not available yet",
+                field="preferences",
+            )
+        if category != "train-ai" and kind == Claim.Kind.STYLE:
+            raise ValidationFailed(
+                "preferences: a style claim speaks of training only; search and "
+                "ai-use are for URL, prefix and domain claims",
+                field="preferences",
+            )
+        stated[category] = value
+    return {c: stated[c] for c in CLAIM_CATEGORIES if c in stated}
 
 
 def claim_create_bulk(

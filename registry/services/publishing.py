@@ -61,7 +61,11 @@ def claim_publication(*, claim_id: int, owner: RightsHolder) -> Publication:
     checked = published.get("checked_at")
     return Publication(
         claim=claim,
-        blocks=publishing.blocks(claim.normalized, policy_url=_policy_url(claim)),
+        blocks=publishing.blocks(
+            claim.normalized,
+            policy_url=_policy_url(claim),
+            preferences=claim.preferences,
+        ),
         live=dict(published.get("live") or {}),
         checked_at=parse_datetime(checked) if checked else None,
         problems=list(published.get("problems") or []),

@@ -47,6 +47,7 @@ def test_it_enforces_a_url_claim_at_once(artist_client, holder):
         "value": "HTTPS://Alice.Example:443/a/../harbour.png#top",
         "normalized": "https://alice.example/harbour.png",
         "aliases": [],
+        "preferences": {"train-ai": "n"},  # what every claim says
         "state": "active",
         "verification_token": None,
         "created": claim.created.isoformat().replace("+00:00", "Z"),

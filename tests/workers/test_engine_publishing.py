@@ -99,3 +99,27 @@ def test_xmp_is_written_into_originals_without_touching_the_pixels(fmt):
 def test_a_file_exiv2_cannot_write_is_refused_clearly():
     with pytest.raises(ValueError, match="this file cannot carry XMP"):
         with_xmp(b"not an image at all")
+
+
+def test_the_blocks_say_what_the_claim_says_of_search_and_ai_use():
+    text = published(preferences={"search": "y", "ai-use": "n"})
+    assert "Content-Usage: / train-ai=n, ai-use=n, search=y" in text[ROBOTS]
+    assert "Content-Signal: ai-train=no, search=yes, ai-input=no" in text[ROBOTS]
+    said = site(text[ROBOTS], rsl=text[RSL_DOCUMENT].encode())
+    decided = {
+        (r.source, r.preference)
+        for category in ("train-ai", "ai-use", "search")
+        for r in said.applicable("/a.jpg", category)
+    }
+    assert decided == {
+        ("robots", "train-ai=n"),
+        ("robots", "ai-use=n"),
+        ("robots", "search=y"),
+        ("content-signal", "train-ai=n"),
+        ("content-signal", "ai-use=n"),
+        ("content-signal", "search=y"),
+        ("rsl", "train-ai=n"),
+        ("rsl", "ai-use=n"),  # ai-all prohibited
+    }
+    # A claim cannot say yes to training through the blocks.
+    assert "train-ai=n" in published(preferences={"train-ai": "y"})[ROBOTS]

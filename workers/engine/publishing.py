@@ -7,14 +7,16 @@ The blocks say what a registry claim means (the IETF aipref vocabulary's
 (docs/SIGNALS.md), so each one round-trips through workers/engine/websignals.py
 or datasignals.py:
 
-- robots.txt lines: `Content-Usage: / train-ai=n` (draft-ietf-aipref-attach),
-  `Content-Signal: ai-train=no` (Cloudflare's Content Signals) and, when the
-  artist serves the RSL licence below, `License:` naming it;
+- robots.txt lines: `Content-Usage: / train-ai=n` (draft-ietf-aipref-attach;
+  with the claim's `search` and `ai-use` when it says them),
+  `Content-Signal: ai-train=no` (Cloudflare's Content Signals; `search`,
+  `ai-input` likewise) and `License:` naming the RSL licence below;
 - `/.well-known/tdmrep.json`: a TDM reservation for the whole site (W3C
   TDMRep), with the registry's page as `tdm-policy` when given;
 - HTML `<meta>` tags: TDMRep's `tdm-reservation`, and the `noai, noimageai`
   robots values some platforms honour (a convention, not a standard);
-- an RSL 1.0 licence document prohibiting AI training for the whole site;
+- an RSL 1.0 licence document prohibiting AI training for the whole site
+  (all AI use when the claim refuses `ai-use`; search when it refuses it);
 - Spawning's `ai.txt`, disallowing everything to dataset builders.
 
 `live` reads a site's answers (a websignals.HostSignals, plus its ai.txt)
@@ -26,11 +28,12 @@ writes IPTC's plus:DataMining into an image without re-encoding it
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from protego import Protego
 
-from .datasignals import PLUS_VOCAB, TRAIN_AI
+from .datasignals import AI_USE, PLUS_VOCAB, SEARCH, TRAIN_AI
 from .websignals import HostSignals
 
 ROBOTS, TDMREP, META, RSL_DOCUMENT, AI_TXT = (
@@ -55,14 +58,32 @@ class Block:
     text: str
 
 
-def blocks(domain: str, *, policy_url: str = "") -> list[Block]:
-    """The blocks for `domain`, in the order a page shows them."""
+def blocks(
+    domain: str,
+    *,
+    policy_url: str = "",
+    preferences: Mapping[str, str] | None = None,
+) -> list[Block]:
+    """The blocks for `domain`, in the order a page shows them. `preferences`
+    (aipref category -> y/n; train-ai is always n) are what the claim says."""
+    stated = {**(preferences or {}), TRAIN_AI: "n"}
+    usage = ", ".join(
+        f"{c}={stated[c]}" for c in (TRAIN_AI, AI_USE, SEARCH) if c in stated
+    )
+    signal = ["ai-train=no"]
+    if SEARCH in stated:
+        signal.append(f"search={'yes' if stated[SEARCH] == 'y' else 'no'}")
+    if AI_USE in stated:
+        signal.append(f"ai-input={'yes' if stated[AI_USE] == 'y' else 'no'}")
+    prohibited = ["ai-all" if stated.get(AI_USE) == "n" else "ai-train"]
+    if stated.get(SEARCH) == "n":
+        prohibited.append("search")
     origin = f"https://{domain}"
     robots = (
-        "# No AI training on this site's content (IETF aipref, Content Signals).\n"
+        "# AI usage preferences for this site (IETF aipref, Content Signals).\n"
         "User-agent: *\n"
-        "Content-Usage: / train-ai=n\n"
-        "Content-Signal: ai-train=no\n"
+        f"Content-Usage: / {usage}\n"
+        f"Content-Signal: {', '.join(signal)}\n"
         f"License: {origin}{RSL_PATH}\n"
     )
     reservation: dict[str, object] = {"location": "/", "tdm-reservation": 1}
@@ -78,7 +99,7 @@ def blocks(domain: str, *, policy_url: str = "") -> list[Block]:
         '<rsl xmlns="https://rslstandard.org/rsl">\n'
         '  <content url="/">\n'
         "    <license>\n"
-        '      <prohibits type="usage">ai-train</prohibits>\n'
+        f'      <prohibits type="usage">{" ".join(prohibited)}</prohibits>\n'
         "    </license>\n"
         "  </content>\n"
         "</rsl>\n"
