@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 
 from django.db import models
 from django.db.models import Q
@@ -317,6 +318,11 @@ class Claim(models.Model):
 def prefix_host(normalized: str) -> str:
     """The host a normalized prefix claim lies on, without a leading www."""
     return normalize_url(normalized).host.removeprefix("www.")
+
+
+def host_in_domains(host: str, domains: Iterable[str]) -> bool:
+    """Whether `host` is one of `domains` or a subdomain of one."""
+    return any(host == d or host.endswith("." + d) for d in domains)
 
 
 class RegistryRevision(models.Model):

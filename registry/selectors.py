@@ -29,6 +29,7 @@ from registry.models import (
     RegistryRevision,
     RightsHolder,
     Work,
+    host_in_domains,
     prefix_host,
 )
 
@@ -286,7 +287,7 @@ def verified_links(*, holder: RightsHolder, claims: list[Claim]) -> list[Claim]:
 
     def proved(claim: Claim) -> bool:
         host = prefix_host(claim.normalized)
-        return any(host == d or host.endswith("." + d) for d in domains)
+        return host_in_domains(host, domains)
 
     return [
         c
@@ -461,8 +462,7 @@ def claim_standings(*, claim_ids: Iterable[int]) -> dict[int, ClaimStanding]:
             verified = "admin review"
         else:
             host = prefix_host(normalized)
-            domains = proved.get(owner_id, [])
-            if any(host == d or host.endswith("." + d) for d in domains):
+            if host_in_domains(host, proved.get(owner_id, [])):
                 verified = "domain proof"
             else:
                 verified = "admin review" if kind == Claim.Kind.PREFIX else "none"

@@ -22,6 +22,7 @@ from registry.models import (
     CLAIM_CATEGORIES,
     Claim,
     RightsHolder,
+    host_in_domains,
     no_training,
     prefix_host,
 )
@@ -313,8 +314,7 @@ def _revoked_cover(owner: RightsHolder, normalized: str) -> Claim | None:
         kind__in=[Claim.Kind.URL, Claim.Kind.PREFIX, Claim.Kind.DOMAIN],
     ).order_by("id"):
         if claim.kind == Claim.Kind.DOMAIN:
-            d = claim.normalized
-            if host == d or host.endswith("." + d):
+            if host_in_domains(host, [claim.normalized]):
                 return claim
         elif claim.kind == Claim.Kind.PREFIX:
             if bare.startswith(_bare(claim.normalized)):
@@ -344,7 +344,7 @@ def host_proved(owner: RightsHolder, host: str) -> bool:
     domains = Claim.objects.filter(
         owner=owner, kind=Claim.Kind.DOMAIN, state=Claim.State.ACTIVE
     ).values_list("normalized", flat=True)
-    return any(host == d or host.endswith("." + d) for d in domains)
+    return host_in_domains(host, domains)
 
 
 def _activate_waiting(claim: Claim, *, reason: str) -> None:
