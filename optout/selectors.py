@@ -51,7 +51,7 @@ from workers.engine.receipts import PublishedKey, keys_document
 from workers.engine.snapshot import Thresholds
 from workers.engine.style import StyleIndex
 from workers.engine.types import ChunkSpec, ManifestFormat, MatchKind, RowBatch
-from workers.engine.websignals import HostSignals, url_host_path
+from workers.engine.websignals import HostSignals, url_places
 
 
 def receipt_keys() -> dict[str, PublishedKey]:
@@ -281,7 +281,7 @@ def url_preferences(*, urls: list[str]) -> tuple[int, list[UrlPreferences]]:
                     matched_as=m.matched_as,
                 )
             )
-    places = {i: url_host_path(u) for i, u in enumerate(batch.urls)}
+    places = dict(enumerate(url_places(batch.urls)))
     fresh = timezone.now() - timedelta(seconds=settings.SIGNAL_WEB_CACHE_SECONDS)
     sites = {
         host: HostSignals.from_dict(signals)

@@ -50,7 +50,7 @@ from workers.engine.types import (
     RowBatch,
     RowProblem,
 )
-from workers.engine.websignals import PROTOCOLS, url_host_path
+from workers.engine.websignals import PROTOCOLS, url_places
 from workers.engine.websignals import match_rows as match_publisher_rows
 
 KIND_CLAIM = {"url", "prefix", "domain", "style"}
@@ -595,7 +595,8 @@ def _publisher_signals(
     matched so a chunk holds one batch's hosts at a time; a host several
     chunks share keeps the first one's record (within the cache's age, the
     same answer), and a chunk done again finds its hosts there."""
-    names = {hp[0] for url in batch.urls if (hp := url_host_path(url))}
+    places = url_places(batch.urls)
+    names = {place[0] for place in places if place}
     said = host_signals(names, protocols, alive=lambda: not heartbeat.lost)
     new = []
     for host, signals in said.items():
@@ -605,7 +606,7 @@ def _publisher_signals(
             new.append(JobHost(job_id=job.pk, host=host, signals=record))
             recorded.add(host)
     JobHost.objects.bulk_create(new, batch_size=5000, ignore_conflicts=True)
-    return match_publisher_rows(batch, said)
+    return match_publisher_rows(batch, said, places)
 
 
 def _match_rows(

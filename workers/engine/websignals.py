@@ -433,16 +433,25 @@ def url_host_path(url: str | None) -> tuple[str, str] | None:
     return normal.host, normal.path + (normal.href[query:] if query >= 0 else "")
 
 
+def url_places(urls: list[str | None]) -> list[tuple[str, str] | None]:
+    """url_host_path of each URL, in order."""
+    return [url_host_path(url) for url in urls]
+
+
 def match_rows(
-    batch: RowBatch, hosts: Mapping[str, HostSignals]
+    batch: RowBatch,
+    hosts: Mapping[str, HostSignals],
+    places: list[tuple[str, str] | None] | None = None,
 ) -> tuple[list[Match], list[RowProblem]]:
     """Signal matches for the rows whose URL's host refuses AI training for
     its path, and a problem for each row on a host whose signals could not
-    be read. `hosts` holds every host of the batch's URLs."""
+    be read. `hosts` holds every host of the batch's URLs; `places` is
+    url_places(batch.urls) when the caller has it already."""
+    if places is None:
+        places = url_places(batch.urls)
     matches: list[Match] = []
     problems: list[RowProblem] = []
-    for i, url in enumerate(batch.urls):
-        found = url_host_path(url)
+    for i, found in enumerate(places):
         if found is None:
             continue
         row = batch.first_row + i
