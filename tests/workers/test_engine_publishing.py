@@ -123,3 +123,48 @@ def test_the_blocks_say_what_the_claim_says_of_search_and_ai_use():
     }
     # A claim cannot say yes to training through the blocks.
     assert "train-ai=n" in published(preferences={"train-ai": "y"})[ROBOTS]
+
+
+def test_an_offer_reads_back_as_training_allowed_on_its_terms():
+    offer = {
+        "licence": "https://alice.example/licence?a=1&b=2",
+        "payment": "purchase",
+        "contact": "mailto:licensing@alice.example",
+    }
+    text = published(preferences={"search": "y"}, offer=offer)
+    said = site(text[ROBOTS], text[TDMREP].encode(), text[RSL_DOCUMENT].encode())
+    allowed = {
+        (r.source, r.preference)
+        for r in said.applicable("/any/work.jpg", "train-ai")
+        if r.allowed
+    }
+    assert allowed == {
+        ("robots", "train-ai=y"),
+        ("content-signal", "train-ai=y"),
+        ("rsl", "train-ai=y"),
+    }
+    # TDMRep: the rights are reserved and the licence is the way to them.
+    assert json.loads(text[TDMREP]) == [
+        {"location": "/", "tdm-reservation": 1, "tdm-policy": offer["licence"]}
+    ]
+    assert "Content-Usage: / train-ai=y, search=y" in text[ROBOTS]
+    assert "Content-Signal: ai-train=yes, search=yes" in text[ROBOTS]
+    assert '<payment type="purchase">' in text[RSL_DOCUMENT]
+    assert (
+        "<custom>https://alice.example/licence?a=1&amp;b=2</custom>"
+        in (text[RSL_DOCUMENT])
+    )
+    assert (
+        '<legal type="contact">mailto:licensing@alice.example</legal>'
+        in (text[RSL_DOCUMENT])
+    )
+    assert "noai" not in text[META]
+    assert live(said, text[AI_TXT], offered=True) == {
+        ROBOTS: True,
+        TDMREP: True,
+        RSL_DOCUMENT: True,
+        AI_TXT: True,
+    }
+    # The refusal's blocks are not the offer's.
+    refusal = published()
+    assert not any(live(site(refusal[ROBOTS]), refusal[AI_TXT], offered=True).values())

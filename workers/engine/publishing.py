@@ -19,8 +19,16 @@ or datasignals.py:
   (all AI use when the claim refuses `ai-use`; search when it refuses it);
 - Spawning's `ai.txt`, disallowing everything to dataset builders.
 
+When the holder offers the domain for training on terms (an opt-in), the
+blocks say that instead: `train-ai=y` and `ai-train=yes`, a TDM reservation
+whose policy is the licence (TDMRep: rights reserved, a licence offered),
+an RSL licence that permits `ai-train` with the payment type, the licence
+as its `<custom>` licensing process and the contact as `<legal
+type="contact">`, and an ai.txt that allows.
+
 `live` reads a site's answers (a websignals.HostSignals, plus its ai.txt)
-and says which of them state the refusal for the site's root. `with_xmp`
+and says which of them state the refusal (or the offer) for the site's
+root. `with_xmp`
 writes IPTC's plus:DataMining into an image without re-encoding it
 (pyexiv2, the maintained binding of Exiv2).
 """
@@ -30,6 +38,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 from protego import Protego
 
@@ -63,14 +72,17 @@ def blocks(
     *,
     policy_url: str = "",
     preferences: Mapping[str, str] | None = None,
+    offer: Mapping[str, str] | None = None,
 ) -> list[Block]:
     """The blocks for `domain`, in the order a page shows them. `preferences`
-    (aipref category -> y/n; train-ai is always n) are what the claim says."""
-    stated = {**(preferences or {}), TRAIN_AI: "n"}
+    (aipref category -> y/n) are what the claim says; training is refused
+    unless `offer` (licence, payment, contact) gives the terms it is offered
+    on."""
+    stated = {**(preferences or {}), TRAIN_AI: "y" if offer else "n"}
     usage = ", ".join(
         f"{c}={stated[c]}" for c in (TRAIN_AI, AI_USE, SEARCH) if c in stated
     )
-    signal = ["ai-train=no"]
+    signal = ["ai-train=yes" if offer else "ai-train=no"]
     if SEARCH in stated:
         signal.append(f"search={'yes' if stated[SEARCH] == 'y' else 'no'}")
     if AI_USE in stated:
@@ -78,6 +90,21 @@ def blocks(
     prohibited = ["ai-all" if stated.get(AI_USE) == "n" else "ai-train"]
     if stated.get(SEARCH) == "n":
         prohibited.append("search")
+    if offer:
+        # RSL 1.0 3.5: with a permits list, what it leaves out is not licensed.
+        permitted = ["ai-train"]
+        permitted += ["search"] if stated.get(SEARCH) != "n" else []
+        permitted += ["ai-input"] if stated.get(AI_USE) == "y" else []
+        terms = (
+            f'      <permits type="usage">{" ".join(permitted)}</permits>\n'
+            f'      <payment type="{escape(offer["payment"])}">\n'
+            f"        <custom>{escape(offer['licence'])}</custom>\n"
+            "      </payment>\n"
+        )
+        if offer.get("contact"):
+            terms += f'      <legal type="contact">{escape(offer["contact"])}</legal>\n'
+    else:
+        terms = f'      <prohibits type="usage">{" ".join(prohibited)}</prohibits>\n'
     origin = f"https://{domain}"
     robots = (
         "# AI usage preferences for this site (IETF aipref, Content Signals).\n"
@@ -87,28 +114,43 @@ def blocks(
         f"License: {origin}{RSL_PATH}\n"
     )
     reservation: dict[str, object] = {"location": "/", "tdm-reservation": 1}
-    if policy_url:
-        reservation["tdm-policy"] = policy_url
+    policy = offer["licence"] if offer else policy_url
+    if policy:
+        reservation["tdm-policy"] = policy
     tdmrep = json.dumps([reservation], indent=2) + "\n"
-    meta = (
-        '<meta name="tdm-reservation" content="1">\n'
-        '<meta name="robots" content="noai, noimageai">\n'
-    )
+    if offer:
+        meta = (
+            '<meta name="tdm-reservation" content="1">\n'
+            f'<meta name="tdm-policy" content="{escape(offer["licence"])}">\n'
+        )
+    else:
+        meta = (
+            '<meta name="tdm-reservation" content="1">\n'
+            '<meta name="robots" content="noai, noimageai">\n'
+        )
     rsl = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<rsl xmlns="https://rslstandard.org/rsl">\n'
         '  <content url="/">\n'
         "    <license>\n"
-        f'      <prohibits type="usage">{" ".join(prohibited)}</prohibits>\n'
+        f"{terms}"
         "    </license>\n"
         "  </content>\n"
         "</rsl>\n"
     )
-    ai_txt = (
-        "# Spawning ai.txt: no use of this site's media for AI datasets.\n"
-        "User-Agent: *\n"
-        "Disallow: /\n"
-    )
+    if offer:
+        ai_txt = (
+            "# Spawning ai.txt: this site's media may be used for AI datasets\n"
+            f"# on the terms of {offer['licence']}\n"
+            "User-Agent: *\n"
+            "Allow: /\n"
+        )
+    else:
+        ai_txt = (
+            "# Spawning ai.txt: no use of this site's media for AI datasets.\n"
+            "User-Agent: *\n"
+            "Disallow: /\n"
+        )
     return [
         Block(
             ROBOTS,
@@ -142,18 +184,40 @@ def blocks(
     ]
 
 
-def live(said: HostSignals, ai_txt: str | None) -> dict[str, bool]:
+def live(
+    said: HostSignals, ai_txt: str | None, *, offered: bool = False
+) -> dict[str, bool]:
     """Which blocks the site serves, as far as its root goes: robots.txt
     refuses training by Content-Usage or Content-Signal; tdmrep.json
     reserves TDM; the RSL licence its robots.txt names prohibits training;
-    ai.txt keeps every agent out. (Meta tags live in pages, not read.)"""
+    ai.txt keeps every agent out. When the domain is `offered` on terms:
+    robots.txt and the RSL licence allow training (and nothing refuses
+    it), tdmrep.json reserves TDM with a policy, ai.txt lets agents in.
+    (Meta tags live in pages, not read.)"""
     refusing = {rule.source for rule in said.refusals("/", TRAIN_AI)}
+    fetchable = bool(ai_txt) and Protego.parse(ai_txt).can_fetch(
+        f"https://{said.host}/a.jpg", "*"
+    )
+    if not offered:
+        return {
+            ROBOTS: bool(refusing & {"robots", "content-signal"}),
+            TDMREP: "tdmrep" in refusing,
+            RSL_DOCUMENT: "rsl" in refusing,
+            AI_TXT: bool(ai_txt) and not fetchable,
+        }
+    allowing = {
+        rule.source
+        for rule in said.applicable("/", TRAIN_AI)
+        if rule.allowed and rule.source not in refusing
+    }
     return {
-        ROBOTS: bool(refusing & {"robots", "content-signal"}),
-        TDMREP: "tdmrep" in refusing,
-        RSL_DOCUMENT: "rsl" in refusing,
-        AI_TXT: bool(ai_txt)
-        and not Protego.parse(ai_txt).can_fetch(f"https://{said.host}/a.jpg", "*"),
+        ROBOTS: bool(allowing & {"robots", "content-signal"}),
+        TDMREP: any(
+            rule.source == "tdmrep" and "tdm-policy" in rule.value
+            for rule in said.applicable("/", TRAIN_AI)
+        ),
+        RSL_DOCUMENT: "rsl" in allowing,
+        AI_TXT: fetchable,
     }
 
 

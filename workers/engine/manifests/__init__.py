@@ -130,6 +130,7 @@ __all__ = [
     "read_chunk",
     "sniff",
     "write_filtered",
+    "write_kept",
 ]
 
 SNIFF_BYTES = 1 << 16
@@ -404,6 +405,49 @@ def write_filtered(
             row += _tar.write(path, removed, row, out, where)
         else:
             row += _text.write(path, fmt, removed, row, out, max_line_bytes, where)
+        outputs.append(out)
+    return outputs
+
+
+def write_kept(
+    paths: Sequence[Path],
+    fmt: ManifestFormat,
+    kept_rows: Iterable[int] | np.ndarray,
+    part_rows: Sequence[int],
+    out_dir: Path,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> list[Path]:
+    """Write only the manifest rows in `kept_rows` into `out_dir`, one file
+    per part, as write_filtered writes (same names, formats and bytes).
+    `part_rows` is each part's row count; the rows left out are worked out
+    a part at a time, so memory follows the largest part, not the manifest.
+    """
+    paths = [Path(p) for p in paths]
+    kept = _sorted_rows(kept_rows)
+    if len(part_rows) != len(paths):
+        raise ValueError("part_rows must give one count per part")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs: list[Path] = []
+    row = 0
+    for part, (path, rows) in enumerate(zip(paths, part_rows, strict=True)):
+        out = out_dir / path.name
+        if out.exists() and out.resolve() == path.resolve():
+            raise ValueError("out_dir must not be the folder holding the manifest")
+        lo, hi = np.searchsorted(kept, [row, row + rows])
+        left_out = np.setdiff1d(
+            np.arange(row, row + rows, dtype=np.int64), kept[lo:hi], assume_unique=True
+        )
+        where = _text_where(paths, part)
+        if not left_out.size:
+            shutil.copyfile(path, out)
+        elif fmt == ManifestFormat.PARQUET:
+            _parquet.write(path, left_out, row, out, where)
+        elif fmt == ManifestFormat.WEBDATASET:
+            _tar.write(path, left_out, row, out, where)
+        else:
+            _text.write(path, fmt, left_out, row, out, max_line_bytes, where)
+        row += rows
         outputs.append(out)
     return outputs
 
