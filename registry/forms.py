@@ -13,7 +13,7 @@ from django import forms
 
 from accounts.forms import ReasonForm
 from core.forms import MultipleFileField, MultipleFileInput
-from registry.models import Claim
+from registry.models import PAYMENT_KINDS, Claim
 from workers.engine.descriptor import TEXT_MAX_CHARS as DESCRIPTOR_MAX_CHARS
 
 
@@ -194,4 +194,27 @@ class StyleDecisionForm(ReasonForm):
     decision = forms.ChoiceField(
         choices=[("approve", "Approve"), ("reject", "Reject")],
         error_messages={"required": "decision: choose approve or reject"},
+    )
+
+
+class OptInForm(forms.Form):
+    """The terms of an offer for AI training (registry/services/optins.py
+    checks them and names the field it refuses)."""
+
+    licence = forms.CharField(
+        label="Licence URL",
+        max_length=4096,
+        help_text="Where your terms are: a licence page, or an RSL licence document.",
+    )
+    payment = forms.ChoiceField(
+        label="Payment",
+        choices=[(k, k) for k in PAYMENT_KINDS],
+        help_text="What a licensee owes, as RSL names it: free, attribution, "
+        "purchase, subscription, per training, per crawl, per use, contribution.",
+    )
+    contact = forms.CharField(
+        label="Contact (optional)",
+        max_length=1024,
+        required=False,
+        help_text="An email address or a URL for licensing questions: curators see it.",
     )

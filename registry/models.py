@@ -315,6 +315,91 @@ class Claim(models.Model):
         return "An admin reviews style claims before they are enforced."
 
 
+# RSL 1.0's payment types (<payment type="...">): what a licensee owes.
+PAYMENT_KINDS = (
+    "free",
+    "attribution",
+    "purchase",
+    "subscription",
+    "training",
+    "crawl",
+    "use",
+    "contribution",
+)
+
+
+class OptIn(models.Model):
+    """A rights holder's consent to AI training on stated terms, for the URLs
+    one of their URL, prefix or domain claims covers or the images of one
+    of their works; in force from `from_revision` until `until_revision`
+    (exclusive; None while it stands), so a job matched at revision N reads
+    the consents of revision N, as it reads its claims and exceptions.
+    Changing the terms ends one and starts another.
+    """
+
+    owner = models.ForeignKey(
+        RightsHolder, on_delete=models.CASCADE, related_name="opt_ins"
+    )
+    claim = models.ForeignKey(
+        Claim, null=True, blank=True, on_delete=models.CASCADE, related_name="opt_ins"
+    )
+    work = models.ForeignKey(
+        Work, null=True, blank=True, on_delete=models.CASCADE, related_name="opt_ins"
+    )
+    licence = models.URLField(
+        max_length=2048, help_text="The licence's terms, or an RSL licence document."
+    )
+    payment = models.CharField(max_length=16, choices=[(k, k) for k in PAYMENT_KINDS])
+    contact = models.CharField(max_length=254, blank=True)
+    # How the consent was checked: the holder proved control of the site
+    # the URLs (or the work's source URL) are on.
+    verified = models.CharField(max_length=64)
+    from_revision = models.BigIntegerField()
+    until_revision = models.BigIntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    ended = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(claim__isnull=False, work__isnull=True)
+                | Q(claim__isnull=True, work__isnull=False),
+                name="optin_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["claim"],
+                condition=Q(until_revision__isnull=True, claim__isnull=False),
+                name="optin_one_open_per_claim",
+            ),
+            models.UniqueConstraint(
+                fields=["work"],
+                condition=Q(until_revision__isnull=True, work__isnull=False),
+                name="optin_one_open_per_work",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["from_revision", "until_revision"], name="optin_span")
+        ]
+
+    def __str__(self) -> str:
+        return f"opt-in {self.target_key} ({self.payment})"
+
+    @property
+    def target_key(self) -> str:
+        return f"claim:{self.claim_id}" if self.claim_id else f"work:{self.work_id}"
+
+    @property
+    def terms(self) -> dict[str, str]:
+        """The terms as reports and snapshots carry them."""
+        return {
+            "licence": self.licence,
+            "payment": self.payment,
+            "contact": self.contact,
+            "verified": self.verified,
+        }
+
+
 def prefix_host(normalized: str) -> str:
     """The host a normalized prefix claim lies on, without a leading www."""
     return normalize_url(normalized).host.removeprefix("www.")

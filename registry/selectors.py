@@ -25,6 +25,7 @@ from registry.models import (
     Claim,
     Fingerprint,
     Image,
+    OptIn,
     RegistryIdentity,
     RegistryRevision,
     RightsHolder,
@@ -32,6 +33,8 @@ from registry.models import (
     host_in_domains,
     prefix_host,
 )
+from workers.engine.consent import apply_opt_ins
+from workers.engine.exceptions import target_of
 
 
 def registry_revision_current() -> int:
@@ -59,7 +62,7 @@ def work_list_for_owner(
     *, owner: RightsHolder, status: str | None = None
 ) -> QuerySet[Work]:
     qs = (
-        Work.objects.filter(owner=owner)
+        _with_offers(Work.objects.filter(owner=owner))
         .annotate(
             image_count=Count("images", distinct=True),
             pending_count=Count(
@@ -195,10 +198,21 @@ def image_get_for_viewer(*, user: User, image_id: int, original: bool) -> Image:
     return image
 
 
+def _with_offers(qs: QuerySet) -> QuerySet:
+    """Claims or works with their standing opt-in prefetched (`open_opt_ins`)."""
+    return qs.prefetch_related(
+        Prefetch(
+            "opt_ins",
+            queryset=OptIn.objects.filter(until_revision=None),
+            to_attr="open_opt_ins",
+        )
+    )
+
+
 def claim_list_for_owner(
     *, owner: RightsHolder, state: str | None = None, kind: str | None = None
 ) -> QuerySet[Claim]:
-    qs = Claim.objects.filter(owner=owner)
+    qs = _with_offers(Claim.objects.filter(owner=owner))
     if state:
         qs = qs.filter(state=state)
     if kind:
@@ -207,7 +221,7 @@ def claim_list_for_owner(
 
 
 def claim_get_for_owner(*, owner: RightsHolder, claim_id: int) -> Claim | None:
-    return Claim.objects.filter(owner=owner, pk=claim_id).first()
+    return _with_offers(Claim.objects.filter(owner=owner, pk=claim_id)).first()
 
 
 def fingerprints_by_algorithm(image: Image) -> dict[str, Fingerprint]:
@@ -468,3 +482,102 @@ def claim_standings(*, claim_ids: Iterable[int]) -> dict[int, ClaimStanding]:
                 verified = "admin review" if kind == Claim.Kind.PREFIX else "none"
         out[pk] = ClaimStanding(verified, dict(preferences or {"train-ai": "n"}))
     return out
+
+
+def opt_ins_at(
+    *, revision: int, targets: Iterable[str] | None = None
+) -> dict[str, dict[str, str]]:
+    """The consents in force at `revision`, by the targets matches name
+    ("claim:12", "image:40": a work's consent covers each of its images)
+    -> their terms; all of them, or those of the targets named."""
+    rows = OptIn.objects.filter(
+        Q(until_revision__isnull=True) | Q(until_revision__gt=revision),
+        from_revision__lte=revision,
+    )
+    if targets is not None:
+        claims, images = set(), set()
+        for target in targets:
+            space, _, ref = target.partition(":")
+            (claims if space == "claim" else images).add(int(ref))
+        if not claims and not images:
+            return {}
+        works = Image.objects.filter(pk__in=images).values("work_id")
+        rows = rows.filter(Q(claim_id__in=claims) | Q(work_id__in=works))
+    out: dict[str, dict[str, str]] = {}
+    work_terms: dict[int, dict[str, str]] = {}
+    for opt_in in rows:
+        if opt_in.claim_id is not None:
+            out[f"claim:{opt_in.claim_id}"] = opt_in.terms
+        else:
+            work_terms[opt_in.work_id] = opt_in.terms
+    if work_terms:
+        images_of = Image.objects.filter(work_id__in=work_terms)
+        if targets is not None:
+            images_of = images_of.filter(pk__in=images)
+        for image_id, work_id in images_of.values_list("pk", "work_id"):
+            out[f"image:{image_id}"] = work_terms[work_id]
+    return out
+
+
+def _bare(normalized: str) -> str:
+    return normalized.split("://", 1)[-1].removeprefix("www.")
+
+
+def opt_in_overrides(*, targets: Iterable[str]) -> dict[str, list[int]]:
+    """For each opted-in claim named ("claim:12"), its holder's broader URL,
+    prefix and domain claims, whatever their state: on the rows the offer
+    covers, the holder's most specific word is the offer
+    (workers/engine/consent.py). A broader claim not enforced at a job's
+    revision has no match there to drop, so states need not be read."""
+    ids = {int(t.split(":", 1)[1]) for t in targets if t.startswith("claim:")}
+    if not ids:
+        return {}
+    offered = list(
+        Claim.objects.filter(pk__in=ids).values_list(
+            "pk", "owner_id", "kind", "normalized"
+        )
+    )
+    theirs: dict[int, list[tuple[int, str, str]]] = {}
+    for pk, owner_id, kind, normalized in Claim.objects.filter(
+        owner_id__in={o[1] for o in offered},
+        kind__in=[Claim.Kind.PREFIX, Claim.Kind.DOMAIN],
+    ).values_list("pk", "owner_id", "kind", "normalized"):
+        theirs.setdefault(owner_id, []).append((pk, kind, normalized))
+    out: dict[str, list[int]] = {}
+    for pk, owner_id, kind, normalized in offered:
+        if kind == Claim.Kind.DOMAIN:
+            host, bare = normalized, ""
+        else:
+            host, bare = prefix_host(normalized), _bare(normalized)
+        broader = []
+        for other, other_kind, other_value in theirs.get(owner_id, []):
+            if other == pk:
+                continue
+            if other_kind == Claim.Kind.DOMAIN:
+                covers = host_in_domains(host, [other_value]) and not (
+                    kind == Claim.Kind.DOMAIN and other_value == host
+                )
+            else:
+                covers = (
+                    bool(bare)
+                    and bare.startswith(_bare(other_value))
+                    and (kind == Claim.Kind.URL or len(_bare(other_value)) < len(bare))
+                )
+            if covers:
+                broader.append(other)
+        if broader:
+            out[f"claim:{pk}"] = sorted(broader)
+    return out
+
+
+def opt_ins_apply(*, revision: int | None, found: list[Any]) -> list[Any]:
+    """The engine's matches with those on a target opted in at `revision`
+    turned into opt-in matches, and those its holder's broader claims make
+    on the same rows dropped (workers/engine/consent.py); two queries per
+    batch, for the claims and images the batch hit."""
+    if not found or revision is None:
+        return found
+    opted_in = opt_ins_at(revision=revision, targets={target_of(m) for m in found})
+    if not opted_in:
+        return found
+    return apply_opt_ins(found, opted_in, opt_in_overrides(targets=opted_in))

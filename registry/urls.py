@@ -15,6 +15,7 @@ urlpatterns = [
     path("works/hashes/", views.register_hashes, name="register_hashes"),
     path("works/<int:work_id>/", views.work_detail, name="work_detail"),
     path("works/<int:work_id>/withdraw/", views.work_withdraw, name="work_withdraw"),
+    path("works/<int:work_id>/opt-in/", views.work_opt_in, name="work_opt_in"),
     path("claims/", views.claims, name="claims"),
     path("claims/bulk/", views.claims_bulk, name="claims_bulk"),
     path(
@@ -24,6 +25,7 @@ urlpatterns = [
     ),
     path("claims/<int:claim_id>/check/", views.claim_check, name="claim_check"),
     path("claims/<int:claim_id>/publish/", views.claim_publish, name="claim_publish"),
+    path("claims/<int:claim_id>/opt-in/", views.claim_opt_in, name="claim_opt_in"),
     path(
         "claims/<int:claim_id>/publish/<str:name>",
         views.claim_publish_file,
@@ -67,6 +69,11 @@ api_urlpatterns = [
         api.WorkWithdrawApi.as_view(),
         name="api-work-withdraw",
     ),
+    path(
+        "works/<dbid:work_id>/opt-in/",
+        api.WorkOptInApi.as_view(),
+        name="api-work-opt-in",
+    ),
     path("images/", api.ImageListApi.as_view(), name="api-images"),
     path(
         "images/hashes/",
@@ -82,6 +89,11 @@ api_urlpatterns = [
         "claims/<dbid:claim_id>/withdraw/",
         api.ClaimWithdrawApi.as_view(),
         name="api-claim-withdraw",
+    ),
+    path(
+        "claims/<dbid:claim_id>/opt-in/",
+        api.ClaimOptInApi.as_view(),
+        name="api-claim-opt-in",
     ),
     path(
         "claims/<dbid:claim_id>/check/",

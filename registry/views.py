@@ -40,6 +40,7 @@ from registry.forms import (
     BulkClaimForm,
     ClaimForm,
     HashesForm,
+    OptInForm,
     StyleDecisionForm,
     UploadForm,
 )
@@ -48,6 +49,7 @@ from registry.permissions import artist_required
 from workers.engine import webproof
 
 from . import selectors, services
+from .services.optins import opt_in_end, opt_in_for, opt_in_set
 
 WORKS_PER_PAGE = 30
 
@@ -655,3 +657,63 @@ def image_file(request: HttpRequest, image_id: int, kind: str) -> HttpResponse:
         filename=f"thumbnail-{image.pk}.jpg",
         content_type="image/jpeg",
     )
+
+
+def _opt_in_page(
+    request: HttpRequest,
+    holder: RightsHolder,
+    *,
+    claim_id: int | None = None,
+    work_id: int | None = None,
+) -> HttpResponse:
+    """Offer a claim's URLs or a work for AI training on terms, change the
+    terms, or withdraw the offer."""
+    if claim_id is not None:
+        target: Claim | Work | None = selectors.claim_get_for_owner(
+            owner=holder, claim_id=claim_id
+        )
+        back = "claims"
+    else:
+        target = selectors.work_get_for_owner(owner=holder, work_id=work_id)
+        back = "works"
+    if target is None:
+        raise Http404("not found")
+    ids = {"claim_id": claim_id} if claim_id is not None else {"work_id": work_id}
+    offer = opt_in_for(target)
+    form = OptInForm(initial=offer.terms if offer else {"payment": "attribution"})
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "end":
+                opt_in_end(owner=holder, **ids)
+                messages.success(request, "Withdrawn: it refuses AI training again.")
+                return redirect(request.path)
+            form = OptInForm(request.POST)
+            if form.is_valid():
+                opt_in_set(owner=holder, **ids, **form.cleaned_data)
+                messages.success(
+                    request,
+                    "Offered for AI training on your terms from the registry's "
+                    "next revision on.",
+                )
+                return redirect(request.path)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+    return render(
+        request,
+        "registry/opt_in.html",
+        {"target": target, "offer": offer, "form": form, "back": back},
+    )
+
+
+@artist_required
+def claim_opt_in(
+    request: HttpRequest, holder: RightsHolder, claim_id: int
+) -> HttpResponse:
+    return _opt_in_page(request, holder, claim_id=claim_id)
+
+
+@artist_required
+def work_opt_in(
+    request: HttpRequest, holder: RightsHolder, work_id: int
+) -> HttpResponse:
+    return _opt_in_page(request, holder, work_id=work_id)

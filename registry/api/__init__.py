@@ -17,6 +17,7 @@ from .images import (  # noqa: F401
     ImageRegisterHashesApi,
     PortfolioUploadApi,
 )
+from .optins import ClaimOptInApi, WorkOptInApi  # noqa: F401
 from .shared import (  # noqa: F401
     ClaimOutputSerializer,
     FingerprintsOutputSerializer,

@@ -131,6 +131,7 @@ WORK_EXAMPLE: dict[str, Any] = {
     "pending_count": 0,
     "created": "2026-11-24T08:20:00Z",
     "withdrawn_at": None,
+    "opt_in": None,
 }
 
 
@@ -157,6 +158,7 @@ CLAIM_URL_EXAMPLE: dict[str, Any] = {
     "proof_error": "",
     "pending_reason": "",
     "blocked_by": None,
+    "opt_in": None,
 }
 
 

@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from core.api import absolute_url
 from registry import selectors, services
-from registry.models import Claim, Image, Work
+from registry.models import PAYMENT_KINDS, Claim, Image, Work
 
 
 class RightsHolderOutputSerializer(serializers.Serializer):
@@ -103,6 +103,42 @@ class ImageOutputSerializer(serializers.Serializer):
         return absolute_url(self.context.get("request"), image.original_url)
 
 
+class OptInTermsSerializer(serializers.Serializer):
+    licence = serializers.URLField(
+        help_text="The licence's terms, or an RSL licence document."
+    )
+    payment = serializers.ChoiceField(
+        choices=PAYMENT_KINDS,
+        help_text="What a licensee owes, as RSL 1.0's payment types name it.",
+    )
+    contact = serializers.CharField(help_text="An email address or URL; may be empty.")
+    verified = serializers.CharField(
+        help_text="How the consent was checked: `domain proof (DOMAIN)`, the "
+        "holder's verified domain the URLs (or the work's source URL) are on."
+    )
+
+    class Meta:
+        ref_name = "OptInTerms"
+
+
+@extend_schema_field(OptInTermsSerializer(allow_null=True))
+class StandingOfferField(serializers.Field):
+    """A claim's or work's standing opt-in, as terms; null when none."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("source", "*")
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> dict[str, str] | None:
+        offers = getattr(value, "open_opt_ins", None)
+        if offers is None:
+            offer = value.opt_ins.filter(until_revision=None).first()
+        else:
+            offer = offers[0] if offers else None
+        return offer.terms if offer else None
+
+
 class WorkOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -113,6 +149,10 @@ class WorkOutputSerializer(serializers.Serializer):
     pending_count = serializers.IntegerField(help_text="Images not hashed yet.")
     created = serializers.DateTimeField()
     withdrawn_at = serializers.DateTimeField(allow_null=True)
+    opt_in = StandingOfferField(
+        help_text="Offered for AI training on these terms (train-ai=y); null: "
+        "refused (train-ai=n)."
+    )
 
     class Meta:
         ref_name = "Work"
@@ -134,7 +174,12 @@ class ClaimOutputSerializer(serializers.Serializer):
     preferences = serializers.DictField(
         child=serializers.CharField(),
         help_text='Per use, y or n (IETF aipref): {"train-ai": "n", "search": '
-        '"y"}; train-ai is always n.',
+        '"y"}; train-ai is y only while the claim is offered for training '
+        "(`opt_in`).",
+    )
+    opt_in = StandingOfferField(
+        help_text="URL, prefix and domain claims offered for AI training: the "
+        "terms; null otherwise."
     )
     state = serializers.ChoiceField(choices=Claim.State.choices)
     verification_token = serializers.SerializerMethodField()

@@ -235,8 +235,9 @@ def claim_preferences_clean(
             )
         if category == "train-ai" and value != "n":
             raise ValidationFailed(
-                "preferences: a claim refuses AI training (train-ai=n); "
-                "offering works for training on terms is not available yet",
+                "preferences: a claim refuses AI training (train-ai=n); to "
+                "offer what it covers for training on terms, opt it in once it "
+                "is enforced (PUT /api/v1/claims/<id>/opt-in/)",
                 field="preferences",
             )
         if category != "train-ai" and kind == Claim.Kind.STYLE:

@@ -136,7 +136,15 @@ def claim_domain_check(*, claim_id: int, scheduled: bool = False) -> Claim | Non
     )
     # With the proof, what the site publishes of the refusal (its robots.txt,
     # tdmrep.json, RSL licence and ai.txt: the artist's publish page).
-    published = published_read(claim.normalized, proof_config()) if result.ok else None
+    published = (
+        published_read(
+            claim.normalized,
+            proof_config(),
+            offered=claim.opt_ins.filter(until_revision=None).exists(),
+        )
+        if result.ok
+        else None
+    )
 
     with transaction.atomic():
         locked = (

@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 
 from core.errors import NotFound, ValidationFailed
 from registry.models import Claim, Image, RightsHolder
+from registry.services.optins import opt_in_for
 from workers.engine import publishing, webproof
 from workers.engine.websignals import WEB_PROTOCOLS, check_host
 
@@ -34,6 +35,7 @@ class Publication:
     live: dict[str, bool]  # block name -> served; empty before a check
     checked_at: datetime | None
     problems: list[str]
+    offered: bool = False  # offered for training on terms (an opt-in)
 
 
 def _policy_url(claim: Claim) -> str:
@@ -59,16 +61,19 @@ def claim_publication(*, claim_id: int, owner: RightsHolder) -> Publication:
     claim = _active_domain(claim_id=claim_id, owner=owner)
     published = claim.published or {}
     checked = published.get("checked_at")
+    offer = opt_in_for(claim)
     return Publication(
         claim=claim,
         blocks=publishing.blocks(
             claim.normalized,
             policy_url=_policy_url(claim),
             preferences=claim.preferences,
+            offer=offer.terms if offer else None,
         ),
         live=dict(published.get("live") or {}),
         checked_at=parse_datetime(checked) if checked else None,
         problems=list(published.get("problems") or []),
+        offered=offer is not None,
     )
 
 
@@ -82,9 +87,12 @@ def claim_publication_block(
     raise NotFound("no such block")
 
 
-def published_read(domain: str, config: webproof.ProofConfig) -> dict[str, Any]:
-    """What `domain`'s site publishes of the refusal, as Claim.published
-    keeps it. Network; the caller holds no transaction."""
+def published_read(
+    domain: str, config: webproof.ProofConfig, *, offered: bool = False
+) -> dict[str, Any]:
+    """What `domain`'s site publishes of the refusal (or, `offered`, of the
+    offer on terms), as Claim.published keeps it. Network; the caller holds
+    no transaction."""
     config = replace(
         config,
         user_agent=f"{webproof.SLUG}-signals/1 (+{settings.SITE_URL.rstrip('/')}/)",
@@ -103,7 +111,7 @@ def published_read(domain: str, config: webproof.ProofConfig) -> dict[str, Any]:
             ai_txt = response.body.decode("utf-8", "replace")
     return {
         "checked_at": now.isoformat(),
-        "live": publishing.live(said, ai_txt),
+        "live": publishing.live(said, ai_txt, offered=offered),
         "problems": problems,
     }
 

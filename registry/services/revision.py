@@ -51,13 +51,14 @@ def _enforced(queryset: QuerySet, refs: list[int]) -> set[int]:
     return found
 
 
-def record_touched(revision: int) -> None:
-    """Turn the touched claims and images into ops at `revision`."""
+def record_touched(revision: int) -> set[int]:
+    """Turn the touched claims and images into ops at `revision`; returns
+    the rights holders whose claims or images were dropped."""
     pending = list(
         IndexChange.objects.filter(revision=None).values_list("pk", "space", "ref")
     )
     if not pending:
-        return
+        return set()
     ids = [pk for pk, _, _ in pending]
     for start in range(0, len(ids), _CHUNK):
         IndexChange.objects.filter(pk__in=ids[start : start + _CHUNK]).delete()
@@ -73,6 +74,18 @@ def record_touched(revision: int) -> None:
             for ref in refs
         ]
     IndexChange.objects.bulk_create(ops, batch_size=_CHUNK)
+    owners: set[int] = set()
+    for space, owner_of in (
+        (IndexChange.Space.CLAIM, Claim.objects.values_list("owner_id", flat=True)),
+        (
+            IndexChange.Space.IMAGE,
+            Image.objects.values_list("work__owner_id", flat=True),
+        ),
+    ):
+        dropped = [op.ref for op in ops if not op.op and op.space == space]
+        for start in range(0, len(dropped), _CHUNK):
+            owners.update(owner_of.filter(pk__in=dropped[start : start + _CHUNK]))
+    return owners
 
 
 def registry_revision_bump(*, reason: str, rebuild: bool = False) -> int:
@@ -88,9 +101,14 @@ def registry_revision_bump(*, reason: str, rebuild: bool = False) -> int:
         value=F("value") + 1, last_reason=reason[:200], changed=timezone.now()
     )
     revision = RegistryRevision.objects.get(pk=1).value
-    record_touched(revision)
+    dropped = record_touched(revision)
     if rebuild:
         IndexChange.objects.create(
             space=IndexChange.Space.REBUILD, revision=revision, op=1
         )
+    if rebuild or dropped:
+        # A claim or image left the index: consents it proved or carried end.
+        from registry.services.optins import opt_ins_revalidate
+
+        opt_ins_revalidate(revision=revision, owner_ids=None if rebuild else dropped)
     return revision

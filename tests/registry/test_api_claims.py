@@ -58,6 +58,7 @@ def test_it_enforces_a_url_claim_at_once(artist_client, holder):
         "proof_error": "",
         "pending_reason": "",
         "blocked_by": None,
+        "opt_in": None,
     }
     assert registry_revision_current() == before + 1
 

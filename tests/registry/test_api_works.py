@@ -51,6 +51,7 @@ def test_it_lists_only_the_artists_own_works(artist_client, work, others_work):
             "pending_count": 0,
             "created": work.created.isoformat().replace("+00:00", "Z"),
             "withdrawn_at": None,
+            "opt_in": None,
         }
     ]
 
