@@ -8,6 +8,7 @@ restarted Redis) is found by the sweep and queued again.
 
 from __future__ import annotations
 
+import json
 import secrets
 
 from django.conf import settings
@@ -248,6 +249,9 @@ class Match(models.Model):
         VERIFIED = "verified"  # local features agree under one geometric transform
         STRONG = "strong"  # hashes this close are not expected by chance
         POSSIBLE = "possible"  # a candidate for review; not removed by default
+        # On a claim or work its holder offers for AI training on terms
+        # (in `evidence`, as JSON): never removes (workers/engine/consent.py).
+        OPT_IN = "opt-in"
 
     job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="matches")
     chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="+")
@@ -306,7 +310,7 @@ class Match(models.Model):
     # Signal matches: the protocol that said it (iptc, c2pa, cawg, rsl) and
     # what the file says, as written, with what is known of who signed it.
     source = models.CharField(max_length=16, blank=True)
-    evidence = models.CharField(max_length=512, blank=True)
+    evidence = models.CharField(max_length=4096, blank=True)
 
     class Meta:
         ordering = ["row", "id"]
@@ -314,6 +318,14 @@ class Match(models.Model):
             models.Index(fields=["job", "row"], name="match_job_row"),
             models.Index(fields=["job", "kind"], name="match_job_kind"),
         ]
+
+    @property
+    def terms(self) -> dict[str, str] | None:
+        """Opt-in matches: the holder's terms (licence, payment, contact,
+        verified); None otherwise."""
+        if self.level != self.Level.OPT_IN or not self.evidence:
+            return None
+        return json.loads(self.evidence)
 
 
 class UncheckedRow(models.Model):
@@ -356,6 +368,8 @@ class JobOutput(models.Model):
         SIDECAR = "sidecar", "filtered shard metadata"
         RECEIPT = "receipt", "receipt (JSON)"
         PUBLISHERS = "publishers", "publishers' signals (JSONL)"
+        OPT_IN = "opt_in", "opt-in rows (manifest)"
+        OPT_IN_SIDECAR = "opt_in_sidecar", "opt-in shard metadata"
 
     job = models.ForeignKey(MatchJob, on_delete=models.CASCADE, related_name="outputs")
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -8,6 +8,7 @@ an empty queryset), so callers answer 404 and ids leak nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,10 +41,12 @@ from optout.snapshots import snapshot_for_revision
 from registry.models import Image, RightsHolder
 from registry.selectors import (
     claim_standings,
+    opt_ins_apply,
     registry_identity,
     registry_revision_current,
 )
 from workers.engine import manifests as engine_manifests
+from workers.engine.consent import OPT_IN
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
 from workers.engine.manifests import Sidecar
 from workers.engine.perceptual import Levels, TailModel, removes_row, tail_models
@@ -199,6 +202,8 @@ class LookupHit:
     level: str = ""
     variant: str = ""
     chance: float | None = None
+    # Opt-in hits (level "opt-in"): the holder's terms for AI training.
+    terms: dict[str, str] | None = None
 
 
 @dataclass
@@ -209,8 +214,19 @@ class LookupItem:
 
     @property
     def url_opted_out(self) -> bool:
-        """True when a url, prefix or domain claim covers this URL."""
-        return any(hit.kind in URL_KINDS for hit in self.matches)
+        """True when a url, prefix or domain claim refusing training covers
+        this URL."""
+        return any(
+            hit.kind in URL_KINDS and hit.level != OPT_IN for hit in self.matches
+        )
+
+    @property
+    def url_opted_in(self) -> bool:
+        """True when a claim offering it for training on terms covers this
+        URL and none refusing it does (a refusal wins)."""
+        return not self.url_opted_out and any(
+            hit.kind in URL_KINDS and hit.level == OPT_IN for hit in self.matches
+        )
 
 
 @dataclass(frozen=True)
@@ -232,6 +248,9 @@ class Declaration:
     matched: str = ""
     matched_as: str = ""
     fetched_at: str | None = None
+    # train-ai=y from the registry: the holder's terms (licence, payment,
+    # contact, verified).
+    terms: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -245,8 +264,8 @@ class UrlPreferences:
 
 def url_preferences(*, urls: list[str]) -> tuple[int, list[UrlPreferences]]:
     """The AI-usage preferences of each URL at the current revision: the URL,
-    prefix and domain claims covering it (each refuses train-ai and may say
-    search and ai-use) and what its
+    prefix and domain claims covering it (each refuses train-ai, or offers
+    it on terms, and may say search and ai-use) and what its
     site said at the registry's last fetch within SIGNAL_WEB_CACHE_SECONDS
     (never fetched here). A category any declaration refuses is refused; one
     only allowed is allowed; the rest are unknown (aipref-vocab 5.1)."""
@@ -259,6 +278,7 @@ def url_preferences(*, urls: list[str]) -> tuple[int, list[UrlPreferences]]:
     batch = RowBatch.of(urls=[u.strip() or None for u in urls])
     found, problems = snapshot_for_revision(revision).match(batch, default_thresholds())
     found = match_exceptions_filter(revision=revision, batch=batch, found=found)
+    found = opt_ins_apply(revision=revision, found=found)
     claims = [m for m in found if m.kind in URL_KINDS]
     standings = claim_standings(claim_ids={m.ref for m in claims})
     said: dict[int, list[Declaration]] = {}
@@ -266,19 +286,24 @@ def url_preferences(*, urls: list[str]) -> tuple[int, list[UrlPreferences]]:
         standing = standings.get(m.ref)
         if standing is None:  # withdrawn since the index was built
             continue
+        # Training as of the revision: refused, or offered on terms.
+        terms = json.loads(m.evidence) if m.level == OPT_IN else None
+        stated = {**standing.preferences, "train-ai": "y" if terms else "n"}
         for category in PREFERENCE_CATEGORIES:
-            if category not in standing.preferences:
+            if category not in stated:
                 continue
+            on_terms = terms if category == "train-ai" else None
             said.setdefault(m.row, []).append(
                 Declaration(
                     declared_by="rights holder",
                     via="registry",
-                    preference=f"{category}={standing.preferences[category]}",
-                    verified=standing.verified,
+                    preference=f"{category}={stated[category]}",
+                    verified=on_terms["verified"] if on_terms else standing.verified,
                     claim=m.ref,
                     kind=str(m.kind),
                     matched=m.matched,
                     matched_as=m.matched_as,
+                    terms=on_terms,
                 )
             )
     places = dict(enumerate(url_places(batch.urls)))
@@ -412,6 +437,7 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
         batch, default_thresholds(), levels=default_levels(), tails=default_tails()
     )
     found = match_exceptions_filter(revision=revision, batch=batch, found=found)
+    found = opt_ins_apply(revision=revision, found=found)
     claim_kinds = URL_KINDS | {MatchKind.STYLE}
     works = image_work_ids(
         image_ids=(m.ref for m in found if m.kind not in claim_kinds)
@@ -430,6 +456,7 @@ def registry_lookup(*, items: dict[str, list[str]]) -> LookupResult:
                 level=m.level,
                 variant=m.variant,
                 chance=m.chance,
+                terms=json.loads(m.evidence) if m.level == OPT_IN else None,
             )
         )
     for problem in problems:

@@ -124,6 +124,12 @@ class ManifestForm(forms.Form):
             "report names the protocol and the value.",
         )
 
+        self.fields["opt_in_manifest"] = forms.BooleanField(
+            label="Also write the opt-in rows",
+            required=False,
+            help_text="A manifest of only the rows whose rights holders offer "
+            "them for AI training on terms; the report lists the terms.",
+        )
         self.fields["web_signals"] = forms.BooleanField(
             label="Check publishers' signals",
             required=False,
@@ -193,6 +199,7 @@ def _job_context(job: MatchJob) -> dict[str, Any]:
             if isinstance(rows, dict)
             else payload.get("rows_listed_for_review", 0)
         ),
+        "rows_opt_in": rows.get("opt_in", 0) if isinstance(rows, dict) else 0,
         "rows_passed_unchecked": (
             rows.get("unchecked_passed_on", 0) if isinstance(rows, dict) else 0
         ),
@@ -248,6 +255,7 @@ def manifest_upload(request: HttpRequest, user: User) -> HttpResponse:
                 keep_unchecked=form.cleaned_data["keep_unchecked"],
                 signals=form.cleaned_data["signals"] or [services.NO_SIGNALS],
                 web_signals=form.cleaned_data["web_signals"],
+                opt_in_manifest=form.cleaned_data["opt_in_manifest"],
             )
         except DomainError as exc:
             add_domain_error(form, exc)

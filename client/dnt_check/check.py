@@ -7,10 +7,11 @@ filtered manifest in the input's format and a receipt naming the snapshot's
 registry and revision. `filter_table` filters one Arrow table, for running
 inside an engine that already splits the data (Dask, Spark).
 
-Matching is the engine's (workers/engine); the match exceptions in force at
-the snapshot's revision are applied; what the registry's settings remove is
-removed. Rows that could not be checked in full are reported and left out
-unless keep_unchecked. Each process memory-maps the segments once.
+Matching is the engine's (workers/engine); the match exceptions and opt-ins
+in force at the snapshot's revision are applied (an opt-in match removes
+nothing); what the registry's settings remove is removed. Rows that could
+not be checked in full are reported and left out unless keep_unchecked.
+Each process memory-maps the segments once.
 Memory per process: the segments' indexes (mapped, shared through the page
 cache) plus one chunk of rows (`chunk_rows`) and its report lines.
 """
@@ -32,6 +33,7 @@ import pyarrow as pa
 
 from workers.engine import manifests as engine_manifests
 from workers.engine import reports as engine_reports
+from workers.engine.consent import OPT_IN, apply_opt_ins
 from workers.engine.exceptions import drop_excepted
 from workers.engine.manifests import ManifestRejected
 from workers.engine.manifests._common import build_batch, match_columns
@@ -82,6 +84,8 @@ class Matcher:
     thresholds: Thresholds = field(init=False)
     levels: Levels = field(init=False)
     excepted: dict[str, set[tuple[str, str]]] = field(init=False)
+    opted_in: dict[str, dict[str, str]] = field(init=False)
+    overrides: dict[str, list[int]] = field(init=False)
 
     def __post_init__(self) -> None:
         matching = self.snapshot.payload["matching"]
@@ -93,6 +97,9 @@ class Matcher:
         for item in self.snapshot.payload.get("exceptions") or []:
             excepted[item["target"]].add((item["key_type"], item["key"]))
         self.excepted = dict(excepted)
+        offers = self.snapshot.payload.get("opt_ins") or []
+        self.opted_in = {item["target"]: item["terms"] for item in offers}
+        self.overrides = {item["target"]: item["overrides"] for item in offers}
         self.view = self.snapshot.segment_view()
 
     @classmethod
@@ -135,6 +142,8 @@ class Matcher:
         )
         if self.excepted:
             found = drop_excepted(batch, found, self.excepted)
+        if self.opted_in:
+            found = apply_opt_ins(found, self.opted_in, self.overrides)
         removed: set[int] = set()
         lines: list[dict[str, Any]] = []
         for m in found:
@@ -223,6 +232,7 @@ class CheckResult:
     counts: dict[str, int]
     files: list[Path]
     receipt: Path
+    opt_in: int = 0  # rows offered for AI training on terms (and kept)
 
 
 def manifest_files(given: Sequence[str | Path]) -> list[Path]:
@@ -252,8 +262,11 @@ def run(
     columns: Mapping[str, str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
     progress: bool = False,
+    opt_in_manifest: bool = False,
 ) -> CheckResult:
-    """Check one manifest (its files, in order) and write the results in `out`."""
+    """Check one manifest (its files, in order) and write the results in
+    `out`; with `opt_in_manifest`, also the rows offered for AI training on
+    terms alone, in `out`/opt-in."""
     matcher = Matcher.open(
         snapshot_folder, remove_levels=remove_levels, keep_unchecked=keep_unchecked
     )
@@ -280,6 +293,7 @@ def run(
     removed: set[int] = set()
     counts: Counter[str] = Counter()
     unchecked_rows: set[int] = set()
+    offered: set[int] = set()
     bar = Progress(lambda text: (sys.stderr.write(text), sys.stderr.flush()), total)
     jobs = [(paths, fmt, spec, used) for spec in specs]
     remove = sorted(matcher.remove_levels)
@@ -305,6 +319,8 @@ def run(
                     unchecked_rows.add(line["index"])
                 else:
                     counts[line["kind"]] += 1
+                    if line["level"] == OPT_IN:
+                        offered.add(line["index"])
             removed.update(gone)
             if progress:
                 bar.advance(rows)
@@ -321,6 +337,24 @@ def run(
         rewritten = engine_manifests.write_sidecars(
             fmt, paths, filtered, sidecars, out / "filtered"
         )
+        # Offered, nothing removes them, checked in full.
+        offered -= removed | unchecked_rows
+        opt_in: list[Path] = []
+        opt_in_sidecars: list[Path] = []
+        if opt_in_manifest:
+            part_rows = [0] * len(paths)
+            for spec in specs:
+                part_rows[spec.part] += spec.rows
+            opt_in = engine_manifests.write_kept(
+                paths,
+                fmt,
+                np.array(sorted(offered), dtype=np.int64),
+                part_rows,
+                out / "opt-in",
+            )
+            opt_in_sidecars = engine_manifests.write_sidecars(
+                fmt, paths, opt_in, sidecars, out / "opt-in"
+            )
     except ManifestRejected as exc:
         raise CheckError(f"{paths[0].name}: {exc}") from None
     sha256, size, each = manifest_sha256(paths)
@@ -330,6 +364,8 @@ def run(
         ("report_parquet", reports["parquet"]),
         *(("filtered", p) for p in filtered),
         *(("sidecar", p) for p in rewritten),
+        *(("opt_in", p) for p in opt_in),
+        *(("opt_in_sidecar", p) for p in opt_in_sidecars),
     ]
     snapshot = matcher.snapshot
     receipt = {
@@ -364,6 +400,7 @@ def run(
             "removed": len(removed),
             "unchecked": len(unchecked_rows),
             "in_filtered": total - len(removed),
+            "opt_in": len(offered),
         },
         "matches": dict(sorted(counts.items())),
         "outputs": [
@@ -384,4 +421,5 @@ def run(
         counts=dict(counts),
         files=[p for _, p in written],
         receipt=receipt_path,
+        opt_in=len(offered),
     )

@@ -3,7 +3,7 @@
     dnt-check sync URL [--dir DIR] [--token TOKEN] [--keys FILE] [--revision N]
     dnt-check run PATH... [--dir DIR] [--out DIR] [--processes N]
                           [--remove-levels LEVELS] [--keep-unchecked]
-                          [--columns JSON]
+                          [--opt-in] [--columns JSON]
 
 The token may come from DNT_TOKEN instead of --token (a shell's history then
 does not keep it). Exit status: 0 done, 1 the snapshot or manifest cannot be
@@ -58,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         "verified, strong, possible (default: the registry's)",
     )
     r.add_argument("--keep-unchecked", action="store_true")
+    r.add_argument(
+        "--opt-in",
+        action="store_true",
+        help="also write OUT/opt-in/: the rows offered for AI training on "
+        "terms, alone (the report lists the terms)",
+    )
     r.add_argument("--columns", help='e.g. \'{"url": "URL"}\'')
     args = parser.parse_args(argv)
 
@@ -98,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             keep_unchecked=args.keep_unchecked,
             columns=columns,
             progress=True,
+            opt_in_manifest=args.opt_in,
         )
         summary = ", ".join(f"{k} {n:,}" for k, n in sorted(result.counts.items()))
         print(
@@ -106,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
             + (
                 f"; {result.unchecked:,} not checked in full"
                 if result.unchecked
+                else ""
+            )
+            + (
+                f"; {result.opt_in:,} offered for AI training on terms"
+                if result.opt_in
                 else ""
             )
             + "."

@@ -176,6 +176,7 @@ JOB_DETAIL_EXAMPLE = {
                 "checked": 99998,
                 "removed": 51,
                 "kept_for_review": 1,
+                "opt_in": 0,
                 "unchecked": 2,
                 "unchecked_passed_on": 0,
                 "unchecked_removed": 2,
@@ -289,6 +290,7 @@ URL_MATCH_EXAMPLE = {
     "similarity": None,
     "source": "",
     "evidence": "",
+    "terms": None,
     "removed": True,
 }
 
@@ -313,6 +315,7 @@ PERCEPTUAL_MATCH_EXAMPLE = {
     "similarity": None,
     "source": "",
     "evidence": "",
+    "terms": None,
     "removed": True,
 }
 
@@ -337,6 +340,7 @@ SIGNAL_MATCH_EXAMPLE = {
     "similarity": None,
     "source": "iptc",
     "evidence": "DMI-PROHIBITED-AIMLTRAINING",
+    "terms": None,
     "removed": True,
 }
 

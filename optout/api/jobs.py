@@ -304,6 +304,18 @@ class JobDetailOutputSerializer(JobSummaryOutputSerializer):
         return _absolute(self.context.get("request"), url)
 
 
+def terms_field(help_text: str) -> serializers.DictField:
+    """An opt-in's terms (licence, payment, contact, verified), or null."""
+    return serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        allow_null=True,
+        read_only=True,
+        help_text=help_text
+        + " Keys: licence (URL), payment (an RSL payment type), contact, "
+        "verified (how the consent was checked).",
+    )
+
+
 MATCHED_AS_HELP = (
     "url, prefix and domain matches: which equivalence the match took: "
     '"exact", or "scheme" (http for https or back), "www" (a leading www. '
@@ -335,7 +347,9 @@ class MatchOutputSerializer(serializers.Serializer):
     matched_as = serializers.CharField(help_text=MATCHED_AS_HELP)
     level = serializers.CharField(
         help_text="Perceptual matches: verified (local features agree), strong "
-        "(too close for chance) or possible (for review); empty otherwise."
+        "(too close for chance) or possible (for review); `opt-in` for a "
+        "match on a claim or work its holder offers for AI training on terms "
+        "(never removes; see `terms`); empty otherwise."
     )
     variant = serializers.CharField(
         help_text="Perceptual matches: the registry variant that came closest "
@@ -375,8 +389,10 @@ class MatchOutputSerializer(serializers.Serializer):
     )
     evidence = serializers.CharField(
         help_text="Signal matches: what the file or site says, as written, "
-        "with who signed it (C2PA) or the host and when it was fetched."
+        "with who signed it (C2PA) or the host and when it was fetched; "
+        "opt-in matches: the terms as JSON."
     )
+    terms = terms_field("Opt-in matches: the holder's terms; null otherwise.")
     removed = serializers.SerializerMethodField(
         help_text="Whether this match removes its row from the filtered manifest."
     )

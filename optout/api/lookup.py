@@ -16,7 +16,7 @@ from accounts.models import Scope
 from core.api import ErrorSerializer, errors, reject_unknown_keys
 from core.throttles import LookupThrottle
 from optout import selectors, services
-from optout.api.jobs import MATCHED_AS_HELP, MatchKindField
+from optout.api.jobs import MATCHED_AS_HELP, MatchKindField, terms_field
 
 
 class LookupHitOutputSerializer(serializers.Serializer):
@@ -28,7 +28,9 @@ class LookupHitOutputSerializer(serializers.Serializer):
     matched = serializers.CharField()
     matched_as = serializers.CharField(help_text=MATCHED_AS_HELP)
     level = serializers.CharField(
-        help_text="Perceptual hits: verified, strong or possible; empty otherwise."
+        help_text="Perceptual hits: verified, strong or possible; `opt-in` for "
+        "a hit on a claim or work its holder offers for AI training (it "
+        "removes nothing; see `terms`); empty otherwise."
     )
     variant = serializers.CharField(
         help_text="Perceptual hits: the registry variant that came closest."
@@ -37,6 +39,7 @@ class LookupHitOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Estimated probability that an unrelated image is this close.",
     )
+    terms = terms_field("Opt-in hits: the holder's terms; null otherwise.")
 
     class Meta:
         ref_name = "LookupHit"
@@ -73,6 +76,7 @@ _NO_HIT = {
     "level": "",
     "variant": "",
     "chance": None,
+    "terms": None,
 }
 LOOKUP_RESULT_EXAMPLE = {
     "revision": 311,

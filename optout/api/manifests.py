@@ -104,6 +104,14 @@ class ManifestUploadApi(APIView):
             "registry's profile (SIGNAL_PROTOCOLS). A refusal of AI training "
             "removes its row (a `signal` match).",
         )
+        opt_in_manifest = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Also write the manifest of the opt-in rows only: those a "
+            "rights holder offers for AI training on terms (an `opt-in` match; "
+            "no removing match; checked in full), as `opt_in` outputs named "
+            "opt-in-<part>. The matches report lists each with its terms.",
+        )
         web_signals = serializers.BooleanField(
             required=False,
             allow_null=True,
@@ -254,6 +262,7 @@ class ManifestUploadApi(APIView):
             keep_unchecked=data["keep_unchecked"],
             signals=data.get("signals"),
             web_signals=data.get("web_signals"),
+            opt_in_manifest=data["opt_in_manifest"],
         )
         manifest.job = job  # type: ignore[attr-defined]  # for the serializer
         return Response(

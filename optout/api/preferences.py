@@ -27,6 +27,7 @@ from core.api import ErrorSerializer, errors
 from core.errors import ValidationFailed
 from core.throttles import LookupThrottle
 from optout import selectors
+from optout.api.jobs import terms_field
 
 GET_MAX_URLS = 100  # repeat ?url= up to this; POST for more
 
@@ -48,6 +49,7 @@ PREFERENCES_EXAMPLE = {
                     "preference": "train-ai=n",
                     "verified": "domain proof",
                     "fetched_at": None,
+                    "terms": None,
                 },
                 {
                     "declared_by": "publisher",
@@ -59,6 +61,7 @@ PREFERENCES_EXAMPLE = {
                     "preference": "search=y",
                     "verified": "served by alice.example",
                     "fetched_at": "2026-12-07T04:00:00+00:00",
+                    "terms": None,
                 },
             ],
             "problem": "",
@@ -92,6 +95,9 @@ class DeclarationOutputSerializer(serializers.Serializer):
     )
     fetched_at = serializers.CharField(
         allow_null=True, help_text="Publisher declarations: when the site was read."
+    )
+    terms = terms_field(
+        "train-ai=y from the registry: the holder's terms; null otherwise."
     )
 
     class Meta:

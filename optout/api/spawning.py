@@ -122,10 +122,13 @@ class SpawningQueryUrlsApi(APIView):
         "signed-up account (`Token` and `Bearer` work too; a session does not). "
         "The answer has one entry per line, in order, empty lines included, "
         "checked against the current registry revision; `optOut` is true when "
-        "an enforced url, prefix or domain claim covers the URL (style claims "
+        "an enforced url, prefix or domain claim refusing training covers the "
+        "URL (style claims "
         "and images do not count; http and https, with or without a leading "
         "`www.`, are one URL, and a URL claim without a query string covers "
-        "the URL with any query) and `optIn` is always false. Errors come in "
+        "the URL with any query); `optIn` is true when a claim whose holder "
+        "offers it for AI training on terms covers it and no refusal does "
+        "(read the terms from /api/v1/preferences/). Errors come in "
         'Spawning\'s shape, `{"detail": "..."}`, not in this API\'s Error shape.',
         request={"text/plain": OpenApiTypes.STR},
         responses={
@@ -217,7 +220,11 @@ class SpawningQueryUrlsApi(APIView):
         return Response(
             {
                 "urls": [
-                    {"url": item.value, "optOut": item.url_opted_out, "optIn": False}
+                    {
+                        "url": item.value,
+                        "optOut": item.url_opted_out,
+                        "optIn": item.url_opted_in,
+                    }
                     for item in result.items["urls"]
                 ]
             }

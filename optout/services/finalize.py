@@ -42,6 +42,7 @@ from optout.services.jobs import (
 from optout.services.receipts import receipt_sign
 from registry.selectors import registry_identity
 from workers.engine import manifests as engine_manifests
+from workers.engine.consent import OPT_IN
 from workers.engine.manifests import ColumnReport, column_report
 from workers.engine.perceptual import removes_row
 from workers.engine.receipts import RECEIPT_TYPE, RECEIPT_VERSION, file_sha256
@@ -175,12 +176,24 @@ def _finalize(job: MatchJob) -> None:
     # Rows with a perceptual match that stay in the filtered manifest (neither
     # a removing match nor being unchecked takes them out).
     graded = _row_array(
-        matches.exclude(level="")
+        matches.exclude(level__in=["", OPT_IN])
         .order_by("row")
         .values_list("row", flat=True)
         .distinct()
     )
     listed = int(np.setdiff1d(graded, removed, assume_unique=True).size)
+    # Rows offered for training on terms: an opt-in match, no removing
+    # match, and checked in full (an unread signal might refuse).
+    opted_in = np.setdiff1d(
+        _row_array(
+            matches.filter(level=OPT_IN)
+            .order_by("row")
+            .values_list("row", flat=True)
+            .distinct()
+        ),
+        np.union1d(matched, unchecked),
+        assume_unique=True,
+    )
     reasons: Counter[str] = Counter()
     part_rows: Counter[int] = Counter()
     for chunk_reasons, spec, rows in (
@@ -232,6 +245,10 @@ def _finalize(job: MatchJob) -> None:
             (JobOutput.Kind.SIDECAR, path, sidecar.original_name)
             for path, sidecar in zip(rewritten, sidecars, strict=True)
         ]
+        if job.thresholds.get("opt_in_manifest"):
+            outputs += _write_opt_in(
+                job, fmt, paths, parts, sidecars, part_rows, opted_in, workdir
+            )
         publishers = None
         if job.thresholds.get("web_signals"):
             path = workdir / "publishers.jsonl"
@@ -275,6 +292,7 @@ def _finalize(job: MatchJob) -> None:
                 levels=levels,
                 remove_levels=job.remove_levels,
                 rows_listed_for_review=listed,
+                rows_opt_in=int(opted_in.shape[0]),
                 rows_unchecked=int(unchecked.shape[0]),
                 unchecked_reasons=dict(reasons),
                 keep_unchecked=job.keep_unchecked,
@@ -407,6 +425,7 @@ def receipt_build(
     levels: dict[str, int] | None = None,
     remove_levels: list[str] | None = None,
     rows_listed_for_review: int = 0,
+    rows_opt_in: int = 0,
     rows_unchecked: int = 0,
     unchecked_reasons: dict[str, int] | None = None,
     keep_unchecked: bool = False,
@@ -429,7 +448,9 @@ def receipt_build(
     unchecked). Rows: `rows_unchecked` could not be checked in full (by
     reason in `unchecked_reasons`); `rows_passed_unchecked` of them were kept
     in the filtered manifest (`keep_unchecked`), `rows_removed_unchecked` were
-    left out for that alone (and are in `rows_removed`).
+    left out for that alone (and are in `rows_removed`). `rows_opt_in` are
+    offered for AI training on terms by their holders (and stay in the
+    filtered manifest).
     Fractions are written as strings: a payload holds no float
     (workers/engine/receipts.py says why).
     """
@@ -481,7 +502,7 @@ def receipt_build(
             **{
                 name: _plain(value)
                 for name, value in sorted(thresholds.items())
-                if name not in radii and name not in ("signals", "web_signals")
+                if name not in radii and name not in JOB_OPTIONS
             },
             "remove": list(remove_levels or []),
         },
@@ -490,6 +511,7 @@ def receipt_build(
             "checked": total - rows_unchecked,
             "removed": rows_removed,
             "kept_for_review": rows_listed_for_review,
+            "opt_in": rows_opt_in,
             "unchecked": rows_unchecked,
             "unchecked_passed_on": rows_passed_unchecked,
             "unchecked_removed": rows_removed_unchecked,
@@ -505,6 +527,40 @@ def receipt_build(
         "finished": finished.isoformat(),
         **({"publishers": publishers} if publishers is not None else {}),
     }
+
+
+# What a job's `thresholds` also holds that is not a level's setting.
+JOB_OPTIONS = ("signals", "web_signals", "opt_in_manifest")
+
+
+def _write_opt_in(
+    job: MatchJob,
+    fmt: ManifestFormat,
+    paths: list[Path],
+    parts: list[Any],
+    sidecars: list[Any],
+    part_rows: Counter[int],
+    opted_in: np.ndarray,
+    workdir: Path,
+) -> list[tuple[str, Path, str]]:
+    """The manifest of the opt-in rows only (and its shards' metadata), each
+    part named opt-in-<its name>."""
+    folder = workdir / "opt-in"
+    kept = engine_manifests.write_kept(
+        paths, fmt, opted_in, [part_rows[i] for i in range(len(parts))], folder
+    )
+    rewritten = engine_manifests.write_sidecars(
+        fmt, paths, kept, manifest_sidecars(job.manifest), folder
+    )
+    out: list[tuple[str, Path, str]] = [
+        (JobOutput.Kind.OPT_IN, path, f"opt-in-{part.original_name}")
+        for path, part in zip(kept, parts, strict=True)
+    ]
+    out += [
+        (JobOutput.Kind.OPT_IN_SIDECAR, path, f"opt-in-{sidecar.original_name}")
+        for path, sidecar in zip(rewritten, sidecars, strict=True)
+    ]
+    return out
 
 
 def _write_publishers(job: MatchJob, path: Path) -> dict[str, Any]:

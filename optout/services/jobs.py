@@ -38,7 +38,7 @@ from optout.selectors import (
 )
 from optout.services.publishers import host_signals
 from optout.snapshots import descriptor_version, snapshot_for_revision
-from registry.selectors import registry_revision_current
+from registry.selectors import opt_ins_apply, registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ManifestRejected
 from workers.engine.perceptual import Levels, tail_models
@@ -105,6 +105,7 @@ def match_job_start(
     keep_unchecked: bool = False,
     signals: Iterable[str] | None = None,
     web_signals: bool | None = None,
+    opt_in_manifest: bool = False,
 ) -> MatchJob:
     """Queue a match job for `manifest`; ingest runs once this commits.
 
@@ -116,6 +117,8 @@ def match_job_start(
     images (default settings.SIGNAL_PROTOCOLS; ["none"] for none); a refusal
     of AI training removes its row. `web_signals`: also read the sites of
     the manifest's hosts for those protocols (default settings.SIGNAL_WEB).
+    `opt_in_manifest`: also write the manifest of the rows offered for AI
+    training on terms (an opt-in match, nothing removing, checked in full).
     """
     if manifest.owner_id != owner.pk:
         raise NotFound("manifest not found")
@@ -146,6 +149,7 @@ def match_job_start(
     chosen["web_signals"] = bool(
         settings.SIGNAL_WEB if web_signals is None else web_signals
     )
+    chosen["opt_in_manifest"] = bool(opt_in_manifest)
     with transaction.atomic():
         job = MatchJob.objects.create(
             manifest=manifest,
@@ -531,6 +535,7 @@ def _match_chunk_leased(chunk_id: int, token: str, heartbeat: leases.Heartbeat) 
             found = match_exceptions_filter(
                 revision=job.registry_revision, batch=batch, found=found
             )
+            found = opt_ins_apply(revision=job.registry_revision, found=found)
             found_unchecked = _unchecked_rows(
                 job, chunk, batch, [*batch.unchecked, *problems], manifest.columns
             )
@@ -629,7 +634,7 @@ def _match_rows(
                 distance=m.distance,
                 matched=(m.matched or "")[:2048],
                 source=m.source,
-                evidence=m.evidence[:512],
+                evidence=m.evidence[:4096],
                 matched_as=m.matched_as,
                 level=m.level,
                 variant=m.variant[:32],

@@ -3,13 +3,15 @@ manifest as the registry's jobs do, signed with the registry's key.
 
 A snapshot at revision N is a signed document naming the segments whose view
 is N (each with the SHA-256 of every file, so a download can be checked
-file by file), the match exceptions in force at N, and the matching settings
-a job started now would use. The segments hold what is matched (claimed
-URLs, prefixes, domains and style names; image hashes, PDQ variants and
-descriptors) under numeric ids: no originals, thumbnails, accounts, e-mail
-addresses or evidence. A client holding revision M downloads only the
-segments it does not have (the deltas since M, or the merged segment that
-replaced them); the dnt-check client (client/) does that.
+file by file), the match exceptions and opt-ins (with their terms) in force
+at N, and the matching settings a job started now would use. The segments
+hold what is matched (claimed URLs, prefixes, domains and style names;
+image hashes, PDQ variants and descriptors) under numeric ids: no
+originals, thumbnails, accounts or evidence; the only contact details are
+those a holder published with an opt-in's terms. A client holding
+revision M downloads only the segments it does not have (the deltas since
+M, or the merged segment that replaced them); the dnt-check client
+(client/) does that.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from optout import segments
 from optout.selectors import default_levels, default_thresholds
 from optout.services.jobs import PERCEPTUAL_LEVELS
 from optout.services.receipts import receipt_sign
-from registry.selectors import registry_identity, registry_revision_current
+from registry.selectors import (
+    opt_in_overrides,
+    opt_ins_at,
+    registry_identity,
+    registry_revision_current,
+)
 from workers.engine.datasignals import EMBEDDED_PROTOCOLS
 
 SNAPSHOT_TYPE = "dnt-registry-snapshot"
@@ -59,6 +66,12 @@ def snapshot_document(*, revision: int | None = None) -> dict[str, Any]:
         for target, pairs in sorted(match_exceptions_at(revision=revision).items())
         for key_type, key in sorted(pairs)
     ]
+    offered = opt_ins_at(revision=revision)
+    overrides = opt_in_overrides(targets=offered)
+    opt_ins = [
+        {"target": target, "terms": terms, "overrides": overrides.get(target, [])}
+        for target, terms in sorted(offered.items())
+    ]
     levels = asdict(default_levels())
     payload = {
         "type": SNAPSHOT_TYPE,
@@ -73,6 +86,9 @@ def snapshot_document(*, revision: int | None = None) -> dict[str, Any]:
         "descriptor_model": segments.descriptor_version(),
         "segments": chain,
         "exceptions": exceptions,
+        # Claims and images offered for AI training on terms at `revision`
+        # (workers/engine/consent.py): their matches remove nothing.
+        "opt_ins": opt_ins,
         "matching": {
             "thresholds": asdict(default_thresholds()),
             "levels": {name: _plain(value) for name, value in levels.items()},

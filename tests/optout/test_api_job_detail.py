@@ -69,6 +69,7 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
         "descriptor_model": "",  # MATCH_DESCRIPTOR off by default
         "signals": list(settings.SIGNAL_PROTOCOLS),  # all seven by default
         "web_signals": False,  # SIGNAL_WEB off by default
+        "opt_in_manifest": False,
     }
     assert body["remove_levels"] == ["verified", "strong"]
     assert body["receipt"]["algorithm"] == "Ed25519"

@@ -47,6 +47,7 @@ def test_it_lists_every_match_in_row_order(curator_client, curator, registry):
         "similarity": None,
         "source": "",
         "evidence": "",
+        "terms": None,
         "removed": True,
     }
     assert rows[1]["claim"] == registry.prefix.pk

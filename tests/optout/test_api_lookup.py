@@ -50,6 +50,7 @@ def test_each_item_gets_its_matches_in_the_order_sent(curator_client, registry):
             "level": "",
             "variant": "",
             "chance": None,
+            "terms": None,
         }
     ]
     assert urls[2] == {"value": "", "matches": [], "problem": None}
@@ -77,6 +78,7 @@ def test_each_item_gets_its_matches_in_the_order_sent(curator_client, registry):
             "level": "possible",
             "variant": "original",
             "chance": None,
+            "terms": None,
         }
     ]
     assert phash[1]["matches"] == []

@@ -26,6 +26,7 @@ from registry.services import (
     image_register_hashes,
     registry_revision_bump,
 )
+from registry.services.optins import opt_in_set
 from tests.images import image_bytes
 from workers.engine.fingerprint import fingerprint_bytes
 
@@ -51,6 +52,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Rows: the helpers' seven, and more URLs under the claimed prefix and domain,
 # one of which a match exception (an upheld false-match report) rules out.
 EXCEPTED = "https://bob-art.example/works/not-bob.jpg"
+# A prefix of the claimed domain its holder offers for training on terms.
+OFFERED = "https://bob-art.example/free/"
 
 
 def _rows() -> list[tuple[str, str, str | None]]:
@@ -61,6 +64,7 @@ def _rows() -> list[tuple[str, str, str | None]]:
         for i in range(20)
     ]
     more += [(EXCEPTED, "a bridge", None), ("https://other.example/x.jpg", "x", None)]
+    more += [(f"{OFFERED}{i}.jpg", f"free {i}", None) for i in range(3)]
     return [*LAION_ROWS, *more]
 
 
@@ -97,6 +101,13 @@ def registry(holder, curator, settings):
         key=EXCEPTED,
         revision=registry_revision_bump(reason="false match upheld"),
     )
+    offered = claim_create(owner=holder, kind="prefix", value=OFFERED)
+    opt_in_set(
+        owner=holder,
+        claim_id=offered.pk,
+        licence="https://bob-art.example/licence",
+        payment="purchase",
+    )
     return found
 
 
@@ -121,7 +132,11 @@ def test_offline_check_equals_the_registrys_job_at_the_same_revision(
     server_report.write_bytes(output_bytes(job, "report_jsonl"))
     offline = _report(checked.out / "matches.jsonl")
     assert offline == _report(server_report)
-    assert not any(r[0] == len(_rows()) - 2 for r in offline)  # the exception held
+    assert not any(r[0] == len(_rows()) - 5 for r in offline)  # the exception held
+    # The offered rows are listed, not removed, offline as in the job.
+    offered = {r[0] for r in offline if r[4] == "opt-in"}
+    assert offered == {len(_rows()) - 3, len(_rows()) - 2, len(_rows()) - 1}
+    assert not any(r[0] in offered and r[5] for r in offline)
     server_filtered = pa.BufferReader(output_bytes(job, "filtered"))
     assert pq.read_table(checked.out / "filtered" / manifest.name).equals(
         pq.read_table(server_filtered)
@@ -132,7 +147,7 @@ def test_offline_check_equals_the_registrys_job_at_the_same_revision(
     server_receipt = json.loads(output_bytes(job, "receipt"))["payload"]
     assert receipt["rows"] == {
         key: server_receipt["rows"][key]
-        for key in ("total", "removed", "unchecked", "in_filtered")
+        for key in ("total", "removed", "unchecked", "in_filtered", "opt_in")
     }
     assert receipt["matches"] == server_receipt["matches"]
 
@@ -326,10 +341,15 @@ def test_the_client_installs_on_its_own_and_runs_without_django(
     synced = dnt_check("sync", live_server.url, "--dir", "snap")
     assert synced.returncode == 0, synced.stderr
     assert f"at revision {registry_revision_current()}" in synced.stdout
-    checked = dnt_check("run", str(manifest), "--dir", "snap", "--processes", "1")
+    checked = dnt_check(
+        "run", str(manifest), "--dir", "snap", "--processes", "1", "--opt-in"
+    )
     assert checked.returncode == 0, checked.stderr
     assert f"{len(_rows())} rows checked, 24 to remove" in checked.stdout
-    assert "prefix 21" in checked.stdout
+    assert "prefix 24" in checked.stdout  # 21 refusing, 3 offering
+    assert "; 3 offered for AI training on terms." in checked.stdout
+    offered = pq.read_table(tmp_path / "part-check" / "opt-in" / "part.parquet")
+    assert offered.column("URL").to_pylist() == [f"{OFFERED}{i}.jpg" for i in range(3)]
     assert (tmp_path / "part-check" / "filtered" / "part.parquet").is_file()
     refused = dnt_check("run", str(manifest), "--dir", "nowhere")
     assert refused.returncode == 1

@@ -115,6 +115,7 @@ def test_the_receipt_names_what_was_checked_against_what_and_the_result(
         "checked": 7,
         "removed": 4,
         "kept_for_review": 1,
+        "opt_in": 0,
         "unchecked": 0,
         "unchecked_passed_on": 0,
         "unchecked_removed": 0,

@@ -92,6 +92,7 @@ def test_a_csv_row_that_is_not_utf8_is_reported_unchecked_and_left_out(
         "checked": 2,
         "removed": 2,
         "kept_for_review": 0,
+        "opt_in": 0,
         "unchecked": 2,
         "unchecked_passed_on": 0,
         "unchecked_removed": 1,

@@ -31,6 +31,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from core.errors import ValidationFailed
+from disputes.selectors import match_exceptions_filter
 from optout.references import reference_features
 from optout.selectors import (
     default_levels,
@@ -50,9 +51,10 @@ from optout.services import (
     signal_protocols,
 )
 from optout.snapshots import descriptor_version, max_radius, snapshot_for_revision
-from registry.selectors import registry_revision_current
+from registry.selectors import opt_ins_apply, registry_revision_current
 from workers.engine import manifests as engine_manifests
 from workers.engine import reports as engine_reports
+from workers.engine.consent import OPT_IN
 from workers.engine.datasignals import EMBEDDED_PROTOCOLS
 from workers.engine.manifests import ColumnReport, ManifestRejected, column_report
 from workers.engine.perceptual import removes_row
@@ -189,6 +191,8 @@ class Command(BaseCommand):
         progress = Progress(write, rows_total)
         removed: set[int] = set()
         graded: set[int] = set()  # rows with a perceptual match
+        opted_in: set[int] = set()  # rows with an opt-in match
+        unchecked_rows: set[int] = set()
         counts: Counter[str] = Counter()
         level_counts: Counter[str] = Counter()
         levels = default_levels()
@@ -209,6 +213,10 @@ class Command(BaseCommand):
                         tails=tails,
                         signals=signals,
                     )
+                    found = match_exceptions_filter(
+                        revision=revision, batch=batch, found=found
+                    )
+                    found = opt_ins_apply(revision=revision, found=found)
                     works = image_work_ids(
                         image_ids=(m.ref for m in found if m.kind not in NOT_IMAGES)
                     )
@@ -218,9 +226,12 @@ class Command(BaseCommand):
                         removes = removes_row(m.level, remove_levels)
                         if removes:
                             matched.add(m.row)
+                        if m.level == OPT_IN:
+                            opted_in.add(m.row)
+                        elif m.level:
+                            graded.add(m.row)
                         if m.level:
                             level_counts[m.level] += 1
-                            graded.add(m.row)
                         counts[str(m.kind)] += 1
                         lines.append(
                             match_line(
@@ -232,6 +243,7 @@ class Command(BaseCommand):
                         [*batch.unchecked, *problems], key=lambda p: p.row
                     )
                     rows = {p.row for p in problems}
+                    unchecked_rows.update(rows)
                     alone = rows - matched
                     unchecked["rows"] += len(rows)
                     if keep_unchecked:
@@ -328,6 +340,7 @@ class Command(BaseCommand):
             levels=dict(level_counts),
             remove_levels=[lv for lv in PERCEPTUAL_LEVELS if lv in remove_levels],
             rows_listed_for_review=len(graded - removed),
+            rows_opt_in=len(opted_in - removed - unchecked_rows),
             outputs=[
                 receipt_output(kind=kind, name=path.name, path=path)
                 for kind, path in written
