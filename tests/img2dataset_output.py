@@ -7,8 +7,10 @@ the img2dataset package pinned in requirements-dev.txt on it, in a subprocess
 `output_format="webdataset"` the folder holds `00000.tar`, `00000.parquet`
 (every sample's metadata, failed downloads included) and `00000_stats.json`
 per shard; with `"parquet"`, `00000.parquet` with the images in its `jpg`
-column (null for failed downloads) and `00000_stats.json`. Images are kept as
-served (`resize_mode no`), so a test controls exactly what a row holds.
+column (null for failed downloads) and `00000_stats.json`. Images keep their
+size (`resize_mode no`) but are re-encoded, as img2dataset does by default,
+which drops their metadata; `options=("--skip_reencode", "True")` keeps the
+bytes as served.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def run_img2dataset(
     captions: Mapping[str, str] | None = None,
     missing: int = 1,
     per_shard: int = 10_000,
+    options: tuple[str, ...] = (),
 ) -> tuple[Path, dict[str, str]]:
     """img2dataset's output folder for `images` ({file name: bytes}), and the
     URL each file was served under ({name: url}; `missing` 404s are listed
@@ -85,6 +88,7 @@ def run_img2dataset(
             "False",
             "--retries",
             "0",
+            *options,
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr[-2000:]
