@@ -293,6 +293,11 @@ SEGMENT_CACHE_MAX_BYTES = env.int("SEGMENT_CACHE_MAX_BYTES", default=20 * 1024**
 SEGMENT_MERGE_AT = env.int("SEGMENT_MERGE_AT", default=10)
 SEGMENT_MAINTAIN_SECONDS = env.int("SEGMENT_MAINTAIN_SECONDS", default=30)
 SEGMENT_RETAIN_SECONDS = env.int("SEGMENT_RETAIN_SECONDS", default=24 * 3600)
+# The dataset search's indexes (optout/services/datasets.py): one tantivy
+# index folder per dataset. Workers write it and web processes read it, so
+# on several machines it must be a shared volume (or the web and workers on
+# one machine). Its size: docs/PERFORMANCE.md ("Dataset search").
+SEARCH_INDEX_DIR = Path(env.str("SEARCH_INDEX_DIR", default=str(VAR_DIR / "search")))
 MATCH_VERIFY = env.bool("MATCH_VERIFY", default=True)
 MATCH_REMOVE_LEVELS = env.list("MATCH_REMOVE_LEVELS", default=["verified", "strong"])
 MATCH_CHUNK_ROWS = env.int("MATCH_CHUNK_ROWS", default=100_000)
@@ -508,6 +513,9 @@ CELERY_TASK_ROUTES = {
     "optout.match_job_finalize": {"queue": "ingest"},
     "optout.match_chunk": {"queue": "match"},
     "optout.match_sweep": {"queue": "celery"},
+    "optout.dataset_ingest": {"queue": "ingest"},
+    "optout.dataset_chunk": {"queue": "match"},
+    "optout.dataset_sweep": {"queue": "celery"},
     "disputes.dispute_deadlines": {"queue": "celery"},
     "disputes.review_digest": {"queue": "celery"},
     "registry.claim_domain_check": {"queue": "celery"},
@@ -521,6 +529,10 @@ CELERY_BEAT_SCHEDULE = {
     "match-sweep": {
         "task": "optout.match_sweep",
         "schedule": float(MATCH_SWEEP_SECONDS),
+    },
+    "dataset-sweep": {
+        "task": "optout.dataset_sweep",
+        "schedule": float(MATCH_SWEEP_SECONDS) * 6,
     },
     "dispute-deadlines": {
         "task": "disputes.dispute_deadlines",

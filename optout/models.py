@@ -432,3 +432,105 @@ class LookupSeen(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "image"], name="lookup_seen_once")
         ]
+
+
+class Dataset(models.Model):
+    """A public training set indexed for the artists' search ("have I been
+    trained?"): its files are a Manifest, its index a folder of
+    SEARCH_INDEX_DIR (optout.services.datasets)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        INDEXING = "indexing"
+        READY = "ready"
+        FAILED = "failed"
+        REMOVED = "removed"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    source_url = models.CharField(max_length=2048, blank=True)
+    manifest = models.ForeignKey(
+        Manifest, on_delete=models.PROTECT, related_name="datasets"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    failure_reason = models.TextField(blank=True)
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    rows_done = models.BigIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DatasetChunk(models.Model):
+    """One chunk of a dataset's indexing: leased by a worker, done once its
+    rows are committed to the index."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        LEASED = "leased"
+        DONE = "done"
+
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="chunks"
+    )
+    index = models.PositiveIntegerField()
+    spec = models.JSONField()
+    rows = models.BigIntegerField(default=0)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.PENDING
+    )
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "index"], name="dataset_chunk_index_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "queued_at"])]
+
+
+class DatasetOptOut(models.Model):
+    """A row an artist opted out from the search's results, with the claim
+    that stands for it: the dashboard counts them per dataset."""
+
+    holder = models.ForeignKey(
+        "registry.RightsHolder", on_delete=models.CASCADE, related_name="+"
+    )
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="opt_outs"
+    )
+    row = models.BigIntegerField()
+    url = models.TextField()
+    claim = models.ForeignKey(
+        "registry.Claim", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["holder", "dataset", "row"], name="dataset_opt_out_once"
+            )
+        ]

@@ -9,8 +9,9 @@ an empty queryset), so callers answer 404 and ids leak nothing.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from core.storage import local_copy
 from disputes.selectors import match_exceptions_filter
 from optout.models import (
     Chunk,
+    Dataset,
+    DatasetOptOut,
     JobOutput,
     LookupSeen,
     Manifest,
@@ -45,6 +48,7 @@ from registry.selectors import (
     registry_identity,
     registry_revision_current,
 )
+from workers.engine import datasetindex
 from workers.engine import manifests as engine_manifests
 from workers.engine.consent import OPT_IN
 from workers.engine.hashes import HashRejected, parse_hex, phash_to_int
@@ -52,8 +56,9 @@ from workers.engine.manifests import Sidecar
 from workers.engine.perceptual import Levels, TailModel, removes_row, tail_models
 from workers.engine.receipts import PublishedKey, keys_document
 from workers.engine.snapshot import Thresholds
-from workers.engine.style import StyleIndex
+from workers.engine.style import StyleIndex, word_texts
 from workers.engine.types import ChunkSpec, ManifestFormat, MatchKind, RowBatch
+from workers.engine.urls import UrlRejected, normalize_domain, normalize_url
 from workers.engine.websignals import HostSignals, url_places
 
 
@@ -640,3 +645,192 @@ def optout_export_for_account(*, user: User) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- The dataset search ("have I been trained?") ---------------------------
+
+SEARCH_BY = ("text", "site")
+SEARCH_PER_PAGE = 50
+SEARCH_EXPORT_MAX = 100_000  # rows in one CSV export
+
+
+def dataset_folder(dataset_id: int) -> Path:
+    """Where a dataset's search index lives (SEARCH_INDEX_DIR/<id>)."""
+    return Path(settings.SEARCH_INDEX_DIR) / str(int(dataset_id))
+
+
+def datasets_listed(*, staff: bool = False) -> QuerySet[Dataset]:
+    """Datasets the search covers (ready), and for admins every one."""
+    rows = Dataset.objects.exclude(state=Dataset.State.REMOVED).order_by("name", "pk")
+    return rows if staff else rows.filter(state=Dataset.State.READY)
+
+
+def dataset_rows(dataset: Dataset, rows: Iterable[int]) -> list[datasetindex.Hit]:
+    """These rows of a dataset as its index holds them."""
+    rows = list(rows)
+    index = datasetindex.open_index(dataset_folder(dataset.pk))
+    return datasetindex.search(
+        index, datasetindex.rows_query(index, rows), limit=len(rows)
+    ).hits
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    dataset_id: int
+    dataset: str
+    row: int
+    url: str
+    caption: str
+    why: str
+    opted_out: bool  # by the artist searching, from this dataset
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    by: str
+    q: str
+    why: str
+    total: int
+    offset: int
+    hits: list[SearchHit]
+    per_dataset: list[tuple[Dataset, int]]
+    proposed_prefix: str  # the common prefix of the page's URLs, if any
+
+
+def search_parse(by: str, q: str) -> tuple[str, str, str]:
+    """(kind, value, why) for a search: kind text, host, prefix or url.
+    Raises ValidationFailed naming `by` or `q`."""
+    if by not in SEARCH_BY:
+        raise ValidationFailed(
+            f"by: {by!r} is not a search kind; choose text or site", field="by"
+        )
+    q = (q or "").strip()
+    if not q:
+        raise ValidationFailed("q: type what to search for", field="q")
+    if len(q) > 2048:
+        raise ValidationFailed("q: at most 2,048 characters", field="q")
+    if by == "text":
+        words = word_texts([q])[0]
+        if not words:
+            raise ValidationFailed("q: no letters or digits to search for", field="q")
+        return "text", q, f'caption has "{words}" as whole words'
+    has_path = "://" in q or "/" in q.strip("/")
+    try:
+        if not has_path:
+            host = normalize_domain(q)
+            return "host", host, f"URL on {host} or a subdomain"
+        href = normalize_url(q if "://" in q else f"https://{q}").href
+    except UrlRejected as exc:
+        raise ValidationFailed(f"q: {exc}", field="q") from None
+    if normalize_url(href).path in ("", "/") and "?" not in href:
+        host = normalize_url(href).host
+        return "host", host, f"URL on {host} or a subdomain"
+    return "prefix", href, f"URL under {href}"
+
+
+def _query(index: Any, kind: str, value: str) -> Any:
+    if kind == "text":
+        return datasetindex.text_query(index, value)
+    if kind == "host":
+        return datasetindex.host_query(index, value)
+    return datasetindex.prefix_query(index, value)
+
+
+def dataset_search(
+    *,
+    by: str,
+    q: str,
+    offset: int = 0,
+    limit: int = SEARCH_PER_PAGE,
+    dataset_id: int | None = None,
+    holder_id: int | None = None,
+) -> SearchResults:
+    """The rows of the searchable datasets that match, dataset by dataset
+    (by name) and in row order, `limit` from `offset`, with the count per
+    dataset. `holder_id`: mark the rows that holder opted out. Reveals no
+    claim: what matched is the query, nothing else."""
+    kind, value, why = search_parse(by, q)
+    datasets = list(datasets_listed())
+    if dataset_id is not None:
+        datasets = [d for d in datasets if d.pk == dataset_id]
+    offset = max(0, int(offset))
+    limit = max(0, int(limit))
+    counts: list[tuple[Dataset, int]] = []
+    hits: list[SearchHit] = []
+    skip = offset
+    for dataset in datasets:
+        folder = dataset_folder(dataset.pk)
+        if not folder.exists():
+            continue
+        index = datasetindex.open_index(folder)
+        query = _query(index, kind, value)
+        want = limit - len(hits)
+        page = datasetindex.search(
+            index, query, offset=skip, limit=want if want > 0 else 0
+        )
+        counts.append((dataset, page.total))
+        skip = max(0, skip - page.total)
+        hits += [
+            SearchHit(
+                dataset_id=dataset.pk,
+                dataset=dataset.name,
+                row=hit.row,
+                url=hit.url,
+                caption=hit.caption,
+                why=why,
+                opted_out=False,
+            )
+            for hit in page.hits[: max(0, want)]
+        ]
+    if holder_id is not None and hits:
+        done = set(
+            DatasetOptOut.objects.filter(
+                holder_id=holder_id,
+                dataset_id__in={h.dataset_id for h in hits},
+                row__in={h.row for h in hits},
+            ).values_list("dataset_id", "row")
+        )
+        hits = [
+            replace(h, opted_out=(h.dataset_id, h.row) in done) if done else h
+            for h in hits
+        ]
+    return SearchResults(
+        by=by,
+        q=q,
+        why=why,
+        total=sum(n for _, n in counts),
+        offset=offset,
+        hits=hits,
+        per_dataset=[(d, n) for d, n in counts if n],
+        proposed_prefix=common_prefix([h.url for h in hits]),
+    )
+
+
+def common_prefix(urls: Iterable[str]) -> str:
+    """The longest URL prefix ending at a "/" of the path that all these
+    URLs share (one host), or "" when they share no more than the host."""
+    hrefs = []
+    for url in urls:
+        try:
+            hrefs.append(normalize_url(url))
+        except UrlRejected:
+            return ""
+    if len(hrefs) < 2 or len({u.host for u in hrefs}) != 1:
+        return ""
+    text = os.path.commonprefix([u.href for u in hrefs])
+    cut = text.rfind("/")
+    head = hrefs[0].href.find(hrefs[0].host) + len(hrefs[0].host)
+    if cut <= head:
+        return ""
+    return text[: cut + 1]
+
+
+def search_opt_outs_for(holder_id: int) -> list[tuple[str, int]]:
+    """(dataset name, rows) the holder opted out from the search's results."""
+    return [
+        (row["dataset__name"], row["rows"])
+        for row in DatasetOptOut.objects.filter(holder_id=holder_id)
+        .values("dataset__name")
+        .annotate(rows=Count("pk"))
+        .order_by("dataset__name")
+    ]

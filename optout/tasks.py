@@ -131,3 +131,37 @@ def segments_maintain() -> dict:
     from optout.segments import segments_maintain as maintain
 
     return maintain()
+
+
+@shared_task(
+    name="optout.dataset_ingest",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def dataset_ingest(dataset_id: int) -> None:
+    services.dataset_ingest(dataset_id=dataset_id)
+
+
+@shared_task(
+    name="optout.dataset_chunk",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def dataset_chunk(chunk_id: int) -> str:
+    return services.dataset_chunk_run(chunk_id=chunk_id)
+
+
+@shared_task(
+    name="optout.dataset_sweep",
+    acks_late=True,
+    soft_time_limit=100,
+    time_limit=120,
+)
+def dataset_sweep() -> dict[str, int]:
+    return services.dataset_sweep()

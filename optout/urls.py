@@ -15,6 +15,15 @@ urlpatterns = [
         name="receipt_keys",
     ),
     path("datasets/", views.job_list, name="jobs"),
+    path("search/", views.search, name="search"),
+    path("search/export.csv", views.search_export, name="search_export"),
+    path("search/opt-out/", views.search_opt_out, name="search_opt_out"),
+    path("search/datasets/", views.search_datasets, name="search_datasets"),
+    path(
+        "search/datasets/<int:dataset_id>/remove/",
+        views.search_dataset_remove,
+        name="search_dataset_remove",
+    ),
     path("datasets/upload/", views.manifest_upload, name="manifest_upload"),
     path("datasets/jobs/<int:job_id>/", views.job_detail, name="job_detail"),
     path(
@@ -62,6 +71,9 @@ api_urlpatterns = [
     ),
     path("lookup/", api.LookupApi.as_view(), name="api-lookup"),
     path("preferences/", api.PreferencesApi.as_view(), name="api-preferences"),
+    path("datasets/", api.DatasetListApi.as_view(), name="api-datasets"),
+    path("search/", api.SearchApi.as_view(), name="api-search"),
+    path("search/opt-out/", api.SearchOptOutApi.as_view(), name="api-search-opt-out"),
     path("snapshot/", api.SnapshotApi.as_view(), name="api-snapshot"),
     path(
         "snapshot/segments/<str:name>/<path:file>",

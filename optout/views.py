@@ -8,12 +8,16 @@ to their dashboard with a message that says so.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
@@ -21,19 +25,21 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     JsonResponse,
+    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import User
-from accounts.permissions import curator_required
+from accounts.permissions import curator_required, staff_required
 from core.errors import DomainError, NotFound
 from core.forms import MultipleFileField, MultipleFileInput, add_domain_error
 from core.upload_limits import upload_refused
 from optout import selectors, services
 from optout.models import MatchJob
 from optout.snapshots import max_radius
+from registry.selectors import rights_holder_for_user
 
 JOBS_PER_PAGE = 30
 
@@ -340,3 +346,231 @@ def receipt_keys(request: HttpRequest) -> HttpResponse:
     response["Access-Control-Allow-Origin"] = "*"
     response["Cache-Control"] = "public, max-age=300"
     return response
+
+
+# --- The dataset search ("have I been trained?") ---------------------------
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search for",
+        max_length=2048,
+        help_text="Your name or a title (found as whole words in captions), or "
+        "your site (bob-art.example) or gallery (a URL: everything under it).",
+    )
+    by = forms.ChoiceField(
+        label="In",
+        choices=[("text", "captions"), ("site", "URLs (a site or a gallery)")],
+        initial="text",
+    )
+    dataset = forms.TypedChoiceField(
+        label="Dataset", required=False, coerce=int, empty_value=None
+    )
+
+    def __init__(self, *args: Any, datasets: list[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = [("", "all datasets")] + [
+            (d.pk, d.name) for d in datasets
+        ]
+
+
+class DatasetAddForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    source_url = forms.CharField(
+        label="Source",
+        required=False,
+        max_length=2048,
+        help_text="Where it is published.",
+    )
+    files = MultipleFileField(
+        label="Files",
+        required=False,
+        widget=MultipleFileInput(
+            attrs={
+                "accept": ".csv,.tsv,.txt,.jsonl,.json,.ndjson,.parquet,.tar,.zip",
+                "required": True,
+            }
+        ),
+    )
+
+
+def _search_page(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@login_required
+@require_safe
+def search(request: HttpRequest) -> HttpResponse:
+    datasets = list(selectors.datasets_listed())
+    holder = rights_holder_for_user(user=request.user)
+    form = SearchForm(request.GET or None, datasets=datasets)
+    ctx: dict[str, Any] = {
+        "form": form,
+        "datasets": datasets,
+        "rows_indexed": sum(d.rows_done for d in datasets),
+        "can_opt_out": holder is not None,
+    }
+    if request.GET and form.is_valid():
+        page = _search_page(request)
+        per_page = selectors.SEARCH_PER_PAGE
+        try:
+            results = selectors.dataset_search(
+                by=form.cleaned_data["by"],
+                q=form.cleaned_data["q"],
+                offset=(page - 1) * per_page,
+                limit=per_page,
+                dataset_id=form.cleaned_data["dataset"],
+                holder_id=holder.pk if holder else None,
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            query = request.GET.copy()
+            query.pop("page", None)
+            ctx.update(
+                results=results,
+                query=query.urlencode(),
+                first=results.offset + 1 if results.hits else 0,
+                last=results.offset + len(results.hits),
+                previous=page - 1 if page > 1 else None,
+                next=page + 1
+                if results.offset + len(results.hits) < results.total
+                else None,
+            )
+    return render(request, "optout/search.html", ctx)
+
+
+@login_required
+@require_safe
+def search_export(request: HttpRequest) -> HttpResponse:
+    """Every matching row (up to SEARCH_EXPORT_MAX) as CSV, streamed a page
+    of the index at a time."""
+    form = SearchForm(request.GET, datasets=list(selectors.datasets_listed()))
+    if not form.is_valid():
+        return redirect("search")
+    by, q = form.cleaned_data["by"], form.cleaned_data["q"]
+    dataset_id = form.cleaned_data["dataset"]
+    try:
+        selectors.search_parse(by, q)
+    except DomainError:
+        return redirect("search")
+
+    def rows() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["dataset", "row", "url", "caption", "why"])
+        offset = 0
+        while offset < selectors.SEARCH_EXPORT_MAX:
+            results = selectors.dataset_search(
+                by=by, q=q, offset=offset, limit=1000, dataset_id=dataset_id
+            )
+            for hit in results.hits:
+                writer.writerow([hit.dataset, hit.row, hit.url, hit.caption, hit.why])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            offset += len(results.hits)
+            if not results.hits or offset >= results.total:
+                break
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="search.csv"'
+    return response
+
+
+@login_required
+@require_POST
+def search_opt_out(request: HttpRequest) -> HttpResponse:
+    back = request.POST.get("next", "")
+    if not back.startswith("/search/"):
+        back = reverse("search")
+    holder = rights_holder_for_user(user=request.user)
+    if holder is None:
+        messages.error(request, "Create your artist profile first.")
+        return redirect("dashboard")
+    picked: dict[int, list[int]] = {}
+    for value in request.POST.getlist("pick"):
+        dataset, _, row = value.partition(":")
+        if dataset.isdigit() and row.isdigit():
+            picked.setdefault(int(dataset), []).append(int(row))
+    if not picked:
+        messages.error(request, "Select the rows to opt out first.")
+        return redirect(back)
+    prefix = request.POST.get("as_prefix", "")
+    made = rows = 0
+    problems: list[str] = []
+    for dataset_id, picks in sorted(picked.items()):
+        try:
+            result = services.search_opt_out(
+                owner=holder, dataset_id=dataset_id, rows=picks, prefix=prefix
+            )
+        except DomainError as exc:
+            problems.append(str(exc))
+            continue
+        made += len(result["created"])
+        rows += result["rows"]
+        if result["unusable"]:
+            n = len(result["unusable"])
+            problems.append(
+                f"{n} row{'s' if n != 1 else ''} had no http(s) URL to claim "
+                f"(row {', '.join(map(str, result['unusable'][:10]))})"
+            )
+        problems += [f"{e['value']}: {e['message']}" for e in result["errors"]]
+    if rows:
+        messages.success(
+            request,
+            f"{rows} row{'s' if rows != 1 else ''} opted out; "
+            f"{made} new claim{'s' if made != 1 else ''}.",
+        )
+    for problem in problems[:10]:
+        messages.warning(request, problem)
+    return redirect(back)
+
+
+@login_required
+def search_datasets(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]  # login_required
+    form = DatasetAddForm() if user.is_staff else None
+    if request.method == "POST":
+        if not user.is_staff:
+            raise Http404
+        form = DatasetAddForm(request.POST, request.FILES)
+        files = request.FILES.getlist("files")
+        if form.is_valid():
+            try:
+                manifest = services.manifest_upload(
+                    owner=user, files=files, name=form.cleaned_data["name"]
+                )
+                dataset = services.dataset_add(
+                    by=user,
+                    manifest_id=manifest.pk,
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    source_url=form.cleaned_data["source_url"],
+                )
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, f"{dataset.name} is queued for indexing.")
+                return redirect("search_datasets")
+    datasets = selectors.datasets_listed(staff=user.is_staff)
+    return render(request, "optout/datasets.html", {"datasets": datasets, "form": form})
+
+
+@staff_required
+@require_POST
+def search_dataset_remove(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    try:
+        services.dataset_remove(by=request.user, dataset_id=dataset_id)
+    except NotFound:
+        raise Http404("dataset not found") from None
+    messages.success(
+        request, "The dataset is no longer searched; its index is deleted."
+    )
+    return redirect("search_datasets")

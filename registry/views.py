@@ -34,7 +34,7 @@ from core.forms import add_domain_error
 from core.throttles import CheckNowThrottle, page_throttled
 from core.upload_limits import upload_refused
 from core.uploads import IncomingFile
-from optout.selectors import found_counts, style_caption_hits
+from optout.selectors import found_counts, search_opt_outs_for, style_caption_hits
 from registry.forms import (
     BecomeArtistForm,
     BulkClaimForm,
@@ -610,6 +610,7 @@ def dashboard_context(user: User, holder: RightsHolder | None) -> dict[str, Any]
             ),
             key=lambda row: (-row[1].matches, row[0].pk),
         )
+        ctx["search_opt_outs"] = search_opt_outs_for(holder.pk)
     return ctx
 
 

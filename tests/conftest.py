@@ -158,8 +158,12 @@ def _receipt_key_dir(tmp_path_factory: pytest.TempPathFactory, settings) -> None
 def _media_root(tmp_path_factory: pytest.TempPathFactory, settings) -> Iterator[None]:
     media = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = str(media)
+    # Dataset ids repeat across test databases: an index folder each test.
+    search = tmp_path_factory.mktemp("search")
+    settings.SEARCH_INDEX_DIR = search
     yield
     shutil.rmtree(media, ignore_errors=True)
+    shutil.rmtree(search, ignore_errors=True)
 
 
 def verified(user: User) -> User:

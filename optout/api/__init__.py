@@ -31,6 +31,7 @@ from .lookup import (  # noqa: F401
 )
 from .manifests import ManifestUploadApi  # noqa: F401
 from .preferences import PreferencesApi  # noqa: F401
+from .search import DatasetListApi, SearchApi, SearchOptOutApi  # noqa: F401
 from .snapshot import SnapshotApi, SnapshotFileApi  # noqa: F401
 from .spawning import (  # noqa: F401
     SpawningQueryUrlsApi,

@@ -8,6 +8,14 @@ The package re-exports its modules' public names, so callers import from
 from .account_data import (  # noqa: F401
     manifests_delete_for_account,
 )
+from .datasets import (  # noqa: F401
+    dataset_add,
+    dataset_chunk_run,
+    dataset_ingest,
+    dataset_remove,
+    dataset_sweep,
+    search_opt_out,
+)
 from .finalize import (  # noqa: F401
     match_job_finalize,
     passed_unchecked_warning,

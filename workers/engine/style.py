@@ -171,6 +171,31 @@ def _keys(names: list[str]) -> list[str]:
     return keys
 
 
+def word_texts(texts: Sequence[str | None]) -> list[str]:
+    """Each text's words, one space apart, in the normal form names and
+    captions are compared in (NFKC, case-folded; a word as above), with each
+    character of a script written without spaces a word of its own, so a
+    full-text index finds a name as consecutive whole words the way
+    StyleIndex does (workers/engine/datasetindex.py). None gives ""."""
+    if not texts:
+        return []
+    words, _, unspaced = _to_word_text(_normalize_block(texts))
+    classes = _classes()
+    out = []
+    for i, part in enumerate(words.split(_SEPARATOR)):
+        tokens = part.split()
+        if unspaced[i]:
+            tokens = [
+                piece
+                for token in tokens
+                for piece in (
+                    token if classes[ord(token[0])] == _UNSPACED else (token,)
+                )
+            ]
+        out.append(" ".join(tokens))
+    return out
+
+
 def _normalize_block(captions: Sequence[str | None]) -> str:
     """A block of captions joined by NUL, in normal form but for ASCII case
     and white space, which the word text takes care of.

@@ -1,0 +1,109 @@
+"""The dataset search's index, Django-free (workers/engine/datasetindex.py)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from workers.engine import datasetindex
+from workers.engine.style import word_texts
+from workers.engine.types import RowBatch
+
+
+def batch(first: int, urls, captions=None) -> RowBatch:
+    return RowBatch.of(
+        first_row=first, urls=list(urls), captions=list(captions or [None] * len(urls))
+    )
+
+
+def found(folder, query_of) -> list[int]:
+    index = datasetindex.open_index(folder)
+    return [h.row for h in datasetindex.search(index, query_of(index), limit=100).hits]
+
+
+def test_word_texts_are_the_style_matchers_words():
+    assert word_texts(["Greg_RUTKOWSKI, art", None, "浮世絵Ito", "Ｆｕｌｌ width"]) == [
+        "greg rutkowski art",
+        "",
+        "浮 世 絵 ito",
+        "full width",
+    ]
+
+
+def test_prefixes_with_regex_characters_match_literally(tmp_path):
+    urls = [
+        "https://a.example/a+b(c)/1.jpg",
+        "https://a.example/a+b(c)/2.jpg",
+        "https://a.example/aab(c)/3.jpg",
+        "https://a.example/a.b[1]/x$y.jpg",
+        "https://a.example/a-b~c/z.jpg",
+    ]
+    datasetindex.write_chunk(tmp_path, 0, [batch(0, urls)])
+    assert found(
+        tmp_path, lambda ix: datasetindex.prefix_query(ix, "https://a.example/a+b(c)/")
+    ) == [0, 1]
+    assert found(
+        tmp_path,
+        lambda ix: datasetindex.prefix_query(ix, "http://www.a.example/a.b[1]"),
+    ) == [3]
+    assert found(
+        tmp_path,
+        lambda ix: datasetindex.prefix_query(ix, "https://a.example/a-b~c/z.jpg"),
+    ) == [4]
+    assert found(
+        tmp_path, lambda ix: datasetindex.url_query(ix, "http://a.example/aab(c)/3.jpg")
+    ) == [2]
+
+
+def test_a_chunk_that_fails_midway_leaves_the_index_as_it_was(tmp_path):
+    datasetindex.write_chunk(tmp_path, 0, [batch(0, ["https://a.example/1.jpg"])])
+
+    def broken():
+        yield batch(1, ["https://a.example/2.jpg"])
+        raise OSError("the disk went away")
+
+    with pytest.raises(OSError):
+        datasetindex.write_chunk(tmp_path, 1, broken())
+    assert found(tmp_path, lambda ix: datasetindex.host_query(ix, "a.example")) == [0]
+    # Written again whole, and again: each row once.
+    for _ in range(2):
+        datasetindex.write_chunk(tmp_path, 1, [batch(1, ["https://a.example/2.jpg"])])
+    assert found(tmp_path, lambda ix: datasetindex.host_query(ix, "a.example")) == [
+        0,
+        1,
+    ]
+
+
+def _hold_writer(folder: str, ready, release) -> None:
+    index = datasetindex.open_index(Path(folder))
+    writer = index.writer(heap_size=datasetindex.WRITER_HEAP, num_threads=1)
+    ready.set()
+    release.wait(30)
+    writer.rollback()
+
+
+def test_a_second_writer_waits_for_the_first_and_gives_up_naming_the_lock(tmp_path):
+    datasetindex.write_chunk(tmp_path, 0, [batch(0, ["https://a.example/1.jpg"])])
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_writer, args=(str(tmp_path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        started = time.monotonic()
+        with pytest.raises(datasetindex.IndexBusy, match="locked"):
+            datasetindex.write_chunk(
+                tmp_path, 1, [batch(1, ["https://a.example/2.jpg"])], wait=1.0
+            )
+        assert time.monotonic() - started >= 1.0
+    finally:
+        release.set()
+        holder.join(30)
+    datasetindex.write_chunk(tmp_path, 1, [batch(1, ["https://a.example/2.jpg"])])
+    assert found(tmp_path, lambda ix: datasetindex.host_query(ix, "a.example")) == [
+        0,
+        1,
+    ]
