@@ -47,8 +47,7 @@ import tantivy
 
 from .style import word_texts
 from .types import RowBatch
-from .urlindex import url_key
-from .urls import UrlRejected, normalize_url
+from .urlindex import prepare_urls, url_key
 
 SCHEMA_VERSION = 1
 CAPTION_STORED = 1_000
@@ -109,9 +108,20 @@ def host_terms(host: str) -> list[str]:
 
 
 def documents(chunk: int, batch: RowBatch) -> Iterator[tantivy.Document]:
-    """One document per row of the batch."""
+    """One document per row of the batch. URLs are normalized and keyed for
+    the whole batch at once (urlindex.prepare_urls, as matching does)."""
     captions = [c if isinstance(c, str) else None for c in batch.captions]
     words = word_texts(captions)
+    prepared = prepare_urls(
+        [u if isinstance(u, str) else None for u in batch.urls], batch.first_row
+    )
+    keyed: dict[int, tuple[str, str]] = {}  # row in batch -> (key, host)
+    for k, i in enumerate(prepared.rows.tolist()):
+        key = prepared.key(k).decode("ascii")
+        host = prepared.href(
+            k, int(prepared.host_start[k]), int(prepared.host_end[k])
+        ).decode("ascii")
+        keyed[i] = (key, host)
     for i, url in enumerate(batch.urls):
         doc = tantivy.Document()
         doc.add_text("chunk", str(chunk))
@@ -119,14 +129,11 @@ def documents(chunk: int, batch: RowBatch) -> Iterator[tantivy.Document]:
         doc.add_text("words", words[i])
         if isinstance(url, str) and url:
             doc.add_bytes("source", url.encode("utf-8", "replace"))
-            try:
-                normal = normalize_url(url)
-            except UrlRejected:
-                pass
-            else:
-                doc.add_text("url", url_key(normal.href)[0])
-                for host in host_terms(normal.host):
-                    doc.add_text("hosts", host)
+        if i in keyed:
+            key, host = keyed[i]
+            doc.add_text("url", key)
+            for term in host_terms(host):
+                doc.add_text("hosts", term)
         caption = captions[i]
         if caption:
             text = caption[:CAPTION_STORED]
