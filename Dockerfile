@@ -22,7 +22,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MEDIA_ROOT=/data/media \
     RECEIPT_KEY_DIR=/data/keys \
     WORK_ROOT=/data/work \
-    SEGMENT_CACHE_DIR=/data/segment-cache
+    SEGMENT_CACHE_DIR=/data/segment-cache \
+    SEARCH_INDEX_DIR=/data/search
 
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links /wheels -r /wheels/requirements.txt
@@ -43,8 +44,8 @@ RUN DEBUG=false \
 # container's cache of index segments) are writable. Docker copies each
 # folder's owner and mode into a new named volume mounted there.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home app \
-    && mkdir -p /data/media /data/keys /data/uploads /data/work /data/segment-cache \
-    && chown app:app /data/media /data/keys /data/uploads /data/work /data/segment-cache \
+    && mkdir -p /data/media /data/keys /data/uploads /data/work /data/segment-cache /data/search \
+    && chown app:app /data/media /data/keys /data/uploads /data/work /data/segment-cache /data/search \
     && chmod 700 /data/keys /data/uploads /data/work
 # Large uploads stream to temporary files here (swept when a killed request
 # leaves them); the code folder is read-only to the app.

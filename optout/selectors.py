@@ -8,6 +8,7 @@ an empty queryset), so callers answer 404 and ids leak nothing.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterable
@@ -683,6 +684,9 @@ class SearchHit:
     caption: str
     why: str
     opted_out: bool  # by the artist searching, from this dataset
+    thumb: bytes = b""
+    similarity: float | None = None  # image searches: the descriptor's cosine
+    level: str = ""  # image searches: verified (local features) or possible
 
 
 @dataclass(frozen=True)
@@ -782,18 +786,7 @@ def dataset_search(
             )
             for hit in page.hits[: max(0, want)]
         ]
-    if holder_id is not None and hits:
-        done = set(
-            DatasetOptOut.objects.filter(
-                holder_id=holder_id,
-                dataset_id__in={h.dataset_id for h in hits},
-                row__in={h.row for h in hits},
-            ).values_list("dataset_id", "row")
-        )
-        hits = [
-            replace(h, opted_out=(h.dataset_id, h.row) in done) if done else h
-            for h in hits
-        ]
+    hits = _mark_opted_out(hits, holder_id)
     return SearchResults(
         by=by,
         q=q,
@@ -825,6 +818,91 @@ def common_prefix(urls: Iterable[str]) -> str:
     return text[: cut + 1]
 
 
+def _mark_opted_out(hits: list[SearchHit], holder_id: int | None) -> list[SearchHit]:
+    if holder_id is None or not hits:
+        return hits
+    done = set(
+        DatasetOptOut.objects.filter(
+            holder_id=holder_id,
+            dataset_id__in={h.dataset_id for h in hits},
+            row__in={h.row for h in hits},
+        ).values_list("dataset_id", "row")
+    )
+    return [replace(h, opted_out=(h.dataset_id, h.row) in done) for h in hits]
+
+
+def dataset_image_search(
+    *,
+    image: Any,
+    k: int = 20,
+    dataset_id: int | None = None,
+    holder_id: int | None = None,
+) -> SearchResults:
+    """The rows whose image is nearest to `image` (a PIL image) by the
+    copy-detection descriptor (cosine at least MATCH_DESCRIPTOR_MIN), `k` per
+    dataset, nearest first; each verified with local features against the
+    row's thumbnail: level `verified` when they agree, else `possible`."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    from workers.engine import descriptor
+    from workers.engine.verify import extract, verify
+
+    # The whole image and its regions: a dataset's crop of the artist's
+    # picture is nearest to one of them.
+    model = descriptor.model()
+    vectors = np.concatenate([model.embed([image]), model.regions(image)])
+    query = extract(image)
+    datasets = list(datasets_listed())
+    if dataset_id is not None:
+        datasets = [d for d in datasets if d.pk == dataset_id]
+    hits: list[SearchHit] = []
+    counts: list[tuple[Dataset, int]] = []
+    for dataset in datasets:
+        folder = dataset_folder(dataset.pk)
+        if not folder.exists():
+            continue
+        ranked = datasetindex.nearest(
+            folder, vectors, k=k, min_similarity=settings.MATCH_DESCRIPTOR_MIN
+        )
+        found = datasetindex.rows_with_similarity(
+            datasetindex.open_index(folder), ranked
+        )
+        counts.append((dataset, len(found)))
+        for hit in found:
+            level = "possible"
+            if hit.thumb:
+                with PILImage.open(io.BytesIO(hit.thumb)) as thumb:
+                    if verify(query, extract(thumb)).verified():
+                        level = "verified"
+            hits.append(
+                SearchHit(
+                    dataset_id=dataset.pk,
+                    dataset=dataset.name,
+                    row=hit.row,
+                    url=hit.url,
+                    caption=hit.caption,
+                    why=f"image {hit.similarity:.2f} similar by the descriptor"
+                    + (", verified by local features" if level == "verified" else ""),
+                    opted_out=False,
+                    thumb=hit.thumb,
+                    similarity=hit.similarity,
+                    level=level,
+                )
+            )
+    hits = _mark_opted_out(hits, holder_id)
+    return SearchResults(
+        by="image",
+        q="",
+        why="the nearest images by the copy-detection descriptor",
+        total=len(hits),
+        offset=0,
+        hits=hits,
+        per_dataset=[(d, n) for d, n in counts if n],
+        proposed_prefix=common_prefix([h.url for h in hits]),
+    )
+
+
 def search_opt_outs_for(holder_id: int) -> list[tuple[str, int]]:
     """(dataset name, rows) the holder opted out from the search's results."""
     return [
@@ -834,3 +912,46 @@ def search_opt_outs_for(holder_id: int) -> list[tuple[str, int]]:
         .annotate(rows=Count("pk"))
         .order_by("dataset__name")
     ]
+
+
+def datasets_of_manifest(manifest_id: int) -> list[Dataset]:
+    """The search's datasets made of this manifest (not removed)."""
+    return list(
+        Dataset.objects.filter(manifest_id=manifest_id).exclude(
+            state=Dataset.State.REMOVED
+        )
+    )
+
+
+def search_query_image(
+    *,
+    data: bytes | None = None,
+    work_id: int | None = None,
+    holder_id: int | None = None,
+) -> Any:
+    """The image to search with: uploaded bytes, or the first original of one
+    of the holder's own works. Raises ValidationFailed naming `image` or
+    `work`."""
+    from workers.engine.images import ImageRejected, decode_image
+
+    if work_id is not None:
+        image = (
+            Image.objects.filter(
+                work_id=work_id, work__owner_id=holder_id, work__status="active"
+            )
+            .exclude(original="")
+            .order_by("pk")
+            .first()
+        )
+        if image is None or holder_id is None:
+            raise ValidationFailed(
+                "work: not one of your works with an uploaded image", field="work"
+            )
+        with image.original.open("rb") as f:
+            data = f.read()
+    if not data:
+        raise ValidationFailed("image: upload an image or pick a work", field="image")
+    try:
+        return decode_image(data).image
+    except (ImageRejected, OSError, ValueError) as exc:
+        raise ValidationFailed(f"image: {exc}", field="image") from None

@@ -17,6 +17,12 @@ urlpatterns = [
     path("datasets/", views.job_list, name="jobs"),
     path("search/", views.search, name="search"),
     path("search/export.csv", views.search_export, name="search_export"),
+    path("search/image/", views.search_image, name="search_image"),
+    path(
+        "search/thumb/<int:dataset_id>/<int:row>.jpg",
+        views.search_thumb,
+        name="search_thumb",
+    ),
     path("search/opt-out/", views.search_opt_out, name="search_opt_out"),
     path("search/datasets/", views.search_datasets, name="search_datasets"),
     path(
@@ -33,6 +39,7 @@ urlpatterns = [
     ),
     path("datasets/jobs/<int:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("datasets/jobs/<int:job_id>/retry/", views.job_retry, name="job_retry"),
+    path("datasets/jobs/<int:job_id>/share/", views.job_share, name="job_share"),
     path(
         "datasets/jobs/<int:job_id>/outputs/<int:output_id>/",
         views.job_output,
@@ -73,6 +80,7 @@ api_urlpatterns = [
     path("preferences/", api.PreferencesApi.as_view(), name="api-preferences"),
     path("datasets/", api.DatasetListApi.as_view(), name="api-datasets"),
     path("search/", api.SearchApi.as_view(), name="api-search"),
+    path("search/image/", api.SearchImageApi.as_view(), name="api-search-image"),
     path("search/opt-out/", api.SearchOptOutApi.as_view(), name="api-search-opt-out"),
     path("snapshot/", api.SnapshotApi.as_view(), name="api-snapshot"),
     path(

@@ -31,6 +31,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.authentication import request_user
 from accounts.models import User
 from accounts.permissions import curator_required, staff_required
 from core.errors import DomainError, NotFound
@@ -195,6 +196,7 @@ def _job_context(job: MatchJob) -> dict[str, Any]:
         "match_count": matches.count(),
         "matches_shown": MATCHES_SHOWN,
         "matches_api": reverse("api-job-matches", kwargs={"job_id": job.pk}),
+        "shared": selectors.datasets_of_manifest(job.manifest_id),
         "counts": sorted(job.counts.items()),
         "levels": [
             (level, levels.get(level, 0))
@@ -412,6 +414,7 @@ def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None, datasets=datasets)
     ctx: dict[str, Any] = {
         "form": form,
+        "image_form": _image_form(request, holder),
         "datasets": datasets,
         "rows_indexed": sum(d.rows_done for d in datasets),
         "can_opt_out": holder is not None,
@@ -574,3 +577,98 @@ def search_dataset_remove(request: HttpRequest, dataset_id: int) -> HttpResponse
         request, "The dataset is no longer searched; its index is deleted."
     )
     return redirect("search_datasets")
+
+
+@curator_required
+@require_POST
+def job_share(request: HttpRequest, user: User, job_id: int) -> HttpResponse:
+    """The curator opts in: the job's manifest joins the artists' search."""
+    job = _job_for(user, job_id)
+    try:
+        dataset = services.dataset_add(
+            by=user,
+            manifest_id=job.manifest_id,
+            name=request.POST.get("name", "") or job.manifest.name,
+            description=request.POST.get("description", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"{dataset.name} is queued for indexing; artists can search it once "
+            "it is ready.",
+        )
+    return redirect("job_detail", job_id=job.pk)
+
+
+class ImageSearchForm(forms.Form):
+    image = forms.ImageField(
+        label="Your image",
+        required=False,
+        help_text="Found by the copy-detection descriptor in datasets whose rows "
+        "carry their images, crops and recolourings included.",
+    )
+    work = forms.TypedChoiceField(
+        label="Or one of your works", required=False, coerce=int, empty_value=None
+    )
+
+    def __init__(self, *args: Any, works: list[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["work"].choices = [("", "—")] + [(w.pk, w.title) for w in works]
+
+
+def _image_form(request: HttpRequest, holder: Any) -> ImageSearchForm:
+    from registry.selectors import work_list_for_owner
+
+    works = list(work_list_for_owner(owner=holder)[:200]) if holder else []
+    if request.method == "POST":
+        return ImageSearchForm(request.POST, request.FILES, works=works)
+    return ImageSearchForm(works=works)
+
+
+@login_required
+def search_image(request: HttpRequest) -> HttpResponse:
+    holder = rights_holder_for_user(user=request.user)
+    if request.method != "POST":
+        return redirect("search")
+    form = _image_form(request, holder)
+    datasets = list(selectors.datasets_listed())
+    ctx: dict[str, Any] = {
+        "form": SearchForm(datasets=datasets),
+        "image_form": form,
+        "datasets": datasets,
+        "rows_indexed": sum(d.rows_done for d in datasets),
+        "can_opt_out": holder is not None,
+    }
+    if form.is_valid():
+        upload = form.cleaned_data["image"]
+        try:
+            image = selectors.search_query_image(
+                data=upload.read() if upload else None,
+                work_id=form.cleaned_data["work"],
+                holder_id=holder.pk if holder else None,
+            )
+            results = selectors.dataset_image_search(
+                image=image, holder_id=holder.pk if holder else None
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            ctx.update(results=results, first=1, last=len(results.hits))
+    return render(request, "optout/search.html", ctx)
+
+
+@require_safe
+def search_thumb(request: HttpRequest, dataset_id: int, row: int) -> HttpResponse:
+    """A row's thumbnail, for anyone signed in (a session, or the API token
+    that got the URL from the search API)."""
+    if not request_user(request).is_authenticated:
+        raise Http404("no thumbnail")
+    dataset = selectors.datasets_listed().filter(pk=dataset_id).first()
+    hits = selectors.dataset_rows(dataset, [row]) if dataset else []
+    if not hits or not hits[0].thumb:
+        raise Http404("no thumbnail")
+    response = HttpResponse(hits[0].thumb, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -193,7 +193,18 @@ def test_named_volumes_are_declared_and_all_used():
             if not source.startswith((".", "/", "~", "$")):
                 assert source in declared, f"{name} uses undeclared volume {source}"
                 used.add(source)
-    assert used == declared == {"db-data", "redis-data", "media", "keys", "segments"}
+    assert (
+        used
+        == declared
+        == {
+            "db-data",
+            "redis-data",
+            "media",
+            "keys",
+            "segments",
+            "search",
+        }
+    )
     assert "db-data:/var/lib/postgresql/data" in SERVICES["db"]["volumes"]
 
 
@@ -209,6 +220,13 @@ def test_web_and_workers_share_the_receipt_key_volume_at_receipt_key_dir():
         key_dir = SERVICES[service]["environment"]["RECEIPT_KEY_DIR"]
         assert f"keys:{key_dir}" in SERVICES[service]["volumes"], service
         assert not key_dir.startswith(SERVICES[service]["environment"]["MEDIA_ROOT"])
+
+
+def test_web_and_workers_share_the_search_index_volume():
+    # Workers write the dataset search's indexes; web reads them.
+    for service in APP_SERVICES:
+        folder = SERVICES[service]["environment"]["SEARCH_INDEX_DIR"]
+        assert f"search:{folder}" in SERVICES[service]["volumes"], service
 
 
 def test_web_and_workers_share_the_segment_store_the_objects_service_serves():
@@ -253,6 +271,7 @@ def test_scratch_folders_are_writable_in_the_image():
         "FILE_UPLOAD_TEMP_DIR",
         "WORK_ROOT",
         "SEGMENT_CACHE_DIR",
+        "SEARCH_INDEX_DIR",
     ):
         assert name in env, name
         assert env[name] in chowned, name

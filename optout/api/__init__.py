@@ -31,7 +31,12 @@ from .lookup import (  # noqa: F401
 )
 from .manifests import ManifestUploadApi  # noqa: F401
 from .preferences import PreferencesApi  # noqa: F401
-from .search import DatasetListApi, SearchApi, SearchOptOutApi  # noqa: F401
+from .search import (  # noqa: F401
+    DatasetListApi,
+    SearchApi,
+    SearchImageApi,
+    SearchOptOutApi,
+)
 from .snapshot import SnapshotApi, SnapshotFileApi  # noqa: F401
 from .spawning import (  # noqa: F401
     SpawningQueryUrlsApi,

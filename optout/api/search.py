@@ -5,12 +5,14 @@ site) and POST /api/v1/search/opt-out/ (rows found become claims)."""
 
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     extend_schema,
 )
 from rest_framework import serializers
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +20,7 @@ from rest_framework.views import APIView
 from accounts.models import Scope
 from core.api import ID_MAX, errors, id_field, reject_unknown_keys
 from core.errors import ValidationFailed
+from core.throttles import LookupThrottle
 from optout import selectors, services
 from registry.selectors import rights_holder_for_user
 
@@ -52,6 +55,9 @@ SEARCH_EXAMPLE = {
             "caption": "Harbour at dusk by Alice Example",
             "why": 'caption has "alice example" as whole words',
             "opted_out": False,
+            "thumbnail": None,
+            "similarity": None,
+            "level": "",
         },
         {
             "dataset": 3,
@@ -61,6 +67,9 @@ SEARCH_EXAMPLE = {
             "caption": "alice example - fog",
             "why": 'caption has "alice example" as whole words',
             "opted_out": True,
+            "thumbnail": None,
+            "similarity": None,
+            "level": "",
         },
     ],
 }
@@ -186,9 +195,27 @@ class SearchHitOutputSerializer(serializers.Serializer):
     opted_out = serializers.BooleanField(
         help_text="You opted this row out from the search already."
     )
+    thumbnail = serializers.SerializerMethodField(
+        help_text="The row's thumbnail (rows that carried their image), or null."
+    )
+    similarity = serializers.FloatField(
+        allow_null=True,
+        help_text="Image searches: the descriptor's cosine similarity; null otherwise.",
+    )
+    level = serializers.CharField(
+        help_text="Image searches: `verified` (local features agree with the "
+        "row's thumbnail) or `possible`; empty otherwise."
+    )
 
     class Meta:
         ref_name = "SearchHit"
+
+    def get_thumbnail(self, hit: selectors.SearchHit) -> str | None:
+        if not hit.thumb:
+            return None
+        url = reverse("search_thumb", args=[hit.dataset_id, hit.row])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
 
 
 class PerDatasetOutputSerializer(serializers.Serializer):
@@ -218,7 +245,9 @@ class SearchOutputSerializer(serializers.Serializer):
         ref_name = "SearchResults"
 
 
-def search_response(results: selectors.SearchResults, limit: int) -> dict:
+def search_response(
+    results: selectors.SearchResults, limit: int, request: Request | None = None
+) -> dict:
     return {
         "by": results.by,
         "q": results.q,
@@ -230,12 +259,15 @@ def search_response(results: selectors.SearchResults, limit: int) -> dict:
             {"dataset": d.pk, "name": d.name, "rows": n} for d, n in results.per_dataset
         ],
         "proposed_prefix": results.proposed_prefix,
-        "results": SearchHitOutputSerializer(results.hits, many=True).data,
+        "results": SearchHitOutputSerializer(
+            results.hits, many=True, context={"request": request}
+        ).data,
     }
 
 
 class SearchApi(APIView):
     required_scopes = Scope.CHECK
+    throttle_classes = [LookupThrottle]
 
     class QuerySerializer(serializers.Serializer):
         q = serializers.CharField(max_length=2048, trim_whitespace=True)
@@ -268,7 +300,16 @@ class SearchApi(APIView):
             OpenApiParameter("offset", int),
             OpenApiParameter("limit", int, description="1 to 500; 50 by default."),
         ],
-        responses={200: SearchOutputSerializer, **errors(400, 401, 403)},
+        responses={
+            200: SearchOutputSerializer,
+            **errors(
+                400,
+                401,
+                403,
+                429,
+                descriptions={429: "More than RATE_LOOKUPS searches and lookups."},
+            ),
+        },
         examples=[OpenApiExample("A name", value=SEARCH_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
@@ -284,7 +325,7 @@ class SearchApi(APIView):
             dataset_id=data.validated_data.get("dataset"),
             holder_id=holder.pk if holder else None,
         )
-        return Response(search_response(results, limit))
+        return Response(search_response(results, limit, request))
 
 
 class SearchOptOutApi(APIView):
@@ -361,3 +402,109 @@ class SearchOptOutApi(APIView):
             prefix=data.validated_data["prefix"],
         )
         return Response(result)
+
+
+IMAGE_SEARCH_EXAMPLE = {
+    "by": "image",
+    "q": "",
+    "why": "the nearest images by the copy-detection descriptor",
+    "count": 1,
+    "offset": 0,
+    "limit": 20,
+    "per_dataset": [{"dataset": 5, "name": "Art shards", "rows": 1}],
+    "proposed_prefix": "",
+    "results": [
+        {
+            "dataset": 5,
+            "dataset_name": "Art shards",
+            "row": 4410,
+            "url": "https://img.example/p/9.jpg",
+            "caption": "harbour, oil on canvas",
+            "why": "image 0.93 similar by the descriptor, verified by local features",
+            "opted_out": False,
+            "thumbnail": "https://registry.example/search/thumb/5/4410.jpg",
+            "similarity": 0.93,
+            "level": "verified",
+        }
+    ],
+}
+
+
+class SearchImageApi(APIView):
+    required_scopes = Scope.CHECK
+    throttle_classes = [LookupThrottle]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    class InputSerializer(serializers.Serializer):
+        image = serializers.FileField(
+            required=False, help_text="The image to look for (multipart)."
+        )
+        work = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=ID_MAX,
+            help_text="Or one of your registered works: its first image.",
+        )
+        dataset = serializers.IntegerField(
+            required=False, min_value=1, max_value=ID_MAX
+        )
+        k = serializers.IntegerField(
+            default=20, min_value=1, max_value=100, help_text="Rows per dataset."
+        )
+
+        class Meta:
+            ref_name = "SearchImageRequest"
+
+    @extend_schema(
+        tags=["search"],
+        summary="Search the indexed datasets by image",
+        description="The rows whose image (datasets whose rows carry their "
+        "images: WebDataset shards, Parquet with images) is nearest to yours by "
+        "the copy-detection descriptor, `k` per dataset, nearest first, each "
+        "verified with local features against the row's thumbnail (`level` "
+        "verified, else possible). Upload an `image`, or name one of your "
+        "`work`s.",
+        request={"multipart/form-data": InputSerializer},
+        responses={
+            200: SearchOutputSerializer,
+            **errors(
+                400,
+                401,
+                403,
+                429,
+                descriptions={429: "More than RATE_LOOKUPS searches and lookups."},
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "One of your works",
+                value={"work": 12, "k": 20},
+                description="Or `image`: the file itself.",
+                request_only=True,
+                media_type="multipart/form-data",
+            ),
+            OpenApiExample(
+                "A verified copy", value=IMAGE_SEARCH_EXAMPLE, response_only=True
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        reject_unknown_keys(
+            request.data, known=("image", "work", "dataset", "k"), what="a search"
+        )
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        holder = rights_holder_for_user(user=request.user)
+        upload = data.validated_data.get("image")
+        image = selectors.search_query_image(
+            data=upload.read() if upload else None,
+            work_id=data.validated_data.get("work"),
+            holder_id=holder.pk if holder else None,
+        )
+        results = selectors.dataset_image_search(
+            image=image,
+            k=data.validated_data["k"],
+            dataset_id=data.validated_data.get("dataset"),
+            holder_id=holder.pk if holder else None,
+        )
+        return Response(search_response(results, data.validated_data["k"], request))

@@ -10,8 +10,13 @@ it runs out), and written in one commit of the dataset's tantivy index
 of it and the chunk is indexed again whole. The sweep (beat, with the match
 sweep) queues again what a lost message or a dead worker left.
 
+Rows that carry their image (tar shards, Parquet with images) also get a
+thumbnail (JPEG, 256 px) and the copy-detection descriptor's vector, for
+the search by image.
+
 Memory per chunk task: one chunk's documents (about 300 bytes a row beside
-its caption, so 30 MB for 100,000 rows) plus the writer's 50 MB heap.
+its caption, so 30 MB for 100,000 rows; with images, their thumbnails, about
+10 KB each) plus the writer's 50 MB heap.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from optout.models import Dataset, DatasetChunk, DatasetOptOut, Manifest, MatchJ
 from optout.selectors import dataset_folder, dataset_rows, manifest_paths
 from registry.models import Claim, RightsHolder
 from registry.services.claims import claim_create_bulk
-from workers.engine import datasetindex
+from workers.engine import datasetindex, descriptor
 from workers.engine import manifests as engine_manifests
 from workers.engine.manifests import ManifestRejected
 from workers.engine.types import ChunkSpec, ManifestFormat
@@ -242,6 +247,7 @@ def dataset_chunk_run(*, chunk_id: int) -> str:
                 batches,
                 wait=settings.MATCH_REQUEUE_SECONDS,
                 still_ours=lambda: not heartbeat.lost,
+                embed=descriptor.model().embed,
             )
         except ManifestRejected as exc:
             _fail(dataset.pk, str(exc))

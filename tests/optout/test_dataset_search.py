@@ -281,6 +281,9 @@ def test_searching_reveals_no_one_elses_opt_outs_or_claims(
         "caption",
         "why",
         "opted_out",
+        "thumbnail",
+        "similarity",
+        "level",
     }
 
 
@@ -498,3 +501,165 @@ def test_an_admin_removes_a_dataset_from_the_search(
     assert not dataset_folder(laion.pk).exists()
     # Its name is free for a new copy.
     assert index_now(add_dataset(admin_user, laion_parts(ROWS))).state == "ready"
+
+
+@pytest.mark.django_db
+def test_a_curator_adds_their_checked_manifest_from_the_job_page(
+    curator, other_curator, small_chunks
+):
+    from optout.models import MatchJob
+
+    from .helpers import run_job, start_job
+
+    job = run_job(start_job(curator, csv_manifest(ROWS[:4]), name="crawl.csv"))
+    assert job.state == MatchJob.State.SUCCEEDED
+    browser = Client()
+    browser.force_login(curator)
+    page = browser.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert (
+        "Add to the artists&#x27; search" in page
+        or "Add to the artists' search" in page
+    )
+    answer = browser.post(reverse("job_share", args=[job.pk]), {"name": "Crawl 12"})
+    assert answer.status_code == 302
+    dataset = Dataset.objects.get(name="Crawl 12")
+    assert dataset.manifest_id == job.manifest_id and dataset.added_by == curator
+    page = browser.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "in the artists&#x27; search as <strong>Crawl 12</strong>" in page or (
+        "in the artists' search as <strong>Crawl 12</strong>" in page
+    )
+    # Someone else's job is not theirs to share.
+    stranger = Client()
+    stranger.force_login(other_curator)
+    assert stranger.post(reverse("job_share", args=[job.pk])).status_code == 404
+
+
+def _jpeg(image) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+@pytest.fixture
+def art_shards(db, admin_user, small_chunks) -> Dataset:
+    from tests.images import drawing
+
+    samples = [
+        (
+            f"{i:09d}",
+            _jpeg(drawing(100 + i, (480, 360))),
+            {"url": f"https://img.example/p/{i}.jpg", "caption": f"picture {i}"},
+        )
+        for i in range(6)
+    ]
+    samples.append(("000000006", b"\xff\xd8broken", {"url": "https://img.example/b"}))
+    return index_now(
+        add_dataset(admin_user, [upload("00000.tar", webdataset_tar(samples))], "Art")
+    )
+
+
+@pytest.mark.django_db
+def test_an_image_search_finds_the_row_holding_a_crop_of_it(art_shards, artist_client):
+    from tests.images import drawing
+
+    # A crop of row 3's picture, a quarter cut off, recompressed.
+    crop = drawing(103, (480, 360)).crop((60, 40, 420, 330))
+    answer = artist_client.post(
+        "/api/v1/search/image/",
+        {"image": upload("mine.jpg", _jpeg(crop))},
+        format="multipart",
+    )
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    top = body["results"][0]
+    assert (top["row"], top["url"], top["level"]) == (
+        3,
+        "https://img.example/p/3.jpg",
+        "verified",
+    )
+    assert top["similarity"] > 0.8
+    assert top["thumbnail"].endswith(f"/search/thumb/{art_shards.pk}/3.jpg")
+    # No other row is verified; the broken image's row is there by URL only.
+    assert [r["row"] for r in body["results"] if r["level"] == "verified"] == [3]
+    thumb = artist_client.get(top["thumbnail"])
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
+    assert rows_of(artist_client, q="img.example", by="site")[-1] == (
+        "https://img.example/b",
+        6,
+    )
+
+
+@pytest.mark.django_db
+def test_an_image_search_by_a_registered_work_and_bad_inputs(
+    art_shards, holder, artist_client, other_client
+):
+    from core.uploads import bytes_file
+    from registry.services import portfolio_upload
+    from tests.images import drawing
+
+    result = portfolio_upload(
+        owner=holder, files=[bytes_file("h.jpg", _jpeg(drawing(104, (480, 360))))]
+    )
+    work = result.works[0]
+    answer = artist_client.post(
+        "/api/v1/search/image/", {"work": work.pk}, format="multipart"
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["results"][0]["row"] == 4
+    # Someone else's work, no image, an image that does not decode.
+    for client, data, field in (
+        (other_client, {"work": work.pk}, "work"),
+        (artist_client, {}, "image"),
+        (artist_client, {"image": upload("x.jpg", b"not an image")}, "image"),
+    ):
+        answer = client.post("/api/v1/search/image/", data, format="multipart")
+        assert answer.status_code == 400, (data, answer.content)
+        assert answer.json()["message"].startswith(field), answer.json()
+
+
+@pytest.mark.django_db
+def test_the_search_page_searches_by_an_uploaded_image(art_shards, artist):
+    from tests.images import drawing
+
+    browser = Client()
+    browser.force_login(artist)
+    page = browser.get(reverse("search")).content.decode()
+    assert "Search by image" in page
+    crop = drawing(102, (480, 360)).crop((30, 20, 450, 340))
+    answer = browser.post(
+        reverse("search_image"), {"image": upload("mine.jpg", _jpeg(crop))}
+    )
+    page = answer.content.decode()
+    assert answer.status_code == 200
+    assert "https://img.example/p/2.jpg" in page
+    assert f'src="/search/thumb/{art_shards.pk}/2.jpg"' in page
+    assert '<span class="level level-verified">verified</span>' in page
+    answer = browser.post(reverse("search_image"), {})
+    assert "image: upload an image or pick a work" in answer.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_artists_whole_picture_finds_a_dataset_row_holding_a_crop_of_it(
+    admin_user, artist_client
+):
+    from tests.images import drawing
+
+    whole = drawing(300, (480, 360))
+    samples = [
+        (
+            "000000000",
+            _jpeg(whole.crop((0, 0, 380, 300))),
+            {"url": "https://c.example/0"},
+        ),
+        ("000000001", _jpeg(drawing(301, (480, 360))), {"url": "https://c.example/1"}),
+    ]
+    index_now(add_dataset(admin_user, [upload("c.tar", webdataset_tar(samples))], "C"))
+    answer = artist_client.post(
+        "/api/v1/search/image/",
+        {"image": upload("whole.jpg", _jpeg(whole))},
+        format="multipart",
+    )
+    assert answer.status_code == 200, answer.content
+    results = answer.json()["results"]
+    assert [r["row"] for r in results][:1] == [0]
+    assert 1 not in [r["row"] for r in results if r["level"] == "verified"]

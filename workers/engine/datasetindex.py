@@ -38,19 +38,26 @@ stored as given). Django-free: the registry's services and tasks call it.
 
 from __future__ import annotations
 
+import io
+import os
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import tantivy
+from PIL import Image
 
+from .images import ImageRejected, decode_image
 from .style import word_texts
 from .types import RowBatch
 from .urlindex import prepare_urls, url_key
 
 SCHEMA_VERSION = 1
 CAPTION_STORED = 1_000
+THUMB_SIDE = 256  # a row's thumbnail: the page shows it, image search verifies on it
+THUMB_QUALITY = 80
 WRITER_HEAP = 50_000_000  # bytes; tantivy's floor is 15 MB per thread
 # Rust regex meta characters: each is escaped with a backslash.
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
@@ -65,6 +72,8 @@ class Hit:
     row: int
     url: str
     caption: str
+    thumb: bytes = b""  # JPEG, rows that carried their image
+    similarity: float | None = None  # image searches: the descriptor's cosine
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ def schema() -> tantivy.Schema:
     )
     builder.add_bytes_field("source", stored=True, indexed=False)
     builder.add_bytes_field("caption", stored=True, indexed=False)
+    builder.add_bytes_field("thumb", stored=True, indexed=False)
     return builder.build()
 
 
@@ -107,7 +117,9 @@ def host_terms(host: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(max(1, len(labels) - 1))]
 
 
-def documents(chunk: int, batch: RowBatch) -> Iterator[tantivy.Document]:
+def documents(
+    chunk: int, batch: RowBatch, thumbs: dict[int, bytes] | None = None
+) -> Iterator[tantivy.Document]:
     """One document per row of the batch. URLs are normalized and keyed for
     the whole batch at once (urlindex.prepare_urls, as matching does)."""
     captions = [c if isinstance(c, str) else None for c in batch.captions]
@@ -138,6 +150,9 @@ def documents(chunk: int, batch: RowBatch) -> Iterator[tantivy.Document]:
         if caption:
             text = caption[:CAPTION_STORED]
             doc.add_bytes("caption", text.encode("utf-8", "replace"))
+        thumb = (thumbs or {}).get(batch.first_row + i)
+        if thumb:
+            doc.add_bytes("thumb", thumb)
         yield doc
 
 
@@ -148,12 +163,27 @@ def write_chunk(
     *,
     wait: float = 600.0,
     still_ours: object = None,
+    embed: Callable[[list[Image.Image]], np.ndarray] | None = None,
 ) -> int:
     """Replace the chunk's documents with the rows of `batches`, in one
     commit; returns the rows written. Documents are prepared before the
     writer lock is taken. Raises IndexBusy when the lock stays taken for
-    `wait` seconds."""
-    docs = [doc for batch in batches for doc in documents(chunk, batch)]
+    `wait` seconds. With `embed` (images -> unit descriptor vectors), rows
+    that carry their image (tar shards, Parquet with images) also get a
+    thumbnail and a vector (`vectors/<chunk>.npz`, written whole before the
+    commit) for the search by image."""
+    docs = []
+    rows: list[int] = []
+    vectors: list[np.ndarray] = []
+    for batch in batches:
+        thumbs: dict[int, bytes] = {}
+        if batch.images is not None and embed is not None:
+            found_rows, found_vectors, thumbs = image_rows(batch, embed)
+            rows += found_rows
+            vectors.append(found_vectors)
+        docs += documents(chunk, batch, thumbs)
+    if embed is not None:
+        _write_vectors(folder, chunk, rows, vectors)
     index = open_index(folder)
     deadline = time.monotonic() + wait
     while True:
@@ -245,6 +275,7 @@ def search(
             doc = searcher.doc(address)
             source = doc.get_first("source")
             caption = doc.get_first("caption")
+            thumb = doc.get_first("thumb")
             hits.append(
                 Hit(
                     row=doc.get_first("row"),
@@ -252,6 +283,7 @@ def search(
                     caption=bytes(caption).decode("utf-8", "replace")
                     if caption
                     else "",
+                    thumb=bytes(thumb) if thumb else b"",
                 )
             )
     return Page(total=result.count or 0, hits=hits)
@@ -282,3 +314,92 @@ def covered(index: tantivy.Index, prefix: str, rows: Iterable[int]) -> set[int]:
         ]
     )
     return {hit.row for hit in search(index, query, limit=len(rows)).hits}
+
+
+def thumbnail(image: Image.Image) -> bytes:
+    """A JPEG of at most THUMB_SIDE pixels a side."""
+    small = image.convert("RGB")
+    small.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, "JPEG", quality=THUMB_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def image_rows(
+    batch: RowBatch, embed: Callable[[list[Image.Image]], np.ndarray]
+) -> tuple[list[int], np.ndarray, dict[int, bytes]]:
+    """The batch's rows that carry a decodable image: their numbers, their
+    descriptor vectors (float16) and thumbnails. An image that does not
+    decode is left out (the row is still indexed by URL and caption)."""
+    rows: list[int] = []
+    images: list[Image.Image] = []
+    thumbs: dict[int, bytes] = {}
+    for i, data in enumerate(batch.images or []):
+        if not data:
+            continue
+        try:
+            image = decode_image(data, max_side=THUMB_SIDE * 2).image
+        except (ImageRejected, OSError, ValueError):
+            continue
+        row = batch.first_row + i
+        rows.append(row)
+        images.append(image)
+        thumbs[row] = thumbnail(image)
+    vectors = embed(images) if images else np.zeros((0, 0), np.float32)
+    return rows, vectors.astype(np.float16), thumbs
+
+
+def _write_vectors(
+    folder: Path, chunk: int, rows: list[int], vectors: list[np.ndarray]
+) -> None:
+    target = folder / "vectors" / f"{chunk}.npz"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not rows:
+        target.unlink(missing_ok=True)
+        return
+    stacked = np.concatenate([v for v in vectors if v.size])
+    part = target.with_suffix(f".{os.getpid()}.tmp")
+    with part.open("wb") as f:
+        np.savez(f, rows=np.array(rows, np.int64), vectors=stacked)
+    os.replace(part, target)
+
+
+def nearest(
+    folder: Path, vectors: np.ndarray, *, k: int, min_similarity: float
+) -> list[tuple[int, float]]:
+    """The k rows whose image is nearest to the unit descriptor `vectors`
+    (one, or several: the query image and its regions, each row scored by
+    its best), cosine at least `min_similarity`, nearest first: an exact
+    scan of the dataset's vectors (256 float16 a row that carried its
+    image)."""
+    best: list[tuple[float, int]] = []
+    query = np.atleast_2d(vectors.astype(np.float32))
+    for path in sorted((folder / "vectors").glob("*.npz")):
+        with np.load(path) as data:
+            rows, stored = data["rows"], data["vectors"]
+        if not len(rows) or stored.shape[1] != query.shape[1]:
+            continue
+        sims = (stored.astype(np.float32) @ query.T).max(axis=1)
+        keep = np.flatnonzero(sims >= min_similarity)
+        if keep.size > k:
+            keep = keep[np.argpartition(-sims[keep], k - 1)[:k]]
+        best += [(float(sims[j]), int(rows[j])) for j in keep]
+        best = sorted(best, reverse=True)[:k]
+    return [(row, sim) for sim, row in best]
+
+
+def rows_with_similarity(
+    index: tantivy.Index, ranked: list[tuple[int, float]]
+) -> list[Hit]:
+    """The rows of `ranked` (row, similarity) as hits, in that order."""
+    if not ranked:
+        return []
+    by_row = {
+        hit.row: hit
+        for hit in search(
+            index, rows_query(index, [r for r, _ in ranked]), limit=len(ranked)
+        ).hits
+    }
+    return [
+        replace(by_row[row], similarity=sim) for row, sim in ranked if row in by_row
+    ]
