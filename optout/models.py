@@ -526,6 +526,15 @@ class DatasetOptOut(models.Model):
     claim = models.ForeignKey(
         "registry.Claim", on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # The artist's registered work the row is a copy of, when they found it
+    # by searching with that work's image.
+    work = models.ForeignKey(
+        "registry.Work",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -506,12 +506,18 @@ def search_opt_out(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Select the rows to opt out first.")
         return redirect(back)
     prefix = request.POST.get("as_prefix", "")
+    work = request.POST.get("work", "")
+    work_id = int(work) if work.isdigit() else None
     made = rows = 0
     problems: list[str] = []
     for dataset_id, picks in sorted(picked.items()):
         try:
             result = services.search_opt_out(
-                owner=holder, dataset_id=dataset_id, rows=picks, prefix=prefix
+                owner=holder,
+                dataset_id=dataset_id,
+                rows=picks,
+                prefix=prefix,
+                work_id=work_id,
             )
         except DomainError as exc:
             problems.append(str(exc))
@@ -655,7 +661,12 @@ def search_image(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
-            ctx.update(results=results, first=1, last=len(results.hits))
+            ctx.update(
+                results=results,
+                first=1,
+                last=len(results.hits),
+                searched_work=form.cleaned_data["work"],
+            )
     return render(request, "optout/search.html", ctx)
 
 

@@ -344,6 +344,14 @@ class SearchOptOutApi(APIView):
             help_text="Opt the rows out as one prefix claim on this URL prefix "
             "(it must cover every row) instead of one URL claim each.",
         )
+        work = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            min_value=1,
+            max_value=ID_MAX,
+            help_text="One of your works the rows are copies of (found by "
+            "searching with its image): each row is linked to it.",
+        )
 
         class Meta:
             ref_name = "SearchOptOutRequest"
@@ -386,7 +394,9 @@ class SearchOptOutApi(APIView):
     )
     def post(self, request: Request) -> Response:
         reject_unknown_keys(
-            request.data, known=("dataset", "rows", "prefix"), what="an opt-out"
+            request.data,
+            known=("dataset", "rows", "prefix", "work"),
+            what="an opt-out",
         )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -400,6 +410,7 @@ class SearchOptOutApi(APIView):
             dataset_id=data.validated_data["dataset"],
             rows=data.validated_data["rows"],
             prefix=data.validated_data["prefix"],
+            work_id=data.validated_data.get("work"),
         )
         return Response(result)
 

@@ -40,7 +40,7 @@ from core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from core.tasks import NORMAL, URGENT, enqueue
 from optout.models import Dataset, DatasetChunk, DatasetOptOut, Manifest, MatchJob
 from optout.selectors import dataset_folder, dataset_rows, manifest_paths
-from registry.models import Claim, RightsHolder
+from registry.models import Claim, RightsHolder, Work
 from registry.services.claims import claim_create_bulk
 from workers.engine import datasetindex, descriptor
 from workers.engine import manifests as engine_manifests
@@ -339,13 +339,22 @@ def search_opt_out(
     dataset_id: int,
     rows: Iterable[int] = (),
     prefix: str = "",
+    work_id: int | None = None,
 ) -> dict:
     """Opt out rows an artist found: each row's URL becomes a URL claim (the
     claims' own rules: caps, revoked claims), or one prefix claim covers them
     (enforced at once only on a host the artist proved, else it waits for
     review). Each row is recorded as opted out from this dataset, for the
-    dashboard. Returns {"created": [claim ids], "errors": [...],
-    "rows": n}."""
+    dashboard; `work_id` (one of the owner's works, found by searching with
+    its image) links each row to that work as a copy of it. Returns
+    {"created": [claim ids], "errors": [...], "rows": n, "unusable": [...]}."""
+    work = None
+    if work_id is not None:
+        work = Work.objects.filter(
+            pk=work_id, owner=owner, status=Work.Status.ACTIVE
+        ).first()
+        if work is None:
+            raise ValidationFailed("work: not one of your works", field="work")
     dataset = Dataset.objects.filter(pk=dataset_id, state=Dataset.State.READY).first()
     if dataset is None:
         raise NotFound("dataset not found")
@@ -413,6 +422,7 @@ def search_opt_out(
                     row=r,
                     url=found[r][:2048],
                     claim=mine[key],
+                    work=work,
                 )
                 for r in rows
                 if r in urls and (key := text if prefix else urls[r]) in mine

@@ -606,6 +606,23 @@ def test_an_image_search_by_a_registered_work_and_bad_inputs(
     )
     assert answer.status_code == 200, answer.content
     assert answer.json()["results"][0]["row"] == 4
+    # Opted out as copies of that work: a URL claim, and the row linked to it.
+    answer = artist_client.post(
+        "/api/v1/search/opt-out/",
+        {"dataset": art_shards.pk, "rows": [4], "work": work.pk},
+        format="json",
+    )
+    assert answer.status_code == 200, answer.content
+    opted = DatasetOptOut.objects.get(holder=holder, dataset=art_shards, row=4)
+    assert opted.work_id == work.pk
+    assert opted.claim.normalized == "https://img.example/p/4.jpg"
+    answer = other_client.post(
+        "/api/v1/search/opt-out/",
+        {"dataset": art_shards.pk, "rows": [5], "work": work.pk},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"].startswith("work")
     # Someone else's work, no image, an image that does not decode.
     for client, data, field in (
         (other_client, {"work": work.pk}, "work"),
