@@ -774,18 +774,7 @@ def dataset_search(
         )
         counts.append((dataset, page.total))
         skip = max(0, skip - page.total)
-        hits += [
-            SearchHit(
-                dataset_id=dataset.pk,
-                dataset=dataset.name,
-                row=hit.row,
-                url=hit.url,
-                caption=hit.caption,
-                why=why,
-                opted_out=False,
-            )
-            for hit in page.hits[: max(0, want)]
-        ]
+        hits += [_search_hit(dataset, hit, why) for hit in page.hits[: max(0, want)]]
     hits = _mark_opted_out(hits, holder_id)
     return SearchResults(
         by=by,
@@ -816,6 +805,23 @@ def common_prefix(urls: Iterable[str]) -> str:
     if cut <= head:
         return ""
     return text[: cut + 1]
+
+
+def _search_hit(
+    dataset: Dataset, hit: datasetindex.Hit, why: str, level: str = ""
+) -> SearchHit:
+    return SearchHit(
+        dataset_id=dataset.pk,
+        dataset=dataset.name,
+        row=hit.row,
+        url=hit.url,
+        caption=hit.caption,
+        why=why,
+        opted_out=False,
+        thumb=hit.thumb,
+        similarity=hit.similarity,
+        level=level,
+    )
 
 
 def _mark_opted_out(hits: list[SearchHit], holder_id: int | None) -> list[SearchHit]:
@@ -875,21 +881,10 @@ def dataset_image_search(
                 with PILImage.open(io.BytesIO(hit.thumb)) as thumb:
                     if verify(query, extract(thumb)).verified():
                         level = "verified"
-            hits.append(
-                SearchHit(
-                    dataset_id=dataset.pk,
-                    dataset=dataset.name,
-                    row=hit.row,
-                    url=hit.url,
-                    caption=hit.caption,
-                    why=f"image {hit.similarity:.2f} similar by the descriptor"
-                    + (", verified by local features" if level == "verified" else ""),
-                    opted_out=False,
-                    thumb=hit.thumb,
-                    similarity=hit.similarity,
-                    level=level,
-                )
+            why = f"image {hit.similarity:.2f} similar by the descriptor" + (
+                ", verified by local features" if level == "verified" else ""
             )
+            hits.append(_search_hit(dataset, hit, why, level=level))
     hits = _mark_opted_out(hits, holder_id)
     return SearchResults(
         by="image",

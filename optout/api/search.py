@@ -265,6 +265,15 @@ def search_response(
     }
 
 
+_SEARCH_ERRORS = errors(
+    400,
+    401,
+    403,
+    429,
+    descriptions={429: "More than RATE_LOOKUPS searches and lookups."},
+)
+
+
 class SearchApi(APIView):
     required_scopes = Scope.CHECK
     throttle_classes = [LookupThrottle]
@@ -302,13 +311,7 @@ class SearchApi(APIView):
         ],
         responses={
             200: SearchOutputSerializer,
-            **errors(
-                400,
-                401,
-                403,
-                429,
-                descriptions={429: "More than RATE_LOOKUPS searches and lookups."},
-            ),
+            **_SEARCH_ERRORS,
         },
         examples=[OpenApiExample("A name", value=SEARCH_EXAMPLE, response_only=True)],
     )
@@ -478,13 +481,7 @@ class SearchImageApi(APIView):
         request={"multipart/form-data": InputSerializer},
         responses={
             200: SearchOutputSerializer,
-            **errors(
-                400,
-                401,
-                403,
-                429,
-                descriptions={429: "More than RATE_LOOKUPS searches and lookups."},
-            ),
+            **_SEARCH_ERRORS,
         },
         examples=[
             OpenApiExample(

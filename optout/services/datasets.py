@@ -223,6 +223,12 @@ def _renew(chunk_id: int, token: str) -> bool:
     )
 
 
+def _embed(images: list) -> object:
+    # Loaded on the first image, not for chunks without images (most
+    # datasets are metadata only).
+    return descriptor.model().embed(images)
+
+
 def dataset_chunk_run(*, chunk_id: int) -> str:
     """Index one chunk of a dataset; returns what happened, for logs."""
     token = _lease(chunk_id)
@@ -247,7 +253,7 @@ def dataset_chunk_run(*, chunk_id: int) -> str:
                 batches,
                 wait=settings.MATCH_REQUEUE_SECONDS,
                 still_ours=lambda: not heartbeat.lost,
-                embed=descriptor.model().embed,
+                embed=_embed,
             )
         except ManifestRejected as exc:
             _fail(dataset.pk, str(exc))

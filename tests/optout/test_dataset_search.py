@@ -583,6 +583,9 @@ def test_an_image_search_finds_the_row_holding_a_crop_of_it(art_shards, artist_c
     assert [r["row"] for r in body["results"] if r["level"] == "verified"] == [3]
     thumb = artist_client.get(top["thumbnail"])
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
+    # A text search shows the same row's thumbnail.
+    found = artist_client.get("/api/v1/search/", {"q": "picture 3"}).json()
+    assert [r["thumbnail"] for r in found["results"]] == [top["thumbnail"]]
     assert rows_of(artist_client, q="img.example", by="site")[-1] == (
         "https://img.example/b",
         6,
