@@ -34,6 +34,7 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.authentication import request_user
 from accounts.models import User
 from accounts.permissions import curator_required, staff_required
+from core.api import ID_MAX
 from core.errors import DomainError, NotFound
 from core.forms import MultipleFileField, MultipleFileInput, add_domain_error
 from core.upload_limits import upload_refused
@@ -500,7 +501,11 @@ def search_opt_out(request: HttpRequest) -> HttpResponse:
     picked: dict[int, list[int]] = {}
     for value in request.POST.getlist("pick"):
         dataset, _, row = value.partition(":")
-        if dataset.isdigit() and row.isdigit():
+        if (
+            dataset.isdigit()
+            and row.isdigit()
+            and max(int(dataset), int(row)) <= ID_MAX
+        ):
             picked.setdefault(int(dataset), []).append(int(row))
     if not picked:
         messages.error(request, "Select the rows to opt out first.")
@@ -674,7 +679,7 @@ def search_image(request: HttpRequest) -> HttpResponse:
 def search_thumb(request: HttpRequest, dataset_id: int, row: int) -> HttpResponse:
     """A row's thumbnail, for anyone signed in (a session, or the API token
     that got the URL from the search API)."""
-    if not request_user(request).is_authenticated:
+    if not request_user(request).is_authenticated or max(dataset_id, row) > ID_MAX:
         raise Http404("no thumbnail")
     dataset = selectors.datasets_listed().filter(pk=dataset_id).first()
     hits = selectors.dataset_rows(dataset, [row]) if dataset else []

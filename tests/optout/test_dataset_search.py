@@ -683,3 +683,17 @@ def test_an_artists_whole_picture_finds_a_dataset_row_holding_a_crop_of_it(
     results = answer.json()["results"]
     assert [r["row"] for r in results][:1] == [0]
     assert 1 not in [r["row"] for r in results if r["level"] == "verified"]
+
+
+@pytest.mark.django_db
+def test_numbers_too_big_for_the_index_are_not_found_never_a_crash(laion, artist):
+    browser = Client()
+    browser.force_login(artist)
+    huge = 2**64 + 5
+    assert browser.get(f"/search/thumb/{laion.pk}/{huge}.jpg").status_code == 404
+    assert browser.get(f"/search/thumb/{huge}/1.jpg").status_code == 404
+    answer = browser.post(
+        reverse("search_opt_out"), {"pick": [f"{laion.pk}:{huge}", f"{huge}:1"]}
+    )
+    assert answer.status_code == 302
+    assert not DatasetOptOut.objects.exists()
