@@ -404,7 +404,6 @@ def search_opt_out(
     else:
         text = "\n".join(urls[r] for r in rows if r in urls)
     result = claim_create_bulk(owner=owner, text=text, default_kind=kind)
-    # The claims that now stand for each row: made now, or already there.
     mine = {
         c.normalized: c
         for c in Claim.objects.filter(
@@ -419,6 +418,12 @@ def search_opt_out(
             ]
         )
     }
+    # The claim that stands for each row now: made now, or already there.
+    standing = {
+        r: mine[key]
+        for r in rows
+        if r in urls and (key := text if prefix else urls[r]) in mine
+    }
     with transaction.atomic():
         DatasetOptOut.objects.bulk_create(
             [
@@ -427,11 +432,10 @@ def search_opt_out(
                     dataset=dataset,
                     row=r,
                     url=found[r][:2048],
-                    claim=mine[key],
+                    claim=claim,
                     work=work,
                 )
-                for r in rows
-                if r in urls and (key := text if prefix else urls[r]) in mine
+                for r, claim in standing.items()
             ],
             ignore_conflicts=True,
         )
@@ -441,8 +445,6 @@ def search_opt_out(
             {"line": e.line, "value": e.value, "message": e.message}
             for e in result.errors
         ],
-        "rows": sum(
-            1 for r in rows if r in urls and (text if prefix else urls[r]) in mine
-        ),
+        "rows": len(standing),
         "unusable": [r for r in rows if r not in urls],
     }

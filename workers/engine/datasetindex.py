@@ -191,10 +191,10 @@ def write_chunk(
             writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
             break
         except ValueError as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                if "lock" in str(exc).lower():
-                    raise IndexBusy(f"the index writer stayed locked: {exc}") from exc
+            if "lock" not in str(exc).lower():
                 raise
+            if time.monotonic() > deadline:
+                raise IndexBusy(f"the index writer stayed locked: {exc}") from exc
             time.sleep(0.2)
     try:
         writer.delete_documents_by_term("chunk", str(chunk))
