@@ -515,6 +515,7 @@ CELERY_TASK_ROUTES = {
     "optout.match_sweep": {"queue": "celery"},
     "optout.dataset_ingest": {"queue": "ingest"},
     "optout.dataset_chunk": {"queue": "match"},
+    "optout.dataset_images": {"queue": "ingest"},
     "optout.dataset_sweep": {"queue": "celery"},
     "disputes.dispute_deadlines": {"queue": "celery"},
     "disputes.review_digest": {"queue": "celery"},

@@ -837,63 +837,126 @@ def _mark_opted_out(hits: list[SearchHit], holder_id: int | None) -> list[Search
     return [replace(h, opted_out=(h.dataset_id, h.row) in done) for h in hits]
 
 
+IMAGE_SEARCH_MAX = 200  # nearest rows per dataset an image search lists at most
+IMAGE_EXPORT_MAX = 1_000  # rows in one image search's CSV (each one verified)
+IMAGE_QUERY_SIDE = 512  # the query image is searched (and carried) at this size
+
+
+def image_query(image: Any) -> Any:
+    """The query as searched: RGB, at most IMAGE_QUERY_SIDE a side. Each
+    page of an upload's results searches this same image again."""
+    from PIL import Image as PILImage
+
+    query = image.convert("RGB")
+    if max(query.size) > IMAGE_QUERY_SIDE:
+        query.thumbnail(
+            (IMAGE_QUERY_SIDE, IMAGE_QUERY_SIDE), PILImage.Resampling.LANCZOS
+        )
+    return query
+
+
 def dataset_image_search(
     *,
     image: Any,
-    k: int = 20,
+    offset: int = 0,
+    limit: int = SEARCH_PER_PAGE,
     dataset_id: int | None = None,
     holder_id: int | None = None,
 ) -> SearchResults:
-    """The rows whose image is nearest to `image` (a PIL image) by the
-    copy-detection descriptor (cosine at least MATCH_DESCRIPTOR_MIN), `k` per
-    dataset, nearest first; each verified with local features against the
-    row's thumbnail: level `verified` when they agree, else `possible`."""
+    """The rows whose image is near `image` (a PIL image), nearest first
+    across the datasets: up to IMAGE_SEARCH_MAX per dataset by the
+    copy-detection descriptor (cosine at least MATCH_DESCRIPTOR_MIN, the
+    whole image and its regions, so a dataset's crop is found) and every
+    row whose PDQ is within MATCH_PDQ_THRESHOLD bits (the image, trimmed
+    and mirrored); `limit` from `offset`. Each row shown is verified with
+    local features against its thumbnail: level `verified` when they
+    agree, else `possible`."""
     import numpy as np
     from PIL import Image as PILImage
 
-    from workers.engine import descriptor
+    from workers.engine import descriptor, perceptual
     from workers.engine.verify import extract, verify
 
-    # The whole image and its regions: a dataset's crop of the artist's
-    # picture is nearest to one of them.
+    image = image_query(image)
     model = descriptor.model()
     vectors = np.concatenate([model.embed([image]), model.regions(image)])
-    query = extract(image)
+    hashes = perceptual.query_pdq(perceptual.prepare(image)).values()
     datasets = list(datasets_listed())
     if dataset_id is not None:
         datasets = [d for d in datasets if d.pk == dataset_id]
-    hits: list[SearchHit] = []
-    counts: list[tuple[Dataset, int]] = []
+    # (dataset, row) -> (similarity or None, PDQ distance or None)
+    found: dict[tuple[int, int], tuple[float | None, int | None]] = {}
+    by_id = {d.pk: d for d in datasets}
     for dataset in datasets:
         folder = dataset_folder(dataset.pk)
         if not folder.exists():
             continue
-        ranked = datasetindex.nearest(
-            folder, vectors, k=k, min_similarity=settings.MATCH_DESCRIPTOR_MIN
-        )
-        found = datasetindex.rows_with_similarity(
-            datasetindex.open_index(folder), ranked
-        )
-        counts.append((dataset, len(found)))
-        for hit in found:
-            level = "possible"
-            if hit.thumb:
-                with PILImage.open(io.BytesIO(hit.thumb)) as thumb:
-                    if verify(query, extract(thumb)).verified():
-                        level = "verified"
-            why = f"image {hit.similarity:.2f} similar by the descriptor" + (
-                ", verified by local features" if level == "verified" else ""
+        for row, sim in datasetindex.nearest(
+            folder,
+            vectors,
+            k=IMAGE_SEARCH_MAX,
+            min_similarity=settings.MATCH_DESCRIPTOR_MIN,
+        ):
+            found[(dataset.pk, row)] = (sim, None)
+        for row, distance in datasetindex.near_hashes(
+            folder, hashes, radius=settings.MATCH_PDQ_THRESHOLD
+        )[:IMAGE_SEARCH_MAX]:
+            sim = found.get((dataset.pk, row), (None, None))[0]
+            found[(dataset.pk, row)] = (sim, distance)
+    ranked = sorted(
+        found.items(),
+        key=lambda item: (
+            -(item[1][0] if item[1][0] is not None else 0.0),
+            item[1][1] if item[1][1] is not None else 257,
+            by_id[item[0][0]].name,
+            item[0],
+        ),
+    )
+    offset = max(0, int(offset))
+    page = ranked[offset : offset + max(0, int(limit))]
+    query = extract(image) if page else None
+    hits: list[SearchHit] = []
+    shown: dict[tuple[int, int], datasetindex.Hit] = {}
+    for dataset_pk in {key[0] for key, _ in page}:
+        rows = [key[1] for key, _ in page if key[0] == dataset_pk]
+        for hit in dataset_rows(by_id[dataset_pk], rows):
+            shown[(dataset_pk, hit.row)] = hit
+    for key, (sim, distance) in page:
+        hit = shown.get(key)
+        if hit is None:  # the dataset was removed meanwhile
+            continue
+        level = "possible"
+        if hit.thumb:
+            with PILImage.open(io.BytesIO(hit.thumb)) as thumb:
+                if verify(query, extract(thumb)).verified():
+                    level = "verified"
+        why = []
+        if sim is not None:
+            why.append(f"image {sim:.2f} similar by the descriptor")
+        if distance is not None:
+            why.append(f"PDQ {distance} bits from the image")
+        if level == "verified":
+            why.append("verified by local features")
+        hits.append(
+            _search_hit(
+                by_id[key[0]],
+                replace(hit, similarity=sim),
+                ", ".join(why),
+                level=level,
             )
-            hits.append(_search_hit(dataset, hit, why, level=level))
+        )
+    per_dataset: dict[int, int] = {}
+    for (dataset_pk, _), _ in ranked:
+        per_dataset[dataset_pk] = per_dataset.get(dataset_pk, 0) + 1
     hits = _mark_opted_out(hits, holder_id)
     return SearchResults(
         by="image",
         q="",
-        why="the nearest images by the copy-detection descriptor",
-        total=len(hits),
-        offset=0,
+        why="the nearest images by the copy-detection descriptor and by PDQ",
+        total=len(ranked),
+        offset=offset,
         hits=hits,
-        per_dataset=[(d, n) for d, n in counts if n],
+        per_dataset=[(d, per_dataset[d.pk]) for d in datasets if d.pk in per_dataset],
         proposed_prefix=common_prefix([h.url for h in hits]),
     )
 

@@ -158,6 +158,21 @@ def dataset_chunk(chunk_id: int) -> str:
 
 
 @shared_task(
+    name="optout.dataset_images",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+    # An IVF-PQ build over tens of millions of vectors takes many minutes.
+    soft_time_limit=6 * 3600,
+    time_limit=6 * 3600 + 300,
+)
+def dataset_images(dataset_id: int) -> str:
+    return services.dataset_images(dataset_id=dataset_id)
+
+
+@shared_task(
     name="optout.dataset_sweep",
     acks_late=True,
     soft_time_limit=100,

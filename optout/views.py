@@ -8,10 +8,12 @@ to their dashboard with a message that says so.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django import forms
@@ -35,7 +37,7 @@ from accounts.authentication import request_user
 from accounts.models import User
 from accounts.permissions import curator_required, staff_required
 from core.api import ID_MAX
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound, ValidationFailed
 from core.forms import MultipleFileField, MultipleFileInput, add_domain_error
 from core.upload_limits import upload_refused
 from optout import selectors, services
@@ -465,27 +467,18 @@ def search_export(request: HttpRequest) -> HttpResponse:
     except DomainError:
         return redirect("search")
 
-    def rows() -> Iterator[str]:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["dataset", "row", "url", "caption", "why"])
+    def pages() -> Iterator[selectors.SearchResults]:
         offset = 0
         while offset < selectors.SEARCH_EXPORT_MAX:
             results = selectors.dataset_search(
                 by=by, q=q, offset=offset, limit=1000, dataset_id=dataset_id
             )
-            for hit in results.hits:
-                writer.writerow([hit.dataset, hit.row, hit.url, hit.caption, hit.why])
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
+            yield results
             offset += len(results.hits)
             if not results.hits or offset >= results.total:
                 break
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="search.csv"'
-    return response
+    return _search_csv(pages())
 
 
 @login_required
@@ -623,6 +616,13 @@ class ImageSearchForm(forms.Form):
     work = forms.TypedChoiceField(
         label="Or one of your works", required=False, coerce=int, empty_value=None
     )
+    # The next pages and the export search the first page's image again,
+    # carried by the page (PNG, at most IMAGE_QUERY_SIDE a side): nothing
+    # of it is kept on the server.
+    query = forms.CharField(required=False, widget=forms.HiddenInput)
+    page = forms.IntegerField(
+        required=False, min_value=1, max_value=1000, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, works: list[Any] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -654,25 +654,86 @@ def search_image(request: HttpRequest) -> HttpResponse:
     }
     if form.is_valid():
         upload = form.cleaned_data["image"]
+        work_id = form.cleaned_data["work"]
+        page = form.cleaned_data["page"] or 1
+        per_page = selectors.SEARCH_PER_PAGE
         try:
-            image = selectors.search_query_image(
-                data=upload.read() if upload else None,
-                work_id=form.cleaned_data["work"],
-                holder_id=holder.pk if holder else None,
+            data = upload.read() if upload else None
+            if data is None and work_id is None and form.cleaned_data["query"]:
+                data = _carried_image(form.cleaned_data["query"])
+            image = selectors.image_query(
+                selectors.search_query_image(
+                    data=data,
+                    work_id=work_id,
+                    holder_id=holder.pk if holder else None,
+                )
             )
+            export = "export" in request.POST
             results = selectors.dataset_image_search(
-                image=image, holder_id=holder.pk if holder else None
+                image=image,
+                offset=0 if export else (page - 1) * per_page,
+                limit=selectors.IMAGE_EXPORT_MAX if export else per_page,
+                holder_id=holder.pk if holder else None,
             )
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
+            if export:
+                return _search_csv([results])
             ctx.update(
                 results=results,
-                first=1,
-                last=len(results.hits),
-                searched_work=form.cleaned_data["work"],
+                first=results.offset + 1 if results.hits else 0,
+                last=results.offset + len(results.hits),
+                previous=page - 1 if page > 1 else None,
+                next=page + 1 if results.offset + per_page < results.total else None,
+                searched_work=work_id,
+                carried="" if work_id else _carry_image(image),
             )
     return render(request, "optout/search.html", ctx)
+
+
+def _carry_image(image: Any) -> str:
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=False, compress_level=6)
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _carried_image(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationFailed(
+            "image: the search expired; upload the image again", field="image"
+        ) from None
+
+
+def _search_csv(pages: Iterable[selectors.SearchResults]) -> StreamingHttpResponse:
+    def rows() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            ["dataset", "row", "url", "caption", "why", "level", "similarity"]
+        )
+        for results in pages:
+            for hit in results.hits:
+                writer.writerow(
+                    [
+                        hit.dataset,
+                        hit.row,
+                        hit.url,
+                        hit.caption,
+                        hit.why,
+                        hit.level,
+                        "" if hit.similarity is None else f"{hit.similarity:.4f}",
+                    ]
+                )
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="search.csv"'
+    return response
 
 
 @require_safe

@@ -421,7 +421,7 @@ class SearchOptOutApi(APIView):
 IMAGE_SEARCH_EXAMPLE = {
     "by": "image",
     "q": "",
-    "why": "the nearest images by the copy-detection descriptor",
+    "why": "the nearest images by the copy-detection descriptor and by PDQ",
     "count": 1,
     "offset": 0,
     "limit": 20,
@@ -434,7 +434,8 @@ IMAGE_SEARCH_EXAMPLE = {
             "row": 4410,
             "url": "https://img.example/p/9.jpg",
             "caption": "harbour, oil on canvas",
-            "why": "image 0.93 similar by the descriptor, verified by local features",
+            "why": "image 0.93 similar by the descriptor, PDQ 12 bits from the "
+            "image, verified by local features",
             "opted_out": False,
             "thumbnail": "https://registry.example/search/thumb/5/4410.jpg",
             "similarity": 0.93,
@@ -462,8 +463,14 @@ class SearchImageApi(APIView):
         dataset = serializers.IntegerField(
             required=False, min_value=1, max_value=ID_MAX
         )
-        k = serializers.IntegerField(
-            default=20, min_value=1, max_value=100, help_text="Rows per dataset."
+        offset = serializers.IntegerField(
+            default=0, min_value=0, max_value=10**6, help_text="Rows to skip."
+        )
+        limit = serializers.IntegerField(
+            default=20,
+            min_value=1,
+            max_value=100,
+            help_text="Rows to return (each is verified against your image).",
         )
 
         class Meta:
@@ -473,11 +480,14 @@ class SearchImageApi(APIView):
         tags=["search"],
         summary="Search the indexed datasets by image",
         description="The rows whose image (datasets whose rows carry their "
-        "images: WebDataset shards, Parquet with images) is nearest to yours by "
-        "the copy-detection descriptor, `k` per dataset, nearest first, each "
-        "verified with local features against the row's thumbnail (`level` "
-        "verified, else possible). Upload an `image`, or name one of your "
-        "`work`s.",
+        "images: WebDataset shards, Parquet with images) is near yours, "
+        "nearest first across the datasets: up to 200 per dataset by the "
+        "copy-detection descriptor (the whole image and its regions, so a "
+        "crop is found) and every row whose PDQ hash is within "
+        "MATCH_PDQ_THRESHOLD bits; `limit` from `offset`. Each row returned "
+        "is verified with local features against the row's thumbnail "
+        "(`level` verified, else possible). Upload an `image`, or name one "
+        "of your `work`s.",
         request={"multipart/form-data": InputSerializer},
         responses={
             200: SearchOutputSerializer,
@@ -486,7 +496,7 @@ class SearchImageApi(APIView):
         examples=[
             OpenApiExample(
                 "One of your works",
-                value={"work": 12, "k": 20},
+                value={"work": 12, "offset": 0, "limit": 20},
                 description="Or `image`: the file itself.",
                 request_only=True,
                 media_type="multipart/form-data",
@@ -498,7 +508,9 @@ class SearchImageApi(APIView):
     )
     def post(self, request: Request) -> Response:
         reject_unknown_keys(
-            request.data, known=("image", "work", "dataset", "k"), what="a search"
+            request.data,
+            known=("image", "work", "dataset", "offset", "limit"),
+            what="a search",
         )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -509,10 +521,12 @@ class SearchImageApi(APIView):
             work_id=data.validated_data.get("work"),
             holder_id=holder.pk if holder else None,
         )
+        limit = data.validated_data["limit"]
         results = selectors.dataset_image_search(
             image=image,
-            k=data.validated_data["k"],
+            offset=data.validated_data["offset"],
+            limit=limit,
             dataset_id=data.validated_data.get("dataset"),
             holder_id=holder.pk if holder else None,
         )
-        return Response(search_response(results, data.validated_data["k"], request))
+        return Response(search_response(results, limit, request))

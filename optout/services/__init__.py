@@ -11,6 +11,7 @@ from .account_data import (  # noqa: F401
 from .datasets import (  # noqa: F401
     dataset_add,
     dataset_chunk_run,
+    dataset_images,
     dataset_ingest,
     dataset_remove,
     dataset_sweep,

@@ -11,8 +11,10 @@ of it and the chunk is indexed again whole. The sweep (beat, with the match
 sweep) queues again what a lost message or a dead worker left.
 
 Rows that carry their image (tar shards, Parquet with images) also get a
-thumbnail (JPEG, 256 px) and the copy-detection descriptor's vector, for
-the search by image.
+thumbnail (JPEG, 256 px), the copy-detection descriptor's vector and a PDQ
+hash, for the search by image; once the dataset is indexed, a task gathers
+them into its image index (faiss and the Hamming index; the sweep builds it
+again when it is missing or behind).
 
 Memory per chunk task: one chunk's documents (about 300 bytes a row beside
 its caption, so 30 MB for 100,000 rows; with images, their thumbnails, about
@@ -21,6 +23,7 @@ its caption, so 30 MB for 100,000 rows; with images, their thumbnails, about
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import uuid
 from collections import Counter
@@ -184,9 +187,40 @@ def dataset_ingest(*, dataset_id: int) -> None:
 
 
 def _finish(dataset_id: int) -> None:
-    Dataset.objects.filter(pk=dataset_id, state=Dataset.State.INDEXING).update(
+    if Dataset.objects.filter(pk=dataset_id, state=Dataset.State.INDEXING).update(
         state=Dataset.State.READY, finished=timezone.now()
-    )
+    ):
+        _queue("dataset_images", dataset_id)
+
+
+def dataset_images(*, dataset_id: int) -> str:
+    """Build the dataset's image index (descriptors in faiss, PDQ hashes in
+    the Hamming index: datasetindex.build_image_index) from its chunks'
+    image rows, unless it already holds them all or another worker is
+    building it. Searches are complete without it (they scan what it does
+    not hold); it makes them fast. Returns what happened, for logs."""
+    if not Dataset.objects.filter(pk=dataset_id, state=Dataset.State.READY).exists():
+        return "not ready"
+    folder = dataset_folder(dataset_id)
+    if not folder.exists() or datasetindex.image_index_current(folder):
+        return "current"
+    lock = (folder / "images.lock").open("a")
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "busy"
+        if datasetindex.image_index_current(folder):
+            return "current"
+        built = datasetindex.build_image_index(
+            folder,
+            hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
+            ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
+        )
+    finally:
+        lock.close()
+    kind = built["kind"] or "none"
+    return f"built: {built['vectors']} vectors ({kind}), {built['hashes']} hashes"
 
 
 def _lease(chunk_id: int) -> str | None:
@@ -325,6 +359,15 @@ def dataset_sweep() -> dict[str, int]:
             ):
                 _queue("dataset_ingest", dataset_id)
                 report["ingest"] += 1
+    # Indexed, but the image index is missing or behind its chunks (its
+    # message was lost, or its builder died): build it.
+    for dataset_id in Dataset.objects.filter(state=Dataset.State.READY).values_list(
+        "pk", flat=True
+    ):
+        folder = dataset_folder(dataset_id)
+        if folder.exists() and not datasetindex.image_index_current(folder):
+            _queue("dataset_images", dataset_id)
+            report["images"] += 1
     # Planned (state indexing) but its chunks never written: the planning
     # worker died between the two.
     for dataset_id in Dataset.objects.filter(

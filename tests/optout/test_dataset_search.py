@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import shutil
 import time
 from datetime import timedelta
 
@@ -15,16 +17,19 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from optout import selectors
 from optout.models import Dataset, DatasetChunk, DatasetOptOut
 from optout.services import (
     dataset_add,
     dataset_chunk_run,
+    dataset_images,
     dataset_ingest,
     dataset_sweep,
     manifest_upload,
 )
 from registry.models import Claim
 from registry.services import claim_create
+from workers.engine import datasetindex
 
 from .helpers import activate_domain, csv_manifest, upload, webdataset_tar
 
@@ -61,6 +66,8 @@ def index_now(dataset: Dataset) -> Dataset:
         "pk", flat=True
     ):
         dataset_chunk_run(chunk_id=chunk_id)
+    # Queued when the last chunk is done: the image index.
+    dataset_images(dataset_id=dataset.pk)
     dataset.refresh_from_db()
     return dataset
 
@@ -656,6 +663,83 @@ def test_the_search_page_searches_by_an_uploaded_image(art_shards, artist):
     assert '<span class="level level-verified">verified</span>' in page
     answer = browser.post(reverse("search_image"), {})
     assert "image: upload an image or pick a work" in answer.content.decode()
+
+
+@pytest.mark.django_db
+def test_image_results_are_paginated_and_exported_with_their_levels(
+    art_shards, artist, artist_client, settings, monkeypatch
+):
+    from tests.images import drawing
+
+    # Every row with an image is listed, nearest first (no similarity floor).
+    settings.MATCH_DESCRIPTOR_MIN = -1.0
+    # A smaller recompressed copy of row 4's picture: PDQ finds it too.
+    mine = _jpeg(drawing(104, (480, 360)).resize((400, 300)))
+
+    def api(**params):
+        answer = artist_client.post(
+            "/api/v1/search/image/",
+            {"image": upload("mine.jpg", mine), **params},
+            format="multipart",
+        )
+        assert answer.status_code == 200, answer.content
+        return answer.json()
+
+    everything = api(limit=100)
+    rows = [r["row"] for r in everything["results"]]
+    assert everything["count"] == 6 and sorted(rows) == [0, 1, 2, 3, 4, 5]
+    assert rows[0] == 4 and everything["results"][0]["level"] == "verified"
+    assert "PDQ" in everything["results"][0]["why"]
+    sims = [r["similarity"] for r in everything["results"]]
+    assert sims == sorted(sims, reverse=True)
+    assert [r["row"] for r in api(offset=2, limit=2)["results"]] == rows[2:4]
+    assert api(offset=2, limit=2)["count"] == 6
+
+    # The page: two rows a page; the next page and the export search the
+    # image the first page carried, without uploading it again.
+    monkeypatch.setattr(selectors, "SEARCH_PER_PAGE", 2)
+    browser = Client()
+    browser.force_login(artist)
+    first = browser.post(reverse("search_image"), {"image": upload("mine.jpg", mine)})
+    html = first.content.decode()
+    assert "Rows 1–2 of 6" in html
+    carried = re.search(r'name="query" value="([^"]+)"', html).group(1)
+    second = browser.post(reverse("search_image"), {"query": carried, "page": "2"})
+    html = second.content.decode()
+    assert "Rows 3–4 of 6" in html
+    assert [int(r) for r in re.findall(r'name="pick" value="\d+:(\d+)"', html)] == (
+        rows[2:4]
+    )
+    export = browser.post(reverse("search_image"), {"query": carried, "export": "csv"})
+    assert export["Content-Type"].startswith("text/csv")
+    table = list(
+        csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()))
+    )
+    assert [int(r["row"]) for r in table] == rows
+    assert table[0]["level"] == "verified" and float(table[0]["similarity"]) > 0.8
+    assert {r["level"] for r in table[1:]} <= {"possible", "verified"}
+    # A carried image that is not base64 asks for the upload again.
+    answer = browser.post(reverse("search_image"), {"query": "%%%", "page": "2"})
+    assert "image: the search expired; upload the image again" in (
+        answer.content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_the_image_index_is_built_once_the_dataset_is_indexed_and_by_the_sweep(
+    art_shards, django_capture_on_commit_callbacks
+):
+    folder = selectors.dataset_folder(art_shards.pk)
+    assert datasetindex.image_index_current(folder)
+    assert dataset_images(dataset_id=art_shards.pk) == "current"
+    # The index lost (a disk restored without it): the sweep builds it again.
+    shutil.rmtree(folder / datasetindex.IMAGES_DIR)
+    assert not datasetindex.image_index_current(folder)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert dataset_sweep().get("images") == 1
+    assert len(queued) == 1
+    assert dataset_images(dataset_id=art_shards.pk).startswith("built: 6 vectors")
+    assert datasetindex.image_index_current(folder)
 
 
 @pytest.mark.django_db

@@ -107,3 +107,73 @@ def test_a_second_writer_waits_for_the_first_and_gives_up_naming_the_lock(tmp_pa
         0,
         1,
     ]
+
+
+def _image_batch(first: int, seeds: list[int]) -> RowBatch:
+    import io
+
+    from tests.images import drawing
+
+    images = []
+    for seed in seeds:
+        out = io.BytesIO()
+        drawing(seed, (320, 240)).save(out, "JPEG", quality=90)
+        images.append(out.getvalue())
+    urls = [f"https://img.example/{first + i}.jpg" for i in range(len(seeds))]
+    return RowBatch.of(
+        first_row=first, urls=urls, captions=[None] * len(seeds), images=images
+    )
+
+
+@pytest.mark.parametrize("hnsw_min", [1_000_000, 1])
+def test_the_image_index_answers_as_the_exact_scan_and_scans_what_it_lacks(
+    tmp_path, hnsw_min
+):
+    from tests.images import drawing
+    from workers.engine import descriptor, perceptual
+
+    model = descriptor.model()
+    datasetindex.write_chunk(
+        tmp_path, 0, [_image_batch(0, [10, 11, 12])], embed=model.embed
+    )
+    datasetindex.write_chunk(
+        tmp_path, 1, [_image_batch(3, [13, 14])], embed=model.embed
+    )
+    query = model.embed([drawing(13, (320, 240)).crop((20, 10, 300, 230))])
+    before = datasetindex.nearest(tmp_path, query, k=3, min_similarity=-1.0)
+    assert before[0][0] == 3 and before[0][1] > 0.9
+    assert not datasetindex.image_index_current(tmp_path)
+
+    built = datasetindex.build_image_index(tmp_path, hnsw_min=hnsw_min)
+    assert built == {
+        "vectors": 5,
+        "hashes": 5,
+        "kind": "hnsw" if hnsw_min == 1 else "flat",
+    }
+    assert datasetindex.image_index_current(tmp_path)
+    after = datasetindex.nearest(tmp_path, query, k=3, min_similarity=-1.0)
+    assert [r for r, _ in after] == [r for r, _ in before]
+    assert [s for _, s in after] == pytest.approx([s for _, s in before], abs=1e-3)
+
+    # A recompressed copy is found by its PDQ hash, its own row first.
+    copy = perceptual.prepare(drawing(11, (320, 240)).resize((300, 225)))
+    near = datasetindex.near_hashes(
+        tmp_path, perceptual.query_pdq(copy).values(), radius=40
+    )
+    assert near[0][0] == 1 and near[0][1] <= 20
+
+    # Chunk 1 written again with other pictures: its file is no longer the
+    # one the index holds, so it is scanned, and the old rows are not kept.
+    datasetindex.write_chunk(
+        tmp_path, 1, [_image_batch(3, [20, 21])], embed=model.embed
+    )
+    assert not datasetindex.image_index_current(tmp_path)
+    query20 = model.embed([drawing(20, (320, 240))])
+    assert datasetindex.nearest(tmp_path, query20, k=1, min_similarity=0.9)[0][0] == 3
+    assert datasetindex.nearest(tmp_path, query, k=5, min_similarity=0.9) == []
+    gone = perceptual.query_pdq(perceptual.prepare(drawing(14, (320, 240)))).values()
+    assert datasetindex.near_hashes(tmp_path, gone, radius=10) == []
+    datasetindex.build_image_index(tmp_path, hnsw_min=hnsw_min)
+    assert datasetindex.image_index_current(tmp_path)
+    assert datasetindex.nearest(tmp_path, query, k=5, min_similarity=0.9) == []
+    assert datasetindex.nearest(tmp_path, query20, k=1, min_similarity=0.9)[0][0] == 3

@@ -39,16 +39,20 @@ stored as given). Django-free: the registry's services and tasks call it.
 from __future__ import annotations
 
 import io
+import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tantivy
 from PIL import Image
 
+from . import perceptual
 from .images import ImageRejected, decode_image
 from .style import word_texts
 from .types import RowBatch
@@ -170,20 +174,21 @@ def write_chunk(
     writer lock is taken. Raises IndexBusy when the lock stays taken for
     `wait` seconds. With `embed` (images -> unit descriptor vectors), rows
     that carry their image (tar shards, Parquet with images) also get a
-    thumbnail and a vector (`vectors/<chunk>.npz`, written whole before the
-    commit) for the search by image."""
+    thumbnail, a descriptor vector and a PDQ hash (`vectors/<chunk>.npz`,
+    written whole before the commit) for the search by image."""
     docs = []
-    rows: list[int] = []
-    vectors: list[np.ndarray] = []
+    found = ImageRows.empty()
     for batch in batches:
         thumbs: dict[int, bytes] = {}
         if batch.images is not None and embed is not None:
-            found_rows, found_vectors, thumbs = image_rows(batch, embed)
-            rows += found_rows
-            vectors.append(found_vectors)
+            more, thumbs = image_rows(batch, embed)
+            found.rows += more.rows
+            found.vectors += more.vectors
+            found.pdq += more.pdq
+            found.quality += more.quality
         docs += documents(chunk, batch, thumbs)
     if embed is not None:
-        _write_vectors(folder, chunk, rows, vectors)
+        _write_vectors(folder, chunk, found)
     index = open_index(folder)
     deadline = time.monotonic() + wait
     while True:
@@ -325,13 +330,30 @@ def thumbnail(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+@dataclass
+class ImageRows:
+    """What a chunk's rows that carry their image keep for the search by
+    image (`vectors/<chunk>.npz`): row numbers, descriptor vectors
+    (float16), PDQ hashes (32 bytes) and their quality (0-100)."""
+
+    rows: list[int]
+    vectors: list[np.ndarray]
+    pdq: list[bytes]
+    quality: list[int]
+
+    @classmethod
+    def empty(cls) -> ImageRows:
+        return cls([], [], [], [])
+
+
 def image_rows(
     batch: RowBatch, embed: Callable[[list[Image.Image]], np.ndarray]
-) -> tuple[list[int], np.ndarray, dict[int, bytes]]:
-    """The batch's rows that carry a decodable image: their numbers, their
-    descriptor vectors (float16) and thumbnails. An image that does not
-    decode is left out (the row is still indexed by URL and caption)."""
-    rows: list[int] = []
+) -> tuple[ImageRows, dict[int, bytes]]:
+    """The batch's rows that carry a decodable image: their numbers,
+    descriptor vectors, PDQ hashes (of the image as the registry prepares
+    it) and thumbnails. An image that does not decode is left out (the row
+    is still indexed by URL and caption)."""
+    found = ImageRows.empty()
     images: list[Image.Image] = []
     thumbs: dict[int, bytes] = {}
     for i, data in enumerate(batch.images or []):
@@ -342,26 +364,223 @@ def image_rows(
         except (ImageRejected, OSError, ValueError):
             continue
         row = batch.first_row + i
-        rows.append(row)
+        digest, quality = perceptual.pdq_variants(
+            perceptual.prepare(image), ["canonical"]
+        )["canonical"]
+        found.rows.append(row)
+        found.pdq.append(digest)
+        found.quality.append(quality)
         images.append(image)
         thumbs[row] = thumbnail(image)
-    vectors = embed(images) if images else np.zeros((0, 0), np.float32)
-    return rows, vectors.astype(np.float16), thumbs
+    if images:
+        found.vectors.append(embed(images).astype(np.float16))
+    return found, thumbs
 
 
-def _write_vectors(
-    folder: Path, chunk: int, rows: list[int], vectors: list[np.ndarray]
-) -> None:
+def _write_vectors(folder: Path, chunk: int, found: ImageRows) -> None:
     target = folder / "vectors" / f"{chunk}.npz"
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not rows:
+    if not found.rows:
         target.unlink(missing_ok=True)
         return
-    stacked = np.concatenate([v for v in vectors if v.size])
     part = target.with_suffix(f".{os.getpid()}.tmp")
     with part.open("wb") as f:
-        np.savez(f, rows=np.array(rows, np.int64), vectors=stacked)
+        np.savez(
+            f,
+            rows=np.array(found.rows, np.int64),
+            vectors=np.concatenate(found.vectors),
+            pdq=np.frombuffer(b"".join(found.pdq), np.uint8).reshape(-1, 32),
+            pdq_quality=np.array(found.quality, np.uint8),
+        )
     os.replace(part, target)
+
+
+# --- The search by image ----------------------------------------------------
+#
+# Each indexed chunk writes its image rows to `vectors/<chunk>.npz`. Once a
+# dataset is indexed, `build_image_index` gathers them into `images/`: a
+# faiss index of the descriptors (workers.engine.descindex: exact below
+# MATCH_DESCRIPTOR_HNSW_MIN vectors, HNSW, then IVF-PQ with exact
+# re-ranking from 1M) and a Hamming index of the PDQ hashes
+# (workers.engine.hamming), both memory-mapped, with `built.json` naming the
+# chunk files (their size, time and rows) they hold. A search asks the
+# built index, leaving out rows of chunk files changed since, and scans
+# exactly whatever chunk file it does not hold (a dataset still indexing, a
+# chunk written again), so answers are complete and current before, during
+# and after a build.
+
+IMAGES_DIR = "images"
+PDQ_MAX_RADIUS = 64  # the most a search by hash may ask (the index's limit)
+PDQ_MIN_QUALITY = 50  # PDQ below this (flat images) is left out, as matching does
+
+
+def _chunk_files(folder: Path) -> dict[str, list[int]]:
+    out = {}
+    for path in sorted((folder / "vectors").glob("*.npz")):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        out[path.name] = [stat.st_size, stat.st_mtime_ns]
+    return out
+
+
+@dataclass
+class ImageIndex:
+    descriptors: Any  # descindex.DescriptorIndex | None
+    hashes: Any  # hamming.HammingIndex | None
+    files: dict[str, list[int]]  # chunk file -> [size, mtime_ns] it holds
+    spans: dict[str, list[int]]  # chunk file -> [first, last] row it holds
+
+    def stale(self, now: dict[str, list[int]]) -> list[list[int]]:
+        """Row spans of the chunk files it holds that changed or went."""
+        return [
+            self.spans[name]
+            for name, stat in self.files.items()
+            if now.get(name) != stat and name in self.spans
+        ]
+
+
+def _fresh(row: int, stale: list[list[int]]) -> bool:
+    return not any(first <= row <= last for first, last in stale)
+
+
+_built: dict[str, tuple[int, ImageIndex]] = {}
+
+
+def _load_built(folder: Path) -> ImageIndex | None:
+    """The dataset's built image index (kept per process while its
+    built.json is unchanged), or None."""
+    from .descindex import DescriptorIndex
+    from .hamming import HammingIndex
+
+    marker = folder / IMAGES_DIR / "built.json"
+    try:
+        stamp = marker.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    key = str(folder.resolve())
+    cached = _built.get(key)
+    if cached and cached[0] == stamp:
+        return cached[1]
+    try:
+        meta = json.loads(marker.read_text())
+        base = folder / IMAGES_DIR
+        built = ImageIndex(
+            descriptors=DescriptorIndex.load(base / "descriptors")
+            if (base / "descriptors" / "kind").exists()
+            else None,
+            hashes=HammingIndex.load(base / "pdq")
+            if (base / "pdq" / "hamming.json").exists()
+            else None,
+            files=meta["files"],
+            spans=meta["spans"],
+        )
+    except (FileNotFoundError, ValueError, KeyError):
+        return None  # replaced while being read: scan exactly this time
+    _built[key] = (stamp, built)
+    return built
+
+
+def _uncovered(folder: Path, built: ImageIndex | None) -> list[Path]:
+    held = built.files if built else {}
+    return [
+        folder / "vectors" / name
+        for name, stat in _chunk_files(folder).items()
+        if held.get(name) != stat
+    ]
+
+
+def build_image_index(
+    folder: Path,
+    *,
+    hnsw_min: int | None = None,
+    ivfpq_min: int | None = None,
+) -> dict[str, int | str]:
+    """Gather the dataset's chunk files into `images/` (above) and return
+    what was built. Vectors, owners and hashes are written straight into
+    their files (memory-mapped), so the build's memory is faiss's
+    training sample and one chunk file at a time (flat and HNSW indexes,
+    below 1M vectors, hold their float32 vectors: 1 KB a row). The new
+    folder replaces the old one by renames; a search in between scans."""
+    from .arrays import ArrayFiles
+    from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, DescriptorIndex
+    from .hamming import HammingIndex, pack_bytes
+
+    files = _chunk_files(folder)
+    paths = [folder / "vectors" / name for name in files]
+    total = good = 0
+    dim = 0
+    for path in paths:
+        with np.load(path) as data:
+            total += len(data["rows"])
+            dim = dim or int(data["vectors"].shape[1])
+            if "pdq_quality" in data:
+                good += int((data["pdq_quality"] >= PDQ_MIN_QUALITY).sum())
+    work = folder / f"{IMAGES_DIR}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    out = ArrayFiles(work / "descriptors")
+    vectors = out.empty("vectors", (total, max(dim, 1)), np.float16)
+    owners = out.empty("owners", total, np.int64)
+    regions = out.empty("regions", total, np.int8)
+    hashes = np.zeros((good, 32), np.uint8)
+    hash_rows = np.zeros(good, np.int64)
+    spans: dict[str, list[int]] = {}
+    at = hat = 0
+    for path in paths:
+        with np.load(path) as data:
+            n = len(data["rows"])
+            if n:
+                spans[path.name] = [int(data["rows"].min()), int(data["rows"].max())]
+            vectors[at : at + n] = data["vectors"]
+            owners[at : at + n] = data["rows"]
+            if "pdq" in data:
+                keep = data["pdq_quality"] >= PDQ_MIN_QUALITY
+                m = int(keep.sum())
+                hashes[hat : hat + m] = data["pdq"][keep]
+                hash_rows[hat : hat + m] = data["rows"][keep]
+                hat += m
+            at += n
+    regions[:] = 0
+    built: dict[str, int | str] = {"vectors": total, "hashes": good, "kind": ""}
+    if total:
+        descriptors = DescriptorIndex.from_arrays(
+            vectors,
+            owners,
+            regions,
+            hnsw_min=DEFAULT_HNSW_MIN if hnsw_min is None else hnsw_min,
+            ivfpq_min=DEFAULT_IVFPQ_MIN if ivfpq_min is None else ivfpq_min,
+        )
+        descriptors.save(work / "descriptors")
+        built["kind"] = descriptors.kind
+    else:
+        shutil.rmtree(work / "descriptors", ignore_errors=True)
+    if good:
+        words = pack_bytes([bytes(h) for h in hashes], width=32)
+        HammingIndex.build(
+            words, hash_rows, max_radius=PDQ_MAX_RADIUS, out=ArrayFiles(work / "pdq")
+        ).save(work / "pdq")
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "built.json").write_text(
+        json.dumps({"files": files, "spans": spans, **built})
+    )
+    target = folder / IMAGES_DIR
+    old = folder / f"{IMAGES_DIR}.{os.getpid()}.old"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(work, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return built
+
+
+def image_index_current(folder: Path) -> bool:
+    """Whether the built image index holds every chunk file as it is now
+    (or there is nothing to hold)."""
+    files = _chunk_files(folder)
+    if not files:
+        return True
+    built = _load_built(folder)
+    return built is not None and built.files == files
 
 
 def nearest(
@@ -369,37 +588,85 @@ def nearest(
 ) -> list[tuple[int, float]]:
     """The k rows whose image is nearest to the unit descriptor `vectors`
     (one, or several: the query image and its regions, each row scored by
-    its best), cosine at least `min_similarity`, nearest first: an exact
-    scan of the dataset's vectors (256 float16 a row that carried its
-    image)."""
-    best: list[tuple[float, int]] = []
-    query = np.atleast_2d(vectors.astype(np.float32))
-    for path in sorted((folder / "vectors").glob("*.npz")):
-        with np.load(path) as data:
-            rows, stored = data["rows"], data["vectors"]
+    its best), cosine at least `min_similarity`, nearest first: the built
+    index's answer (its similarities exact) and an exact scan of the chunk
+    files it does not hold."""
+    query = np.ascontiguousarray(np.atleast_2d(vectors), np.float32)
+    best: dict[int, float] = {}
+
+    def keep(row: int, sim: float) -> None:
+        if sim >= min_similarity and sim > best.get(row, -2.0):
+            best[row] = sim
+
+    built = _load_built(folder)
+    if built is not None and built.descriptors is not None:
+        stale = built.stale(_chunk_files(folder))
+        if built.descriptors.dim == query.shape[1]:
+            for found in built.descriptors.search(
+                query, k, min_similarity=min_similarity
+            ):
+                for row, sim, _ in found:
+                    if _fresh(row, stale):
+                        keep(row, sim)
+    for path in _uncovered(folder, built):
+        try:
+            with np.load(path) as data:
+                rows, stored = data["rows"], data["vectors"]
+        except FileNotFoundError:
+            continue
         if not len(rows) or stored.shape[1] != query.shape[1]:
             continue
         sims = (stored.astype(np.float32) @ query.T).max(axis=1)
-        keep = np.flatnonzero(sims >= min_similarity)
-        if keep.size > k:
-            keep = keep[np.argpartition(-sims[keep], k - 1)[:k]]
-        best += [(float(sims[j]), int(rows[j])) for j in keep]
-        best = sorted(best, reverse=True)[:k]
-    return [(row, sim) for sim, row in best]
+        picked = np.flatnonzero(sims >= min_similarity)
+        if picked.size > k:
+            picked = picked[np.argpartition(-sims[picked], k - 1)[:k]]
+        for j in picked:
+            keep(int(rows[j]), float(sims[j]))
+    ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
+    return ranked[:k]
 
 
-def rows_with_similarity(
-    index: tantivy.Index, ranked: list[tuple[int, float]]
-) -> list[Hit]:
-    """The rows of `ranked` (row, similarity) as hits, in that order."""
-    if not ranked:
+def near_hashes(
+    folder: Path, hashes: Iterable[bytes], *, radius: int
+) -> list[tuple[int, int]]:
+    """The rows whose image's PDQ is within `radius` bits of one of
+    `hashes` (32 bytes each): (row, distance), nearest first."""
+    from .hamming import brute_force, pack_bytes
+
+    queries = [bytes(h) for h in hashes]
+    radius = max(0, min(int(radius), PDQ_MAX_RADIUS))
+    if not queries:
         return []
-    by_row = {
-        hit.row: hit
-        for hit in search(
-            index, rows_query(index, [r for r, _ in ranked]), limit=len(ranked)
-        ).hits
-    }
-    return [
-        replace(by_row[row], similarity=sim) for row, sim in ranked if row in by_row
-    ]
+    words = pack_bytes(queries, width=32)
+    best: dict[int, int] = {}
+
+    def keep(
+        found: tuple[np.ndarray, np.ndarray, np.ndarray], stale: list[list[int]]
+    ) -> None:
+        for row, distance in zip(found[1].tolist(), found[2].tolist(), strict=True):
+            if distance < best.get(row, 257) and _fresh(row, stale):
+                best[row] = distance
+
+    built = _load_built(folder)
+    if built is not None and built.hashes is not None:
+        keep(built.hashes.search(words, radius), built.stale(_chunk_files(folder)))
+    for path in _uncovered(folder, built):
+        try:
+            with np.load(path) as data:
+                if "pdq" not in data:
+                    continue
+                good = data["pdq_quality"] >= PDQ_MIN_QUALITY
+                rows, stored = data["rows"][good], data["pdq"][good]
+        except FileNotFoundError:
+            continue
+        if len(rows):
+            keep(
+                brute_force(
+                    pack_bytes([bytes(h) for h in stored], width=32),
+                    rows,
+                    words,
+                    radius,
+                ),
+                [],
+            )
+    return sorted(best.items(), key=lambda item: (item[1], item[0]))

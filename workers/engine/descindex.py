@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .arrays import save_array
+
 FORMAT_VERSION = 1
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -124,7 +126,28 @@ class DescriptorIndex:
             blocks.append(vectors)
             owners.append(np.full(len(vectors), image_id, np.int64))
             regions.append(np.arange(len(vectors), dtype=np.int8))
-        vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float16)
+        return cls.from_arrays(
+            np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float16),
+            np.concatenate(owners) if owners else np.zeros(0, np.int64),
+            np.concatenate(regions) if regions else np.zeros(0, np.int8),
+            hnsw_min=hnsw_min,
+            ivfpq_min=ivfpq_min,
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        vectors: np.ndarray,
+        owners: np.ndarray,
+        regions: np.ndarray,
+        *,
+        hnsw_min: int = DEFAULT_HNSW_MIN,
+        ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+    ) -> DescriptorIndex:
+        """The index of these arrays as given (float16 vectors, int64 owners,
+        int8 regions; an owner's regions consecutive, region 0 first). They
+        may be memory-mapped files (arrays.ArrayFiles), which `save` to
+        that folder then keeps."""
         kind = (
             "ivfpq"
             if len(vectors) >= ivfpq_min
@@ -132,12 +155,7 @@ class DescriptorIndex:
             if len(vectors) >= hnsw_min
             else "flat"
         )
-        index = cls(
-            vectors,
-            np.concatenate(owners) if owners else np.zeros(0, np.int64),
-            np.concatenate(regions) if regions else np.zeros(0, np.int8),
-            kind=kind,
-        )
+        index = cls(vectors, owners, regions, kind=kind)
         index._index = index._make()
         return index
 
@@ -247,9 +265,9 @@ class DescriptorIndex:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        np.save(directory / "vectors.npy", self.vectors)
-        np.save(directory / "owners.npy", self.owners)
-        np.save(directory / "regions.npy", self.regions)
+        save_array(directory / "vectors.npy", self.vectors)
+        save_array(directory / "owners.npy", self.owners)
+        save_array(directory / "regions.npy", self.regions)
         (directory / "kind").write_text(self.kind)
         if self.kind == "hnsw":
             _faiss().write_index(self._index, str(directory / "hnsw.faiss"))
