@@ -740,6 +740,14 @@ def _query(index: Any, kind: str, value: str) -> Any:
     return datasetindex.prefix_query(index, value)
 
 
+def _estimate(index: Any, kind: str, value: str) -> datasetindex.Estimate | None:
+    if kind == "text":
+        return datasetindex.text_estimate(index, value)
+    if kind == "host":
+        return datasetindex.host_estimate(index, value)
+    return None
+
+
 def dataset_search(
     *,
     by: str,
@@ -770,7 +778,11 @@ def dataset_search(
         query = _query(index, kind, value)
         want = limit - len(hits)
         page = datasetindex.search(
-            index, query, offset=skip, limit=want if want > 0 else 0
+            index,
+            query,
+            offset=skip,
+            limit=want if want > 0 else 0,
+            estimate=_estimate(index, kind, value),
         )
         counts.append((dataset, page.total))
         skip = max(0, skip - page.total)

@@ -781,3 +781,27 @@ def test_numbers_too_big_for_the_index_are_not_found_never_a_crash(laion, artist
     )
     assert answer.status_code == 302
     assert not DatasetOptOut.objects.exists()
+
+
+@pytest.mark.django_db
+def test_pages_are_the_same_when_many_matches_walk_the_chunks(
+    laion, admin_user, monkeypatch
+):
+    # A second dataset, so a page's offset runs from one into the next.
+    index_now(add_dataset(admin_user, laion_parts(ROWS), name="Second sample"))
+
+    def pages(by: str, q: str) -> list[tuple[int, list[tuple[str, int]]]]:
+        return [
+            (r.total, [(h.dataset, h.row) for h in r.hits])
+            for r in (
+                selectors.dataset_search(by=by, q=q, offset=offset, limit=2)
+                for offset in range(0, 12, 2)
+            )
+        ]
+
+    searches = [("text", "bob"), ("site", "bob-art.example"), ("text", "bob artist")]
+    counted = [pages(by, q) for by, q in searches]
+    assert counted[1][0] == (6, [("LAION sample", 0), ("LAION sample", 1)])
+    assert counted[1][1] == (6, [("LAION sample", 2), ("Second sample", 0)])
+    monkeypatch.setattr(datasetindex, "WALK_FROM", 1)
+    assert [pages(by, q) for by, q in searches] == counted

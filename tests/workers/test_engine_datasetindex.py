@@ -177,3 +177,64 @@ def test_the_image_index_answers_as_the_exact_scan_and_scans_what_it_lacks(
     assert datasetindex.image_index_current(tmp_path)
     assert datasetindex.nearest(tmp_path, query, k=5, min_similarity=0.9) == []
     assert datasetindex.nearest(tmp_path, query20, k=1, min_similarity=0.9)[0][0] == 3
+
+
+def test_a_word_in_many_rows_is_paged_by_walking_the_chunks_in_row_order(
+    tmp_path, monkeypatch
+):
+    # Chunks written out of order, a few rows each: "tree" in most rows.
+    def rows(first: int, n: int) -> RowBatch:
+        return batch(
+            first,
+            [f"https://h{i % 3}.example/{i}.jpg" for i in range(first, first + n)],
+            [
+                "tree" if i % 4 else f"tree house {i}" if i % 8 else "sky"
+                for i in range(first, first + n)
+            ],
+        )
+
+    for chunk in (2, 0, 3, 1):
+        datasetindex.write_chunk(tmp_path, chunk, [rows(chunk * 10, 10)])
+    index = datasetindex.open_index(tmp_path)
+    index.reload()
+
+    def pages(text: str, walk: bool) -> list[tuple[int, list[int]]]:
+        query = datasetindex.text_query(index, text)
+        estimate = datasetindex.text_estimate(index, text)
+        out = []
+        for offset in range(0, 45, 7):
+            page = datasetindex.search(
+                index,
+                query,
+                offset=offset,
+                limit=7,
+                estimate=estimate if walk else None,
+            )
+            out.append((page.total, [h.row for h in page.hits]))
+        return out
+
+    expected = pages("tree", walk=False)
+    assert expected[0] == (35, [1, 2, 3, 4, 5, 6, 7])
+    monkeypatch.setattr(datasetindex, "WALK_FROM", 2)
+    assert datasetindex.text_estimate(index, "tree") == datasetindex.Estimate(35, True)
+    assert pages("tree", walk=True) == expected
+    host = datasetindex.host_query(index, "h1.example")
+    walked = datasetindex.search(
+        index,
+        host,
+        offset=3,
+        limit=5,
+        estimate=datasetindex.host_estimate(index, "h1.example"),
+    )
+    assert (walked.total, [h.row for h in walked.hits]) == (13, [10, 13, 16, 19, 22])
+    # A phrase's estimate is an upper bound: it is counted whole.
+    assert datasetindex.text_estimate(index, "tree house").exact is False
+    assert pages("tree house", walk=True) == pages("tree house", walk=False)
+    assert pages("tree house", walk=False)[0][0] == 5
+
+    # A chunk written again leaves deleted documents until tantivy merges
+    # them away; then the count is no longer the term's frequency and the
+    # search counts exactly. Either way each row comes once.
+    datasetindex.write_chunk(tmp_path, 1, [rows(10, 10)])
+    index.reload()
+    assert pages("tree", walk=True) == expected

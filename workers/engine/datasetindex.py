@@ -86,6 +86,15 @@ class Page:
     hits: list[Hit]
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """How many rows a query matches at most, from the term dictionary
+    (microseconds whatever the index's size), and whether that is exact."""
+
+    count: int
+    exact: bool
+
+
 def schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field(
@@ -260,12 +269,52 @@ def url_query(index: tantivy.Index, href: str) -> tantivy.Query:
     return tantivy.Query.term_query(index.schema, "url", url_key(href)[0])
 
 
+# From this many matches on (by the estimate), a search walks the chunks in
+# row order and stops once its page is full, instead of ordering and counting
+# every match (bench/dataset_search.py: a word in most rows took 120 ms at
+# 10M rows that way, and grows with the index; walking, about a millisecond
+# a chunk visited).
+WALK_FROM = 100_000
+
+
+def _no_deletes(searcher: tantivy.Searcher) -> bool:
+    """Whether no document is deleted but not yet merged away: then a
+    term's document frequency is its exact count."""
+    held = sum(n for _, n in searcher.terms_with_prefix("chunk", ""))
+    return held == searcher.num_docs
+
+
+def text_estimate(index: tantivy.Index, text: str) -> Estimate:
+    """At most how many rows `text_query(text)` matches: the document
+    frequency of its rarest word; exact for one word when nothing is
+    deleted."""
+    searcher = index.searcher()
+    words = word_texts([text])[0].split()
+    count = min((searcher.doc_freq("words", w) for w in words), default=0)
+    return Estimate(count, len(words) == 1 and _no_deletes(searcher))
+
+
+def host_estimate(index: tantivy.Index, host: str) -> Estimate:
+    searcher = index.searcher()
+    return Estimate(searcher.doc_freq("hosts", host), _no_deletes(searcher))
+
+
 def search(
-    index: tantivy.Index, query: tantivy.Query, *, offset: int = 0, limit: int = 50
+    index: tantivy.Index,
+    query: tantivy.Query,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    estimate: Estimate | None = None,
 ) -> Page:
     """The matching rows in row order, `limit` from `offset`, and how many
-    match in all."""
+    match in all. With an exact `estimate` of at least WALK_FROM matches,
+    the chunks are walked in row order (`_walk`) and the total is the
+    estimate's. (A phrase's estimate is only an upper bound: it is ordered
+    and counted whole, its cost following its rarest word.)"""
     searcher = index.searcher()
+    if estimate is not None and estimate.exact and estimate.count >= WALK_FROM:
+        return _walk(searcher, index, query, offset, limit, estimate)
     result = searcher.search(
         query,
         limit=max(limit, 1),
@@ -274,24 +323,67 @@ def search(
         offset=offset,
         order=tantivy.Order.Asc,
     )
-    hits = []
-    if limit > 0:
-        for _, address in result.hits:
-            doc = searcher.doc(address)
-            source = doc.get_first("source")
-            caption = doc.get_first("caption")
-            thumb = doc.get_first("thumb")
-            hits.append(
-                Hit(
-                    row=doc.get_first("row"),
-                    url=bytes(source).decode("utf-8", "replace") if source else "",
-                    caption=bytes(caption).decode("utf-8", "replace")
-                    if caption
-                    else "",
-                    thumb=bytes(thumb) if thumb else b"",
-                )
-            )
+    hits = [_hit(searcher, address) for _, address in result.hits] if limit else []
     return Page(total=result.count or 0, hits=hits)
+
+
+def _hit(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> Hit:
+    doc = searcher.doc(address)
+    source = doc.get_first("source")
+    caption = doc.get_first("caption")
+    thumb = doc.get_first("thumb")
+    return Hit(
+        row=doc.get_first("row"),
+        url=bytes(source).decode("utf-8", "replace") if source else "",
+        caption=bytes(caption).decode("utf-8", "replace") if caption else "",
+        thumb=bytes(thumb) if thumb else b"",
+    )
+
+
+def _walk(
+    searcher: tantivy.Searcher,
+    index: tantivy.Index,
+    query: tantivy.Query,
+    offset: int,
+    limit: int,
+    estimate: Estimate,
+) -> Page:
+    """A page of a query matching many rows: chunk by chunk in row order
+    (a chunk holds consecutive rows, later chunks later rows), each one's
+    matches ordered and counted alone, until the page is full. The cost
+    follows the chunks visited (offset / matches per chunk + 1), not the
+    index's size."""
+    chunks = sorted(int(t) for t, _ in searcher.terms_with_prefix("chunk", ""))
+    hits: list[Hit] = []
+    skip = offset
+    for chunk in chunks:
+        if len(hits) >= limit:
+            break
+        within = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.term_query(index.schema, "chunk", str(chunk)),
+                ),
+            ]
+        )
+        want = limit - len(hits)
+        result = searcher.search(
+            within,
+            limit=want,
+            count=True,
+            order_by_field="row",
+            offset=skip,
+            order=tantivy.Order.Asc,
+        )
+        found = result.count or 0
+        if skip >= found:
+            skip -= found
+            continue
+        skip = 0
+        hits += [_hit(searcher, address) for _, address in result.hits[:want]]
+    return Page(total=estimate.count, hits=hits)
 
 
 def count(index: tantivy.Index, query: tantivy.Query) -> int:
