@@ -16,8 +16,8 @@ search asks, and 20), and among the rows within 40 bits.
 
 Baseline: the same searches with no image index built (an exact scan of
 every chunk file, what a dataset still indexing costs). Measures the index
-alone: a search also embeds the query (about 10 ms) and verifies the rows
-it shows (bench/quality: about 10-20 ms a row at 256 px).
+alone: a search also embeds the query and its regions (about 30 ms) and
+verifies each row it shows (about 20 ms a row at 256 px).
 """
 
 from __future__ import annotations
@@ -132,9 +132,7 @@ def main() -> None:
         "| source found (PDQ) |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    base, base_found, base_hashed = run(
-        folder, items[: args.baseline_queries], 200, 1
-    )
+    base, base_found, base_hashed = run(folder, items[: args.baseline_queries], 200, 1)
     print(
         f"| exact scan, no index ({len(base)} queries) | 200 | {pct(base, 50):.0f} "
         f"| {pct(base, 95):.0f} | {base_found:.2f} | {base_hashed:.2f} |"

@@ -101,6 +101,13 @@ class DescriptorIndex:
         return int(self.owners.shape[0])
 
     @property
+    def max_regions(self) -> int:
+        """The most vectors an image has (its regions' highest number + 1)."""
+        if "_max_regions" not in self.__dict__:
+            self._max_regions = int(self.regions.max()) + 1 if len(self) else 0
+        return self._max_regions
+
+    @property
     def images(self) -> int:
         return int(np.unique(self.owners).size)
 
@@ -240,8 +247,9 @@ class DescriptorIndex:
         if not len(self) or not len(queries):
             return out
         # Ask for enough vectors that k distinct images survive regions of
-        # one image crowding the list.
-        want = min(len(self), k * 6 + 8)
+        # one image crowding the list (none can when each has one vector).
+        crowd = 6 if self.max_regions > 1 else 1
+        want = min(len(self), k * crowd + 8)
         sims, rows = self._candidates(np.ascontiguousarray(queries, np.float32), want)
         for q in range(len(queries)):
             seen: set[int] = set()
