@@ -851,6 +851,7 @@ def _mark_opted_out(hits: list[SearchHit], holder_id: int | None) -> list[Search
 
 IMAGE_SEARCH_MAX = 200  # nearest rows per dataset an image search lists at most
 IMAGE_EXPORT_MAX = 1_000  # rows in one image search's CSV (each one verified)
+IMAGE_PER_PAGE = 20  # each row shown is verified: about 20 ms a row
 IMAGE_QUERY_SIDE = 512  # the query image is searched (and carried) at this size
 
 

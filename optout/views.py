@@ -656,7 +656,7 @@ def search_image(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["image"]
         work_id = form.cleaned_data["work"]
         page = form.cleaned_data["page"] or 1
-        per_page = selectors.SEARCH_PER_PAGE
+        per_page = selectors.IMAGE_PER_PAGE
         try:
             data = upload.read() if upload else None
             if data is None and work_id is None and form.cleaned_data["query"]:

@@ -697,7 +697,7 @@ def test_image_results_are_paginated_and_exported_with_their_levels(
 
     # The page: two rows a page; the next page and the export search the
     # image the first page carried, without uploading it again.
-    monkeypatch.setattr(selectors, "SEARCH_PER_PAGE", 2)
+    monkeypatch.setattr(selectors, "IMAGE_PER_PAGE", 2)
     browser = Client()
     browser.force_login(artist)
     first = browser.post(reverse("search_image"), {"image": upload("mine.jpg", mine)})
