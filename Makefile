@@ -25,9 +25,16 @@ superuser: migrate
 	$(PY) manage.py createsuperuser
 
 ## The whole suite. DATABASE_URL / CELERY_BROKER_URL choose PostgreSQL and Redis (as .ci/run does).
+# The suite in TEST_PROCESSES processes (pytest-xdist; a test database and a
+# broker database each; idle processes steal queued tests), then, alone, the
+# tests that restart a service the others share. Exit 5 is "no test
+# selected" (PYTEST_ARGS naming tests of one kind only). Three on two cores:
+# the suite waits on workers, servers and the database about half the time.
+TEST_PROCESSES ?= 3
 test: install
 	bash scripts/ensure-chromium.sh
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 ## Training the copy-detection descriptor (PyTorch; not needed to run or test the registry).
 TRAIN_STAMP := $(VENV)/.train-installed

@@ -18,6 +18,24 @@ from registry.models import RightsHolder
 PASSWORD = "correct horse battery"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs two processes), each process has a
+    test database of its own (pytest-django names it per worker) and a Redis
+    broker database of its own: gw0 the one named, gw1 the one below, so one
+    process's worker never takes the other's tasks. Child processes (the
+    drills' workers) inherit it through the environment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = settings.CELERY_BROKER_URL
+    if worker.startswith("gw") and url.startswith("redis"):
+        base, _, number = url.rpartition("/")
+        url = f"{base}/{int(number or 0) - int(worker[2:])}"
+        settings.CELERY_BROKER_URL = url
+        os.environ["CELERY_BROKER_URL"] = url
+        from config.celery import app
+
+        app.conf.broker_url = url
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """In CI the suite runs against PostgreSQL and Redis; a missing one fails it."""
     required = {s for s in os.environ.get("REQUIRE_SERVICES", "").split(",") if s}

@@ -260,6 +260,7 @@ def test_a_killed_pool_process_is_replaced_and_its_chunk_retaken_at_once(
         stop(worker)
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(
     not settings.CELERY_BROKER_URL.startswith("redis")
     and "redis" not in os.environ.get("REQUIRE_SERVICES", ""),

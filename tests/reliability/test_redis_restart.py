@@ -30,7 +30,11 @@ from tests.reliability.processes import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.serial,
+    pytest.mark.django_db(transaction=True),
+]
 
 IMAGES = 10
 
