@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -144,7 +145,12 @@ def test_the_image_index_answers_as_the_exact_scan_and_scans_what_it_lacks(
     assert before[0][0] == 3 and before[0][1] > 0.9
     assert not datasetindex.image_index_current(tmp_path)
 
+    # What a builder killed mid-way left does not stop the next one.
+    for stale in ("images.7.1.tmp/descriptors", f"images.{os.getpid()}.old/pdq"):
+        (tmp_path / stale).mkdir(parents=True)
+        (tmp_path / stale / "vectors.npy").write_bytes(b"partial")
     built = datasetindex.build_image_index(tmp_path, hnsw_min=hnsw_min)
+    assert sorted(p.name for p in tmp_path.glob("images*")) == ["images"]
     assert built == {
         "vectors": 5,
         "hashes": 5,

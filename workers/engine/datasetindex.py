@@ -599,6 +599,13 @@ def build_image_index(
     from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, DescriptorIndex
     from .hamming import HammingIndex, pack_bytes
 
+    # What a builder killed mid-way left (one builds at a time: the
+    # caller's lock, optout.services.dataset_images).
+    for stale in [
+        *folder.glob(f"{IMAGES_DIR}.*.tmp"),
+        *folder.glob(f"{IMAGES_DIR}.*.old"),
+    ]:
+        shutil.rmtree(stale, ignore_errors=True)
     files = _chunk_files(folder)
     paths = [folder / "vectors" / name for name in files]
     total = good = 0
