@@ -597,7 +597,7 @@ def build_image_index(
     folder replaces the old one by renames; a search in between scans."""
     from .arrays import ArrayFiles
     from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, DescriptorIndex
-    from .hamming import HammingIndex, pack_bytes
+    from .hamming import HammingIndex
 
     # What a builder killed mid-way left (one builds at a time: the
     # caller's lock, optout.services.dataset_images).
@@ -655,7 +655,7 @@ def build_image_index(
     else:
         shutil.rmtree(work / "descriptors", ignore_errors=True)
     if good:
-        words = pack_bytes([bytes(h) for h in hashes], width=32)
+        words = _pdq_words(hashes)
         HammingIndex.build(
             words, hash_rows, max_radius=PDQ_MAX_RADIUS, out=ArrayFiles(work / "pdq")
         ).save(work / "pdq")
@@ -670,6 +670,12 @@ def build_image_index(
     os.replace(work, target)
     shutil.rmtree(old, ignore_errors=True)
     return built
+
+
+def _pdq_words(hashes: np.ndarray) -> np.ndarray:
+    """(N, 32) uint8 PDQ hashes -> (N, 4) uint64 words as hamming.pack_bytes
+    packs them (big-endian), without a bytes object per row."""
+    return np.ascontiguousarray(hashes, np.uint8).view(">u8").astype(np.uint64)
 
 
 def image_index_current(folder: Path) -> bool:
@@ -761,7 +767,7 @@ def near_hashes(
         if len(rows):
             keep(
                 brute_force(
-                    pack_bytes([bytes(h) for h in stored], width=32),
+                    _pdq_words(stored),
                     rows,
                     words,
                     radius,
