@@ -574,11 +574,14 @@ def _load_built(folder: Path) -> ImageIndex | None:
     return built
 
 
-def _uncovered(folder: Path, built: ImageIndex | None) -> list[Path]:
+def _uncovered(
+    folder: Path, built: ImageIndex | None, now: dict[str, list[int]]
+) -> list[Path]:
+    """The chunk files (`now`: _chunk_files) the built index does not hold."""
     held = built.files if built else {}
     return [
         folder / "vectors" / name
-        for name, stat in _chunk_files(folder).items()
+        for name, stat in now.items()
         if held.get(name) != stat
     ]
 
@@ -704,8 +707,9 @@ def nearest(
             best[row] = sim
 
     built = _load_built(folder)
+    now = _chunk_files(folder)
     if built is not None and built.descriptors is not None:
-        stale = built.stale(_chunk_files(folder))
+        stale = built.stale(now)
         if built.descriptors.dim == query.shape[1]:
             for found in built.descriptors.search(
                 query, k, min_similarity=min_similarity
@@ -713,7 +717,7 @@ def nearest(
                 for row, sim, _ in found:
                     if _fresh(row, stale):
                         keep(row, sim)
-    for path in _uncovered(folder, built):
+    for path in _uncovered(folder, built, now):
         try:
             with np.load(path) as data:
                 rows, stored = data["rows"], data["vectors"]
@@ -753,9 +757,10 @@ def near_hashes(
                 best[row] = distance
 
     built = _load_built(folder)
+    now = _chunk_files(folder)
     if built is not None and built.hashes is not None:
-        keep(built.hashes.search(words, radius), built.stale(_chunk_files(folder)))
-    for path in _uncovered(folder, built):
+        keep(built.hashes.search(words, radius), built.stale(now))
+    for path in _uncovered(folder, built, now):
         try:
             with np.load(path) as data:
                 if "pdq" not in data:
