@@ -124,3 +124,49 @@ def test_an_empty_index_answers_nothing():
     index = DescriptorIndex.build([], dim=64)
     assert len(index) == 0
     assert index.search(np.ones((2, 64), np.float32), k=3) == [[], []]
+
+
+def test_ivfpq_keeps_the_vectors_once_and_reads_them_back(tmp_path):
+    """IVF-PQ's file holds the float16 vectors it re-ranks from: no
+    vectors.npy beside it, and the loaded index's vectors are those given,
+    bit for bit, read-only (they are the mapped file)."""
+    _, vectors = _registry(400, regions=2)
+    index = DescriptorIndex.build(
+        zip(range(400), vectors, strict=True), dim=64, hnsw_min=100, ivfpq_min=100
+    )
+    assert index.kind == "ivfpq"
+    index.save(tmp_path / "d")
+    assert not (tmp_path / "d" / "vectors.npy").exists()
+    loaded = DescriptorIndex.load(tmp_path / "d")
+    stored = vectors.reshape(-1, 64).astype(np.float16)
+    assert loaded.vectors.dtype == np.float16
+    assert np.array_equal(loaded.vectors.view(np.uint16), stored.view(np.uint16))
+    assert not loaded.vectors.flags.writeable
+    queries = vectors[:20, 1]
+    assert loaded.search(queries, k=8) == index.search(queries, k=8)
+    held = loaded.vectors
+    del loaded
+    assert np.array_equal(held.view(np.uint16), stored.view(np.uint16))
+
+
+def test_ivfpq_scores_an_image_by_its_best_region():
+    """Whichever region IVF-PQ proposes, an image is reported with the best
+    exact similarity of all its regions, as exact search reports it."""
+    _, vectors = _registry(2000, regions=3, seed=4)
+    index = DescriptorIndex.build(
+        zip(range(2000), vectors, strict=True), dim=64, hnsw_min=100, ivfpq_min=100
+    )
+    rng = np.random.default_rng(5)
+    # halfway between two regions of one image: both are near, one is best
+    queries = _unit(
+        vectors[:100, 0] + vectors[:100, 2] + 0.2 * rng.normal(size=(100, 64)) / 8
+    )
+    stored = vectors.astype(np.float16).astype(np.float32)
+    approx = index.search(queries, k=5)
+    exact = index.exact(queries, k=5)
+    for q, (a, e) in enumerate(zip(approx, exact, strict=True)):
+        assert a[0][0] == q == e[0][0]
+        for image, sim, region in a:
+            best = stored[image] @ queries[q]
+            assert region == int(np.argmax(best))
+            assert sim == pytest.approx(float(best.max()), abs=1e-5)

@@ -492,8 +492,8 @@ def _write_vectors(folder: Path, chunk: int, found: ImageRows) -> None:
 # Each indexed chunk writes its image rows to `vectors/<chunk>.npz`. Once a
 # dataset is indexed, `build_image_index` gathers them into `images/`: a
 # faiss index of the descriptors (workers.engine.descindex: exact below
-# MATCH_DESCRIPTOR_HNSW_MIN vectors, HNSW, then IVF-PQ with exact
-# re-ranking from 1M) and a Hamming index of the PDQ hashes
+# MATCH_DESCRIPTOR_IVFPQ_MIN vectors, then IVF-PQ with exact re-ranking)
+# and a Hamming index of the PDQ hashes
 # (workers.engine.hamming), both memory-mapped, with `built.json` naming the
 # chunk files (their size, time and rows) they hold. A search asks the
 # built index, leaving out rows of chunk files changed since, and scans

@@ -6,23 +6,27 @@ query vectors, the `k` nearest registered images (an image counts once, by
 its best region) with their cosine similarity.
 
 Small registries are searched exactly (faiss.IndexFlatIP: every vector, one
-matrix product); from `hnsw_min` vectors on (20,000 by default, measured), an
-HNSW graph (faiss.IndexHNSWFlat, M = 32, efSearch = 256) answers in
-logarithmic time; its recall against exact
-search is measured by bench/quality/knn.py and tested in
-tests/workers/test_engine_descindex.py. Vectors are kept as float16 on disk
-(512 bytes a region) and as float32 in the faiss index in memory.
+matrix product). An HNSW graph (faiss.IndexHNSWFlat, M = 32, efSearch =
+256) answers from `hnsw_min` vectors on, when that comes before `ivfpq_min`
+(not by default any more): vectors as float16 on disk (512 bytes a region)
+and float32 in memory. Recall against exact search is measured by
+bench/quality/knn.py and tested in tests/workers/test_engine_descindex.py.
 
-From `ivfpq_min` vectors on (1,000,000 by default), an inverted file of
-product-quantised codes (faiss.IndexIVFPQ: 32 bytes a vector, NPROBE of
-about sqrt(N) lists searched), memory-mapped from disk, proposes candidates
-that are then re-ranked by their exact cosine from the float16 vectors
-(memory-mapped too: only the candidates' pages are read). The similarity a
-match reports is therefore always exact; IVF-PQ only decides which
-vectors are looked at. Resident per image: the codes and list ids (2 x 40
-bytes) and the owners (2 x 8), against ~2.5 KB for HNSW in float32, so an
-80M registry's descriptors fit one worker machine
-(bench/quality/knn.py measures recall against exact search).
+From `ivfpq_min` vectors on (20,000 by default, measured), an inverted file of
+product-quantised codes proposes candidates that are then re-ranked by their
+exact cosine from the float16 vectors, all inside faiss (IndexRefine over an
+IndexScalarQuantizer of the float16 vectors, which *are* the stored vectors:
+no second copy is kept). The codes are 4-bit "fast scan" PQ (IndexIVFPQFastScan:
+64 sub-quantisers, 32 bytes a vector, scanned with SIMD registers as lookup
+tables), about sqrt(N) lists of which `ivf_probes` are searched. The
+similarity a match reports is therefore always exact; IVF-PQ only decides
+which vectors are looked at. One file, read with faiss's IO_FLAG_MMAP_IFC:
+the float16 vectors and the coarse centroids are memory-mapped (only the
+candidates' pages are read); the fast-scan lists (codes and ids, 40 bytes a
+vector) are read into the process. Resident per image: 2 x 40 bytes of
+lists and 2 x 9 of owners and regions, against ~2.5 KB for HNSW in float32
+(bench/quality/knn.py measures speed and recall against exact search;
+docs/MATCHING.md section 7 has the figures).
 
 Limits: flat and HNSW indexes are loaded into each process's memory (1 KB
 per region in float32, plus the HNSW graph's ~256 bytes): about 2.5 KB per
@@ -39,7 +43,7 @@ import numpy as np
 
 from .arrays import save_array
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: IVF-PQ is fast-scan codes + refine in one file
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
@@ -48,15 +52,25 @@ HNSW_EF_SEARCH = 256
 # vectors exact search answers 1,485 queries/s and HNSW 3,579 (recall against
 # exact 0.9996); at 100,000, 275 against 2,470 (0.9989).
 DEFAULT_HNSW_MIN = 20_000
-# From this many vectors on, IVF-PQ with exact re-ranking (above).
-DEFAULT_IVFPQ_MIN = 1_000_000
-PQ_BYTES = 32  # sub-quantisers of 8 bits: bytes a vector
+# From this many vectors on, IVF-PQ with exact re-ranking (above): measured
+# by bench/quality/knn.py (docs/MATCHING.md section 7), from 20,000 vectors
+# on it answers faster than HNSW, in a twentieth of the memory, and finds as
+# many of the exact neighbours, so by default it takes HNSW's place.
+DEFAULT_IVFPQ_MIN = 20_000
+PQ_BYTES = 32  # bytes a vector: 2 * PQ_BYTES sub-quantisers of 4 bits
+# "fastscan" (IndexIVFPQFastScan, 4-bit codes, lists in memory) or "pq"
+# (IndexIVFPQ, 8-bit codes, lists memory-mapped): bench/quality/knn.py
+# --ivf-codes compares them.
+IVF_CODES = "fastscan"
+# Lists searched: 1/PROBE_SHARE of them, at least NPROBE_MIN. Measured at
+# 10M vectors (4,096 lists; bench/quality/knn.py, docs/MATCHING.md section
+# 7): 32 lists and 32 candidates proposed per one wanted keep 0.99 of the
+# exact 8 nearest at 1,900 searches/s a core; 128 lists and x16, 0.994 at
+# 1,300. Larger indexes keep the share searched at 10M.
 NPROBE_MIN = 32
+PROBE_SHARE = 128
 # Candidates IVF-PQ proposes per vector wanted, before exact re-ranking.
-# Measured at 1M real-model vectors (bench/quality/knn.py): 4 finds 0.9975
-# of the exact 8 nearest at similarity >= 0.8, 8 finds 0.9996, 16 all of
-# them (321 searches/s on one core, against 670 at 4).
-RERANK_FACTOR = 16
+RERANK_FACTOR = 32
 # The most regions an image has (descriptor.REGIONS is 2; tests use more).
 MAX_REGIONS = 8
 
@@ -67,7 +81,7 @@ def ivf_lists(n: int) -> int:
 
 
 def ivf_probes(lists: int) -> int:
-    return min(lists, max(NPROBE_MIN, lists // 32))
+    return min(lists, max(NPROBE_MIN, lists // PROBE_SHARE))
 
 
 def _faiss():
@@ -186,55 +200,86 @@ class DescriptorIndex:
         """Trained on a sample (40 per list), then filled block by block, so
         the float32 copy of the vectors is never made whole."""
         lists = ivf_lists(len(self))
-        quantizer = faiss.IndexFlatIP(self.dim)
-        # PQ_BYTES sub-quantisers, or the most below it that divide the width.
-        subs = max(m for m in range(1, PQ_BYTES + 1) if self.dim % m == 0)
-        index = faiss.IndexIVFPQ(
-            quantizer, self.dim, lists, subs, 8, faiss.METRIC_INNER_PRODUCT
+        # The most sub-quantisers up to the byte budget that divide the width.
+        bits = 4 if IVF_CODES == "fastscan" else 8
+        most = PQ_BYTES * 8 // bits
+        subs = max(m for m in range(1, most + 1) if self.dim % m == 0)
+        codes = f"PQ{subs}x4fs" if bits == 4 else f"PQ{subs}"
+        base = faiss.index_factory(
+            self.dim, f"IVF{lists},{codes}", faiss.METRIC_INNER_PRODUCT
         )
         rng = np.random.default_rng(0)
         sample = min(len(self), 40 * lists)
         rows = np.sort(rng.choice(len(self), sample, replace=False))
-        index.train(np.ascontiguousarray(self.vectors[rows], np.float32))
+        base.train(np.ascontiguousarray(self.vectors[rows], np.float32))
+        exact = faiss.IndexScalarQuantizer(
+            self.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
+        index = faiss.IndexRefine(base, exact)
+        index.own_fields = True
+        base.this.disown()
+        exact.this.disown()
         block = 262_144
         for start in range(0, len(self), block):
             index.add(
                 np.ascontiguousarray(self.vectors[start : start + block], np.float32)
             )
-        index.nprobe = ivf_probes(lists)
         return index
+
+    def _refine_params(self):
+        """Search parameters: RERANK_FACTOR and the probes (kept on the
+        index: faiss holds the IVF parameters by pointer)."""
+        if "_params" not in self.__dict__:
+            faiss = _faiss()
+            ivf = faiss.SearchParametersIVF(
+                nprobe=ivf_probes(faiss.extract_index_ivf(self._index).nlist)
+            )
+            params = faiss.IndexRefineSearchParameters(
+                k_factor=RERANK_FACTOR, base_index_params=ivf
+            )
+            self._params = (params, ivf)
+        return self._params[0]
 
     def _candidates(
         self, queries: np.ndarray, want: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(similarities, rows), best first: IVF-PQ proposes RERANK_FACTOR
-        times as many as wanted and the exact cosine orders them."""
+        """(similarities, rows), best first. IVF-PQ proposes RERANK_FACTOR
+        times as many as wanted, the exact cosine orders them (in faiss), and
+        the other regions of the images found are scored too, so that an
+        image counts by its best region, exactly."""
         if self.kind != "ivfpq":
             return self._index.search(queries, want)
-        _, proposed = self._index.search(queries, min(len(self), want * RERANK_FACTOR))
-        sims = np.full((len(queries), want), -np.inf, np.float32)
-        rows = np.full((len(queries), want), -1, np.int64)
-        for q, found in enumerate(proposed):
-            found = self._whole_images(found[found >= 0])
-            if not len(found):
-                continue
-            exact = self.vectors[found].astype(np.float32) @ queries[q]
-            best = np.argsort(-exact, kind="stable")[:want]
-            sims[q, : len(best)] = exact[best]
-            rows[q, : len(best)] = found[best]
-        return sims, rows
+        _, rows = self._index.search(queries, want, params=self._refine_params())
+        return self._whole_images(queries, rows)
 
-    def _whole_images(self, rows: np.ndarray) -> np.ndarray:
-        """`rows` and the other regions of their images (an image's regions
-        are consecutive rows, region 0 first), sorted: an image proposed by
-        any region is scored by its best one, exactly."""
-        if not len(rows):
-            return rows
-        first = rows - self.regions[rows]
-        block = first[:, None] + np.arange(MAX_REGIONS)[None, :]
+    def _whole_images(
+        self, queries: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`rows` (Q, W; -1 for none) and the other regions of their images
+        (an image's regions are consecutive rows, region 0 first), scored
+        exactly against their query, best first."""
+        regions = max(self.max_regions, 1)
+        found = rows >= 0
+        safe = np.where(found, rows, 0)
+        first = safe - self.regions[safe.ravel()].reshape(safe.shape)
+        block = first[:, :, None] + np.arange(regions)[None, None, :]
         block = np.minimum(block, len(self) - 1)
-        same = self.owners[block] == self.owners[rows][:, None]
-        return np.unique(block[same])
+        owner = self.owners[safe.ravel()].reshape(safe.shape)
+        same = (
+            self.owners[block.ravel()].reshape(block.shape) == owner[:, :, None]
+        ) & found[:, :, None]
+        block = block.reshape(len(rows), -1)
+        same = same.reshape(len(rows), -1)
+        vectors = self.vectors[np.where(same, block, 0).ravel()].astype(np.float32)
+        sims = np.einsum("qwd,qd->qw", vectors.reshape(*block.shape, -1), queries)
+        sims = np.where(same, sims, -np.inf).astype(np.float32)
+        # An image's region found twice (by itself and by a sibling) counts once.
+        order = np.argsort(-sims, axis=1, kind="stable")
+        sims = np.take_along_axis(sims, order, axis=1)
+        block = np.where(
+            np.isfinite(sims), np.take_along_axis(block, order, axis=1), -1
+        )
+        return sims, block
 
     def search(
         self, queries: np.ndarray, k: int, *, min_similarity: float = -1.0
@@ -247,9 +292,8 @@ class DescriptorIndex:
         if not len(self) or not len(queries):
             return out
         # Ask for enough vectors that k distinct images survive regions of
-        # one image crowding the list (none can when each has one vector).
-        crowd = 6 if self.max_regions > 1 else 1
-        want = min(len(self), k * crowd + 8)
+        # one image crowding the list: k images have at most k * regions.
+        want = min(len(self), k * max(self.max_regions, 1) + 8)
         sims, rows = self._candidates(np.ascontiguousarray(queries, np.float32), want)
         for q in range(len(queries)):
             seen: set[int] = set()
@@ -272,36 +316,64 @@ class DescriptorIndex:
         return flat.search(queries, k)
 
     def save(self, directory: Path) -> None:
+        """The arrays as .npy files and the faiss index. IVF-PQ's file holds
+        the float16 vectors itself (its re-ranking codes), so they are not
+        written twice: a vectors.npy the build filled is removed."""
         directory.mkdir(parents=True, exist_ok=True)
-        save_array(directory / "vectors.npy", self.vectors)
+        if self.kind == "ivfpq":
+            _faiss().write_index(self._index, str(directory / "ivfpq.faiss"))
+            (directory / "vectors.npy").unlink(missing_ok=True)
+        else:
+            save_array(directory / "vectors.npy", self.vectors)
         save_array(directory / "owners.npy", self.owners)
         save_array(directory / "regions.npy", self.regions)
         (directory / "kind").write_text(self.kind)
         if self.kind == "hnsw":
             _faiss().write_index(self._index, str(directory / "hnsw.faiss"))
-        if self.kind == "ivfpq":
-            _faiss().write_index(self._index, str(directory / "ivfpq.faiss"))
 
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = True) -> DescriptorIndex:
         mode = "r" if mmap else None
         kind = (directory / "kind").read_text().strip()
+        owners = np.load(directory / "owners.npy", mmap_mode=mode)
+        regions = np.load(directory / "regions.npy", mmap_mode=mode)
+        if kind == "ivfpq":
+            # Mapped: the vectors and centroids are read as queries reach
+            # them; the fast-scan lists are read into memory.
+            faiss = _faiss()
+            flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0
+            found = faiss.read_index(str(directory / "ivfpq.faiss"), flags)
+            index = cls(_stored_vectors(found), owners, regions, kind=kind)
+            index._index = found
+            return index
         index = cls(
             np.load(directory / "vectors.npy", mmap_mode=mode),
-            np.load(directory / "owners.npy", mmap_mode=mode),
-            np.load(directory / "regions.npy", mmap_mode=mode),
+            owners,
+            regions,
             kind=kind,
         )
         if kind == "hnsw":
             faiss = _faiss()
             index._index = faiss.read_index(str(directory / "hnsw.faiss"))
             index._index.hnsw.efSearch = HNSW_EF_SEARCH
-        elif kind == "ivfpq":
-            # Memory-mapped: the lists' pages are read as queries reach them.
-            faiss = _faiss()
-            flags = faiss.IO_FLAG_MMAP if mmap else 0
-            index._index = faiss.read_index(str(directory / "ivfpq.faiss"), flags)
-            index._index.nprobe = ivf_probes(index._index.nlist)
         else:
             index._index = index._make()
         return index
+
+
+def _stored_vectors(index) -> np.ndarray:
+    """The float16 vectors an IVF-PQ index re-ranks from (its refine index's
+    codes are IEEE half floats, row after row), as a read-only array that
+    keeps the index, and so its mapping, alive."""
+    import ctypes
+
+    faiss = _faiss()
+    exact = faiss.downcast_index(index.refine_index)
+    size = int(exact.codes.size())
+    if not size:
+        return np.zeros((0, exact.d), np.float16)
+    buffer = (ctypes.c_uint8 * size).from_address(int(exact.codes.data()))
+    buffer.index = index  # the memory belongs to the index
+    vectors = np.frombuffer(buffer, np.float16).reshape(-1, exact.d)
+    vectors.flags.writeable = False
+    return vectors
