@@ -124,14 +124,22 @@ def exact_search(
 
 
 def source_recall(
-    found: list[list[tuple[int, float]]], sources: np.ndarray, least: float
+    found: list[list[tuple[int, float]]],
+    sources: np.ndarray,
+    least: float,
+    same: dict[int, set[int]],
 ) -> float:
-    """Share of queries whose source image is among those found (the k
+    """Share of queries whose source image, or a registered derivative of
+    it (the same picture: bench/quality/derivatives.txt, which
+    descriptor.py's ranks leave out too), is among those found (the k
     nearest) at a similarity of `least` or more: candidate recall@k."""
     return float(
         np.mean(
             [
-                any(i == src and sim >= least for i, sim in hits)
+                any(
+                    (i == src or i in same.get(int(src), ())) and sim >= least
+                    for i, sim in hits
+                )
                 for hits, src in zip(found, sources, strict=True)
             ]
         )
@@ -227,6 +235,11 @@ def main() -> None:
     pick = rng.choice(len(edited), min(args.queries, len(edited)), replace=False)
     queries = np.stack([edited[i][1][1][0] for i in pick]).astype(np.float32)
     sources = np.array([edited[i][0] for i in pick], np.int64)
+    same: dict[int, set[int]] = {}
+    for pair in run.load_derivatives(dataset.load()[0]):
+        a, b = tuple(pair)
+        same.setdefault(a, set()).add(b)
+        same.setdefault(b, set()).add(a)
     log(
         f"{version}: {len(real_ids):,} real images ({len(real):,} region vectors), "
         f"{len(queries):,} queries (edited rows, their source registered)"
@@ -269,6 +282,7 @@ def main() -> None:
                     [[(i, sim) for i, sim, _ in a] for a in found],
                     sources,
                     args.min_similarity,
+                    same,
                 ),
             }
             if index.kind == "flat":
@@ -276,7 +290,7 @@ def main() -> None:
             if exact is None:
                 exact = exact_search(vectors, owners, queries, args.k)
             got["exact_source_recall"] = source_recall(
-                exact, sources, args.min_similarity
+                exact, sources, args.min_similarity, same
             )
             hits = sum(
                 len({i for i, _, _ in a} & {i for i, _ in b})
