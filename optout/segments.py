@@ -55,6 +55,7 @@ from registry.services.revision import (
     enforced_images,
     record_touched,
 )
+from workers.engine import descindex
 from workers.engine import segments as engine
 from workers.engine.fingerprint import unpack_variants
 from workers.engine.snapshot import FORMAT_VERSION, Thresholds
@@ -91,9 +92,11 @@ def index_identity() -> str:
     """What segments must have been built for to serve here, besides the
     registry: formats, descriptor model, Hamming radius."""
     radius = max_radius()
+    model = descriptor_version()
+    described = f"{model}.index{descindex.FORMAT_VERSION}" if model else "no-descriptor"
     return (
         f"segment{engine.SEGMENT_FORMAT}.snapshot{FORMAT_VERSION}"
-        f":{descriptor_version() or 'no-descriptor'}:r{radius.phash}-{radius.pdq}"
+        f":{described}:r{radius.phash}-{radius.pdq}"
     )
 
 

@@ -244,3 +244,28 @@ def test_a_word_in_many_rows_is_paged_by_walking_the_chunks_in_row_order(
     datasetindex.write_chunk(tmp_path, 1, [rows(10, 10)])
     index.reload()
     assert pages("tree", walk=True) == expected
+
+
+def test_an_image_index_of_another_format_is_scanned_past_and_rebuilt(tmp_path):
+    """An image index an older version wrote (descriptor index format 1) is
+    not current: searches scan the chunk files meanwhile, and the next
+    build replaces it."""
+    from tests.images import drawing
+    from workers.engine import descriptor
+
+    model = descriptor.model()
+    datasetindex.write_chunk(
+        tmp_path, 0, [_image_batch(0, [30, 31, 32])], embed=model.embed
+    )
+    datasetindex.build_image_index(tmp_path)
+    assert datasetindex.image_index_current(tmp_path)
+    (tmp_path / "images" / "descriptors" / "format").unlink()  # as format 1 was
+    marker = tmp_path / "images" / "built.json"
+    later = marker.stat().st_mtime_ns + 10**9
+    os.utime(marker, ns=(later, later))  # a new stamp: read again
+    assert not datasetindex.image_index_current(tmp_path)
+    query = model.embed([drawing(31, (320, 240))])
+    assert datasetindex.nearest(tmp_path, query, k=1, min_similarity=0.9)[0][0] == 1
+    datasetindex.build_image_index(tmp_path)
+    assert datasetindex.image_index_current(tmp_path)
+    assert datasetindex.nearest(tmp_path, query, k=1, min_similarity=0.9)[0][0] == 1

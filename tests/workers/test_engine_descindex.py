@@ -170,3 +170,16 @@ def test_ivfpq_scores_an_image_by_its_best_region():
             best = stored[image] @ queries[q]
             assert region == int(np.argmax(best))
             assert sim == pytest.approx(float(best.max()), abs=1e-5)
+
+
+def test_an_index_of_another_format_is_refused_for_a_rebuild(tmp_path):
+    """A folder an older version wrote (no format file: format 1, whose
+    IVF-PQ kept its vectors apart) is refused with a ValueError, which the
+    dataset image index treats as missing and rebuilds."""
+    _, vectors = _registry(60, regions=2)
+    index = DescriptorIndex.build(zip(range(60), vectors, strict=True), dim=64)
+    index.save(tmp_path / "d")
+    assert DescriptorIndex.load(tmp_path / "d").search(vectors[:1, 0], k=1)
+    (tmp_path / "d" / "format").unlink()
+    with pytest.raises(ValueError, match="format 1"):
+        DescriptorIndex.load(tmp_path / "d")

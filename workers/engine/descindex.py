@@ -320,6 +320,7 @@ class DescriptorIndex:
         the float16 vectors itself (its re-ranking codes), so they are not
         written twice: a vectors.npy the build filled is removed."""
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / "format").write_text(str(FORMAT_VERSION))
         if self.kind == "ivfpq":
             _faiss().write_index(self._index, str(directory / "ivfpq.faiss"))
             (directory / "vectors.npy").unlink(missing_ok=True)
@@ -335,6 +336,15 @@ class DescriptorIndex:
     def load(cls, directory: Path, *, mmap: bool = True) -> DescriptorIndex:
         mode = "r" if mmap else None
         kind = (directory / "kind").read_text().strip()
+        written = directory / "format"
+        found_format = int(written.read_text()) if written.exists() else 1
+        if found_format != FORMAT_VERSION:
+            # An index written by other code (format 1 kept IVF-PQ's vectors
+            # apart): the caller rebuilds it.
+            raise ValueError(
+                f"descriptor index format {found_format} in {directory}; "
+                f"this code reads format {FORMAT_VERSION}: rebuild it"
+            )
         owners = np.load(directory / "owners.npy", mmap_mode=mode)
         regions = np.load(directory / "regions.npy", mmap_mode=mode)
         if kind == "ivfpq":
