@@ -295,16 +295,24 @@ class DescriptorIndex:
         # one image crowding the list: k images have at most k * regions.
         want = min(len(self), k * max(self.max_regions, 1) + 8)
         sims, rows = self._candidates(np.ascontiguousarray(queries, np.float32), want)
-        for q in range(len(queries)):
+        keep = (rows >= 0) & (sims >= min_similarity)
+        # One gather for the batch (owners and regions may be mapped files).
+        kept = np.where(keep, rows, 0)
+        owners = self.owners[kept.ravel()].reshape(kept.shape)
+        regions = self.regions[kept.ravel()].reshape(kept.shape)
+        for q in np.flatnonzero(keep.any(axis=1)).tolist():
+            at = np.flatnonzero(keep[q])
             seen: set[int] = set()
-            for sim, row in zip(sims[q], rows[q], strict=True):
-                if row < 0 or sim < min_similarity:
-                    continue
-                image_id = int(self.owners[row])
+            for image_id, sim, region in zip(
+                owners[q, at].tolist(),
+                sims[q, at].tolist(),
+                regions[q, at].tolist(),
+                strict=True,
+            ):
                 if image_id in seen:
                     continue
                 seen.add(image_id)
-                out[q].append((image_id, float(sim), int(self.regions[row])))
+                out[q].append((image_id, sim, region))
                 if len(out[q]) == k:
                     break
         return out
