@@ -273,7 +273,8 @@ class DescriptorIndex:
         vectors = self.vectors[np.where(same, block, 0).ravel()].astype(np.float32)
         sims = np.einsum("qwd,qd->qw", vectors.reshape(*block.shape, -1), queries)
         sims = np.where(same, sims, -np.inf).astype(np.float32)
-        # An image's region found twice (by itself and by a sibling) counts once.
+        # A region found itself and through a sibling is listed twice;
+        # search() keeps each image once, by its best region.
         order = np.argsort(-sims, axis=1, kind="stable")
         sims = np.take_along_axis(sims, order, axis=1)
         block = np.where(
