@@ -275,6 +275,16 @@ MATCH_DESCRIPTOR_HNSW_MIN = env.int("MATCH_DESCRIPTOR_HNSW_MIN", default=20_000)
 # disk). Faster, smaller and as exact as HNSW from 20,000 vectors on
 # (docs/MATCHING.md section 7), so by default it replaces HNSW.
 MATCH_DESCRIPTOR_IVFPQ_MIN = env.int("MATCH_DESCRIPTOR_IVFPQ_MIN", default=20_000)
+# Its codes: "fastscan" (4-bit, lists in each worker process's memory, about
+# 80 bytes an image: 6.7x the searches of the first IVF-PQ at 1M vectors) or
+# "pq" (8-bit, lists memory-mapped and shared by a machine's processes,
+# 2.3x): for registries so large that a copy of the lists per process does
+# not fit (docs/MATCHING.md section 7).
+MATCH_DESCRIPTOR_IVF_CODES = env.str("MATCH_DESCRIPTOR_IVF_CODES", default="fastscan")
+if MATCH_DESCRIPTOR_IVF_CODES not in ("fastscan", "pq"):
+    raise ImproperlyConfigured(
+        f"MATCH_DESCRIPTOR_IVF_CODES={MATCH_DESCRIPTOR_IVF_CODES!r}: 'fastscan' or 'pq'"
+    )
 # Where segments are kept: a folder (file://...) for the embedded default,
 # s3://bucket/prefix?endpoint=http://host:port for every machine to share
 # (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).

@@ -384,6 +384,7 @@ def _publish_into(tmp: Path, identity: str, version: str) -> IndexSegment | None
         max_radius=max_radius(),
         descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
         descriptor_ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
+        descriptor_ivf_codes=settings.MATCH_DESCRIPTOR_IVF_CODES,
     )
     del entries  # the spilled files' maps, before the folder goes
     segment = _register(directory, identity)
@@ -567,6 +568,7 @@ def segments_merge() -> IndexSegment | None:
             into=into,
             descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
             descriptor_ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
+            descriptor_ivf_codes=settings.MATCH_DESCRIPTOR_IVF_CODES,
         )
         segment = _register(directory, identity)
     if segment is not None:

@@ -41,4 +41,5 @@ def build_snapshot(*, revision: int) -> RegistrySnapshot:
         max_radius=max_radius(),
         descriptor_hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
         descriptor_ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
+        descriptor_ivf_codes=settings.MATCH_DESCRIPTOR_IVF_CODES,
     )

@@ -139,3 +139,10 @@ def test_the_min_coverage_is_read_from_the_environment(production_env):
     code = "from optout.selectors import default_levels; print(default_levels())"
     result = manage("shell", "-c", code, env=production_env)
     assert "min_coverage=0.75" in result.stdout, result.stderr
+
+
+def test_an_unknown_ivf_codes_setting_stops_start_up(production_env):
+    production_env["MATCH_DESCRIPTOR_IVF_CODES"] = "opq"
+    result = manage("check", env=production_env)
+    assert result.returncode == 1
+    assert "MATCH_DESCRIPTOR_IVF_CODES='opq': 'fastscan' or 'pq'" in result.stderr

@@ -216,6 +216,7 @@ def dataset_images(*, dataset_id: int) -> str:
             folder,
             hnsw_min=settings.MATCH_DESCRIPTOR_HNSW_MIN,
             ivfpq_min=settings.MATCH_DESCRIPTOR_IVFPQ_MIN,
+            ivf_codes=settings.MATCH_DESCRIPTOR_IVF_CODES,
         )
     finally:
         lock.close()

@@ -183,3 +183,39 @@ def test_an_index_of_another_format_is_refused_for_a_rebuild(tmp_path):
     (tmp_path / "d" / "format").unlink()
     with pytest.raises(ValueError, match="format 1"):
         DescriptorIndex.load(tmp_path / "d")
+
+
+@pytest.mark.parametrize(
+    ("codes", "kind"),
+    [("fastscan", "IndexIVFPQFastScan"), ("pq", "IndexIVFPQ")],
+)
+def test_ivf_codes_choose_fast_scan_or_mapped_8_bit_lists(tmp_path, codes, kind):
+    """Either kind of codes answers with exact similarities after a save
+    and a load; "pq" lists are an IndexIVFPQ's (which faiss maps)."""
+    import faiss
+
+    _, vectors = _registry(1500, regions=2, dim=16, seed=6)
+    index = DescriptorIndex.build(
+        zip(range(1500), vectors, strict=True),
+        dim=16,
+        hnsw_min=100,
+        ivfpq_min=100,
+        ivf_codes=codes,
+    )
+    index.save(tmp_path / "d")
+    loaded = DescriptorIndex.load(tmp_path / "d")
+    assert type(faiss.downcast_index(loaded._index.base_index)).__name__ == kind
+    queries = vectors[:50, 0]
+    found = loaded.search(queries, k=4)
+    assert found == index.search(queries, k=4)
+    assert [hits[0][0] for hits in found] == list(range(50))
+    stored = vectors.astype(np.float16).astype(np.float32)
+    for q, hits in enumerate(found):
+        for image, sim, region in hits:
+            assert sim == pytest.approx(
+                float(stored[image, region] @ queries[q]), abs=1e-5
+            )
+    with pytest.raises(ValueError, match="'fastscan' or 'pq'"):
+        DescriptorIndex.build(
+            zip(range(1500), vectors, strict=True), dim=16, ivfpq_min=0, ivf_codes="x"
+        )

@@ -591,6 +591,7 @@ def build_image_index(
     *,
     hnsw_min: int | None = None,
     ivfpq_min: int | None = None,
+    ivf_codes: str | None = None,
 ) -> dict[str, int | str]:
     """Gather the dataset's chunk files into `images/` (above) and return
     what was built. Vectors, owners and hashes are written straight into
@@ -652,6 +653,7 @@ def build_image_index(
             regions,
             hnsw_min=DEFAULT_HNSW_MIN if hnsw_min is None else hnsw_min,
             ivfpq_min=DEFAULT_IVFPQ_MIN if ivfpq_min is None else ivfpq_min,
+            ivf_codes=ivf_codes,
         )
         descriptors.save(work / "descriptors")
         built["kind"] = descriptors.kind

@@ -58,9 +58,10 @@ DEFAULT_HNSW_MIN = 20_000
 # many of the exact neighbours, so by default it takes HNSW's place.
 DEFAULT_IVFPQ_MIN = 20_000
 PQ_BYTES = 32  # bytes a vector: 2 * PQ_BYTES sub-quantisers of 4 bits
-# "fastscan" (IndexIVFPQFastScan, 4-bit codes, lists in memory) or "pq"
-# (IndexIVFPQ, 8-bit codes, lists memory-mapped): bench/quality/knn.py
-# --ivf-codes compares them.
+# "fastscan" (IndexIVFPQFastScan, 4-bit codes, lists in each process's
+# memory) or "pq" (IndexIVFPQ, 8-bit codes, lists memory-mapped and shared
+# between processes, about a third as fast): the default of `ivf_codes`
+# (MATCH_DESCRIPTOR_IVF_CODES); bench/quality/knn.py --ivf-codes compares them.
 IVF_CODES = "fastscan"
 # Lists searched: 1/PROBE_SHARE of them, at least NPROBE_MIN. Measured at
 # 10M vectors (4,096 lists; bench/quality/knn.py, docs/MATCHING.md section
@@ -137,6 +138,7 @@ class DescriptorIndex:
         dim: int,
         hnsw_min: int = DEFAULT_HNSW_MIN,
         ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+        ivf_codes: str | None = None,
     ) -> DescriptorIndex:
         """entries: (image id, (R, dim) vectors, region 0 first)."""
         blocks: list[np.ndarray] = []
@@ -153,6 +155,7 @@ class DescriptorIndex:
             np.concatenate(regions) if regions else np.zeros(0, np.int8),
             hnsw_min=hnsw_min,
             ivfpq_min=ivfpq_min,
+            ivf_codes=ivf_codes,
         )
 
     @classmethod
@@ -164,11 +167,13 @@ class DescriptorIndex:
         *,
         hnsw_min: int = DEFAULT_HNSW_MIN,
         ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+        ivf_codes: str | None = None,
     ) -> DescriptorIndex:
         """The index of these arrays as given (float16 vectors, int64 owners,
         int8 regions; an owner's regions consecutive, region 0 first). They
         may be memory-mapped files (arrays.ArrayFiles), which `save` to
-        that folder then keeps."""
+        that folder then keeps. `ivf_codes`: "fastscan" or "pq" (IVF_CODES
+        when None), for an IVF-PQ index."""
         kind = (
             "ivfpq"
             if len(vectors) >= ivfpq_min
@@ -176,14 +181,17 @@ class DescriptorIndex:
             if len(vectors) >= hnsw_min
             else "flat"
         )
+        codes = IVF_CODES if ivf_codes is None else ivf_codes
+        if codes not in ("fastscan", "pq"):
+            raise ValueError(f"IVF codes {codes!r}: 'fastscan' or 'pq'")
         index = cls(vectors, owners, regions, kind=kind)
-        index._index = index._make()
+        index._index = index._make(codes)
         return index
 
-    def _make(self):
+    def _make(self, codes: str = "fastscan"):
         faiss = _faiss()
         if self.kind == "ivfpq":
-            return self._make_ivfpq(faiss)
+            return self._make_ivfpq(faiss, codes)
         data = np.ascontiguousarray(self.vectors, np.float32)
         if self.kind == "hnsw":
             index = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
@@ -196,17 +204,17 @@ class DescriptorIndex:
             index.hnsw.efSearch = HNSW_EF_SEARCH
         return index
 
-    def _make_ivfpq(self, faiss):
+    def _make_ivfpq(self, faiss, codes: str):
         """Trained on a sample (40 per list), then filled block by block, so
         the float32 copy of the vectors is never made whole."""
         lists = ivf_lists(len(self))
         # The most sub-quantisers up to the byte budget that divide the width.
-        bits = 4 if IVF_CODES == "fastscan" else 8
+        bits = 4 if codes == "fastscan" else 8
         most = PQ_BYTES * 8 // bits
         subs = max(m for m in range(1, most + 1) if self.dim % m == 0)
-        codes = f"PQ{subs}x4fs" if bits == 4 else f"PQ{subs}"
+        spec = f"PQ{subs}x4fs" if bits == 4 else f"PQ{subs}"
         base = faiss.index_factory(
-            self.dim, f"IVF{lists},{codes}", faiss.METRIC_INNER_PRODUCT
+            self.dim, f"IVF{lists},{spec}", faiss.METRIC_INNER_PRODUCT
         )
         rng = np.random.default_rng(0)
         sample = min(len(self), 40 * lists)

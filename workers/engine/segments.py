@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN
+from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, IVF_CODES
 from .snapshot import (
     CLAIM,
     FORMAT_VERSION,
@@ -367,6 +367,7 @@ def snapshot_of(
     max_radius: Thresholds,
     descriptor_hnsw_min: int,
     descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+    descriptor_ivf_codes: str = IVF_CODES,
 ) -> RegistrySnapshot:
     """The snapshot of `entries`, in memory (write_segment saves the same
     one index at a time)."""
@@ -379,6 +380,7 @@ def snapshot_of(
         descriptor_version=descriptor_version,
         descriptor_hnsw_min=descriptor_hnsw_min,
         descriptor_ivfpq_min=descriptor_ivfpq_min,
+        descriptor_ivf_codes=descriptor_ivf_codes,
         registry=registry,
         **inputs,
     )
@@ -413,6 +415,7 @@ def write_segment(
     max_radius: Thresholds,
     descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
     descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+    descriptor_ivf_codes: str = IVF_CODES,
 ) -> Path:
     """Write a segment into a new folder under `root`; its path.
 
@@ -448,6 +451,7 @@ def write_segment(
             descriptor_version=descriptor_version,
             descriptor_hnsw_min=descriptor_hnsw_min,
             descriptor_ivfpq_min=descriptor_ivfpq_min,
+            descriptor_ivf_codes=descriptor_ivf_codes,
             # What Arrow allocated for an index's inputs goes back to the
             # system before the next index is built (its pool keeps it).
             on_saved=pa.default_memory_pool().release_unused,
@@ -711,6 +715,7 @@ def merge(
     into: str,
     descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
     descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+    descriptor_ivf_codes: str = IVF_CODES,
 ) -> Path:
     """Merge a chain into one segment under `root`; its folder.
 
@@ -763,6 +768,7 @@ def merge(
             max_radius=Thresholds(**head["max_radius"]),
             descriptor_hnsw_min=descriptor_hnsw_min,
             descriptor_ivfpq_min=descriptor_ivfpq_min,
+            descriptor_ivf_codes=descriptor_ivf_codes,
         )
     finally:
         shutil.rmtree(spill, ignore_errors=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .arrays import IN_MEMORY, ArrayFiles, save_array
 from .datasignals import EMBEDDED_PROTOCOLS, TRAIN_AI, read_embedded
-from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, DescriptorIndex
+from .descindex import DEFAULT_HNSW_MIN, DEFAULT_IVFPQ_MIN, IVF_CODES, DescriptorIndex
 from .fingerprint import query_fingerprints
 from .hamming import HammingIndex, pack_bytes
 from .images import ImageRejected, decode_image
@@ -337,6 +337,7 @@ def _parts(
     descriptor_dim: int = 256,
     descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
     descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+    descriptor_ivf_codes: str = IVF_CODES,
     folder: Path | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """(name, index) of a snapshot, one at a time, in the order saved; each
@@ -384,6 +385,7 @@ def _parts(
             dim=descriptor_dim,
             hnsw_min=descriptor_hnsw_min,
             ivfpq_min=descriptor_ivfpq_min,
+            ivf_codes=descriptor_ivf_codes,
         )
         if descriptor_version
         else None,
@@ -502,6 +504,7 @@ class RegistrySnapshot:
         descriptor_dim: int = 256,
         descriptor_hnsw_min: int = DEFAULT_HNSW_MIN,
         descriptor_ivfpq_min: int = DEFAULT_IVFPQ_MIN,
+        descriptor_ivf_codes: str = IVF_CODES,
         registry: str = "",
     ) -> RegistrySnapshot:
         """Index everything enforced. Hashes are raw bytes (pHash 8, PDQ 32).
@@ -535,6 +538,7 @@ class RegistrySnapshot:
                 descriptor_dim=descriptor_dim,
                 descriptor_hnsw_min=descriptor_hnsw_min,
                 descriptor_ivfpq_min=descriptor_ivfpq_min,
+                descriptor_ivf_codes=descriptor_ivf_codes,
             )
         )
         return cls(
