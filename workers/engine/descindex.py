@@ -257,15 +257,15 @@ class DescriptorIndex:
         image counts by its best region, exactly."""
         if self.kind != "ivfpq":
             return self._index.search(queries, want)
-        _, rows = self._index.search(queries, want, params=self._refine_params())
-        return self._whole_images(queries, rows)
+        sims, rows = self._index.search(queries, want, params=self._refine_params())
+        return self._whole_images(queries, sims, rows)
 
     def _whole_images(
-        self, queries: np.ndarray, rows: np.ndarray
+        self, queries: np.ndarray, sims: np.ndarray, rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`rows` (Q, W; -1 for none) and the other regions of their images
-        (an image's regions are consecutive rows, region 0 first), scored
-        exactly against their query, best first."""
+        """`rows` (Q, W; -1 for none) with their exact `sims`, and the other
+        regions of their images (an image's regions are consecutive rows,
+        region 0 first) scored exactly against their query, best first."""
         regions = max(self.max_regions, 1)
         found = rows >= 0
         safe = np.where(found, rows, 0)
@@ -276,19 +276,25 @@ class DescriptorIndex:
         same = (
             self.owners[block.ravel()].reshape(block.shape) == owner[:, :, None]
         ) & found[:, :, None]
+        itself = block == rows[:, :, None]
+        out = np.full(block.shape, -np.inf, np.float32)
+        out[itself & same] = np.broadcast_to(sims[:, :, None], block.shape)[
+            itself & same
+        ]
+        # Only the siblings are scored here; faiss scored the rows it found.
+        sibling = same & ~itself
+        at = np.nonzero(sibling)
+        if len(at[0]):
+            vectors = self.vectors[block[at]].astype(np.float32)
+            out[at] = np.einsum("nd,nd->n", vectors, queries[at[0]])
         block = block.reshape(len(rows), -1)
-        same = same.reshape(len(rows), -1)
-        vectors = self.vectors[np.where(same, block, 0).ravel()].astype(np.float32)
-        sims = np.einsum("qwd,qd->qw", vectors.reshape(*block.shape, -1), queries)
-        sims = np.where(same, sims, -np.inf).astype(np.float32)
+        out = out.reshape(len(rows), -1)
         # A region found itself and through a sibling is listed twice;
         # search() keeps each image once, by its best region.
-        order = np.argsort(-sims, axis=1, kind="stable")
-        sims = np.take_along_axis(sims, order, axis=1)
-        block = np.where(
-            np.isfinite(sims), np.take_along_axis(block, order, axis=1), -1
-        )
-        return sims, block
+        order = np.argsort(-out, axis=1, kind="stable")
+        out = np.take_along_axis(out, order, axis=1)
+        block = np.where(np.isfinite(out), np.take_along_axis(block, order, axis=1), -1)
+        return out, block
 
     def search(
         self, queries: np.ndarray, k: int, *, min_similarity: float = -1.0
