@@ -19,11 +19,12 @@ PASSWORD = "correct horse battery"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist (`make test` runs two processes), each process has a
-    test database of its own (pytest-django names it per worker) and a Redis
-    broker database of its own: gw0 the one named, gw1 the one below, so one
-    process's worker never takes the other's tasks. Child processes (the
-    drills' workers) inherit it through the environment."""
+    """Under pytest-xdist (`make test` runs TEST_PROCESSES, three by default),
+    each process has a test database of its own (pytest-django names it per
+    worker) and a Redis broker database of its own: gw0 the one named, gw1
+    the one below, and so on, so one process's worker never takes another's
+    tasks. Child processes (the drills' workers) inherit it through the
+    environment."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     url = settings.CELERY_BROKER_URL
     if worker.startswith("gw") and url.startswith("redis"):

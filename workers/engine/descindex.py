@@ -276,11 +276,9 @@ class DescriptorIndex:
         same = (
             self.owners[block.ravel()].reshape(block.shape) == owner[:, :, None]
         ) & found[:, :, None]
-        itself = block == rows[:, :, None]
+        itself = (block == rows[:, :, None]) & same
         out = np.full(block.shape, -np.inf, np.float32)
-        out[itself & same] = np.broadcast_to(sims[:, :, None], block.shape)[
-            itself & same
-        ]
+        out[itself] = np.broadcast_to(sims[:, :, None], block.shape)[itself]
         # Only the siblings are scored here; faiss scored the rows it found.
         sibling = same & ~itself
         at = np.nonzero(sibling)
