@@ -123,6 +123,7 @@ JOB_DETAIL_EXAMPLE = {
                     "url_normalization": "ada-url-4.0.0",
                     "style_index": "1:pyahocorasick-2.3.1",
                     "verify": "2:opencv-4.14.0",
+                    "verify_rule": "2",
                 },
                 "models": {},
             },

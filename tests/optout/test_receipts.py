@@ -20,6 +20,7 @@ from optout.services import manifest_upload, match_job_start
 from optout.signing import GENERATED_NAME, RETIRED_NAME
 from registry.selectors import registry_identity, registry_revision_current
 from tests.images import image_bytes
+from workers.engine import verify
 from workers.engine.fingerprint import ALGORITHM_VERSIONS
 from workers.engine.receipts import (
     BadSignature,
@@ -131,6 +132,8 @@ def test_the_receipt_names_what_was_checked_against_what_and_the_result(
     engine = receipt["software"]["engine"]
     assert engine["fingerprint.phash"] == ALGORITHM_VERSIONS["phash"]
     assert engine["pdq_variants"].startswith(f"v2:{settings.MATCH_VARIANT_SCHEME}:")
+    # A change in how verification decides is told apart from one in its format.
+    assert engine["verify_rule"] == str(verify.RULE_VERSION)
     assert receipt["software"]["version"] == settings.VERSION
     assert receipt["started"] == job.started.isoformat()
     assert receipt["finished"] == job.finished.isoformat()

@@ -337,6 +337,41 @@ def test_the_coverage_threshold_is_a_parameter():
         V.verify(vi.backdrop(31, SIZE), reference, min_coverage=1.5)
 
 
+# A template with its picture left out: the shared part matches point for
+# point and the flat ground left in the picture's place was once skipped by
+# the appearance check as "too flat to say"; a cell the reference fills and
+# the copy leaves flat now disagrees.
+
+
+@pytest.mark.parametrize("badge", [1, 2, 3, 4])
+def test_a_flag_without_its_badge_does_not_verify(badge):
+    result = V.verify(vi.ensign(None), V.extract(vi.ensign(badge)))
+
+    assert result.inliers >= 4 * V.DEFAULT_MIN_INLIERS, result
+    # Coverage sees a copy (the badge is a small part); the appearance does not.
+    assert result.coverage >= V.DEFAULT_MIN_COVERAGE, result
+    assert result.agreement is not None and result.agreement < 0.5, result
+    assert not result.verified()
+
+
+def test_a_blank_card_frame_does_not_verify_against_a_filled_card():
+    result = V.verify(vi.blank_card(border=0.08), V.extract(vi.card(5, border=0.08)))
+
+    assert result.coverage >= V.DEFAULT_MIN_COVERAGE, result
+    assert not result.verified(), result
+
+
+def test_a_flag_with_its_badge_verifies_its_own_copy():
+    original = vi.ensign(2)
+
+    result = V.verify(
+        vi.recompress(vi.resize(original, 0.5), "JPEG", 40), V.extract(original)
+    )
+
+    assert result.agreement is not None and result.agreement >= 0.9, result
+    assert result.verified(), result
+
+
 # Low contrast: thumbnails of a dark texture, marble or snow are too flat for
 # the appearance check; coverage decides instead.
 

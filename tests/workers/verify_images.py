@@ -289,3 +289,31 @@ def canton(field: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     out = artwork(field, size)
     out.paste(artwork(502, (width // 2, height // 2)), (0, 0))
     return out
+
+
+def ensign(badge: int | None, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """One ensign (a dark blue field with artwork 502 as its canton) with the
+    artwork `badge` in a disc on the fly, or with none: flags of one family
+    differ by their badge only."""
+    width, height = size
+    out = Image.new("RGB", size, (20, 40, 140))
+    out.paste(artwork(502, (width // 2, height // 2)), (0, 0))
+    if badge is not None:
+        disc = artwork(badge, (160, 160))
+        mask = Image.new("L", disc.size, 0)
+        ImageDraw.Draw(mask).ellipse((0, 0, 159, 159), fill=255)
+        out.paste(disc, (width * 3 // 4 - 80, height // 2 - 80), mask)
+    return out
+
+
+def blank_card(
+    size: tuple[int, int] = (640, 480), *, border: float = 0.12
+) -> Image.Image:
+    """`card`'s frame around an empty white middle: the deck's template alone."""
+    width, height = size
+    edge = round(min(size) * border)
+    out = card(0, size, border=border)
+    ImageDraw.Draw(out).rectangle(
+        (edge, edge, width - edge - 1, height - edge - 1), fill=(255, 255, 255)
+    )
+    return out

@@ -36,9 +36,11 @@ shared part. `verified` also needs the inliers to cover the overlap of both
 images (`coverage`: about the share of the picture two template-sharers have
 in common, near 1 for a copy, measured over what a crop kept, not the whole
 reference) and the query, laid on the reference, to look like it
-(`agreement`, a correlation of thumbnails cell by cell). When the thumbnails
-are too flat to compare (a dark texture, marble, snow), coverage alone
-decides.
+(`agreement`, a correlation of thumbnails cell by cell). A cell where the
+reference has content and the copy lays flat ground disagrees: the copy has
+lost that part of the picture (a blank card frame against a filled card).
+When the thumbnails are too flat to compare (a dark texture, marble, snow),
+coverage alone decides.
 
 Limits:
 - Flat images (logos, letters, clip art) have few corners. Detection retries
@@ -96,6 +98,10 @@ DEFAULT_MIN_INLIERS = 16
 DEFAULT_MIN_AGREEMENT = 0.5
 DEFAULT_MIN_COVERAGE = 0.6
 FORMAT_VERSION = 2
+# The decision made from the figures, recorded in receipts beside the format:
+# 2 counts a part of the reference that the copy lays flat ground on as
+# disagreeing (MISSING_STD).
+RULE_VERSION = 2
 
 # Below this many pixels on the shorter side (at working size) there is
 # nothing to describe.
@@ -137,10 +143,20 @@ THUMB_SIDE = 96
 # At least this share of the query must land on the reference for the check.
 MIN_OVERLAP = 0.25
 # The check correlates cells of a grid over the overlap and reports a low
-# percentile of the cells' correlations; cells flatter than FLAT_STD are left out.
+# percentile of the cells' correlations; cells where the reference is flatter
+# than FLAT_STD are left out (whatever a copy adds there, a caption, says
+# nothing), and so are cells the copy lays flat on barely textured ones.
 AGREEMENT_GRID = 6
 AGREEMENT_PERCENTILE = 25
 FLAT_STD = 4.0
+# A cell that is textured in the reference (at least this deviation) but flat
+# where the query is laid on it has lost the reference's content: it counts
+# as a correlation of 0, not as a flat cell left out. This is what tells a
+# shared template with its picture left out (a blank card frame, a flag's
+# field without its badge) from a copy: the flat cells were skipped, so only
+# the shared part was compared. 3 x FLAT_STD: a copy's own edits (lower
+# contrast, JPEG, a small size) leave such cells with some texture.
+MISSING_STD = 3 * FLAT_STD
 # Coverage check (_coverage): each side's keypoints in the overlap are binned
 # on a grid of this many cells a side over their extent.
 COVERAGE_GRID = 8
@@ -357,8 +373,14 @@ def _agreement(
                 continue
             a = laid[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1][cell]
             b = ref[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1][cell]
-            if a.std() < FLAT_STD or b.std() < FLAT_STD:
-                continue  # a flat cell says nothing
+            if b.std() < FLAT_STD:
+                continue  # the reference is flat here: nothing to find
+            if a.std() < FLAT_STD:
+                # Flat in the copy: the reference's content is missing if
+                # it had any to speak of, else the cell says nothing.
+                if b.std() >= MISSING_STD:
+                    scores.append(0.0)
+                continue
             scores.append(float(np.corrcoef(a, b)[0, 1]))
     if len(scores) < 4:
         return None

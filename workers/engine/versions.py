@@ -62,6 +62,7 @@ def engine_versions(
             "style_index": f"{style.FORMAT_VERSION}:pyahocorasick-"
             f"{_dist('pyahocorasick')}",
             "verify": f"{verify.FORMAT_VERSION}:opencv-{cv2.__version__}",
+            "verify_rule": str(verify.RULE_VERSION),
         }
     )
     if descriptor_model:
