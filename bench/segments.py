@@ -86,12 +86,13 @@ def _real_vectors() -> np.ndarray:
     """The shipped model's region vectors of real images, from the cache
     bench/quality/descriptor.py fills."""
     sys.path.insert(0, str(ROOT / "bench" / "quality"))
+    from descriptor import vector_stores  # noqa: PLC0415  (bench/quality/)
     from run import Store  # noqa: PLC0415  (bench/quality/run.py)
 
     from workers.engine import descriptor  # noqa: PLC0415
 
     tag = descriptor.Descriptor(None).info.version.replace(":", "-")
-    regions = Store(f"desc-regions-{tag}").data
+    regions = Store(vector_stores(tag)[0]).data
     if not regions:
         sys.exit("no cached vectors: run bench/quality/descriptor.py --quick first")
     real = np.concatenate([v.astype(np.float32) for v in regions.values()])

@@ -47,6 +47,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import statistics  # noqa: E402
@@ -81,6 +82,18 @@ BOXES: dict[str, tuple[float, float, float, float]] = {
     "centre": (0.1, 0.1, 0.9, 0.9),
 }
 BOX_NAMES = tuple(BOXES)
+
+
+def vector_stores(tag: str) -> tuple[str, str]:
+    """The cache names of the region vectors and of the rows' vectors: the
+    model's version, the code that makes a vector and the boxes measured."""
+    boxes = hashlib.sha256(repr(BOXES).encode()).hexdigest()[:6]
+    return (
+        f"desc-regions-{tag}-{run.DESCRIPTOR_VERSION}-{boxes}",
+        f"desc-rows-{tag}-{run.DESCRIPTOR_VERSION}",
+    )
+
+
 REGION_SETS = {
     "whole": ("whole",),
     "whole+centre": ("whole", "centre"),
@@ -392,7 +405,8 @@ def main() -> None:
     del d_pdq, d_phash
 
     # 2. descriptors: every image's regions, every row's forms
-    reg_store = Store(f"desc-regions-{tag}")
+    regions_name, rows_name = vector_stores(tag)
+    reg_store = Store(regions_name)
     every = registered + distractors
     fill(
         reg_store,
@@ -402,7 +416,7 @@ def main() -> None:
         args.jobs,
         "regions",
     )
-    row_store = Store(f"desc-rows-{tag}-{run.HASH_VERSION}")
+    row_store = Store(rows_name)
     tasks = [(entries[k[0]], k[1], args.seed) for k in lay.keys]
     fill(row_store, _row_task, tasks, lay.keys, args.jobs, "row descriptors")
     queries = [row_store.data[k] for k in lay.keys]

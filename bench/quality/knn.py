@@ -51,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import run  # noqa: E402  (puts the project root on sys.path)
-from descriptor import ENGINE_REGIONS  # noqa: E402
+from descriptor import ENGINE_REGIONS, vector_stores  # noqa: E402
 from run import Store, dataset, log  # noqa: E402
 
 from workers.engine import descindex, descriptor  # noqa: E402
@@ -217,8 +217,9 @@ def main() -> None:
     least = -1.0 if args.time_all else args.min_similarity
     version = descriptor.Descriptor(args.model).info.version
     tag = version.replace(":", "-")
-    regions = Store(f"desc-regions-{tag}").data
-    rows = Store(f"desc-rows-{tag}-{run.HASH_VERSION}").data
+    regions_name, rows_name = vector_stores(tag)
+    regions = Store(regions_name).data
+    rows = Store(rows_name).data
     if not regions or not rows:
         sys.exit("no cached vectors: run bench/quality/descriptor.py first")
     # Each benchmark image with the regions the engine stores, as an image

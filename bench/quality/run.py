@@ -109,6 +109,17 @@ HASH_VERSION = _version(
     dataset.INDEX if dataset.INDEX.exists() else HERE / "dataset.py",
 )
 VERIFY_VERSION = _version(_ENGINE / "verify.py", _ENGINE / "images.py")
+# What makes a descriptor vector of a row or a region (descriptor.py's caches,
+# beside the model's version): not the matcher around it, so that a change in
+# snapshot.py or verify.py does not cost a 20-minute re-run of the vectors.
+DESCRIPTOR_VERSION = _version(
+    _ENGINE / "descriptor.py",
+    _ENGINE / "fingerprint.py",
+    _ENGINE / "perceptual.py",
+    _ENGINE / "images.py",
+    HERE / "transforms.py",
+    dataset.INDEX if dataset.INDEX.exists() else HERE / "dataset.py",
+)
 
 
 def log(message: str) -> None:
