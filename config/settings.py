@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.broker import redis_transport_options
 from core.objectstore import media_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -502,13 +503,7 @@ else:
         "CELERY_VISIBILITY_TIMEOUT",
         default=env.int("CELERY_TASK_TIME_LIMIT", default=600) + 120,
     )
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": _visibility,
-        # Look for such messages every 10 s (kombu's default is 100 s); one
-        # cheap sorted-set query each.
-        "unacked_restore_interval": min(10, max(1, _visibility // 4)),
-        "unacked_restore_throttle": 1,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = redis_transport_options(_visibility)
 # Every message at core.tasks.NORMAL, so a sweep can put a dead worker's work
 # ahead of it (core.tasks.URGENT).
 CELERY_TASK_DEFAULT_PRIORITY = 3
