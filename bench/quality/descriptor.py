@@ -284,6 +284,42 @@ def run_verifications(
     )
 
 
+def _passes_by_row(lay: Any, lq: Any, lr: Any, look: Any, pos_v: dict, verdict: Any):
+    """Where the look-alike passes fall: rows of no registered image (a row
+    removed that should not be) or copies of a registered image (removed
+    anyway; the other image is a wrong name on it), and, on the rows of the
+    verification sample, how many are weaker than the row's own source
+    (fewer inliers, no better agreement): a rule keeping a row's strongest
+    match would take those off the row's report."""
+    unrelated_rows = set()
+    on_copies = 0
+    sample_passes = weaker = 0
+    for q, r, passed in zip(lq, lr, look, strict=True):
+        if not passed:
+            continue
+        if lay.source[q] < 0:
+            unrelated_rows.add(int(q))
+            continue
+        on_copies += 1
+        if q not in pos_v:
+            continue
+        sample_passes += 1
+        own, other = pos_v[q], verdict(q, r)
+        if passes(own) and other[0] < own[0]:
+            own_a = 2.0 if own[1] is None else own[1]
+            if (2.0 if other[1] is None else other[1]) <= own_a:
+                weaker += 1
+    rows = int(np.sum(lay.source < 0))
+    return {
+        "passes_on_unrelated_rows": int(sum(look)) - on_copies,
+        "unrelated_rows_passed": len(unrelated_rows),
+        "unrelated_rows": rows,
+        "passes_on_copies": on_copies,
+        "sample_passes_on_copies": sample_passes,
+        "sample_passes_weaker_than_source": weaker,
+    }
+
+
 def passes(value: tuple, levels: perceptual.Levels = DEFAULTS) -> bool:
     inliers, agreement, coverage = value[:3]
     return levels.verification_passes(
@@ -598,6 +634,7 @@ def main() -> None:
         "hash_false_pass_rate": float(hash_pass.mean()) if len(hash_pass) else None,
         "hash_false_pass_upper95": run.upper95(int(hash_pass.sum()), len(hash_pass)),
     }
+    results["lookalikes"].update(_passes_by_row(lay, lq, lr, look, pos_v, verdict))
     seconds = [pos_v[q][3] + pos_v[q][4] for q in sample_q]
     results["verify_ms_per_pair_median"] = (
         1000 * statistics.median(seconds) if seconds else None
@@ -702,6 +739,18 @@ def report(r: dict[str, Any]) -> None:
         f"{lk['hash_passed']} passed ({lk['hash_false_pass_rate']:.2e}, upper 95 % "
         f"{lk['hash_false_pass_upper95']:.2e})."
     )
+    if "unrelated_rows" in lk:
+        print(
+            f"Of the passes, {lk['passes_on_unrelated_rows']:,} are on rows of no "
+            f"registered image ({lk['unrelated_rows_passed']:,} of "
+            f"{lk['unrelated_rows']:,} such rows removed; in a sample, scale by "
+            f"candidates/verified) and {lk['passes_on_copies']:,} on copies of "
+            "another registered image (removed anyway, under a wrong name too); "
+            "on the verification sample's copies "
+            f"{lk['sample_passes_weaker_than_source']} of "
+            f"{lk['sample_passes_on_copies']} such passes are weaker than the "
+            "copy's own source (fewer inliers, no better agreement)."
+        )
     print(
         "`possible` per row from unrelated look-alikes, by descriptor_possible: "
         + ", ".join(f"{t}: {v:.3f}" for t, v in lk["possible_per_row"].items())
