@@ -72,8 +72,6 @@ NPROBE_MIN = 32
 PROBE_SHARE = 128
 # Candidates IVF-PQ proposes per vector wanted, before exact re-ranking.
 RERANK_FACTOR = 32
-# The most regions an image has (descriptor.REGIONS is 2; tests use more).
-MAX_REGIONS = 8
 
 
 def ivf_lists(n: int) -> int:

@@ -373,12 +373,13 @@ def _agreement(
                 continue
             a = laid[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1][cell]
             b = ref[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1][cell]
-            if b.std() < FLAT_STD:
+            a_std, b_std = a.std(), b.std()
+            if b_std < FLAT_STD:
                 continue  # the reference is flat here: nothing to find
-            if a.std() < FLAT_STD:
+            if a_std < FLAT_STD:
                 # Flat in the copy: the reference's content is missing if
                 # it had any to speak of, else the cell says nothing.
-                if b.std() >= MISSING_STD:
+                if b_std >= MISSING_STD:
                     scores.append(0.0)
                 continue
             scores.append(float(np.corrcoef(a, b)[0, 1]))
