@@ -89,9 +89,7 @@ def _unrelated_task(job: tuple[tuple, list[int]]) -> list[tuple]:
 
     out = []
     for ref in references:
-        source = decode_image(run.image_path(ENTRIES[ref]).read_bytes()).image
-        reference = _stored(verify.extract(source))
-        result = verify.verify(query, reference, mirrored_query=mirror)
+        result = verify.verify(query, run._features(ref), mirrored_query=mirror)
         out.append(((index, name, seed), ref, result.verified()))
     return out
 
@@ -111,6 +109,10 @@ def unrelated(name: str) -> None:
         )
         if figures[0] >= ARGS.recorded_inliers:
             jobs.setdefault(key, []).append(ref)
+    # The registered images' stored features, as descriptor.py reads them.
+    run.compute_features(
+        ENTRIES, sorted({r for refs in jobs.values() for r in refs}), ARGS.jobs
+    )
     with multiprocessing.Pool(ARGS.jobs) as pool:
         now = {
             (key, ref): passed
