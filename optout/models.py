@@ -296,6 +296,12 @@ class Match(models.Model):
         help_text="How evenly the inliers cover the overlap of both images "
         "(0-1; checked pairs).",
     )
+    alignment = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Thumbnails aligned densely: the lower of their correlation "
+        "and their cells' agreement (0-1; pairs the keypoints did not verify).",
+    )
     chance = models.FloatField(
         null=True,
         blank=True,

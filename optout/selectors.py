@@ -373,6 +373,9 @@ def default_levels() -> Levels:
         min_inliers=settings.MATCH_MIN_INLIERS,
         min_agreement=settings.MATCH_MIN_AGREEMENT,
         min_coverage=settings.MATCH_MIN_COVERAGE,
+        min_alignment=(
+            settings.MATCH_MIN_ALIGNMENT if settings.MATCH_MIN_ALIGNMENT >= 0 else None
+        ),
         max_candidates=settings.MATCH_MAX_CANDIDATES,
         descriptor_k=settings.MATCH_DESCRIPTOR_K,
         descriptor_min=settings.MATCH_DESCRIPTOR_MIN,

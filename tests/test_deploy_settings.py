@@ -141,6 +141,24 @@ def test_the_min_coverage_is_read_from_the_environment(production_env):
     assert "min_coverage=0.75" in result.stdout, result.stderr
 
 
+@pytest.mark.parametrize("value", ["1.5", "-0.5"])
+def test_a_min_alignment_outside_0_to_1_stops_start_up(production_env, value):
+    production_env["MATCH_MIN_ALIGNMENT"] = value
+    result = manage("check", env=production_env)
+    assert result.returncode == 1
+    assert "MATCH_MIN_ALIGNMENT must be from 0 to 1, or -1 for off, not " in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize(("value", "shown"), [("0.95", "0.95"), ("-1", "None")])
+def test_the_min_alignment_is_read_from_the_environment(production_env, value, shown):
+    production_env["MATCH_MIN_ALIGNMENT"] = value
+    code = "from optout.selectors import default_levels; print(default_levels())"
+    result = manage("shell", "-c", code, env=production_env)
+    assert f"min_alignment={shown}" in result.stdout, result.stderr
+
+
 def test_an_unknown_ivf_codes_setting_stops_start_up(production_env):
     production_env["MATCH_DESCRIPTOR_IVF_CODES"] = "opq"
     result = manage("check", env=production_env)

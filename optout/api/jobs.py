@@ -372,6 +372,13 @@ class MatchOutputSerializer(serializers.Serializer):
         "(0-1, the lower of the two sides); null when verification could not "
         "run.",
     )
+    alignment = serializers.FloatField(
+        allow_null=True,
+        help_text="Pairs the keypoints did not verify: the two images' "
+        "thumbnails aligned densely, the lower of their correlation and their "
+        "cells' agreement (0-1); verified at or above the job's min_alignment. "
+        "Null when it was not tried.",
+    )
     chance = serializers.FloatField(
         allow_null=True,
         help_text="Estimated probability that an unrelated image is this close.",

@@ -641,6 +641,7 @@ def _match_rows(
                 inliers=m.inliers,
                 agreement=m.agreement,
                 coverage=m.coverage,
+                alignment=m.alignment,
                 chance=m.chance,
                 similarity=m.similarity,
             )

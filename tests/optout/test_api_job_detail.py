@@ -60,6 +60,7 @@ def test_a_finished_job_shows_its_counts_receipt_and_files(
         "min_agreement": settings.MATCH_MIN_AGREEMENT,
         "max_candidates": settings.MATCH_MAX_CANDIDATES,
         "min_coverage": settings.MATCH_MIN_COVERAGE,
+        "min_alignment": None,  # off unless the registry turns it on
         "verify": True,
         "variant_scheme": settings.MATCH_VARIANT_SCHEME,
         "descriptor_k": settings.MATCH_DESCRIPTOR_K,

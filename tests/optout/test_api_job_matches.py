@@ -43,6 +43,7 @@ def test_it_lists_every_match_in_row_order(curator_client, curator, registry):
         "inliers": None,
         "agreement": None,
         "coverage": None,
+        "alignment": None,
         "chance": None,
         "similarity": None,
         "source": "",

@@ -25,6 +25,7 @@ from registry.models import Image
 from registry.services import image_fingerprint, image_register_hashes, portfolio_upload
 from tests.workers.verify_images import (
     artwork,
+    icon,
     jpeg_bytes,
     lookalike,
     mirror,
@@ -279,3 +280,76 @@ def test_an_admin_reviewing_a_reported_match_sees_its_level_and_figures(
     assert f"<dt>Agreement</dt><dd>{rotated.agreement:.2f}</dd>" in page
     assert f"<dt>Coverage</dt><dd>{rotated.coverage:.2f}</dd>" in page
     assert f"<dt>Variant</dt><dd>{rotated.variant}</dd>" in page
+
+
+def test_a_registry_that_turns_on_dense_alignment_verifies_a_small_turned_copy(
+    curator, curator_client, holder, client, settings
+):
+    # A 96 px icon turned 6 degrees on a larger canvas: its keypoints cover
+    # too little of the copy (the canvas's corners add their own), but its
+    # thumbnail, aligned densely on the original's, agrees.
+    original = icon(2)
+    (uploaded,) = portfolio_upload(
+        owner=holder, files=[bytes_file("icon.png", png(original))]
+    ).images
+    image_fingerprint(image_id=uploaded.pk)
+    turned = rotate(original, 6, expand=True)
+    data = webdataset_tar(
+        [
+            (
+                "turned",
+                jpeg(turned, quality=40),
+                {"url": "https://cdn.example/turned.jpg", "status": "success"},
+            ),
+            (
+                "other",
+                jpeg(rotate(icon(52), 6, expand=True), quality=40),
+                {"url": "https://cdn.example/other.jpg", "status": "success"},
+            ),
+        ]
+    )
+
+    def verified(job) -> list[Match]:
+        return [m for m in by_key(job).get("turned", []) if m.level == "verified"]
+
+    default = run_job(start_job(curator, data, name="shard-00000.tar"))
+    assert default.state == "succeeded", default.failure_reason
+    assert verified(default) == []
+    assert all(m.alignment is None for m in by_key(default).get("turned", []))
+    assert default.receipt["payload"]["levels"]["min_alignment"] is None
+
+    settings.MATCH_MIN_ALIGNMENT = 0.95
+    job = run_job(start_job(curator, data, name="shard-00000.tar"))
+
+    assert job.state == "succeeded", job.failure_reason
+    copy = next(m for m in verified(job) if m.kind == "pdq")
+    assert copy.image_id == uploaded.pk
+    assert copy.coverage < settings.MATCH_MIN_COVERAGE
+    assert copy.alignment >= 0.95
+    assert not any(m.level == "verified" for m in by_key(job).get("other", []))
+    assert filtered_keys(job) == {"other"}
+    assert job.receipt["payload"]["levels"]["min_alignment"] == "0.95"
+    report = [
+        json.loads(line)
+        for line in job.outputs.get(kind="report_jsonl").file.read().splitlines()
+    ]
+    line = next(r for r in report if r["key"] == "turned" and r["kind"] == "pdq")
+    assert line["alignment"] == copy.alignment and line["removed"] is True
+    body = curator_client.get(f"/api/v1/jobs/{job.pk}/matches/?level=verified").json()
+    (shown,) = [
+        m for m in body["results"] if m["key"] == "turned" and m["kind"] == "pdq"
+    ]
+    assert shown["alignment"] == copy.alignment
+    client.force_login(curator)
+    page = client.get(f"/datasets/jobs/{job.pk}/").content.decode()
+    assert f"alignment {copy.alignment:.2f}" in page
+
+    # A job created before the setting existed (no min_alignment among its
+    # thresholds) keeps the rule it was created with.
+    older = start_job(curator, data, name="shard-00000.tar")
+    thresholds = dict(older.thresholds)
+    del thresholds["min_alignment"]
+    type(older).objects.filter(pk=older.pk).update(thresholds=thresholds)
+    older = run_job(older)
+    assert older.state == "succeeded", older.failure_reason
+    assert verified(older) == []

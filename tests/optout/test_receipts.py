@@ -102,6 +102,7 @@ def test_the_receipt_names_what_was_checked_against_what_and_the_result(
         "min_agreement": str(settings.MATCH_MIN_AGREEMENT),
         "max_candidates": settings.MATCH_MAX_CANDIDATES,
         "min_coverage": str(settings.MATCH_MIN_COVERAGE),
+        "min_alignment": None,  # off unless the registry turns it on
         "verify": settings.MATCH_VERIFY,
         "variant_scheme": settings.MATCH_VARIANT_SCHEME,
         "descriptor_k": settings.MATCH_DESCRIPTOR_K,

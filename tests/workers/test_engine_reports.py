@@ -24,6 +24,7 @@ ROWS = [
         "inliers": None,
         "agreement": None,
         "coverage": None,
+        "alignment": None,
         "chance": None,
         "removed": True,
         "signal": "",
@@ -46,6 +47,7 @@ ROWS = [
         "inliers": None,
         "agreement": None,
         "coverage": None,
+        "alignment": None,
         "chance": 2.5e-07,
         "removed": False,
         "signal": "",
@@ -68,6 +70,7 @@ ROWS = [
         "inliers": None,
         "agreement": None,
         "coverage": None,
+        "alignment": None,
         "chance": None,
         "removed": True,
         "signal": "image",
@@ -96,10 +99,11 @@ def test_reports_hold_the_same_rows_in_three_formats(tmp_path):
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == list(COLUMNS)
     figures = COLUMNS.index("inliers")
-    assert COLUMNS[figures : figures + 4] == (
+    assert COLUMNS[figures : figures + 5] == (
         "inliers",
         "agreement",
         "coverage",
+        "alignment",
         "chance",
     )
     assert [(r["file"], r["row"], r["index"], r["kind"]) for r in rows] == [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from tests.workers import verify_images as vi
 from workers.engine import verify as V
@@ -359,6 +359,94 @@ def test_a_blank_card_frame_does_not_verify_against_a_filled_card():
 
     assert result.coverage >= V.DEFAULT_MIN_COVERAGE, result
     assert not result.verified(), result
+
+
+# Small pictures: a 96 px icon turned a few degrees on a larger canvas keeps
+# 40-70 inliers, but the canvas's corners add keypoints the original lacks, so
+# they cover too little of the copy (coverage about 0.5). Its thumbnail,
+# aligned densely on the original's, agrees: where the registry turns the
+# dense alignment on (min_alignment), that verifies it.
+
+ALIGN = 0.95
+
+
+def turned(im):
+    return vi.recompress(vi.rotate(im, 6, expand=True), "JPEG", 40)
+
+
+SMALL_EDITS = {
+    "turned 6 degrees on a larger canvas, JPEG": turned,
+    "mirrored, turned 6 degrees on a larger canvas, JPEG": lambda im: vi.mirror(
+        turned(im)
+    ),
+}
+
+
+@pytest.mark.parametrize("seed", [2, 6])
+@pytest.mark.parametrize("edit", SMALL_EDITS, ids=SMALL_EDITS.keys())
+def test_a_small_copy_the_keypoints_miss_verifies_by_dense_alignment(seed, edit):
+    original = vi.icon(seed)
+    reference = V.extract(original)
+    copy = SMALL_EDITS[edit](original)
+
+    default = V.verify(copy, reference)
+    result = V.verify(copy, reference, min_alignment=ALIGN)
+
+    assert not default.verified(), default  # off unless asked for
+    assert default.alignment is None  # not tried
+    assert default.coverage < V.DEFAULT_MIN_COVERAGE
+    assert result.verified(min_alignment=ALIGN), result
+    assert not result.verified(), result  # the figures need the threshold
+    assert result.model == "dense"
+    assert result.alignment is not None and result.alignment >= ALIGN
+    assert result.agreement is not None and result.agreement >= result.alignment
+    assert result.inliers == default.inliers >= V.DENSE_MIN_INLIERS
+    assert result.mirrored == edit.startswith("mirrored")
+    assert abs(abs(result.rotation) - 6) < 1.5, result
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_another_small_picture_does_not_align(seed):
+    reference = V.extract(vi.icon(seed))
+
+    result = V.verify(turned(vi.icon(seed + 50)), reference, min_alignment=0.5)
+
+    assert not result.verified(min_alignment=0.5), result
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_copy_under_the_inlier_floor_is_not_aligned(seed):
+    # A third of the size keeps 4-6 inliers: below DENSE_MIN_INLIERS, where
+    # generic shapes (rings, lit spheres) align with each other as well.
+    original = vi.icon(seed)
+
+    result = V.verify(vi.resize(original, 0.3), V.extract(original), min_alignment=0.5)
+
+    assert result.inliers < V.DENSE_MIN_INLIERS, result
+    assert result.alignment is None
+    assert not result.verified(min_alignment=0.5)
+
+
+def test_the_dense_mirror_is_tried_only_where_the_keypoints_mirror_was():
+    copy = vi.mirror(turned(vi.icon(2)))
+    reference = V.extract(vi.icon(2))
+
+    for result in (
+        V.verify(copy, reference, try_mirror=False, min_alignment=ALIGN),
+        V.verify(V.extract(copy), reference, min_alignment=ALIGN),
+    ):
+        assert not result.verified(min_alignment=ALIGN), result
+    assert V.verify(copy, reference, min_alignment=ALIGN).verified(min_alignment=ALIGN)
+
+
+def test_the_lone_glyph_has_no_alignment_to_speak_of():
+    glyph = Image.new("RGB", (96, 96), (255, 255, 255))
+    ImageDraw.Draw(glyph).rectangle((40, 40, 56, 56), fill=(0, 0, 0))
+
+    result = V.verify(vi.resize(glyph, 0.3), V.extract(glyph), min_alignment=0.5)
+
+    assert result.alignment is None
+    assert not result.verified(min_alignment=0.5)
 
 
 def test_a_flag_with_its_badge_verifies_its_own_copy():

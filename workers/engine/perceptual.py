@@ -482,7 +482,11 @@ class Levels:
     min_inliers / min_agreement / min_coverage: verification's inlier count,
     the correlation of the aligned images (verify.Verification.agreement) and
     the inliers' spread over the overlap (verify.Verification.coverage) for
-    `verified` (see `verification_passes`).
+    `verified` (see `verification_passes`). min_alignment: a pair the
+    keypoints do not verify (but that has verify.DENSE_MIN_INLIERS of them) is
+    verified when its thumbnails align densely at or above it
+    (verify.Verification.alignment); None (the default, and what a job
+    created before it had): the dense alignment is not tried.
     max_candidates: at most this many nearest candidates per row and hash.
     descriptor_k: the nearest registered images by descriptor a row's image
     is compared with; descriptor_min: below this cosine similarity a
@@ -498,13 +502,19 @@ class Levels:
     min_agreement: float = 0.5
     max_candidates: int = 8
     min_coverage: float = 0.6
+    min_alignment: float | None = None
     descriptor_k: int = 8
     descriptor_min: float = 0.8
     descriptor_possible: float = 0.95
     descriptor_strong: float | None = None
 
     def verification_passes(
-        self, *, inliers: int, agreement: float | None, coverage: float | None
+        self,
+        *,
+        inliers: int,
+        agreement: float | None,
+        coverage: float | None,
+        alignment: float | None = None,
     ) -> bool:
         """`verification_passes` at these levels' thresholds."""
         return verification_passes(
@@ -514,6 +524,8 @@ class Levels:
             min_inliers=self.min_inliers,
             min_agreement=self.min_agreement,
             min_coverage=self.min_coverage,
+            alignment=alignment,
+            min_alignment=self.min_alignment,
         )
 
 
@@ -539,6 +551,8 @@ def verification_passes(
     min_inliers: int,
     min_agreement: float,
     min_coverage: float,
+    alignment: float | None = None,
+    min_alignment: float | None = None,
 ) -> bool:
     """Whether a verification's figures make a pair verified.
 
@@ -548,7 +562,16 @@ def verification_passes(
     alone decides, so such a copy is not dropped for its low contrast.
     `coverage` None means it was not measured (figures from before the
     coverage check): then the agreement is required, as it was.
+    Failing that, a pair whose thumbnails align densely (verify's
+    `alignment`, measured when the keypoints did not pass) at or above
+    `min_alignment` passes; None on either side: not used (the default).
     """
+    if (
+        alignment is not None
+        and min_alignment is not None
+        and alignment >= min_alignment
+    ):
+        return True
     if inliers < min_inliers:
         return False
     if coverage is None:
@@ -567,6 +590,7 @@ def level_for(
     low_quality: bool = False,
     agreement: float | None = None,
     coverage: float | None = None,
+    alignment: float | None = None,
 ) -> str | None:
     """verified / strong / possible, or None when the candidate is dismissed.
 
@@ -579,7 +603,7 @@ def level_for(
     """
     strong = levels.pdq_strong if algorithm == "pdq" else levels.phash_strong
     if inliers is not None and levels.verification_passes(
-        inliers=inliers, agreement=agreement, coverage=coverage
+        inliers=inliers, agreement=agreement, coverage=coverage, alignment=alignment
     ):
         return VERIFIED
     if distance <= strong and not low_quality:
@@ -596,6 +620,7 @@ def descriptor_level(
     agreement: float | None,
     levels: Levels,
     coverage: float | None = None,
+    alignment: float | None = None,
 ) -> str | None:
     """The level of a descriptor candidate, or None when it is dismissed.
 
@@ -612,6 +637,7 @@ def descriptor_level(
         levels=levels,
         agreement=agreement,
         coverage=coverage,
+        alignment=alignment,
     )
     if verdict == VERIFIED:
         return VERIFIED

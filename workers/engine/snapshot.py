@@ -799,6 +799,7 @@ def match_parts(
             levels.min_inliers,
             levels.min_agreement,
             levels.min_coverage,
+            levels.min_alignment,
         )
         if references is not None
         else None
@@ -807,7 +808,7 @@ def match_parts(
         matches += _descriptor_matches(parts, described, first, levels, verifier)
     for kind, pos, image_id, dist, variant in candidates.best():
         checked = verifier.check(pos, image_id) if verifier else None
-        inliers, agreement, coverage = checked or (None, None, None)
+        inliers, agreement, coverage, alignment = checked or (None,) * 4
         level = level_for(
             algorithm=str(kind),
             distance=dist,
@@ -816,6 +817,7 @@ def match_parts(
             low_quality=image_id in low_quality,
             agreement=agreement,
             coverage=coverage,
+            alignment=alignment,
         )
         if level is None:
             continue
@@ -831,6 +833,7 @@ def match_parts(
                 inliers=inliers,
                 agreement=agreement,
                 coverage=coverage,
+                alignment=alignment,
                 chance=tail.probability(dist) if tail else None,
             )
         )
@@ -931,12 +934,13 @@ def _descriptor_matches(
     matches = []
     for (pos, image_id), (similarity, variant) in sorted(best.items()):
         checked = verifier.check(pos, image_id) if verifier else None
-        inliers, agreement, coverage = checked or (None, None, None)
+        inliers, agreement, coverage, alignment = checked or (None,) * 4
         level = descriptor_level(
             similarity=similarity,
             inliers=inliers,
             agreement=agreement,
             coverage=coverage,
+            alignment=alignment,
             levels=levels,
         )
         if level is None:
@@ -951,6 +955,7 @@ def _descriptor_matches(
                 inliers=inliers,
                 agreement=agreement,
                 coverage=coverage,
+                alignment=alignment,
                 similarity=round(similarity, 4),
             )
         )
@@ -986,8 +991,9 @@ class _Candidates:
         return out
 
 
-# What _Verifier.check reports of a pair: inliers, agreement, coverage.
-_Checked = tuple[int, float | None, float]
+# What _Verifier.check reports of a pair: inliers, agreement, coverage and
+# the dense alignment's figure.
+_Checked = tuple[int, float | None, float, float | None]
 
 
 class _Verifier:
@@ -1004,19 +1010,21 @@ class _Verifier:
         min_inliers: int,
         min_agreement: float,
         min_coverage: float,
+        min_alignment: float | None,
     ) -> None:
         self.batch = batch
         self.references = references
         self.min_inliers = min_inliers
         self.min_agreement = min_agreement
         self.min_coverage = min_coverage
+        self.min_alignment = min_alignment
         self.rows: dict[int, Any] = {}
         self.mirrored: dict[int, Any] = {}
         self.results: dict[tuple[int, int], _Checked | None] = {}
 
     def check(self, pos: int, image_id: int) -> _Checked | None:
-        """(inliers, agreement, coverage) of the pair, or None when it cannot be
-        verified."""
+        """(inliers, agreement, coverage, alignment) of the pair, or None when
+        it cannot be verified."""
         key = (pos, image_id)
         if key not in self.results:
             self.results[key] = self._verify(pos, image_id)
@@ -1056,9 +1064,10 @@ class _Verifier:
             min_inliers=self.min_inliers,
             min_agreement=self.min_agreement,
             min_coverage=self.min_coverage,
+            min_alignment=self.min_alignment,
             mirrored_query=lambda: features(True),
         )
-        return best.inliers, best.agreement, best.coverage
+        return best.inliers, best.agreement, best.coverage, best.alignment
 
 
 # Hamming queries packed once: (tags, packed words).

@@ -178,7 +178,8 @@ class Match:
     Perceptual matches also carry: level (verified / strong / possible), the
     registry variant that came closest (with "+mirror" when the row's mirror
     did), the verification's figures (inlier count, appearance agreement and
-    the inliers' coverage of the overlap; None when it could not run: see
+    the inliers' coverage of the overlap; None when it could not run; and the
+    dense alignment's figure, None when it was not tried: see
     verify.Verification) and the estimated chance that an unrelated image
     comes this close.
     Descriptor matches carry `similarity` (cosine of the two descriptors,
@@ -202,6 +203,7 @@ class Match:
     inliers: int | None = None
     agreement: float | None = None
     coverage: float | None = None
+    alignment: float | None = None
     chance: float | None = None
     matched_as: str = ""
     similarity: float | None = None

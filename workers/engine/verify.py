@@ -70,6 +70,14 @@ Limits:
 - Inliers are counted once per 2 px cell of the reference, so the numbers are
   a little lower than OpenCV's raw RANSAC mask would give.
 
+Dense alignment (opt-in: `min_alignment`, the engine's MATCH_MIN_ALIGNMENT):
+where the keypoints fall short but found some (DENSE_MIN_INLIERS), the two
+96 px thumbnails are aligned by ECC and compared; see `_dense`. It verifies
+small pictures turned or recompressed that keep too few keypoints, or whose
+keypoints a turned canvas's corners outnumber, and it aligns generic shapes
+(a thin ring, a lit sphere) with each other as well: docs/MATCHING.md
+("Dense alignment") measured both.
+
 Nothing here raises on a degenerate image (tiny, constant, no keypoints): it
 simply returns 0 inliers. Invalid arguments raise ValueError.
 """
@@ -85,7 +93,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .perceptual import verification_passes
+from .perceptual import trim_box, verification_passes
 
 # Workers parallelize by process; OpenCV's own threads would only fight them.
 cv2.setNumThreads(1)
@@ -100,8 +108,9 @@ DEFAULT_MIN_COVERAGE = 0.6
 FORMAT_VERSION = 2
 # The decision made from the figures, recorded in receipts beside the format:
 # 2 counts a part of the reference that the copy lays flat ground on as
-# disagreeing (MISSING_STD).
-RULE_VERSION = 2
+# disagreeing (MISSING_STD); 3 verifies, when the keypoints do not, a pair
+# whose thumbnails align densely (_dense, `alignment`).
+RULE_VERSION = 3
 
 # Below this many pixels on the shorter side (at working size) there is
 # nothing to describe.
@@ -165,6 +174,32 @@ COVERAGE_GRID = 8
 # of one of the two images, or coverage is 0. Chance alignments that lay a
 # sliver of one picture on the edge of the other fail here.
 MIN_LAID = 0.5
+# Dense alignment (_dense; opt-in, `min_alignment`), tried when no keypoint
+# model passes but the best found DENSE_MIN_INLIERS inliers: the query's
+# thumbnail is aligned on the reference's by OpenCV's ECC (an affine warp that
+# maximises their correlation), started from the framings an edit leaves:
+# the same frame (a resize, a re-encoding, a stretch), the frame inside
+# uniform margins (a border, a letterbox), the frame turned by these angles
+# on the same or an expanded canvas (a rotation), a centre crop of this share
+# of each side, and the transforms the keypoints found, however few their
+# inliers. Each start is scored by its correlation before any refinement;
+# the best DENSE_REFINED starts at or above DENSE_START are refined.
+DENSE_ANGLES = (-8.0, -4.0, 4.0, 8.0)
+DENSE_CROP = 0.8
+DENSE_START = 0.4
+DENSE_REFINED = 2
+DENSE_ITERATIONS = 25
+DENSE_EPSILON = 1e-4
+# The dense alignment's figure needs at least this many textured cells of the
+# agreement grid compared (of AGREEMENT_GRID**2): a sliver or a lone glyph
+# lines up with any blob.
+DENSE_MIN_CELLS = 8
+# The dense alignment is tried only for a pair whose keypoints found at least
+# this many inliers under a plausible transform: some evidence of the same
+# content. Below it, on the benchmark's look-alikes, aligned pairs are mostly
+# generic shapes (rings, lit spheres, sprite grids) that align with each
+# other as well as with their copies (docs/MATCHING.md, "Dense alignment").
+DENSE_MIN_INLIERS = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,15 +295,21 @@ class Verification:
     # transform lays on the other (0-1, the lower of the two sides; 0 when no
     # transform was found): see _coverage.
     coverage: float = 0.0
+    # The dense alignment's figure (0-1, see _dense) when the keypoints did
+    # not pass and it was tried; None when it was not, or when the thumbnails
+    # could not be aligned over enough textured cells.
+    alignment: float | None = None
 
     def verified(
         self,
         min_inliers: int = DEFAULT_MIN_INLIERS,
         min_agreement: float = DEFAULT_MIN_AGREEMENT,
         min_coverage: float = DEFAULT_MIN_COVERAGE,
+        min_alignment: float | None = None,
     ) -> bool:
         """Enough inliers, spread over the overlap, and an appearance that agrees
-        (or cannot be measured: then coverage alone decides)."""
+        (or cannot be measured: then coverage alone decides); or, failing that,
+        thumbnails that align densely (`min_alignment`, None: not used)."""
         return verification_passes(
             inliers=self.inliers,
             agreement=self.agreement,
@@ -276,6 +317,8 @@ class Verification:
             min_inliers=min_inliers,
             min_agreement=min_agreement,
             min_coverage=min_coverage,
+            alignment=self.alignment,
+            min_alignment=min_alignment,
         )
 
 
@@ -337,6 +380,16 @@ def _agreement(
     query: Features, reference: Features, matrix: np.ndarray
 ) -> float | None:
     """Correlation of the query laid on the reference, over their overlap."""
+    scores = _cell_scores(query, reference, matrix)
+    if scores is None or len(scores) < 4:
+        return None
+    return float(np.percentile(scores, AGREEMENT_PERCENTILE))
+
+
+def _cell_scores(
+    query: Features, reference: Features, matrix: np.ndarray
+) -> list[float] | None:
+    """The agreement grid's cells' correlations (None: nothing to compare)."""
     if query.thumb is None or reference.thumb is None:
         return None
     qh, qw = query.thumb.shape
@@ -363,29 +416,49 @@ def _agreement(
     # Per cell of a grid, then a low percentile: a shared frame, logo or
     # backdrop agrees in its own cells only, while a copy agrees nearly
     # everywhere (a watermark spoils a few cells, not a quarter of them).
+    # The cells' sums come from summed-area tables (one pass, not 36).
+    weight = inside.astype(np.float64)
+    a = laid.astype(np.float64) * weight
+    b = ref.astype(np.float64) * weight
+    rows = _split_edges(rh, AGREEMENT_GRID)
+    columns = _split_edges(rw, AGREEMENT_GRID)
+
+    def cells(values: np.ndarray) -> np.ndarray:
+        table = np.zeros((rh + 1, rw + 1))
+        table[1:, 1:] = values.cumsum(0).cumsum(1)
+        grid = table[np.ix_(rows, columns)]
+        return grid[1:, 1:] - grid[:-1, 1:] - grid[1:, :-1] + grid[:-1, :-1]
+
+    count = cells(weight)
+    area = np.outer(np.diff(rows), np.diff(columns))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_a, mean_b = cells(a) / count, cells(b) / count
+        var_a = np.maximum(cells(a * a) / count - mean_a**2, 0.0)
+        var_b = np.maximum(cells(b * b) / count - mean_b**2, 0.0)
+        covariance = cells(a * b) / count - mean_a * mean_b
+    std_a, std_b = np.sqrt(var_a), np.sqrt(var_b)
     scores = []
-    for ys in np.array_split(np.arange(rh), AGREEMENT_GRID):
-        for xs in np.array_split(np.arange(rw), AGREEMENT_GRID):
-            if not len(ys) or not len(xs):
+    for y in range(len(rows) - 1):
+        for x in range(len(columns) - 1):
+            if not area[y, x] or count[y, x] < 0.6 * area[y, x]:
                 continue
-            cell = inside[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
-            if cell.mean() < 0.6:
-                continue
-            a = laid[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1][cell]
-            b = ref[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1][cell]
-            a_std, b_std = a.std(), b.std()
-            if b_std < FLAT_STD:
+            if std_b[y, x] < FLAT_STD:
                 continue  # the reference is flat here: nothing to find
-            if a_std < FLAT_STD:
+            if std_a[y, x] < FLAT_STD:
                 # Flat in the copy: the reference's content is missing if
                 # it had any to speak of, else the cell says nothing.
-                if b_std >= MISSING_STD:
+                if std_b[y, x] >= MISSING_STD:
                     scores.append(0.0)
                 continue
-            scores.append(float(np.corrcoef(a, b)[0, 1]))
-    if len(scores) < 4:
-        return None
-    return float(np.percentile(scores, AGREEMENT_PERCENTILE))
+            value = covariance[y, x] / (std_a[y, x] * std_b[y, x])
+            scores.append(float(min(1.0, max(-1.0, value))))
+    return scores
+
+
+def _split_edges(length: int, parts: int) -> np.ndarray:
+    """The edges of np.array_split(range(length), parts)'s pieces."""
+    sizes = [length // parts + (1 if i < length % parts else 0) for i in range(parts)]
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
 def _coverage(
@@ -496,6 +569,7 @@ def verify(
     min_inliers: int = DEFAULT_MIN_INLIERS,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
+    min_alignment: float | None = None,
     mirrored_query: Features | Callable[[], Features] | None = None,
     try_mirror: bool = True,
     max_side: int = DEFAULT_MAX_SIDE,
@@ -510,6 +584,13 @@ def verify(
     makes them, called only when the mirror is tried (without it the mirror
     try is skipped). `try_mirror=False` skips it always. The thresholds choose which
     transform is reported when several are tried; they are not stored.
+
+    With `min_alignment` (None, the default: not tried), when no keypoint
+    model passes but the best found DENSE_MIN_INLIERS inliers, the thumbnails
+    are aligned densely (`_dense`, plain, and mirrored where the mirror was
+    tried) and the pair passes when its `alignment` reaches `min_alignment`;
+    the figures reported are then the dense alignment's (model "dense", its
+    agreement, scale and rotation; the keypoints' inliers and coverage).
 
     Raises ValueError when the query's features are of another kind than the
     reference's, `min_inliers` < 1 or `min_coverage` outside 0-1.
@@ -529,6 +610,7 @@ def verify(
     _check_pair(query_features, reference)
     thresholds = (min_inliers, min_agreement, min_coverage)
     best = _attempt(query_features, reference, *thresholds)
+    tried = [best]
     # A near-symmetric picture can give a mirrored copy enough inliers the
     # wrong way round; its appearance then disagrees, so try the mirror too.
     if not best.passed and try_mirror:
@@ -541,8 +623,33 @@ def verify(
         if mirrored_query is not None:
             _check_pair(mirrored_query, reference)
             flipped = _attempt(mirrored_query, reference, *thresholds)
+            tried.append(flipped)
             if flipped.passed or flipped.inliers > best.inliers:
                 best = flipped
+    alignment = None
+    if (
+        not best.passed
+        and min_alignment is not None
+        and best.inliers >= DENSE_MIN_INLIERS
+    ):
+        # The mirror densely only where its keypoints were tried too.
+        mirror = len(tried) > 1
+        dense = _dense(query_features, reference, tried, mirror, min_alignment)
+        if dense is not None:
+            alignment = dense.alignment
+            if dense.alignment >= min_alignment:
+                best = _Attempt(
+                    mirrored=dense.mirrored,
+                    matches=best.matches,
+                    inliers=best.inliers,
+                    model="dense",
+                    scale=dense.scale,
+                    rotation=dense.rotation,
+                    matrix=dense.matrix,
+                    agreement=dense.agreement,
+                    coverage=best.coverage,
+                    passed=True,
+                )
     return Verification(
         inliers=best.inliers,
         mirrored=best.mirrored,
@@ -553,6 +660,7 @@ def verify(
         rotation=best.rotation,
         agreement=best.agreement,
         coverage=best.coverage,
+        alignment=alignment,
     )
 
 
@@ -746,6 +854,212 @@ def _attempt(
         if passed:
             break
     return best
+
+
+@dataclass(frozen=True)
+class _Dense:
+    alignment: float  # min(correlation, agreement) of the aligned thumbnails
+    correlation: float  # ECC's, over the overlap
+    agreement: float  # the cells' (_agreement's), for the aligned thumbnails
+    mirrored: bool
+    matrix: np.ndarray  # query working pixels -> reference working pixels
+    scale: float
+    rotation: float
+
+
+def _dense(
+    query: Features,
+    reference: Features,
+    tried: list[_Attempt],
+    try_mirror: bool,
+    enough: float,
+) -> _Dense | None:
+    """The query's thumbnail aligned densely on the reference's, or None.
+
+    For the copies keypoints cannot verify: a 100 px icon resized to 30 px,
+    recompressed at JPEG quality 30 or turned a few degrees keeps too few
+    corners (2-13 inliers), yet its thumbnail still lines up with its
+    original's. Starts (DENSE_*) are scored by their correlation, the best
+    refined by ECC (cv2.findTransformECC, affine); the refined transform must
+    be plausible (as the keypoints' are), lay at least MIN_LAID of one image
+    on the other and compare at least DENSE_MIN_CELLS textured cells. Its
+    figure, `alignment`, is the lower of ECC's correlation over the overlap
+    and the cells' agreement (rule 2's, so a template with its picture left
+    out still disagrees). The plain orientation first; the mirrored one (the
+    thumbnail flipped) unless the plain one reached `enough`.
+    """
+    if query.thumb is None or reference.thumb is None:
+        return None
+    ref = reference.thumb.astype(np.float32)
+    ref_blurred = cv2.GaussianBlur(ref, (3, 3), 0)
+    best: _Dense | None = None
+    for flip in (False, True) if try_mirror else (False,):
+        thumb = query.thumb[:, ::-1] if flip else query.thumb
+        oriented = Features(
+            keypoints=query.keypoints[:0],
+            descriptors=query.descriptors[:0],
+            kind=query.kind,
+            width=query.width,
+            height=query.height,
+            mirrored=query.mirrored != flip,
+            thumb=np.ascontiguousarray(thumb),
+        )
+        starts = _dense_starts(oriented.thumb, reference.thumb)
+        starts += [
+            _thumb_warp(attempt.matrix, oriented, reference)
+            for attempt in tried
+            if attempt.matrix is not None and attempt.mirrored == oriented.mirrored
+        ]
+        found = _dense_refine(oriented, reference, ref, ref_blurred, starts, enough)
+        if found is not None and (best is None or found.alignment > best.alignment):
+            best = found
+        if best is not None and best.alignment >= enough:
+            break
+    return best
+
+
+def _dense_starts(query: np.ndarray, reference: np.ndarray) -> list[np.ndarray]:
+    """Warps (reference thumbnail -> query thumbnail, ECC's direction) that the
+    edits we match leave, before any refinement."""
+    qh, qw = query.shape
+    rh, rw = reference.shape
+    starts = [np.float64([[qw / rw, 0, 0], [0, qh / rh, 0]])]
+    left, top, right, bottom = trim_box(Image.fromarray(query).convert("RGB"))
+    if (left, top, right, bottom) != (0, 0, qw, qh):
+        starts.append(
+            np.float64([[(right - left) / rw, 0, left], [0, (bottom - top) / rh, top]])
+        )
+    cut = (1 - DENSE_CROP) / 2
+    starts.append(
+        np.float64(
+            [
+                [qw / (DENSE_CROP * rw), 0, -cut * qw / DENSE_CROP],
+                [0, qh / (DENSE_CROP * rh), -cut * qh / DENSE_CROP],
+            ]
+        )
+    )
+    centre_q = np.array([qw / 2, qh / 2])
+    centre_r = np.array([rw / 2, rh / 2])
+    same = np.sqrt(qw * qh / (rw * rh))
+    for angle in DENSE_ANGLES:
+        cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+        turn = np.array([[cos, -sin], [sin, cos]])
+        # The same canvas, or one expanded to hold the turned picture.
+        expanded = np.sqrt(
+            qw
+            * qh
+            / ((rw * abs(cos) + rh * abs(sin)) * (rw * abs(sin) + rh * abs(cos)))
+        )
+        for scale in (same, expanded):
+            linear = scale * turn
+            starts.append(np.hstack([linear, (centre_q - linear @ centre_r)[:, None]]))
+    return starts
+
+
+def _thumb_warp(matrix: np.ndarray, query: Features, reference: Features) -> np.ndarray:
+    """A keypoint transform (query -> reference, working pixels) as a dense
+    start (reference thumbnail -> query thumbnail)."""
+    assert query.thumb is not None and reference.thumb is not None
+    q_scale = query.thumb.shape[1] / query.width
+    r_scale = reference.thumb.shape[1] / reference.width
+    forward = matrix.astype(np.float64).copy()
+    forward[:, :2] *= r_scale / q_scale
+    forward[:, 2] *= r_scale
+    return cv2.invertAffineTransform(forward)
+
+
+def _dense_refine(
+    query: Features,
+    reference: Features,
+    ref: np.ndarray,
+    ref_blurred: np.ndarray,
+    starts: list[np.ndarray],
+    enough: float,
+) -> _Dense | None:
+    """The best of the DENSE_REFINED starts that correlate best (at
+    DENSE_START at least), each refined by ECC; the first to reach `enough`."""
+    assert query.thumb is not None
+    thumb = query.thumb.astype(np.float32)
+    blurred = cv2.GaussianBlur(thumb, (3, 3), 0)
+    rh, rw = ref.shape
+    ones = np.ones_like(thumb)
+    scored = []
+    for start in starts:
+        if not np.all(np.isfinite(start)):
+            continue
+        laid = cv2.warpAffine(
+            blurred, start, (rw, rh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        )
+        cover = cv2.warpAffine(
+            ones, start, (rw, rh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+        )
+        inside = cover > 0.5
+        if inside.mean() < MIN_OVERLAP:
+            continue
+        a, b = laid[inside], ref_blurred[inside]
+        if a.std() < 1 or b.std() < 1:
+            continue
+        scored.append((float(np.corrcoef(a, b)[0, 1]), start))
+    scored.sort(key=lambda pair: -pair[0])
+    best: _Dense | None = None
+    for correlation, start in scored[:DENSE_REFINED]:
+        if correlation < DENSE_START:
+            break
+        found = _dense_one(query, reference, ref, thumb, start)
+        if found is not None and (best is None or found.alignment > best.alignment):
+            best = found
+        if best is not None and best.alignment >= enough:
+            break
+    return best
+
+
+def _dense_one(
+    query: Features,
+    reference: Features,
+    ref: np.ndarray,
+    thumb: np.ndarray,
+    start: np.ndarray,
+) -> _Dense | None:
+    """One start refined by ECC, with its figures; None when ECC finds nothing
+    to climb or the refined transform fails a check."""
+    try:
+        correlation, warp = cv2.findTransformECC(
+            ref,
+            thumb,
+            start.astype(np.float32),
+            cv2.MOTION_AFFINE,
+            (
+                cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT,
+                DENSE_ITERATIONS,
+                DENSE_EPSILON,
+            ),
+            None,
+            3,
+        )
+    except cv2.error:
+        return None  # flat, or no overlap left
+    if not np.isfinite(correlation):
+        return None
+    rw = ref.shape[1]
+    matrix = cv2.invertAffineTransform(warp.astype(np.float64))
+    matrix[:, :2] *= (thumb.shape[1] / query.width) / (rw / reference.width)
+    matrix[:, 2] /= rw / reference.width
+    plausible = _plausible(matrix[:, :2])
+    if plausible is None or _laid_share(query, reference, matrix) < MIN_LAID:
+        return None
+    scores = _cell_scores(query, reference, matrix)
+    if scores is None or len(scores) < DENSE_MIN_CELLS:
+        return None
+    agreement = float(np.percentile(scores, AGREEMENT_PERCENTILE))
+    return _Dense(
+        alignment=max(0.0, min(float(correlation), agreement)),
+        correlation=float(correlation),
+        agreement=agreement,
+        mirrored=query.mirrored,
+        matrix=matrix,
+        scale=plausible[0],
+        rotation=plausible[1],
+    )
 
 
 def _match(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:
