@@ -259,13 +259,24 @@ def _verify_task(task: tuple[dataset.Entry, str | None, int, list[int]]) -> list
             min_inliers=DEFAULTS.min_inliers,
             min_agreement=DEFAULTS.min_agreement,
             min_coverage=DEFAULTS.min_coverage,
+            min_alignment=DEFAULTS.min_alignment,
             mirrored_query=mirrored,
         )
         # the mirror's extraction counts once, in extract_s
         seconds = time.thread_time() - t0 - (extract_s - before)
         key = ((entry.index, name, seed if name else 0), ref)
         out.append(
-            (key, (best.inliers, best.agreement, best.coverage, seconds, extract_s))
+            (
+                key,
+                (
+                    best.inliers,
+                    best.agreement,
+                    best.coverage,
+                    seconds,
+                    extract_s,
+                    best.alignment,
+                ),
+            )
         )
     return out
 
@@ -321,9 +332,14 @@ def _passes_by_row(lay: Any, lq: Any, lr: Any, look: Any, pos_v: dict, verdict: 
 
 
 def passes(value: tuple, levels: perceptual.Levels = DEFAULTS) -> bool:
+    """The engine's decision from a pair's recorded figures (a store written
+    before the dense alignment has no sixth figure)."""
     inliers, agreement, coverage = value[:3]
     return levels.verification_passes(
-        inliers=inliers, agreement=agreement, coverage=coverage
+        inliers=inliers,
+        agreement=agreement,
+        coverage=coverage,
+        alignment=value[5] if len(value) > 5 else None,
     )
 
 

@@ -5,6 +5,9 @@
     .venv/bin/python bench/quality/verify_sample.py --small 200 --kind akaze
     .venv/bin/python bench/quality/verify_sample.py --small 200 --max-side 256
     .venv/bin/python bench/quality/verify_sample.py --unrelated verify-engine-DIGEST
+    .venv/bin/python bench/quality/verify_sample.py --min-alignment 0.95
+    .venv/bin/python bench/quality/verify_sample.py --unrelated verify-engine-DIGEST \
+        --min-alignment 0.95
 
 A seeded sample of registered images (run.split's, as descriptor.py draws
 them), every edit of each (transforms.py, seed 1), each copy verified against
@@ -20,9 +23,13 @@ cached as var/bench/quality/cache/NAME.pkl. They are verified again with
 the working tree's code and compared with the decisions recorded there (at
 the default thresholds): passes before and now, new and lost. Only pairs
 that recorded at least --recorded-inliers inliers (default the engine's
-minimum) are verified again: a change to how the figures become a decision
-cannot make the others pass; a change to detection or matching needs
---recorded-inliers 0 (all 90,000 pairs, about 15 minutes).
+minimum, or verify.DENSE_MIN_INLIERS with --min-alignment) are verified
+again: a change to how the figures become a decision cannot make the others
+pass; a change to detection or matching needs --recorded-inliers 0 (all
+90,000 pairs, about 15 minutes).
+
+--min-alignment X: both sides with the dense alignment turned on at X
+(MATCH_MIN_ALIGNMENT; the recorded decisions are the store's, without it).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import descriptor as bench_descriptor  # noqa: E402
 import run  # noqa: E402  (puts the project root on sys.path)
 from run import dataset, transforms  # noqa: E402
 
@@ -63,7 +71,9 @@ def _task(job: tuple[int, str]) -> tuple | None:
         return None
     reference = _stored(verify.extract(image, kind=ARGS.kind, max_side=ARGS.max_side))
     copy = decode_image(run.row_of(entry, name, 1)).image
-    result = verify.verify(copy, reference, max_side=ARGS.max_side)
+    result = verify.verify(
+        copy, reference, max_side=ARGS.max_side, min_alignment=ARGS.min_alignment
+    )
     return (
         entry.file,
         name,
@@ -72,7 +82,8 @@ def _task(job: tuple[int, str]) -> tuple | None:
         result.inliers,
         result.agreement,
         result.coverage,
-        result.verified(),
+        result.alignment,
+        result.verified(min_alignment=ARGS.min_alignment),
     )
 
 
@@ -89,8 +100,14 @@ def _unrelated_task(job: tuple[tuple, list[int]]) -> list[tuple]:
 
     out = []
     for ref in references:
-        result = verify.verify(query, run._features(ref), mirrored_query=mirror)
-        out.append(((index, name, seed), ref, result.verified()))
+        result = verify.verify(
+            query,
+            run._features(ref),
+            mirrored_query=mirror,
+            min_alignment=ARGS.min_alignment,
+        )
+        passed = result.verified(min_alignment=ARGS.min_alignment)
+        out.append(((index, name, seed), ref, passed))
     return out
 
 
@@ -104,9 +121,7 @@ def unrelated(name: str) -> None:
     for (key, ref), figures in store.data.items():
         if ref == key[0]:
             continue  # a copy and its own source
-        before[key, ref] = levels.verification_passes(
-            inliers=figures[0], agreement=figures[1], coverage=figures[2]
-        )
+        before[key, ref] = bench_descriptor.passes(figures, levels)
         if figures[0] >= ARGS.recorded_inliers:
             jobs.setdefault(key, []).append(ref)
     # The registered images' stored features, as descriptor.py reads them.
@@ -144,8 +159,19 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--failures", action="store_true", help="list them")
     p.add_argument("--unrelated", metavar="NAME", help="a descriptor.py store")
-    p.add_argument("--recorded-inliers", type=int, default=16)
+    p.add_argument("--recorded-inliers", type=int)
+    p.add_argument(
+        "--min-alignment",
+        type=float,
+        help="turn the dense alignment on at this figure (MATCH_MIN_ALIGNMENT)",
+    )
     ARGS = p.parse_args()
+    if ARGS.recorded_inliers is None:
+        # The dense alignment can pass a pair from DENSE_MIN_INLIERS on.
+        floor = perceptual.Levels().min_inliers
+        if ARGS.min_alignment is not None:
+            floor = min(floor, verify.DENSE_MIN_INLIERS)
+        ARGS.recorded_inliers = floor
     ENTRIES, _ = dataset.load()
     if ARGS.unrelated:
         unrelated(ARGS.unrelated)
@@ -164,9 +190,11 @@ def main() -> None:
         for o in out:
             if not o[-1]:
                 agreement = "-" if o[5] is None else f"{o[5]:.2f}"
+                alignment = "-" if o[7] is None else f"{o[7]:.2f}"
                 print(
                     f"{o[0]} {o[1]}: {o[2]} -> {o[3]}, inliers {o[4]}, "
-                    f"agreement {agreement}, coverage {o[6]:.2f}"
+                    f"agreement {agreement}, coverage {o[6]:.2f}, "
+                    f"alignment {alignment}"
                 )
 
 
