@@ -399,8 +399,13 @@ def test_a_small_copy_the_keypoints_miss_verifies_by_dense_alignment(seed, edit)
     assert not result.verified(), result  # the figures need the threshold
     assert result.model == "dense"
     assert result.alignment is not None and result.alignment >= ALIGN
-    assert result.agreement is not None and result.agreement >= result.alignment
-    assert result.inliers == default.inliers >= V.DENSE_MIN_INLIERS
+    # The keypoints' own figures, which do not verify it on their own.
+    assert (result.inliers, result.agreement, result.coverage) == (
+        default.inliers,
+        default.agreement,
+        default.coverage,
+    )
+    assert result.inliers >= V.DENSE_MIN_INLIERS
     assert result.mirrored == edit.startswith("mirrored")
     assert abs(abs(result.rotation) - 6) < 1.5, result
 

@@ -589,8 +589,10 @@ def verify(
     model passes but the best found DENSE_MIN_INLIERS inliers, the thumbnails
     are aligned densely (`_dense`, plain, and mirrored where the mirror was
     tried) and the pair passes when its `alignment` reaches `min_alignment`;
-    the figures reported are then the dense alignment's (model "dense", its
-    agreement, scale and rotation; the keypoints' inliers and coverage).
+    the model, scale and rotation reported are then the dense alignment's,
+    the inliers, agreement and coverage still the keypoints' (so the figures
+    decide as here at any thresholds: the keypoints' rule by theirs, the
+    dense one by `alignment`, which holds its own agreement).
 
     Raises ValueError when the query's features are of another kind than the
     reference's, `min_inliers` < 1 or `min_coverage` outside 0-1.
@@ -646,7 +648,7 @@ def verify(
                     scale=dense.scale,
                     rotation=dense.rotation,
                     matrix=dense.matrix,
-                    agreement=dense.agreement,
+                    agreement=best.agreement,
                     coverage=best.coverage,
                     passed=True,
                 )
