@@ -202,6 +202,30 @@ def test_the_review_page_shows_both_sides_and_the_figures(
     assert "Record decision" in text
 
 
+def test_the_review_page_shows_a_verified_match_s_figures(
+    client, job, curator, admin_user
+):
+    # As a job with MATCH_MIN_ALIGNMENT on stores a pair its dense alignment
+    # verified: the keypoints' figures, and the alignment that decided it.
+    match = match_of(job, "phash")
+    Match.objects.filter(pk=match.pk).update(
+        level="verified", inliers=11, agreement=0.93, coverage=0.48, alignment=0.97
+    )
+    report = false_match_report_create(
+        reporter=curator, match_id=match.pk, reason="not_same_image"
+    )
+    client.force_login(admin_user)
+    text = client.get(reverse("review_report", args=[report.pk])).content.decode()
+    for name, value in (
+        ("Level", "verified"),
+        ("Inliers", "11"),
+        ("Agreement", "0.93"),
+        ("Coverage", "0.48"),
+        ("Alignment", "0.97"),
+    ):
+        assert f"<dt>{name}</dt><dd>{value}</dd>" in text
+
+
 def test_the_review_page_says_how_a_url_match_matched(
     client, registry, curator, admin_user
 ):
