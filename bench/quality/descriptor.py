@@ -610,43 +610,32 @@ def main() -> None:
     sampled = np.isin(pos, sample_q)
     pos_v = {q: verdict(q, lay.source[q]) for q in sample_q}
     passed = np.array([passes(pos_v[q]) if q in pos_v else False for q in pos])
+
+    def by_edit(values: np.ndarray) -> dict[str, float]:
+        """The share of the verification sample's rows, per edit."""
+        return {
+            n: float(values[sampled & (tix == t)].mean())
+            for t, n in enumerate(transforms.TRANSFORMS)
+        }
+
     levels_table: dict[str, dict[str, float]] = {}
     for name, candidate in (
         ("hash pipeline", hash_cand[pos, src]),
         ("hash+descriptor pipeline", desc_c | hash_cand[pos, src]),
     ):
-        removed = candidate & passed
-        levels_table[f"{name}: candidate"] = {
-            n: float(candidate[sampled & (tix == t)].mean())
-            for t, n in enumerate(transforms.TRANSFORMS)
-        }
-        levels_table[f"{name}: removed"] = {
-            n: float(removed[sampled & (tix == t)].mean())
-            for t, n in enumerate(transforms.TRANSFORMS)
-        }
+        levels_table[f"{name}: candidate"] = by_edit(candidate)
+        levels_table[f"{name}: removed"] = by_edit(candidate & passed)
     possible = desc_c & ~passed & (src_s >= DEFAULTS.descriptor_possible)
-    levels_table["hash+descriptor pipeline: possible (not removed)"] = {
-        n: float(possible[sampled & (tix == t)].mean())
-        for t, n in enumerate(transforms.TRANSFORMS)
-    }
-    levels_table["verification alone (source given)"] = {
-        n: float(passed[sampled & (tix == t)].mean())
-        for t, n in enumerate(transforms.TRANSFORMS)
-    }
+    levels_table["hash+descriptor pipeline: possible (not removed)"] = by_edit(possible)
+    levels_table["verification alone (source given)"] = by_edit(passed)
     if ALIGNMENT is not None:
         label = f"dense alignment {ALIGNMENT:g}"
         aligned = np.array(
             [passes(pos_v[q], dense) if q in pos_v else False for q in pos]
         )
         removed = (desc_c | hash_cand[pos, src]) & aligned
-        levels_table[f"hash+descriptor pipeline, {label}: removed"] = {
-            n: float(removed[sampled & (tix == t)].mean())
-            for t, n in enumerate(transforms.TRANSFORMS)
-        }
-        levels_table[f"verification alone, {label}"] = {
-            n: float(aligned[sampled & (tix == t)].mean())
-            for t, n in enumerate(transforms.TRANSFORMS)
-        }
+        levels_table[f"hash+descriptor pipeline, {label}: removed"] = by_edit(removed)
+        levels_table[f"verification alone, {label}"] = by_edit(aligned)
     results["levels"] = levels_table
 
     look = np.array([passes(verdict(q, r)) for q, r in zip(lq, lr, strict=True)])

@@ -87,7 +87,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -394,12 +394,7 @@ def _cell_scores(
         return None
     qh, qw = query.thumb.shape
     rh, rw = reference.thumb.shape
-    # The matrix maps working-image pixels; scale it to thumbnail pixels.
-    q_scale = qw / query.width
-    r_scale = rw / reference.width
-    thumb_matrix = matrix.astype(np.float64).copy()
-    thumb_matrix[:, :2] *= r_scale / q_scale
-    thumb_matrix[:, 2] *= r_scale
+    thumb_matrix = _to_thumbnails(matrix, query, reference)
     laid = cv2.warpAffine(
         query.thumb.astype(np.float32), thumb_matrix, (rw, rh), flags=cv2.INTER_LINEAR
     )
@@ -860,9 +855,9 @@ def _attempt(
 
 @dataclass(frozen=True)
 class _Dense:
-    alignment: float  # min(correlation, agreement) of the aligned thumbnails
-    correlation: float  # ECC's, over the overlap
-    agreement: float  # the cells' (_agreement's), for the aligned thumbnails
+    # The lower of ECC's correlation over the overlap and the cells'
+    # agreement (_agreement's statistic) of the aligned thumbnails.
+    alignment: float
     mirrored: bool
     matrix: np.ndarray  # query working pixels -> reference working pixels
     scale: float
@@ -897,14 +892,8 @@ def _dense(
     best: _Dense | None = None
     for flip in (False, True) if try_mirror else (False,):
         thumb = query.thumb[:, ::-1] if flip else query.thumb
-        oriented = Features(
-            keypoints=query.keypoints[:0],
-            descriptors=query.descriptors[:0],
-            kind=query.kind,
-            width=query.width,
-            height=query.height,
-            mirrored=query.mirrored != flip,
-            thumb=np.ascontiguousarray(thumb),
+        oriented = replace(
+            query, mirrored=query.mirrored != flip, thumb=np.ascontiguousarray(thumb)
         )
         starts = _dense_starts(oriented.thumb, reference.thumb)
         starts += [
@@ -961,13 +950,38 @@ def _dense_starts(query: np.ndarray, reference: np.ndarray) -> list[np.ndarray]:
 def _thumb_warp(matrix: np.ndarray, query: Features, reference: Features) -> np.ndarray:
     """A keypoint transform (query -> reference, working pixels) as a dense
     start (reference thumbnail -> query thumbnail)."""
+    return cv2.invertAffineTransform(_to_thumbnails(matrix, query, reference))
+
+
+def _thumb_scales(query: Features, reference: Features) -> tuple[float, float]:
+    """Thumbnail pixels per working pixel, of the query and of the reference."""
     assert query.thumb is not None and reference.thumb is not None
-    q_scale = query.thumb.shape[1] / query.width
-    r_scale = reference.thumb.shape[1] / reference.width
-    forward = matrix.astype(np.float64).copy()
-    forward[:, :2] *= r_scale / q_scale
-    forward[:, 2] *= r_scale
-    return cv2.invertAffineTransform(forward)
+    return (
+        query.thumb.shape[1] / query.width,
+        reference.thumb.shape[1] / reference.width,
+    )
+
+
+def _to_thumbnails(
+    matrix: np.ndarray, query: Features, reference: Features
+) -> np.ndarray:
+    """A query -> reference transform in working pixels, in thumbnail pixels."""
+    q_scale, r_scale = _thumb_scales(query, reference)
+    out = matrix.astype(np.float64).copy()
+    out[:, :2] *= r_scale / q_scale
+    out[:, 2] *= r_scale
+    return out
+
+
+def _from_thumbnails(
+    matrix: np.ndarray, query: Features, reference: Features
+) -> np.ndarray:
+    """A query -> reference transform in thumbnail pixels, in working pixels."""
+    q_scale, r_scale = _thumb_scales(query, reference)
+    out = matrix.astype(np.float64).copy()
+    out[:, :2] *= q_scale / r_scale
+    out[:, 2] /= r_scale
+    return out
 
 
 def _dense_refine(
@@ -1042,10 +1056,9 @@ def _dense_one(
         return None  # flat, or no overlap left
     if not np.isfinite(correlation):
         return None
-    rw = ref.shape[1]
-    matrix = cv2.invertAffineTransform(warp.astype(np.float64))
-    matrix[:, :2] *= (thumb.shape[1] / query.width) / (rw / reference.width)
-    matrix[:, 2] /= rw / reference.width
+    matrix = _from_thumbnails(
+        cv2.invertAffineTransform(warp.astype(np.float64)), query, reference
+    )
     plausible = _plausible(matrix[:, :2])
     if plausible is None or _laid_share(query, reference, matrix) < MIN_LAID:
         return None
@@ -1055,8 +1068,6 @@ def _dense_one(
     agreement = float(np.percentile(scores, AGREEMENT_PERCENTILE))
     return _Dense(
         alignment=max(0.0, min(float(correlation), agreement)),
-        correlation=float(correlation),
-        agreement=agreement,
         mirrored=query.mirrored,
         matrix=matrix,
         scale=plausible[0],
